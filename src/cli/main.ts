@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { loadTemplate } from '../domain/parse-template.js';
+import { selectTemplate } from '../domain/select-template.js';
+import { formatError } from '../errors/vmbatch-error.js';
+import { runEpilogue } from '../hooks/epilogue.js';
+import { runPrologue } from '../hooks/prologue.js';
+import { runRemoteshell } from '../hooks/remoteshell.js';
+import { parsePrologueArgv } from '../job/hook-argv.js';
+import { parseResourceList } from '../job/resources.js';
+import { lookupSubmitter } from '../job/submitter.js';
+import { describePlan, planPrologue } from '../plan/prologue-plan.js';
+
+const usage = `usage: vmbatch COMMAND [ARGS]
+
+Torque hooks (installed by scripts/install-hooks.sh; pbs_mom passes the arguments):
+  prologue JOBID USER GROUP JOBNAME RESOURCES QUEUE ACCOUNT SCRIPT
+  epilogue JOBID USER GROUP JOBNAME SESSION RESOURCES USED QUEUE ACCOUNT EXIT SCRIPT
+  remoteshell SHELL            ($job_starter; job script path on stdin)
+
+For site admins:
+  validate FILE...             check domain templates, report every problem
+  plan JOBID USER GROUP SCRIPT [--resources LIST]
+                               dry run: print the prologue's plan (domain XML, disks, ISO)
+`;
+
+/** The vmbatch command line: the hooks, template validation and the dry-run plan. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'prologue':
+      return (await runPrologue(rest, process.env)).exitCode;
+    case 'epilogue':
+      return runEpilogue(rest);
+    case 'remoteshell':
+      return runRemoteshell(process.env);
+    case 'validate':
+      return validate(rest);
+    case 'plan':
+      return plan(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+      process.stdout.write(usage);
+      return command === undefined ? 1 : 0;
+    default:
+      process.stderr.write(`vmbatch: unknown command '${command}'\n${usage}`);
+      return 1;
+  }
+}
+
+async function validate(files: string[]): Promise<number> {
+  let failed = 0;
+  for (const file of files) {
+    try {
+      const t = await loadTemplate(file);
+      process.stdout.write(`${file}: valid (${t.vb.prepareMethod} on ${t.vb.hypervisor}, ${t.disks.length} disk(s))\n`);
+    } catch (error) {
+      failed++;
+      process.stderr.write(formatError(error) + '\n');
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+async function plan(argv: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { resources: { type: 'string', default: '' } } });
+    const [jobId = '', user = '', group = '', script = ''] = positionals;
+    const config = loadConfig();
+    const args = parsePrologueArgv([jobId, user, group, 'STDIN', values.resources ?? '', 'batch', '', script]);
+    const request = parseResourceList(args.resources).request;
+    const template = await selectTemplate(config.domainsDir, request.vbdomain, config.defaultDomain);
+    const submitter = await lookupSubmitter(args.user, args.group);
+    const p = planPrologue({ config, args, template, submitter, sshPort: config.sshForwardPorts.first });
+    process.stdout.write(JSON.stringify(describePlan(p), null, 2) + '\n');
+    return 0;
+  } catch (error) {
+    process.stderr.write(formatError(error) + '\n');
+    return 1;
+  }
+}
+
+// Exit explicitly once stdout and stderr are flushed: an open stdin (remoteshell) or a
+// lingering handle must not keep a hook alive after its work is done.
+const exitWhenFlushed = (code: number) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+
+main(process.argv.slice(2)).then(
+  (code) => exitWhenFlushed(code),
+  (error: unknown) => {
+    process.stderr.write(formatError(error) + '\n');
+    exitWhenFlushed(1);
+  },
+);

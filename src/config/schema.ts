@@ -1,0 +1,35 @@
+import { z } from 'zod';
+
+/** The site configuration of vmbatch (/etc/vmbatch/vmbatch.json); every key has a default. */
+export const configSchema = z
+  .object({
+    /** libvirt connection URI the hooks drive */
+    libvirtUri: z.string().min(1).default('qemu:///system'),
+    /** directory of the admin's domain templates (*.xml) */
+    domainsDir: z.string().startsWith('/').default('/etc/vmbatch/domains'),
+    /** template used when the job names none (file name without .xml) */
+    defaultDomain: z.string().regex(/^[A-Za-z0-9._-]+$/).default('testguest'),
+    /** per-job state: overlays, context ISO, keys, console log */
+    stateDir: z.string().startsWith('/').default('/var/lib/vmbatch'),
+    /** structured log lines of every hook; empty to disable */
+    logFile: z.string().default('/var/log/vmbatch/vmbatch.log'),
+    /** how long the guest may take to report ready */
+    readinessTimeoutSeconds: z.number().int().positive().default(120),
+    /** the whole prologue's budget; must stay below pbs_mom's $prologalarm (300 s by default) */
+    prologueBudgetSeconds: z.number().int().positive().max(290).default(240),
+    /** prologue attempts per job before a transient failure aborts instead of requeueing */
+    maxAttempts: z.number().int().min(1).max(20).default(3),
+    /** loopback ports for the guests' SSH forwards */
+    sshForwardPorts: z
+      .object({ first: z.number().int().min(1024).max(65535), last: z.number().int().min(1024).max(65535) })
+      .refine((r) => r.first <= r.last, { message: 'first must not be greater than last' })
+      .default({ first: 42000, last: 42999 }),
+    /** guest directory for the job script when the template has no <vbjobpath> */
+    guestJobPath: z.string().startsWith('/').default('/var/spool/vmbatch/jobs'),
+    /** write why a job was aborted or requeued into the job's working directory, as the submitter */
+    submitterNotice: z.boolean().default(true),
+  })
+  .strict();
+
+/** The validated configuration. */
+export type Config = z.infer<typeof configSchema>;

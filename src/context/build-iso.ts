@@ -1,0 +1,29 @@
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { runTool } from '../exec/run-tool.js';
+import type { IsoLayout } from './iso-layout.js';
+
+/**
+ * Writes the layout into a private staging directory and builds the ISO with genisoimage
+ * (Rock Ridge with real modes, so the host key stays root-only in the guest; Joliet for other
+ * readers). The ISO appears only complete (temp name + rename); the staging dir is removed.
+ */
+export async function buildIso(layout: IsoLayout, isoFile: string, stagingDir: string): Promise<void> {
+  rmSync(stagingDir, { recursive: true, force: true });
+  mkdirSync(stagingDir, { mode: 0o700 });
+  const tmp = `${isoFile}.tmp.${process.pid}`;
+  try {
+    for (const file of layout.files) {
+      const path = join(stagingDir, file.path);
+      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+      writeFileSync(path, file.content, { mode: file.mode });
+    }
+    await runTool(['genisoimage', '-quiet', '-input-charset', 'utf-8', '-V', layout.volumeId, '-R', '-J', '-o', tmp, stagingDir]);
+    // the volume carries the guest's private host key: only root (and qemu, via libvirt) may read it
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, isoFile);
+  } finally {
+    rmSync(tmp, { force: true });
+    rmSync(stagingDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { shellAssignments } from '../shell/quote.js';
+
+/** The parameters the guest-side prolog.sh reads (vmbatch.env / vmbatch.json on the context volume). */
+export const guestParamsSchema = z.object({
+  VB_NONCE: z.string().regex(/^[0-9a-f]{32}$/),
+  VB_JOBID: z.string(),
+  VB_JOBNAME: z.string(),
+  VB_USER: z.string(),
+  VB_GROUP: z.string(),
+  VB_UID: z.number().int(),
+  VB_GID: z.number().int(),
+  VB_HOME: z.string(),
+  VB_SHELL: z.string(),
+  VB_JOBPATH: z.string(),
+  VB_JOBFILE: z.string(),
+  VB_READY_CONSOLE: z.string(),
+});
+/** Guest parameters. */
+export type GuestParams = z.infer<typeof guestParamsSchema>;
+
+/** The shell-safe form, sourced by prolog.sh: every value single-quoted. */
+export function renderGuestEnv(params: GuestParams): string {
+  return '# vmbatch guest parameters (generated; sourced by prolog.sh)\n' + shellAssignments(guestParamsSchema.parse(params));
+}

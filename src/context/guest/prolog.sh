@@ -1,0 +1,60 @@
+#!/bin/sh
+# vmbatch guest prolog: run by the guest's init from the context volume (argument 1 = where
+# the volume is mounted). Portable POSIX sh: busybox, dropbear, or a full distribution with
+# useradd and OpenSSH. It creates the submitting user with the host's uid/gid, authorises the
+# per-job key, installs the per-job host key, installs the job script, starts the SSH server
+# and finally reports readiness (or failure) on the console named in vmbatch.env.
+set -eu
+ctx=${1:-$(dirname "$0")}
+. "$ctx/vmbatch.env"
+console=${VB_READY_CONSOLE:-/dev/ttyS0}
+
+report() { printf '%s %s %s\n' "$1" "$VB_NONCE" "$2" > "$console" 2>/dev/null || true; }
+fail() { report VMBATCH-FAILED "$*"; exit 1; }
+trap 'fail "prolog.sh stopped at line ${LINENO:-?}"' EXIT
+
+# group and user with exactly the host's ids
+if ! grep -q "^$VB_GROUP:" /etc/group; then
+  if command -v groupadd >/dev/null 2>&1; then groupadd -g "$VB_GID" "$VB_GROUP" || fail "groupadd $VB_GROUP failed"
+  else echo "$VB_GROUP:x:$VB_GID:" >> /etc/group; fi
+fi
+if ! grep -q "^$VB_USER:" /etc/passwd; then
+  shell=$VB_SHELL
+  grep -qx "$shell" /etc/shells 2>/dev/null && [ -x "$shell" ] || shell=/bin/sh
+  if command -v useradd >/dev/null 2>&1; then
+    useradd -M -u "$VB_UID" -g "$VB_GID" -d "$VB_HOME" -s "$shell" -p '*' "$VB_USER" || fail "useradd $VB_USER failed"
+  else
+    echo "$VB_USER:*:$VB_UID:$VB_GID:vmbatch job user:$VB_HOME:$shell" >> /etc/passwd
+  fi
+fi
+mkdir -p "$VB_HOME/.ssh"
+cp "$ctx/ssh/authorized_keys" "$VB_HOME/.ssh/authorized_keys"
+chown "$VB_UID:$VB_GID" "$VB_HOME" "$VB_HOME/.ssh" "$VB_HOME/.ssh/authorized_keys"
+chmod 0700 "$VB_HOME" "$VB_HOME/.ssh"
+chmod 0600 "$VB_HOME/.ssh/authorized_keys"
+
+# the job script where remoteshell will look for it
+mkdir -p "$VB_JOBPATH"
+chmod 0755 "$VB_JOBPATH"
+cp "$ctx/job/$VB_JOBFILE" "$VB_JOBPATH/$VB_JOBFILE"
+chown "$VB_UID:$VB_GID" "$VB_JOBPATH/$VB_JOBFILE"
+chmod 0500 "$VB_JOBPATH/$VB_JOBFILE"
+
+# the per-job host key, so the host verifies this guest instead of trusting on first use
+if command -v dropbear >/dev/null 2>&1; then
+  mkdir -p /etc/dropbear
+  dropbearconvert openssh dropbear "$ctx/ssh/ssh_host_ed25519_key" /etc/dropbear/dropbear_ed25519_host_key >/dev/null 2>&1 \
+    || fail "dropbearconvert could not read the host key"
+  # -s: no passwords, -w: no root logins; dropbear returns once it listens
+  dropbear -r /etc/dropbear/dropbear_ed25519_host_key -p 22 -s -w || fail "dropbear did not start"
+elif command -v sshd >/dev/null 2>&1; then
+  install -m 0600 "$ctx/ssh/ssh_host_ed25519_key" /etc/ssh/ssh_host_ed25519_key
+  install -m 0644 "$ctx/ssh/ssh_host_ed25519_key.pub" /etc/ssh/ssh_host_ed25519_key.pub
+  if command -v systemctl >/dev/null 2>&1; then systemctl restart ssh 2>/dev/null || systemctl restart sshd
+  else service ssh restart 2>/dev/null || service sshd restart; fi
+else
+  fail "no SSH server (dropbear or sshd) in the guest"
+fi
+
+trap - EXIT
+report VMBATCH-READY "$(hostname)"

@@ -1,0 +1,195 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { VmbatchError } from '../errors/vmbatch-error.js';
+import { vbTags, type VbAttrs, type VbTagName } from './vb-tags.js';
+import { childNames, children, parseXml, textOf, type XmlElement } from './xml-tree.js';
+
+/** One `<disk>` of a template with its vb* settings. */
+export interface TemplateDisk {
+  /** 1-based position among the template's disks */
+  index: number;
+  device: string;
+  target: string;
+  bus: string | undefined;
+  readonly: boolean;
+  sourceFile: string | undefined;
+  driverType: string | undefined;
+  vbdisksource: VbAttrs<'vbdisksource'> | undefined;
+  vbcheckhash: VbAttrs<'vbcheckhash'> | undefined;
+  vbpreparecdrom: VbAttrs<'vbpreparecdrom'> | undefined;
+}
+
+/** The vmbatch part of a template: everything <vbconfig> and the vb* device tags say. */
+export interface VbConfig {
+  prepareMethod: 'CDROM' | 'DISK' | 'ROOTSSH';
+  hypervisor: 'XEN3' | 'XEN4' | 'KVM' | 'QEMU';
+  jobPath: string | undefined;
+  readiness: VbAttrs<'vbreadiness'>;
+  tarFiles: VbAttrs<'vbtarfile'>[];
+  partitions: VbAttrs<'vbdisk'>[];
+  sshForward: VbAttrs<'vbsshforward'> | undefined;
+}
+
+/** A validated domain template: the libvirt tree (vb* tags still in it) and what they say. */
+export interface DomainTemplate {
+  file: string;
+  domainType: string;
+  tree: XmlElement;
+  vb: VbConfig;
+  disks: TemplateDisk[];
+}
+
+const hypervisorDomainType: Record<VbConfig['hypervisor'], string> = { XEN3: 'xen', XEN4: 'xen', KVM: 'kvm', QEMU: 'qemu' };
+
+/** Reads and validates a template file; every problem is reported at once, with its element path. */
+export async function loadTemplate(file: string): Promise<DomainTemplate> {
+  return parseTemplate(readFileSync(file, 'utf8'), file);
+}
+
+/** Validates template text (see loadTemplate). */
+export async function parseTemplate(text: string, file: string): Promise<DomainTemplate> {
+  const parsed = await parseXml(text);
+  if ('reason' in parsed) throw new VmbatchError('DOMAIN_XML_MALFORMED', { file, ...parsed });
+  const problems: string[] = [];
+  if (parsed.root !== 'domain') {
+    throw new VmbatchError('DOMAIN_TEMPLATE_INVALID', { file, problems: [`the root element is <${parsed.root}>, not <domain>`] });
+  }
+  const domain = parsed.element;
+  const validated = new Map<XmlElement, unknown>();
+  checkVbTags(domain, 'domain', 'domain', problems, validated);
+
+  const attrsOf = <T extends VbTagName>(el: XmlElement | undefined): VbAttrs<T> | undefined =>
+    el ? (validated.get(el) as { attrs: VbAttrs<T> } | undefined)?.attrs : undefined;
+  const textValue = (el: XmlElement | undefined): string | undefined =>
+    el ? (validated.get(el) as { text: string } | undefined)?.text : undefined;
+
+  const domainType = domain.$?.type ?? '';
+  if (!domainType) problems.push("domain: attribute type is required (e.g. <domain type='qemu'>)");
+  if (children(domain, 'memory').length === 0) problems.push('domain: <memory> is required');
+  const devices = children(domain, 'devices')[0];
+  if (!devices) problems.push('domain: <devices> is required');
+
+  const vbconfig = children(domain, 'vbconfig');
+  if (vbconfig.length === 0) problems.push('domain: <vbconfig> is required (with at least <vbpreparemethod> and <vbhypervisor>)');
+  if (vbconfig.length > 1) problems.push('domain: <vbconfig> may appear only once');
+  const config = vbconfig[0] ?? {};
+  const one = (name: string) => {
+    const list = children(config, name);
+    if (list.length > 1) problems.push(`domain/vbconfig: <${name}> may appear only once`);
+    return list[0];
+  };
+  const methodEl = one('vbpreparemethod');
+  const hypervisorEl = one('vbhypervisor');
+  if (vbconfig.length && !methodEl) problems.push('domain/vbconfig: <vbpreparemethod> is required (CDROM, DISK or ROOTSSH)');
+  if (vbconfig.length && !hypervisorEl) problems.push('domain/vbconfig: <vbhypervisor> is required (XEN3, XEN4, KVM or QEMU)');
+  const prepareMethod = textValue(methodEl) as VbConfig['prepareMethod'] | undefined;
+  const hypervisor = textValue(hypervisorEl) as VbConfig['hypervisor'] | undefined;
+  if (hypervisor && domainType && hypervisorDomainType[hypervisor] !== domainType) {
+    problems.push(`domain: type='${domainType}' does not match <vbhypervisor>${hypervisor}</vbhypervisor>, which needs type='${hypervisorDomainType[hypervisor]}'`);
+  }
+
+  const disks: TemplateDisk[] = (devices ? children(devices, 'disk') : []).map((disk, i) => {
+    const driver = children(disk, 'driver')[0];
+    const source = children(disk, 'source')[0];
+    return {
+      index: i + 1,
+      device: disk.$?.device ?? 'disk',
+      target: children(disk, 'target')[0]?.$?.dev ?? `disk[${i + 1}]`,
+      bus: children(disk, 'target')[0]?.$?.bus,
+      readonly: children(disk, 'readonly').length > 0,
+      sourceFile: source?.$?.file,
+      driverType: driver?.$?.type,
+      vbdisksource: attrsOf<'vbdisksource'>(children(disk, 'vbdisksource')[0]),
+      vbcheckhash: attrsOf<'vbcheckhash'>(children(disk, 'vbcheckhash')[0]),
+      vbpreparecdrom: attrsOf<'vbpreparecdrom'>(children(disk, 'vbpreparecdrom')[0]),
+    };
+  });
+  const diskElements = devices ? children(devices, 'disk') : [];
+  for (const disk of disks) {
+    const where = `domain/devices/disk[${disk.index}]`;
+    const has = (tag: string) => children(diskElements[disk.index - 1]!, tag).length > 0;
+    if (disk.vbcheckhash && !disk.vbdisksource?.copy_method) problems.push(`${where}: <vbcheckhash> needs a <vbdisksource copy_method=...> on the same disk`);
+    if (disk.vbpreparecdrom && disk.vbdisksource) problems.push(`${where}: <vbpreparecdrom> and <vbdisksource> exclude each other`);
+    if (!has('vbpreparecdrom') && !has('vbdisksource') && !disk.sourceFile) problems.push(`${where}: needs <source file=...>, <vbdisksource> or <vbpreparecdrom>`);
+  }
+  const cdroms = diskElements.filter((d) => children(d, 'vbpreparecdrom').length > 0);
+  if (prepareMethod === 'CDROM' && cdroms.length !== 1) {
+    problems.push(`domain/devices: CDROM contextualization needs exactly one <disk> with <vbpreparecdrom>, found ${cdroms.length}`);
+  }
+  const partitions = devices ? children(devices, 'vbdisks').flatMap((d) => children(d, 'vbdisk')).map((d) => attrsOf<'vbdisk'>(d)!).filter(Boolean) : [];
+  const jobPath = textValue(one('vbjobpath'));
+  if (prepareMethod === 'DISK') {
+    if (partitions.length === 0) problems.push('domain/devices: DISK contextualization needs <vbdisks> with at least one <vbdisk>');
+    if (!jobPath) problems.push('domain/vbconfig: DISK contextualization needs <vbjobpath>');
+  }
+  const sshForwards = devices ? children(devices, 'vbsshforward') : [];
+  if (sshForwards.length > 1) problems.push('domain/devices: <vbsshforward> may appear only once');
+
+  if (problems.length) throw new VmbatchError('DOMAIN_TEMPLATE_INVALID', { file, problems });
+  const readinessEl = one('vbreadiness');
+  return {
+    file,
+    domainType,
+    tree: domain,
+    disks,
+    vb: {
+      prepareMethod: prepareMethod!,
+      hypervisor: hypervisor!,
+      jobPath,
+      readiness: attrsOf<'vbreadiness'>(readinessEl) ?? vbTags.vbreadiness.schema.parse({ text: '', attrs: {} }).attrs,
+      tarFiles: children(config, 'vbtarfiles').flatMap((t) => children(t, 'vbtarfile')).map((t) => attrsOf<'vbtarfile'>(t)!).filter(Boolean),
+      partitions,
+      sshForward: attrsOf<'vbsshforward'>(sshForwards[0]),
+    },
+  };
+}
+
+// Walks the whole tree: every vb* element must be a known tag, in its place, with valid
+// attributes; results are kept per element for the extraction above.
+function checkVbTags(element: XmlElement, name: string, path: string, problems: string[], validated: Map<XmlElement, unknown>): void {
+  for (const child of childNames(element)) {
+    const list = children(element, child);
+    list.forEach((el, i) => {
+      const childPath = `${path}/${child}${list.length > 1 ? `[${i + 1}]` : ''}`;
+      if (child.toLowerCase().startsWith('vb')) {
+        const tag = vbTags[child as VbTagName];
+        if (!tag) {
+          const allowed = Object.entries(vbTags).filter(([, t]) => t.parent === name).map(([n]) => n);
+          problems.push(`${childPath}: unknown tag <${child}>` + (allowed.length ? ` (vb* tags allowed in <${name}>: ${allowed.join(', ')})` : ` (no vb* tags belong in <${name}>)`));
+          return;
+        }
+        if (tag.parent !== name) {
+          problems.push(`${childPath}: <${child}> belongs in <${tag.parent}>, not in <${name}>`);
+          return;
+        }
+        const result = (tag.schema as z.ZodTypeAny).safeParse({ text: textOf(el), attrs: el.$ ?? {} });
+        if (result.success) validated.set(el, result.data);
+        else for (const issue of result.error.issues) problems.push(`${childPath}: ${describeIssue(issue, tag.schema)}`);
+      }
+      checkVbTags(el, child, childPath, problems, validated);
+    });
+  }
+}
+
+function describeIssue(issue: z.ZodIssue, schema: z.ZodTypeAny): string {
+  const [part, attr] = issue.path.map(String);
+  const allowed = attributeNames(schema);
+  if (issue.code === 'unrecognized_keys') {
+    return `unknown attribute(s) ${issue.keys.join(', ')}` + (allowed.length ? ` (allowed: ${allowed.join(', ')})` : ' (this tag takes no attributes)');
+  }
+  if (part === 'text') {
+    if (issue.code === 'invalid_enum_value') return `text '${String(issue.received)}' must be one of ${issue.options.join(', ')}`;
+    return `text ${issue.message}`;
+  }
+  if (attr === undefined) return issue.message;
+  if (issue.code === 'invalid_type' && issue.received === 'undefined') return `attribute ${attr} is required`;
+  if (issue.code === 'invalid_enum_value') return `attribute ${attr}='${String(issue.received)}' must be one of ${issue.options.join(', ')}`;
+  return `attribute ${attr} ${issue.message}`;
+}
+
+function attributeNames(schema: z.ZodTypeAny): string[] {
+  const attrs = (schema as z.AnyZodObject).shape?.attrs as z.ZodTypeAny | undefined;
+  let inner: z.ZodTypeAny | undefined = attrs;
+  while (inner && !(inner instanceof z.ZodObject)) inner = (inner._def as { schema?: z.ZodTypeAny }).schema;
+  return inner ? Object.keys((inner as z.AnyZodObject).shape) : [];
+}

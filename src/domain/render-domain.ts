@@ -1,0 +1,75 @@
+import { buildXml, childNames, children, cloneTree, type XmlElement } from './xml-tree.js';
+import type { DomainTemplate } from './parse-template.js';
+
+/** What the final domain needs beyond the template: name, disk files, console file, SSH port. */
+export interface DomainRendering {
+  domainName: string;
+  /** by the template's 1-based disk index: the file the disk uses and its format */
+  diskFiles: Map<number, { file: string; format: string }>;
+  consoleFile: string;
+  sshForwardPort: number | undefined;
+}
+
+const qemuNamespace = 'http://libvirt.org/schemas/domain/qemu/1.0';
+
+/**
+ * Renders the libvirt XML handed to virsh: the job's name, per-job disk files, a console file
+ * for readiness, the loopback SSH forward, and every vb* tag removed.
+ */
+export function renderDomain(template: DomainTemplate, r: DomainRendering): string {
+  const domain = cloneTree(template.tree);
+  setChild(domain, 'name', [{ _: r.domainName }]);
+  delete domain.uuid;
+  const devices = children(domain, 'devices')[0]!;
+
+  children(devices, 'disk').forEach((disk, i) => {
+    const plan = r.diskFiles.get(i + 1);
+    if (!plan) return;
+    disk.$ = { ...disk.$, type: 'file' };
+    const driver = children(disk, 'driver')[0];
+    setChild(disk, 'driver', [{ ...driver, $: { ...driver?.$, name: driver?.$?.name ?? 'qemu', type: plan.format } }]);
+    setChild(disk, 'source', [{ $: { file: plan.file } }]);
+  });
+  devices.disk = children(devices, 'disk');
+
+  // readiness is read from the first serial port, which must be a file vmbatch watches
+  delete devices.serial;
+  delete devices.console;
+  if (template.vb.hypervisor === 'XEN3' || template.vb.hypervisor === 'XEN4') {
+    devices.console = [{ $: { type: 'file' }, source: [{ $: { path: r.consoleFile } }], target: [{ $: { type: 'xen', port: '0' } }] }];
+  } else {
+    devices.serial = [{ $: { type: 'file' }, source: [{ $: { path: r.consoleFile } }], target: [{ $: { port: '0' } }] }];
+  }
+
+  const forward = template.vb.sshForward;
+  if (forward && r.sshForwardPort !== undefined) {
+    domain.$ = { ...domain.$, 'xmlns:qemu': qemuNamespace };
+    const args = [
+      '-netdev',
+      `user,id=vbnet0,restrict=on,hostfwd=tcp:127.0.0.1:${r.sshForwardPort}-:${forward.port}`,
+      '-device',
+      `virtio-net-pci,netdev=vbnet0,bus=pci.0,addr=${forward.slot}`,
+    ];
+    const existing = children(domain, 'qemu:commandline')[0];
+    const argList = [...(existing ? children(existing, 'qemu:arg') : []), ...args.map((value) => ({ $: { value } }))];
+    domain['qemu:commandline'] = [{ ...existing, 'qemu:arg': argList }];
+  }
+  stripVbTags(domain);
+  return buildXml('domain', domain);
+}
+
+/** Removes every vb* element from a tree, at any depth. */
+export function stripVbTags(element: XmlElement): void {
+  for (const name of childNames(element)) {
+    if (name.toLowerCase().startsWith('vb')) {
+      delete element[name];
+      continue;
+    }
+    for (const child of children(element, name)) stripVbTags(child);
+  }
+}
+
+// Replaces a child list in place, keeping its position among the element's children.
+function setChild(element: XmlElement, name: string, value: XmlElement[]): void {
+  element[name] = value;
+}

@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { absolutePathSchema } from '../job/names.js';
+
+const hashFunctions = ['md5', 'sha1', 'sha256', 'sha512'] as const;
+const hexLength: Record<(typeof hashFunctions)[number], number> = { md5: 32, sha1: 40, sha256: 64, sha512: 128 };
+
+/** The hash algorithm a `hashfunction` attribute names: a tool path like /usr/bin/md5sum or an algorithm. */
+export function hashAlgorithm(hashfunction: string): (typeof hashFunctions)[number] | undefined {
+  const base = hashfunction.split('/').pop()!.replace(/sum$/, '').toLowerCase();
+  return (hashFunctions as readonly string[]).includes(base) ? (base as (typeof hashFunctions)[number]) : undefined;
+}
+
+const text = (schema: z.ZodTypeAny) => z.object({ text: schema, attrs: z.object({}).strict() });
+
+/** Attribute (and text) schemas of every vb* tag, with the element each may stand in. */
+export const vbTags = {
+  vbconfig: { parent: 'domain', schema: z.object({ text: z.string(), attrs: z.object({}).strict() }) },
+  vbpreparemethod: { parent: 'vbconfig', schema: text(z.enum(['CDROM', 'DISK', 'ROOTSSH'])) },
+  vbhypervisor: { parent: 'vbconfig', schema: text(z.enum(['XEN3', 'XEN4', 'KVM', 'QEMU'])) },
+  vbjobpath: { parent: 'vbconfig', schema: text(absolutePathSchema) },
+  vbreadiness: {
+    parent: 'vbconfig',
+    schema: z.object({
+      text: z.string(),
+      attrs: z
+        .object({
+          method: z.enum(['console']).default('console'),
+          device: absolutePathSchema.default('/dev/ttyS0'),
+          timeout: z.coerce.number().int().positive().optional(),
+        })
+        .strict(),
+    }),
+  },
+  vbtarfiles: { parent: 'vbconfig', schema: z.object({ text: z.string(), attrs: z.object({}).strict() }) },
+  vbtarfile: {
+    parent: 'vbtarfiles',
+    schema: z.object({
+      text: z.string(),
+      attrs: z
+        .object({
+          tarfile: z.string().min(1),
+          path: z.string().default('.'),
+          strip: z.coerce.number().int().nonnegative().default(0),
+          option: z.enum(['cdrom']).optional(),
+        })
+        .strict(),
+    }),
+  },
+  vbdisks: { parent: 'devices', schema: z.object({ text: z.string(), attrs: z.object({}).strict() }) },
+  vbdisk: {
+    parent: 'vbdisks',
+    schema: z.object({
+      text: z.string(),
+      attrs: z.object({ name: z.string().min(1), dev: z.string().min(1), partition: z.string().min(1) }).strict(),
+    }),
+  },
+  vbsshforward: {
+    parent: 'devices',
+    schema: z.object({
+      text: z.string(),
+      attrs: z
+        .object({
+          port: z.coerce.number().int().min(1).max(65535).default(22),
+          slot: z.string().regex(/^0x[0-9a-fA-F]{1,2}$/, 'must be a PCI slot like 0x10').default('0x10'),
+        })
+        .strict(),
+    }),
+  },
+  vbdisksource: {
+    parent: 'disk',
+    schema: z.object({
+      text: z.string(),
+      attrs: z
+        .object({
+          source: z.string().min(1),
+          copy_method: z.enum(['download', 'shared']).optional(),
+          size: z.coerce.number().int().positive().optional(),
+          create: z.enum(['always', 'once']).optional(),
+          format: z.string().optional(),
+        })
+        .strict()
+        .superRefine((a, ctx) => {
+          if (a.create && a.size === undefined) ctx.addIssue({ code: 'custom', message: "create= needs size= (MiB)" });
+          if (a.size !== undefined && !a.create) ctx.addIssue({ code: 'custom', message: "size= needs create='always' or create='once'" });
+          if (a.create && a.copy_method) ctx.addIssue({ code: 'custom', message: 'copy_method= and create= exclude each other' });
+          if (!a.create && !a.copy_method) ctx.addIssue({ code: 'custom', message: "needs copy_method='download|shared' or create='always|once'" });
+        }),
+    }),
+  },
+  vbcheckhash: {
+    parent: 'disk',
+    schema: z.object({
+      text: z.string(),
+      attrs: z
+        .object({ hashfunction: z.string().min(1), hashvalue: z.string().regex(/^[0-9a-fA-F]+$/, 'must be hexadecimal') })
+        .strict()
+        .superRefine((a, ctx) => {
+          const algo = hashAlgorithm(a.hashfunction);
+          if (!algo) ctx.addIssue({ code: 'custom', message: `hashfunction '${a.hashfunction}' is not one of md5, sha1, sha256, sha512 (or their *sum tool paths)` });
+          else if (a.hashvalue.length !== hexLength[algo])
+            ctx.addIssue({ code: 'custom', message: `hashvalue must have ${hexLength[algo]} hex digits for ${algo}, not ${a.hashvalue.length}` });
+        }),
+    }),
+  },
+  vbpreparecdrom: {
+    parent: 'disk',
+    schema: z.object({ text: z.string(), attrs: z.object({ source: z.string().min(1) }).strict() }),
+  },
+} as const;
+
+/** The name of a vb* tag. */
+export type VbTagName = keyof typeof vbTags;
+/** The validated attributes of a vb* tag. */
+export type VbAttrs<T extends VbTagName> = z.infer<(typeof vbTags)[T]['schema']>['attrs'];

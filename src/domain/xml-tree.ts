@@ -1,0 +1,65 @@
+import xml2js from 'xml2js';
+
+const { Builder, parseStringPromise } = xml2js;
+
+/** An xml2js element: attributes under `$`, text under `_`, children by name (always arrays). */
+export interface XmlElement {
+  $?: Record<string, string>;
+  _?: string;
+  [child: string]: unknown;
+}
+
+/** A parse failure with the position sax reported. */
+export interface XmlSyntaxError {
+  line: number;
+  column: number;
+  reason: string;
+}
+
+/** Parses XML text into the xml2js tree of its root element, or a syntax error with its position. */
+export async function parseXml(text: string): Promise<{ root: string; element: XmlElement } | XmlSyntaxError> {
+  try {
+    const doc = (await parseStringPromise(text, { explicitArray: true, explicitCharkey: true, trim: true })) as Record<string, XmlElement>;
+    if (!doc) return { line: 1, column: 1, reason: 'the document is empty' };
+    const [root, element] = Object.entries(doc)[0] ?? [];
+    if (!root || !element) return { line: 1, column: 1, reason: 'the document has no root element' };
+    return { root, element: typeof element === 'string' ? { _: element } : element };
+  } catch (error) {
+    const msg = (error as Error).message;
+    const m = /^(.*)\nLine: (\d+)\nColumn: (\d+)/s.exec(msg);
+    if (m) return { reason: lowerFirst(m[1]!.trim()), line: Number(m[2]) + 1, column: Number(m[3]) };
+    return { line: 1, column: 1, reason: lowerFirst(msg.split('\n')[0] ?? msg) };
+  }
+}
+
+/** Serialises a tree back to XML text (no declaration). */
+export function buildXml(root: string, element: XmlElement): string {
+  const builder = new Builder({ headless: true, renderOpts: { pretty: true, indent: '  ', newline: '\n' } });
+  return builder.buildObject({ [root]: element }) + '\n';
+}
+
+/** The child elements named `name` (an empty list when there are none). */
+export function children(element: XmlElement, name: string): XmlElement[] {
+  const value = element[name];
+  if (!Array.isArray(value)) return [];
+  return value.map((v) => (typeof v === 'string' ? { _: v } : (v as XmlElement)));
+}
+
+/** The names of an element's child elements, in first-seen order. */
+export function childNames(element: XmlElement): string[] {
+  return Object.keys(element).filter((k) => k !== '$' && k !== '_');
+}
+
+/** The trimmed text of an element. */
+export function textOf(element: XmlElement): string {
+  return (element._ ?? '').trim();
+}
+
+/** A deep copy of a tree. */
+export function cloneTree<T>(tree: T): T {
+  return structuredClone(tree);
+}
+
+function lowerFirst(s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1);
+}

@@ -1,0 +1,175 @@
+// The one catalogue of vmbatch errors: a stable code, what went wrong and why, and what to do.
+// `kind` decides the hook exit code: permanent errors abort the job (1), transient ones may
+// requeue it (2) within the configured retry bound.
+
+export type ErrorKind = 'permanent' | 'transient';
+
+interface Entry<P> {
+  kind: ErrorKind;
+  message: (p: P) => string;
+  hint: (p: P) => string;
+}
+
+const entry = <P>(e: Entry<P>): Entry<P> => e;
+
+/** Every error vmbatch reports, by stable code. */
+export const errorCatalogue = {
+  CONFIG_UNREADABLE: entry<{ path: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `cannot read the vmbatch configuration ${p.path}: ${p.reason}`,
+    hint: () => 'create it (see docs/admin.md, "Configuration") or point VMBATCH_CONFIG at the right file',
+  }),
+  CONFIG_INVALID: entry<{ path: string; problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the vmbatch configuration ${p.path} is invalid:\n${bullets(p.problems)}`,
+    hint: () => 'fix each setting listed; docs/admin.md lists every setting with its type and default',
+  }),
+  HOOK_ARGV_INVALID: entry<{ hook: string; problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the ${p.hook} was called with invalid arguments:\n${bullets(p.problems)}`,
+    hint: (p) =>
+      `the ${p.hook} must be called by pbs_mom as docs/admin.md describes; job ids and user or group names may not contain shell or path characters`,
+  }),
+  USER_UNKNOWN: entry<{ user: string }>({
+    kind: 'permanent',
+    message: (p) => `the job's user '${p.user}' is not known on this node (getent passwd found nothing)`,
+    hint: () => 'make the user known on the compute node (NSS/LDAP) before jobs of this user run here',
+  }),
+  RESOURCE_INVALID: entry<{ problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the job's vmbatch resource request is invalid:\n${bullets(p.problems)}`,
+    hint: () =>
+      "request vmbatch settings as qsub -l other=vbdomain=NAME; several settings are joined with ':' (docs/submitters.md)",
+  }),
+  USER_IMAGE_REFUSED: entry<{ image: string }>({
+    kind: 'permanent',
+    message: (p) => `the guest image '${p.image}' requested with vbuserimage is refused: this node has no user image policy`,
+    hint: () => 'submit without vbuserimage, or ask the site to publish a user image policy',
+  }),
+  DOMAIN_NOT_FOUND: entry<{ name: string; dir: string; available: string[] }>({
+    kind: 'permanent',
+    message: (p) =>
+      `no domain template '${p.name}' in ${p.dir}` +
+      (p.available.length ? ` (available: ${p.available.join(', ')})` : ' (the directory holds no templates)'),
+    hint: () => 'request one of the available templates with -l other=vbdomain=NAME, or ask the site admin to add it',
+  }),
+  DOMAIN_XML_MALFORMED: entry<{ file: string; line: number; column: number; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `domain template ${p.file} is not well-formed XML: ${p.reason} at line ${p.line}, column ${p.column}`,
+    hint: () => 'fix the XML at that position; `vmbatch validate FILE` checks a template without running a job',
+  }),
+  DOMAIN_TEMPLATE_INVALID: entry<{ file: string; problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `domain template ${p.file} is invalid:\n${bullets(p.problems)}`,
+    hint: () => 'docs/domain-templates.md lists every vb* tag, where it may stand and its attributes',
+  }),
+  DISK_SOURCE_UNSUPPORTED: entry<{ file: string; target: string; what: string }>({
+    kind: 'permanent',
+    message: (p) => `domain template ${p.file}: disk ${p.target} uses ${p.what}, which this vmbatch version cannot prepare`,
+    hint: () => 'give the disk a local <source file=.../> (a per-job copy-on-write overlay is made of it) or mark it <readonly/>',
+  }),
+  BASE_IMAGE_MISSING: entry<{ target: string; path: string }>({
+    kind: 'permanent',
+    message: (p) => `the base image of disk ${p.target}, ${p.path}, does not exist`,
+    hint: () => 'install the image at that path (for the test guest: make guest) or fix <source file=...> in the template',
+  }),
+  TOOL_MISSING: entry<{ tool: string; pkg: string }>({
+    kind: 'permanent',
+    message: (p) => `the tool '${p.tool}' is not installed on this node`,
+    hint: (p) => `install the Debian package ${p.pkg} (scripts/install-deps.sh installs everything vmbatch needs)`,
+  }),
+  TOOL_FAILED: entry<{ argv: string[]; exitCode: number | string; stderr: string }>({
+    kind: 'permanent',
+    message: (p) => `${p.argv.join(' ')} failed with ${describeExit(p.exitCode)}${p.stderr ? `: ${p.stderr.trim()}` : ''}`,
+    hint: () => 'the message above is the tool\'s own; fix what it names, then run the job again',
+  }),
+  LIBVIRT_UNREACHABLE: entry<{ uri: string; stderr: string }>({
+    kind: 'transient',
+    message: (p) => `libvirt at ${p.uri} does not answer: ${p.stderr.trim()}`,
+    hint: () => 'start libvirtd (scripts/start-libvirt.sh where no service manager runs it) and check `virsh -c URI version`',
+  }),
+  DOMAIN_CREATE_FAILED: entry<{ domain: string; stderr: string }>({
+    kind: 'permanent',
+    message: (p) => `libvirt refused to start ${p.domain}: ${p.stderr.trim()}`,
+    hint: () => '`vmbatch plan` prints the domain XML vmbatch hands to virsh; check it against the libvirt message',
+  }),
+  PORTS_EXHAUSTED: entry<{ first: number; last: number }>({
+    kind: 'transient',
+    message: (p) => `no free SSH forward port on 127.0.0.1 in ${p.first}-${p.last}: every port is taken by a running job or another program`,
+    hint: () => 'widen sshForwardPorts in the configuration, or run fewer jobs on this node at once',
+  }),
+  GUEST_NOT_READY: entry<{ domain: string; seconds: number; consoleTail: string }>({
+    kind: 'transient',
+    message: (p) =>
+      `guest ${p.domain} did not report ready within ${p.seconds} s` +
+      (p.consoleTail ? `; last console lines:\n${indent(p.consoleTail)}` : ' and printed nothing on its console'),
+    hint: () =>
+      'check that the image meets the guest contract (docs/guest-contract.md): it must run prolog.sh from the context volume, which reports readiness on the console; raise readinessTimeoutSeconds for slow guests',
+  }),
+  GUEST_PROLOG_FAILED: entry<{ domain: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `the guest-side prolog of ${p.domain} failed: ${p.reason}`,
+    hint: () => 'the guest could not be prepared for this job; docs/guest-contract.md says what the guest needs',
+  }),
+  GUEST_STOPPED: entry<{ domain: string; consoleTail: string }>({
+    kind: 'transient',
+    message: (p) =>
+      `guest ${p.domain} stopped before it was ready` + (p.consoleTail ? `; last console lines:\n${indent(p.consoleTail)}` : ''),
+    hint: () => 'the guest crashed or powered off while booting; the console lines above usually say why',
+  }),
+  BUDGET_EXCEEDED: entry<{ seconds: number }>({
+    kind: 'transient',
+    message: (p) => `the prologue used up its budget of ${p.seconds} s before the guest was ready`,
+    hint: () => 'keep prologueBudgetSeconds below pbs_mom $prologalarm (300 s by default) and check why the node is slow',
+  }),
+  RETRIES_EXHAUSTED: entry<{ attempts: number; last: string }>({
+    kind: 'permanent',
+    message: (p) => `gave up after ${p.attempts} attempts; the last one failed with: ${p.last}`,
+    hint: () => 'the failure was expected to pass but did not; an administrator should check the node',
+  }),
+  NOT_ROOT: entry<{ hook: string }>({
+    kind: 'permanent',
+    message: (p) => `the ${p.hook} must run as root, as pbs_mom runs it`,
+    hint: () => 'install it as mom_priv/prologue and mom_priv/epilogue (scripts/install-hooks.sh), owned by root, mode 0500',
+  }),
+  JOB_NOT_PREPARED: entry<{ jobId: string; stateDir: string }>({
+    kind: 'permanent',
+    message: (p) => `job ${p.jobId} has no prepared guest (nothing in ${p.stateDir})`,
+    hint: () => 'remoteshell runs only after the vmbatch prologue prepared the job; check that mom_priv/prologue is vmbatch\'s',
+  }),
+  JOB_ID_MISSING: entry<Record<string, never>>({
+    kind: 'permanent',
+    message: () => 'remoteshell cannot tell which job it runs: PBS_JOBID is not set',
+    hint: () => 'remoteshell is meant to be pbs_mom\'s $job_starter, which sets PBS_JOBID',
+  }),
+  SSH_FAILED: entry<{ target: string; reason: string }>({
+    kind: 'transient',
+    message: (p) => `cannot reach the job's guest over SSH at ${p.target}: ${p.reason}`,
+    hint: () => 'the guest may have stopped; `virsh list` shows whether vmbatch-JOBID still runs',
+  }),
+  JOB_SCRIPT_MISMATCH: entry<{ path: string; expected: string }>({
+    kind: 'permanent',
+    message: (p) => `remoteshell was asked to run ${p.path}, but this job's script is ${p.expected}`,
+    hint: () => 'remoteshell runs the job script that the prologue installed in the guest; report this to the site admin',
+  }),
+} as const;
+
+/** A code of the catalogue. */
+export type ErrorCode = keyof typeof errorCatalogue;
+/** The parameters an error code's message needs. */
+export type ErrorParams<C extends ErrorCode> = Parameters<(typeof errorCatalogue)[C]['message']>[0];
+
+function bullets(lines: string[]): string {
+  return lines.map((l) => `  - ${l}`).join('\n');
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
+}
+
+function describeExit(code: number | string): string {
+  return typeof code === 'number' ? `exit code ${code}` : code;
+}

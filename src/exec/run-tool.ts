@@ -1,0 +1,75 @@
+import { execa } from 'execa';
+import { VmbatchError } from '../errors/vmbatch-error.js';
+
+/** The Debian package that provides each external tool vmbatch runs. */
+export const toolPackages: Record<string, string> = {
+  virsh: 'libvirt-clients',
+  'qemu-img': 'qemu-utils',
+  genisoimage: 'genisoimage',
+  isoinfo: 'genisoimage',
+  getent: 'libc-bin',
+};
+
+/** Options for one tool run. */
+export interface RunToolOptions {
+  input?: string | Buffer;
+  uid?: number;
+  gid?: number;
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** exit codes that are answers rather than failures (e.g. getent's 2 = not found) */
+  okExitCodes?: number[];
+}
+
+/** What a tool printed and how it ended. */
+export interface ToolResult {
+  argv: string[];
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/**
+ * Runs one external tool: the single executor every subprocess goes through. A tool that is
+ * absent raises TOOL_MISSING; a failed run raises TOOL_FAILED with argv, exit code and stderr.
+ */
+export async function runTool(argv: string[], options: RunToolOptions = {}): Promise<ToolResult> {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('runTool needs a command');
+  const started = performance.now();
+  const result = await execa(file, args, {
+    reject: false,
+    input: options.input,
+    uid: options.uid,
+    gid: options.gid,
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: options.env === undefined,
+    timeout: options.timeoutMs,
+    cancelSignal: options.signal,
+    stripFinalNewline: false,
+    encoding: 'utf8',
+  });
+  const ms = performance.now() - started;
+  const errno = (result.cause as NodeJS.ErrnoException | undefined)?.code;
+  if (errno === 'ENOENT' && result.exitCode === undefined) {
+    throw new VmbatchError('TOOL_MISSING', { tool: file, pkg: toolPackages[file] ?? file });
+  }
+  const exitCode = result.exitCode ?? -1;
+  const stdout = String(result.stdout ?? '');
+  const stderr = String(result.stderr ?? '');
+  if (result.failed && !(result.exitCode !== undefined && options.okExitCodes?.includes(result.exitCode))) {
+    const how = result.timedOut
+      ? `a timeout after ${options.timeoutMs} ms`
+      : result.isCanceled
+        ? 'cancellation'
+        : result.signal
+          ? `signal ${result.signal}`
+          : exitCode;
+    throw new VmbatchError('TOOL_FAILED', { argv, exitCode: how, stderr: stderr || String(result.cause ?? '') });
+  }
+  return { argv, exitCode, stdout, stderr, ms };
+}

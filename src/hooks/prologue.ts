@@ -1,0 +1,97 @@
+import type { Config } from '../config/schema.js';
+import { loadConfig } from '../config/load.js';
+import { teardownJob } from '../cleanup/teardown.js';
+import { selectTemplate } from '../domain/select-template.js';
+import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
+import { prologueExitCode, HookExit } from '../errors/exit-codes.js';
+import { reservePort } from '../hypervisor/port-allocator.js';
+import { parsePrologueArgv, type PrologueArgs } from '../job/hook-argv.js';
+import { parseResourceList } from '../job/resources.js';
+import { lookupSubmitter, type Submitter } from '../job/submitter.js';
+import { writeSubmitterNotice } from '../job/submitter-notice.js';
+import { createLogger } from '../log/logger.js';
+import { applyPlan, makeJobDir, type PhaseTimings } from '../plan/apply-plan.js';
+import { planPrologue } from '../plan/prologue-plan.js';
+import { recordAttempt } from '../state/attempts.js';
+import { jobPaths } from '../state/job-paths.js';
+
+/** The outcome of a prologue run: the exit code for pbs_mom and the phase timings. */
+export interface PrologueOutcome {
+  exitCode: 0 | 1 | 2;
+  timings: PhaseTimings;
+  error?: unknown;
+}
+
+/**
+ * The Torque prologue: validate the job, plan the guest, prepare and boot it, wait until it is
+ * ready. On failure everything of the job is torn down, the submitter gets a notice in the
+ * job's working directory, and the exit code tells pbs_mom to abort (1) or requeue (2).
+ */
+export async function runPrologue(argv: string[], env: NodeJS.ProcessEnv): Promise<PrologueOutcome> {
+  const started = Date.now();
+  const timings: PhaseTimings = {};
+  let config: Config | undefined;
+  let args: PrologueArgs | undefined;
+  let submitter: Submitter | undefined;
+  let attempt = 1;
+  try {
+    config = loadConfig();
+    if (process.getuid?.() !== 0) throw new VmbatchError('NOT_ROOT', { hook: 'prologue' });
+    args = parsePrologueArgv(argv);
+    attempt = recordAttempt(config.stateDir, args.jobId);
+    const log = createLogger(config.logFile, 'prologue');
+    log.info('start', { job: args.jobId, user: args.user, attempt });
+    const cfg = config;
+    const a = args;
+    const t0 = performance.now();
+    const request = parseResourceList(a.resources).request;
+    if (request.vbuserimage !== undefined) throw new VmbatchError('USER_IMAGE_REFUSED', { image: request.vbuserimage });
+    const template = await selectTemplate(cfg.domainsDir, request.vbdomain, cfg.defaultDomain);
+    submitter = await lookupSubmitter(a.user, a.group);
+    timings.parse = round(performance.now() - t0);
+
+    // a leftover of an earlier attempt (killed prologue, missed epilogue) would block the name
+    await teardownJob(cfg, a.jobId);
+    const paths = jobPaths(cfg.stateDir, a.jobId);
+    makeJobDir(paths.dir);
+    const sshPort = await reservePort(cfg.stateDir, a.jobId, cfg.sshForwardPorts);
+    const plan = planPrologue({ config: cfg, args: a, template, submitter, sshPort });
+    await applyPlan(plan, timings, started + cfg.prologueBudgetSeconds * 1000);
+    timings.total = Date.now() - started;
+    log.info('ready', { job: a.jobId, domain: plan.domainName, port: plan.sshPort, ...timings });
+    return { exitCode: HookExit.ok, timings };
+  } catch (error) {
+    const maxAttempts = config?.maxAttempts ?? 1;
+    let reported = error;
+    let exitCode = prologueExitCode(error, attempt, maxAttempts);
+    if (error instanceof VmbatchError && error.kind === 'transient' && exitCode === HookExit.abort && maxAttempts > 1) {
+      reported = new VmbatchError('RETRIES_EXHAUSTED', { attempts: attempt, last: error.message });
+    }
+    if (config && args) {
+      try {
+        await teardownJob(config, args.jobId);
+      } catch (cleanupError) {
+        // the original failure matters more; the epilogue tries the cleanup again
+        createLogger(config.logFile, 'prologue').error('cleanup failed', { job: args.jobId, error: String(cleanupError) });
+        if (exitCode === HookExit.ok) exitCode = HookExit.abort;
+      }
+    }
+    const verdict =
+      exitCode === HookExit.requeue
+        ? `vmbatch: job ${args?.jobId} is requeued (attempt ${attempt} of ${maxAttempts}).`
+        : `vmbatch: job ${args?.jobId ?? ''} is aborted.`.replace('job  is', 'the job is');
+    const text = `${formatError(reported)}\n${verdict}\n`;
+    process.stderr.write(text);
+    if (config) createLogger(config.logFile, 'prologue').error('failed', { job: args?.jobId, code: (reported as VmbatchError).code, exit: exitCode });
+    const workdir = env.PBS_O_WORKDIR || submitter?.home;
+    if (config?.submitterNotice && args && workdir) {
+      const who = submitter ?? (await lookupSubmitter(args.user, args.group).catch(() => undefined));
+      if (who) await writeSubmitterNotice({ workdir, jobId: args.jobId, uid: who.uid, gid: who.gid }, text);
+    }
+    return { exitCode, timings, error: reported };
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { loadConfig } from '../config/load.js';
+import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
+import { jobIdSchema } from '../job/names.js';
+import { guestJobCommand, jobEnvironment } from '../remoteshell/job-command.js';
+import { connectGuest, runOnGuest } from '../remoteshell/ssh-session.js';
+import { jobPaths } from '../state/job-paths.js';
+import { readJobState } from '../state/job-state.js';
+
+/** Exit status of remoteshell when it could not run the job at all (as ssh uses it). */
+export const remoteshellFailure = 255;
+
+/**
+ * Torque's $job_starter: runs as the job's user (the user's host shell in argv[1] is not used:
+ * the guest runs the job with the user's guest login shell) and the job script's path on stdin (a terminal for `qsub -I`). Runs the job in the job's guest over SSH
+ * and exits with the job's status.
+ */
+export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadStream = process.stdin): Promise<number> {
+  try {
+    const config = loadConfig();
+    const jobId = env.PBS_JOBID;
+    if (!jobId) throw new VmbatchError('JOB_ID_MISSING', {});
+    const parsedId = jobIdSchema.safeParse(jobId);
+    if (!parsedId.success) throw new VmbatchError('HOOK_ARGV_INVALID', { hook: 'remoteshell', problems: [`PBS_JOBID ${JSON.stringify(jobId)} ${parsedId.error.issues[0]?.message}`] });
+    const paths = jobPaths(config.stateDir, jobId);
+    const state = readJobState(paths.stateFile);
+    if (!state || state.phase !== 'ready' || state.sshPort === undefined) throw new VmbatchError('JOB_NOT_PREPARED', { jobId, stateDir: paths.dir });
+
+    const interactive = stdin.isTTY === true;
+    let script: string | undefined;
+    if (!interactive) {
+      const requested = (await readFirstLine(stdin)).trim();
+      if (requested && resolvePath(requested) !== resolvePath(state.hostScriptPath)) {
+        throw new VmbatchError('JOB_SCRIPT_MISMATCH', { path: requested, expected: state.hostScriptPath });
+      }
+      script = state.guestScriptPath;
+    }
+    const client = await connectGuest({
+      host: state.sshHost,
+      port: state.sshPort,
+      user: state.user,
+      privateKey: readFileSync(paths.userKey, 'utf8'),
+      hostPublicKey: state.hostPublicKey,
+    });
+    try {
+      const command = guestJobCommand({ workdir: env.PBS_O_WORKDIR, env: jobEnvironment(env), script });
+      if (!interactive) return (await runOnGuest(client, command, { stdout: process.stdout, stderr: process.stderr })).status;
+      stdin.setRawMode?.(true);
+      const pty = { term: env.TERM ?? 'vt100', rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 };
+      const result = await runOnGuest(client, command, { stdout: process.stdout, stderr: process.stderr, stdin, pty });
+      stdin.setRawMode?.(false);
+      stdin.unref();
+      return result.status;
+    } finally {
+      client.end();
+    }
+  } catch (error) {
+    process.stderr.write(formatError(error) + '\n');
+    return remoteshellFailure;
+  }
+}
+
+// pbs_mom writes the script path and a newline; stop at the newline (or at end of input).
+function readFirstLine(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const finish = () => {
+      stream.removeListener('data', onData);
+      stream.removeListener('end', finish);
+      stream.pause();
+      resolve(text.split('\n')[0] ?? '');
+    };
+    const onData = (chunk: Buffer | string) => {
+      text += chunk.toString();
+      if (text.includes('\n')) finish();
+    };
+    stream.on('data', onData);
+    stream.once('end', finish);
+  });
+}

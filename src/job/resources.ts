@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { VmbatchError } from '../errors/vmbatch-error.js';
+
+/** The vmbatch settings a submitter may give in `-l other=...`. */
+export const jobRequestSchema = z
+  .object({
+    /** domain template to boot (file name in domainsDir without .xml) */
+    vbdomain: z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a template name of letters, digits, '.', '_' or '-'").optional(),
+    /** a guest image URL chosen by the submitter (subject to the site's user image policy) */
+    vbuserimage: z.string().min(1).optional(),
+  })
+  .strict();
+/** What the job asked of vmbatch. */
+export type JobRequest = z.infer<typeof jobRequestSchema>;
+
+/** The parsed resource list: Torque resources by name, and the vmbatch request from `other`. */
+export interface ResourceList {
+  resources: Record<string, string>;
+  request: JobRequest;
+}
+
+/**
+ * Parses pbs_mom's comma-joined resource list (prologue argv[5]). A piece that does not start
+ * with `name=` continues the previous value (a comma inside a value, which Torque cannot quote;
+ * a comma followed by `name=` inside a value stays ambiguous: percent-encode it as %2C).
+ * Inside `other`, vmbatch settings are `vbNAME=value` joined by ':' (a ':' only splits where a
+ * new `vb...=` follows, so URLs keep theirs).
+ */
+export function parseResourceList(list: string): ResourceList {
+  const resources: Record<string, string> = {};
+  let last: string | undefined;
+  for (const piece of list.split(',')) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(piece);
+    if (m?.[1] !== undefined) {
+      last = m[1];
+      resources[last] = m[2] ?? '';
+    } else if (last !== undefined) {
+      resources[last] += `,${piece}`;
+    }
+  }
+  return { resources, request: parseOther(resources.other ?? '') };
+}
+
+/** Parses the value of `other`: `vbkey=value` settings joined by ':'; other text is not vmbatch's. */
+export function parseOther(other: string): JobRequest {
+  const settings: Record<string, string> = {};
+  const problems: string[] = [];
+  if (other.trim() !== '') {
+    for (const item of other.split(/:(?=vb[a-z]+=)/)) {
+      const m = /^(vb[a-z]+)=(.*)$/s.exec(item);
+      if (!m?.[1]) continue; // `other` is shared with other tools: only vb* settings are ours
+      if (m[1] in settings) problems.push(`${m[1]} is given twice`);
+      settings[m[1]] = m[2] ?? '';
+    }
+  }
+  const parsed = jobRequestSchema.safeParse(settings);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        problems.push(`unknown setting(s) ${issue.keys.join(', ')} (known: ${Object.keys(jobRequestSchema.shape).join(', ')})`);
+      } else problems.push(`${issue.path.join('.')}: ${issue.message}`);
+    }
+  }
+  if (problems.length) throw new VmbatchError('RESOURCE_INVALID', { problems });
+  return parsed.success ? parsed.data : {};
+}

@@ -1,0 +1,71 @@
+import { chmodSync, chownSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { buildIso } from '../context/build-iso.js';
+import { writeFileAtomic } from '../fsutil/atomic-write.js';
+import { ensureDir } from '../fsutil/ensure-dir.js';
+import { createDomain } from '../hypervisor/virsh.js';
+import { createOverlays } from '../images/create-overlay.js';
+import { waitForReady } from '../readiness/wait-ready.js';
+import { writeJobState, type JobState } from '../state/job-state.js';
+import type { ProloguePlan } from './prologue-plan.js';
+
+/** Milliseconds spent in each phase of the prologue. */
+export type PhaseTimings = Record<string, number>;
+
+/**
+ * Performs a plan: overlays, context ISO, the user's key, the domain, readiness. The job
+ * directory already exists (it was made before the port was reserved). Throws a catalogue
+ * error on failure and leaves the cleanup to teardownJob. Readiness waits no longer than
+ * `deadline` (epoch ms), the end of the prologue's budget.
+ */
+export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, deadline = Number.POSITIVE_INFINITY): Promise<void> {
+  const time = async <T>(phase: string, step: () => Promise<T> | T): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await step();
+    } finally {
+      timings[phase] = Math.round((performance.now() - started) * 10) / 10;
+    }
+  };
+  const state: JobState = {
+    version: 1,
+    jobId: plan.jobId,
+    user: plan.submitter.user,
+    uid: plan.submitter.uid,
+    domainName: plan.domainName,
+    libvirtUri: plan.libvirtUri,
+    phase: 'preparing',
+    sshHost: '127.0.0.1',
+    sshPort: plan.sshPort,
+    hostPublicKey: plan.hostKey.publicKey,
+    hostScriptPath: plan.hostScriptPath,
+    guestScriptPath: plan.guestScriptPath,
+    createdAt: new Date().toISOString(),
+  };
+  writeJobState(plan.paths.stateFile, state);
+
+  await time('overlay', () => createOverlays(plan.disks));
+  await time('iso', () => buildIso(plan.iso, plan.paths.isoFile, plan.paths.isoStaging));
+  await time('keys', () => {
+    // remoteshell runs as the submitter and needs the private half; nobody else may read it
+    writeFileAtomic(plan.paths.userKey, plan.userKey.privateKey, { mode: 0o600, uid: plan.submitter.uid, gid: plan.submitter.gid });
+    writeFileAtomic(plan.paths.domainXml, plan.domainXml, { mode: 0o644 });
+    closeSync(openSync(plan.paths.consoleFile, 'w', 0o600));
+  });
+  writeJobState(plan.paths.stateFile, { ...state, phase: 'booting' });
+  await time('create', () => createDomain(plan.libvirtUri, plan.domainName, plan.paths.domainXml));
+  await time('ready', () =>
+    waitForReady({ uri: plan.libvirtUri, domainName: plan.domainName, consoleFile: plan.paths.consoleFile, nonce: plan.nonce, timeoutMs: Math.max(0, Math.min(plan.readinessTimeoutMs, deadline - Date.now())) }),
+  );
+  writeJobState(plan.paths.stateFile, { ...state, phase: 'ready' });
+}
+
+/** Makes the job directory: root-owned, traversable so the user reaches their key and qemu its files. */
+export function makeJobDir(dir: string): void {
+  // explicit chmod: pbs_mom runs the prologue with umask 0077, and libvirt's qemu user must
+  // reach the overlays and the submitter their key
+  ensureDir(dirname(dir), 0o755);
+  mkdirSync(dir, { mode: 0o755 });
+  chownSync(dir, 0, 0);
+  chmodSync(dir, 0o755);
+}

@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config/schema.js';
+import { generateKeyPair, type SshKeyPair } from '../context/keys.js';
+import { planContextIso, type IsoLayout } from '../context/iso-layout.js';
+import type { GuestParams } from '../context/guest-params.js';
+import type { DomainTemplate } from '../domain/parse-template.js';
+import { renderDomain } from '../domain/render-domain.js';
+import { planDisks, type DiskPlan } from '../images/disk-plan.js';
+import type { PrologueArgs } from '../job/hook-argv.js';
+import { domainNameFor } from '../job/names.js';
+import type { Submitter } from '../job/submitter.js';
+import { jobPaths, type JobPaths } from '../state/job-paths.js';
+
+/** Everything the prologue will do, as plain values: printable by a dry run, performed by applyPlan. */
+export interface ProloguePlan {
+  jobId: string;
+  domainName: string;
+  libvirtUri: string;
+  template: string;
+  paths: JobPaths;
+  submitter: Submitter;
+  disks: DiskPlan[];
+  iso: IsoLayout;
+  domainXml: string;
+  sshPort: number | undefined;
+  nonce: string;
+  readinessTimeoutMs: number;
+  userKey: SshKeyPair;
+  hostKey: SshKeyPair;
+  hostScriptPath: string;
+  guestScriptPath: string;
+}
+
+/** Builds the plan of one job from validated inputs (reads only the job script). */
+export function planPrologue(input: {
+  config: Config;
+  args: PrologueArgs;
+  template: DomainTemplate;
+  submitter: Submitter;
+  sshPort: number | undefined;
+}): ProloguePlan {
+  const { config, args, template, submitter } = input;
+  const paths = jobPaths(config.stateDir, args.jobId);
+  const domainName = domainNameFor(args.jobId);
+  const nonce = randomBytes(16).toString('hex');
+  const userKey = generateKeyPair(`vmbatch-${args.jobId}-${submitter.user}`);
+  const hostKey = generateKeyPair(`vmbatch-${args.jobId}-host`);
+  const jobPath = template.vb.jobPath ?? config.guestJobPath;
+  const jobFile = `${args.jobId}.SC`;
+  const params: GuestParams = {
+    VB_NONCE: nonce,
+    VB_JOBID: args.jobId,
+    VB_JOBNAME: args.jobName,
+    VB_USER: submitter.user,
+    VB_GROUP: submitter.group,
+    VB_UID: submitter.uid,
+    VB_GID: submitter.gid,
+    VB_HOME: submitter.home,
+    VB_SHELL: submitter.shell,
+    VB_JOBPATH: jobPath,
+    VB_JOBFILE: jobFile,
+    VB_READY_CONSOLE: template.vb.readiness.device,
+  };
+  const disks = planDisks(template, paths);
+  const sshPort = template.vb.sshForward ? input.sshPort : undefined;
+  const domainXml = renderDomain(template, {
+    domainName,
+    diskFiles: new Map(disks.map((d) => [d.index, { file: d.file, format: d.format }])),
+    consoleFile: paths.consoleFile,
+    sshForwardPort: sshPort,
+  });
+  const timeoutSeconds = Math.min(template.vb.readiness.timeout ?? config.readinessTimeoutSeconds, config.prologueBudgetSeconds);
+  return {
+    jobId: args.jobId,
+    domainName,
+    libvirtUri: config.libvirtUri,
+    template: template.file,
+    paths,
+    submitter,
+    disks,
+    iso: planContextIso({ params, jobScript: readFileSync(args.scriptPath, 'utf8'), userKey, hostKey }),
+    domainXml,
+    sshPort,
+    nonce,
+    readinessTimeoutMs: timeoutSeconds * 1000,
+    userKey,
+    hostKey,
+    hostScriptPath: args.scriptPath,
+    guestScriptPath: `${jobPath.replace(/\/+$/, '')}/${jobFile}`,
+  };
+}
+
+/** The plan as a person reads it in a dry run: secrets left out, files listed with their sizes. */
+export function describePlan(plan: ProloguePlan): Record<string, unknown> {
+  return {
+    jobId: plan.jobId,
+    domainName: plan.domainName,
+    libvirtUri: plan.libvirtUri,
+    template: plan.template,
+    jobDir: plan.paths.dir,
+    submitter: plan.submitter,
+    disks: plan.disks,
+    contextIso: {
+      file: plan.paths.isoFile,
+      volumeId: plan.iso.volumeId,
+      files: plan.iso.files.map((f) => ({ path: f.path, mode: f.mode.toString(8), bytes: Buffer.byteLength(f.content), ...(f.secret ? { secret: true } : {}) })),
+    },
+    sshForward: plan.sshPort === undefined ? null : `127.0.0.1:${plan.sshPort}`,
+    readinessTimeoutSeconds: plan.readinessTimeoutMs / 1000,
+    guestScriptPath: plan.guestScriptPath,
+    domainXml: plan.domainXml,
+  };
+}

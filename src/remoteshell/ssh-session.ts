@@ -1,0 +1,74 @@
+import ssh2, { type ClientChannel } from 'ssh2';
+
+const { Client } = ssh2;
+type Client = InstanceType<typeof Client>;
+import { VmbatchError } from '../errors/vmbatch-error.js';
+import { publicKeyBlob } from '../context/keys.js';
+
+/** Where and as whom to reach a job's guest. */
+export interface GuestEndpoint {
+  host: string;
+  port: number;
+  user: string;
+  privateKey: string;
+  /** the guest's per-job host key (OpenSSH public line): the only key accepted */
+  hostPublicKey: string;
+}
+
+/** Connects to the guest, verifying its host key against the per-job key (no trust on first use). */
+export function connectGuest(endpoint: GuestEndpoint, timeoutMs = 30_000): Promise<Client> {
+  const expected = publicKeyBlob(endpoint.hostPublicKey);
+  const target = `${endpoint.user}@${endpoint.host}:${endpoint.port}`;
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let hostKeyRejected = false;
+    client
+      .once('ready', () => resolve(client))
+      .once('error', (error) =>
+        reject(new VmbatchError('SSH_FAILED', { target, reason: hostKeyRejected ? 'the guest presented a host key that is not this job\'s' : error.message })),
+      )
+      .connect({
+        host: endpoint.host,
+        port: endpoint.port,
+        username: endpoint.user,
+        privateKey: endpoint.privateKey,
+        readyTimeout: timeoutMs,
+        hostVerifier: (key: Buffer) => {
+          hostKeyRejected = !key.equals(expected);
+          return !hostKeyRejected;
+        },
+      });
+  });
+}
+
+/** Exit status of a finished channel, as a shell reports it (128 + signal number for a signal). */
+export function channelExitStatus(code: number | null | undefined, signal: string | undefined): number {
+  if (typeof code === 'number') return code;
+  const signals: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, ABRT: 6, KILL: 9, SEGV: 11, PIPE: 13, ALRM: 14, TERM: 15 };
+  return signal && signals[signal.replace(/^SIG/, '')] ? 128 + signals[signal.replace(/^SIG/, '')]! : 255;
+}
+
+/** Runs a command on the connected guest, streaming output; resolves with its exit status. */
+export function runOnGuest(
+  client: Client,
+  command: string,
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; stdin?: NodeJS.ReadableStream; pty?: { term: string; rows: number; cols: number } },
+): Promise<{ status: number; channel?: ClientChannel }> {
+  return new Promise((resolve, reject) => {
+    const options = io.pty ? { pty: { term: io.pty.term, rows: io.pty.rows, cols: io.pty.cols } } : {};
+    client.exec(command, options, (error, channel) => {
+      if (error) return reject(error);
+      let code: number | null | undefined;
+      let signal: string | undefined;
+      channel.on('exit', (c: number | null, s?: string) => {
+        code = c;
+        signal = s;
+      });
+      channel.pipe(io.stdout, { end: false });
+      channel.stderr.pipe(io.stderr, { end: false });
+      if (io.stdin) io.stdin.pipe(channel);
+      else channel.end();
+      channel.on('close', () => resolve({ status: channelExitStatus(code, signal), channel }));
+    });
+  });
+}

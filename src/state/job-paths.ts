@@ -1,0 +1,41 @@
+import { join } from 'node:path';
+
+/** Where one job's files live on the host; everything per job is inside `dir`, so cleanup is one removal. */
+export interface JobPaths {
+  dir: string;
+  stateFile: string;
+  consoleFile: string;
+  isoFile: string;
+  isoStaging: string;
+  userKey: string;
+  domainXml: string;
+}
+
+/** The per-job paths below the state directory. */
+export function jobPaths(stateDir: string, jobId: string): JobPaths {
+  const dir = join(stateDir, 'jobs', jobId);
+  return {
+    dir,
+    stateFile: join(dir, 'state.json'),
+    consoleFile: join(dir, 'console.log'),
+    isoFile: join(dir, 'context.iso'),
+    isoStaging: join(dir, 'context.d'),
+    userKey: join(dir, 'user_key'),
+    domainXml: join(dir, 'domain.xml'),
+  };
+}
+
+/** The overlay file of a disk. */
+export function overlayPath(paths: JobPaths, target: string): string {
+  return join(paths.dir, `disk-${target.replace(/[^A-Za-z0-9_-]/g, '_')}.qcow2`);
+}
+
+/** Directory of the SSH forward port reservations (one file per port, holding the job id). */
+export function portsDir(stateDir: string): string {
+  return join(stateDir, 'ports');
+}
+
+/** File counting a job's prologue attempts (kept across requeues, removed by the final epilogue). */
+export function attemptsFile(stateDir: string, jobId: string): string {
+  return join(stateDir, 'attempts', jobId);
+}

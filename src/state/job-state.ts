@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { writeFileAtomic } from '../fsutil/atomic-write.js';
+
+/** What the prologue leaves for remoteshell and the epilogue (state.json, world-readable, no secrets). */
+export const jobStateSchema = z.object({
+  version: z.literal(1),
+  jobId: z.string(),
+  user: z.string(),
+  uid: z.number().int(),
+  domainName: z.string(),
+  libvirtUri: z.string(),
+  phase: z.enum(['preparing', 'booting', 'ready']),
+  sshHost: z.string(),
+  sshPort: z.number().int().optional(),
+  hostPublicKey: z.string(),
+  hostScriptPath: z.string(),
+  guestScriptPath: z.string(),
+  createdAt: z.string(),
+});
+/** A job's state. */
+export type JobState = z.infer<typeof jobStateSchema>;
+
+/** Writes the state atomically, readable by the job's user (remoteshell runs as them). */
+export function writeJobState(file: string, state: JobState): void {
+  writeFileAtomic(file, JSON.stringify(state, null, 2) + '\n', { mode: 0o644 });
+}
+
+/** Reads and validates a job's state; undefined when the job has none. */
+export function readJobState(file: string): JobState | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return jobStateSchema.parse(JSON.parse(text));
+}

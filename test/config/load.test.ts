@@ -1,0 +1,45 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import { expectVmbatchError } from '../helpers/expect-error.js';
+
+test('defaults fill what the file leaves out', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmbatch-config-'));
+  try {
+    writeFileSync(join(dir, 'c.json'), '{"stateDir": "/srv/vmbatch"}');
+    const c = loadConfig(join(dir, 'c.json'));
+    assert.is(c.stateDir, '/srv/vmbatch');
+    assert.is(c.libvirtUri, 'qemu:///system');
+    assert.is(c.prologueBudgetSeconds, 240);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('every invalid setting is reported at once', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmbatch-config-'));
+  try {
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ stateDir: 'relative', prologueBudgetSeconds: 600, sshForwardPorts: { first: 5000, last: 4000 }, colour: 'red' }));
+    const e = await expectVmbatchError(() => loadConfig(file), 'CONFIG_INVALID');
+    assert.is(
+      e.message,
+      [
+        `the vmbatch configuration ${file} is invalid:`,
+        "  - stateDir: Invalid input: must start with \"/\"",
+        '  - prologueBudgetSeconds: Number must be less than or equal to 290',
+        '  - sshForwardPorts: first must not be greater than last',
+        '  - unknown setting(s) colour',
+      ].join('\n'),
+    );
+    const missing = await expectVmbatchError(() => loadConfig(join(dir, 'none.json')), 'CONFIG_UNREADABLE');
+    assert.match(missing.message, `cannot read the vmbatch configuration ${join(dir, 'none.json')}: ENOENT`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

@@ -1,0 +1,80 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { loadTemplate, parseTemplate } from '../../src/domain/parse-template.js';
+import { expectVmbatchError } from '../helpers/expect-error.js';
+import { domainsDir } from '../helpers/paths.js';
+
+const wrap = (vbconfig: string, devices: string, type = 'qemu') =>
+  `<domain type='${type}'><name>t</name><memory unit='MiB'>64</memory>${vbconfig}<devices>${devices}</devices></domain>`;
+const cdromConfig = '<vbconfig><vbpreparemethod>CDROM</vbpreparemethod><vbhypervisor>QEMU</vbhypervisor></vbconfig>';
+const cdromDisk = "<disk type='file' device='cdrom'><vbpreparecdrom source='context.iso'/><target dev='hdc' bus='ide'/><readonly/></disk>";
+
+test('the shipped test guest and the slides examples validate', async () => {
+  const t = await loadTemplate(join(domainsDir, 'testguest.xml'));
+  assert.is(t.vb.prepareMethod, 'CDROM');
+  assert.is(t.vb.hypervisor, 'QEMU');
+  assert.equal(t.vb.sshForward, { port: 22, slot: '0x10' });
+  assert.is(t.disks.length, 2);
+  const cernvm = await loadTemplate(join(domainsDir, 'examples', 'cernvm3-xen4-cdrom.xml'));
+  assert.equal(cernvm.vb.tarFiles, [{ tarfile: 'alice.tar', path: '.', strip: 1, option: 'cdrom' }]);
+  assert.equal(cernvm.disks[1]?.vbdisksource, { source: 'cernvm-hd.vhd', size: 20480, create: 'always', format: 'vhd-util-vhd' });
+  const slc5 = await loadTemplate(join(domainsDir, 'examples', 'slc5-xen3-disk.xml'));
+  assert.equal(slc5.vb.partitions, [
+    { name: 'rootdisk', dev: 'xvda', partition: 'xvda2' },
+    { name: 'jobdisk', dev: 'xvda', partition: 'xvda3' },
+  ]);
+  assert.is(slc5.vb.jobPath, '/torque/mom_priv/jobs');
+});
+
+test('malformed XML names the file, the parser reason and the position', async () => {
+  const e = await expectVmbatchError(() => parseTemplate("<domain type='qemu'>\n  <name>x</name>\n  <vbconfig>\n</domain>\n", 'bad.xml'), 'DOMAIN_XML_MALFORMED');
+  assert.is(e.message, 'domain template bad.xml is not well-formed XML: unexpected close tag at line 4, column 9');
+  assert.is(e.kind, 'permanent');
+});
+
+test('every problem is reported at once with the element it concerns', async () => {
+  const xml = wrap(
+    '<vbconfig><vbpreparemethod>FLOPPY</vbpreparemethod><vbhypervisor>QEMU</vbhypervisor><vbcolour/></vbconfig>',
+    `<disk device='disk'><vbdisksource source='a.img' copy_method='download' speed='fast'/><vbcheckhash hashfunction='/usr/bin/md5sum' hashvalue='abc'/><target dev='vda'/></disk>` +
+      `<disk device='cdrom'><vbpreparecdrom/><target dev='hdc'/></disk>`,
+  );
+  const e = await expectVmbatchError(() => parseTemplate(xml, 'many.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  assert.is(
+    e.message,
+    [
+      'domain template many.xml is invalid:',
+      "  - domain/vbconfig/vbpreparemethod: text 'FLOPPY' must be one of CDROM, DISK, ROOTSSH",
+      '  - domain/vbconfig/vbcolour: unknown tag <vbcolour> (vb* tags allowed in <vbconfig>: vbpreparemethod, vbhypervisor, vbjobpath, vbreadiness, vbtarfiles)',
+      '  - domain/devices/disk[1]/vbdisksource: unknown attribute(s) speed (allowed: source, copy_method, size, create, format)',
+      '  - domain/devices/disk[1]/vbcheckhash: hashvalue must have 32 hex digits for md5, not 3',
+      '  - domain/devices/disk[2]/vbpreparecdrom: attribute source is required',
+    ].join('\n'),
+  );
+  assert.is(e.hint, 'docs/domain-templates.md lists every vb* tag, where it may stand and its attributes');
+});
+
+test('a vb tag in the wrong place, a missing vbconfig and a type mismatch are reported', async () => {
+  const misplaced = await expectVmbatchError(
+    () => parseTemplate(wrap(cdromConfig, cdromDisk + '<vbpreparecdrom source="x"/>'), 'm.xml'),
+    'DOMAIN_TEMPLATE_INVALID',
+  );
+  assert.match(misplaced.message, '  - domain/devices/vbpreparecdrom: <vbpreparecdrom> belongs in <disk>, not in <devices>');
+  const none = await expectVmbatchError(() => parseTemplate(wrap('', cdromDisk), 'n.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  assert.match(none.message, 'domain: <vbconfig> is required (with at least <vbpreparemethod> and <vbhypervisor>)');
+  const mismatch = await expectVmbatchError(() => parseTemplate(wrap(cdromConfig, cdromDisk, 'kvm'), 'k.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  assert.match(mismatch.message, "domain: type='kvm' does not match <vbhypervisor>QEMU</vbhypervisor>, which needs type='qemu'");
+});
+
+test('CDROM needs exactly one context disk; DISK needs partitions and a job path', async () => {
+  const noCd = await expectVmbatchError(() => parseTemplate(wrap(cdromConfig, "<disk><source file='/a'/><target dev='vda'/></disk>"), 'c.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  assert.match(noCd.message, 'CDROM contextualization needs exactly one <disk> with <vbpreparecdrom>, found 0');
+  const disk = await expectVmbatchError(
+    () => parseTemplate(wrap('<vbconfig><vbpreparemethod>DISK</vbpreparemethod><vbhypervisor>QEMU</vbhypervisor></vbconfig>', "<disk><source file='/a'/><target dev='vda'/></disk>"), 'd.xml'),
+    'DOMAIN_TEMPLATE_INVALID',
+  );
+  assert.match(disk.message, 'DISK contextualization needs <vbdisks> with at least one <vbdisk>');
+  assert.match(disk.message, 'DISK contextualization needs <vbjobpath>');
+});
+
+test.run();

@@ -1,0 +1,48 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { loadTemplate } from '../../src/domain/parse-template.js';
+import { renderDomain } from '../../src/domain/render-domain.js';
+import { domainsDir } from '../helpers/paths.js';
+
+const rendering = {
+  domainName: 'vmbatch-7.vm',
+  diskFiles: new Map([
+    [1, { file: '/state/jobs/7.vm/disk-vda.qcow2', format: 'qcow2' }],
+    [2, { file: '/state/jobs/7.vm/context.iso', format: 'raw' }],
+  ]),
+  consoleFile: '/state/jobs/7.vm/console.log',
+  sshForwardPort: 42123,
+};
+
+test('the final XML has no vb* tag, the job name, per-job disks, a console file and the loopback forward', async () => {
+  const xml = renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), rendering);
+  assert.not.match(xml, /<vb/);
+  assert.match(xml, '<name>vmbatch-7.vm</name>');
+  assert.match(xml, '<source file="/state/jobs/7.vm/disk-vda.qcow2"/>');
+  assert.match(xml, '<source file="/state/jobs/7.vm/context.iso"/>');
+  assert.match(xml, '<serial type="file">\n      <source path="/state/jobs/7.vm/console.log"/>');
+  assert.match(xml, '<qemu:arg value="user,id=vbnet0,restrict=on,hostfwd=tcp:127.0.0.1:42123-:22"/>');
+  assert.match(xml, '<qemu:arg value="virtio-net-pci,netdev=vbnet0,bus=pci.0,addr=0x10"/>');
+});
+
+test('libvirt accepts the rendered XML (schema check and test:///default define)', async () => {
+  const xml = renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), rendering);
+  const dir = mkdtempSync(join(tmpdir(), 'vmbatch-render-'));
+  try {
+    const file = join(dir, 'domain.xml');
+    writeFileSync(file, xml);
+    const validate = await execa('virt-xml-validate', [file, 'domain'], { reject: false });
+    assert.is(validate.exitCode, 0, validate.stderr + validate.stdout);
+    // test:///default checks the semantics libvirt applies at define time, without a hypervisor
+    const define = await execa('virsh', ['-c', 'test:///default', 'define', file], { reject: false });
+    assert.is(define.exitCode, 0, define.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

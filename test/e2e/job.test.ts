@@ -1,0 +1,101 @@
+// A whole job through qemu:///system with the real test guest, driven as pbs_mom drives hooks.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { execa } from 'execa';
+import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
+import { leftovers, pelogPermissionProblem, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
+
+let mom: Mom;
+let user: HostUser;
+let before: string[];
+
+test.before(async () => {
+  // ids that no guest image has by default, so the guest must really create this user
+  user = await ensureHostUser('vbe2e', 31337, 31338);
+  mom = await setupMom();
+  before = (await leftovers(mom)).domains;
+});
+test.after(() => teardownMom(mom));
+
+const jobScript = `#!/bin/sh
+echo "host=$(uname -n)"
+echo "uid=$(id -u) gid=$(id -g) user=$(id -un)"
+echo "jobid=$PBS_JOBID env=$PBS_ENVIRONMENT pwd=$(pwd)"
+echo "to stderr" >&2
+echo data > "$HOME/result.txt"
+exit 3
+`;
+
+test('installed hooks meet pbs_mom permission rules', () => {
+  assert.is(pelogPermissionProblem(`${mom.momPriv}/prologue`), undefined);
+  assert.is(pelogPermissionProblem(`${mom.momPriv}/epilogue`), undefined);
+  assert.is(statSync(`${mom.momPriv}/prologue`).mode & 0o777, 0o500);
+  assert.is(statSync(mom.starter).mode & 0o777, 0o755);
+});
+
+test('a job runs in its own guest as the submitter, with its exit code, and leaves nothing behind', async () => {
+  const job = { jobId: '101.vm', user };
+  const script = writeJobScript(mom, job, jobScript);
+  const pro = await runPrologue(mom, job, script);
+  assert.is(pro.exitCode, 0, pro.stderr);
+  assert.is(pro.stderr, '');
+  assert.ok((await leftovers(mom)).domains.includes('vmbatch-101.vm'));
+
+  const run = await runJobStarter(mom, job, script);
+  assert.is(run.stdout, `host=vmbatch-guest\nuid=31337 gid=31338 user=vbe2e\njobid=101.vm env=PBS_BATCH pwd=/home/vbe2e`);
+  assert.is(run.stderr, 'to stderr');
+  assert.is(run.exitCode, 3);
+
+  const epi = await runEpilogue(mom, job, script, 3);
+  assert.is(epi.exitCode, 0, epi.stderr);
+  const left = await leftovers(mom);
+  assert.equal(left, { domains: before, jobs: [], ports: [], attempts: [] });
+  // the epilogue is idempotent: a second run (Torque retries) finds nothing and still succeeds
+  assert.is((await runEpilogue(mom, job, script, 3)).exitCode, 0);
+});
+
+test('the base image is never written: every job gets its own copy-on-write overlay', async () => {
+  const base = '/var/lib/vmbatch/guest/disk.qcow2';
+  const sum = async () => (await execa('sha256sum', [base])).stdout;
+  const beforeSum = await sum();
+  const job = { jobId: '102.vm', user };
+  const script = writeJobScript(mom, job, '#!/bin/sh\nhead -c 1048576 /dev/zero > "$HOME/big"; ls -la "$HOME/big" | wc -l\n');
+  assert.is((await runPrologue(mom, job, script)).exitCode, 0);
+  const info = JSON.parse((await execa('qemu-img', ['info', '-U', '--output=json', `${mom.stateDir}/jobs/102.vm/disk-vda.qcow2`])).stdout);
+  assert.is(info['backing-filename'], base);
+  const run = await runJobStarter(mom, job, script);
+  assert.is(run.stdout, '1');
+  await runEpilogue(mom, job, script, 0);
+  assert.is(await sum(), beforeSum);
+});
+
+test('the remoteshell of an unprepared job says so, exit 255', async () => {
+  const job = { jobId: '103.vm', user };
+  const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
+  const run = await runJobStarter(mom, job, script);
+  assert.is(run.exitCode, 255);
+  assert.is(
+    run.stderr,
+    `vmbatch: JOB_NOT_PREPARED: job 103.vm has no prepared guest (nothing in ${mom.stateDir}/jobs/103.vm)\n` +
+      "  hint: remoteshell runs only after the vmbatch prologue prepared the job; check that mom_priv/prologue is vmbatch's",
+  );
+});
+
+test('the per-job key is readable only by the submitter', async () => {
+  const job = { jobId: '104.vm', user };
+  const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
+  assert.is((await runPrologue(mom, job, script)).exitCode, 0);
+  try {
+    const key = statSync(`${mom.stateDir}/jobs/104.vm/user_key`);
+    assert.is(key.uid, user.uid);
+    assert.is(key.mode & 0o777, 0o600);
+    assert.is(statSync(`${mom.stateDir}/jobs/104.vm/context.iso`).mode & 0o077, 0);
+    assert.not.match(readFileSync(`${mom.stateDir}/jobs/104.vm/state.json`, 'utf8'), 'PRIVATE');
+  } finally {
+    await runEpilogue(mom, job, script, 0);
+  }
+  assert.not.ok(existsSync(`${mom.stateDir}/jobs/104.vm`));
+});
+
+test.run();

@@ -1,0 +1,186 @@
+// A stand-in for pbs_mom: it installs and calls the vmbatch hooks exactly as
+// shared/reference/torque-contract.md records a real Torque 6.1.3 doing it (argv, environment,
+// uid, cwd, umask, stdin, hook permission checks). Torque itself is not packaged in Debian.
+import { chmodSync, chownSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { HostUser } from '../helpers/host-user.js';
+import { domainsDir as shippedDomains, repoRoot } from '../helpers/paths.js';
+
+/** One fake compute node: mom_priv with the hooks, a state dir, domains and a config. */
+export interface Mom {
+  root: string;
+  momPriv: string;
+  stateDir: string;
+  domainsDir: string;
+  configFile: string;
+  starter: string;
+  logFile: string;
+}
+
+/** A job as pbs_mom knows it. */
+export interface JobSpec {
+  jobId: string;
+  user: HostUser;
+  jobName?: string;
+  resources?: string;
+  queue?: string;
+  account?: string;
+}
+
+/** How a hook run ended. */
+export interface HookRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Sets up a node: hooks installed by scripts/install-hooks.sh, config, and the shipped test guest template. */
+export async function setupMom(options: { config?: Record<string, unknown>; domains?: Record<string, string> } = {}): Promise<Mom> {
+  const root = mkdtempSync('/tmp/vmbatch-mom-');
+  chmodSync(root, 0o755);
+  const momPriv = join(root, 'mom_priv');
+  mkdirSync(join(momPriv, 'jobs'), { recursive: true });
+  chmodSync(momPriv, 0o751);
+  chmodSync(join(momPriv, 'jobs'), 0o751);
+  const stateDir = join(root, 'state');
+  mkdirSync(stateDir, { mode: 0o755 });
+  const domainsDir = join(root, 'domains');
+  mkdirSync(domainsDir);
+  copyFileSync(join(shippedDomains, 'testguest.xml'), join(domainsDir, 'testguest.xml'));
+  for (const [name, xml] of Object.entries(options.domains ?? {})) writeFileSync(join(domainsDir, `${name}.xml`), xml);
+  const logFile = join(root, 'vmbatch.log');
+  const configFile = join(root, 'vmbatch.json');
+  writeFileSync(configFile, JSON.stringify({ domainsDir, stateDir, logFile, defaultDomain: 'testguest', ...options.config }, null, 2), { mode: 0o644 });
+  const starter = join(root, 'bin', 'vmbatch-remoteshell');
+  await execa('bash', [join(repoRoot, 'scripts', 'install-hooks.sh'), momPriv, configFile, starter]);
+  return { root, momPriv, stateDir, domainsDir, configFile, starter, logFile };
+}
+
+/** Removes the node's files (the tests check before that nothing of a job is left). */
+export function teardownMom(mom: Mom): void {
+  rmSync(mom.root, { recursive: true, force: true });
+}
+
+/**
+ * pbs_mom's check_pelog_permissions: a root hook must be a regular file owned by uid 0,
+ * readable and executable by its owner and writable by neither group nor others. Returns the
+ * reason pbs_mom would refuse the hook, or undefined.
+ */
+export function pelogPermissionProblem(file: string): string | undefined {
+  const st = lstatSync(file);
+  if (!st.isFile()) return `${file} is not a regular file`;
+  if (st.uid !== 0) return `${file} is not owned by root`;
+  if ((st.mode & 0o500) !== 0o500) return `${file} is not readable and executable by its owner`;
+  if (st.mode & 0o022) return `${file} is writable by group or others`;
+  return undefined;
+}
+
+/** Writes the job script where pbs_mom keeps it (mom_priv/jobs/ID.SC), owned by the user. */
+export function writeJobScript(mom: Mom, job: JobSpec, content: string): string {
+  const path = join(mom.momPriv, 'jobs', `${job.jobId}.SC`);
+  writeFileSync(path, content, { mode: 0o500 });
+  chownSync(path, job.user.uid, job.user.gid);
+  chmodSync(path, 0o500);
+  return path;
+}
+
+function resourceList(job: JobSpec): string {
+  const extra = job.resources ? `${job.resources},` : '';
+  return `${extra}walltime=00:05:00,nodes=1,neednodes=1`;
+}
+
+function hookEnv(mom: Mom, job: JobSpec): Record<string, string> {
+  return {
+    PATH: '/bin:/usr/bin',
+    LANG: 'C.UTF-8',
+    PBS_RESOURCE_NODES: '1',
+    PBS_NUM_NODES: '1',
+    PBS_NUM_PPN: '1',
+    PBS_NP: '1',
+    PBS_NODENUM: '0',
+    PBS_MSHOST: hostname(),
+    PBS_NODEFILE: `/var/spool/torque/aux//${job.jobId}`,
+    PBS_O_WORKDIR: job.user.home,
+  };
+}
+
+// pbs_mom forks, sets the umask, and execs the hook with exactly this argv and environment
+async function runHook(mom: Mom, hook: string, argv: string[], env: Record<string, string>, umask: string): Promise<HookRun> {
+  const file = join(mom.momPriv, hook);
+  const problem = pelogPermissionProblem(file);
+  if (problem) return { exitCode: -1, stdout: '', stderr: `pbs_mom: refusing ${hook}: ${problem}` };
+  const run = await execa('/bin/sh', ['-c', `umask ${umask}; exec "$0" "$@"`, file, ...argv], {
+    cwd: mom.momPriv,
+    env,
+    extendEnv: false,
+    stdin: 'ignore',
+    reject: false,
+    timeout: 300_000,
+  });
+  return { exitCode: run.exitCode ?? -1, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** Runs mom_priv/prologue as root: argv[1..8] of the contract, umask 0077, stdin /dev/null. */
+export function runPrologue(mom: Mom, job: JobSpec, scriptPath: string): Promise<HookRun> {
+  const argv = [job.jobId, job.user.user, job.user.group, job.jobName ?? 'STDIN', resourceList(job), job.queue ?? 'batch', job.account ?? '', scriptPath];
+  return runHook(mom, 'prologue', argv, hookEnv(mom, job), '0077');
+}
+
+/** Runs mom_priv/epilogue as root: argv[1..11] of the contract, umask 0022. */
+export function runEpilogue(mom: Mom, job: JobSpec, scriptPath: string, exitStatus: number, used = 'cput=00:00:00,vmem=0kb,walltime=00:00:01,mem=0kb,energy_used=0'): Promise<HookRun> {
+  const session = exitStatus < 0 ? '0' : '14924';
+  const argv = [job.jobId, job.user.user, job.user.group, job.jobName ?? 'STDIN', session, resourceList(job), exitStatus < 0 ? '' : used, job.queue ?? 'batch', job.account ?? '', String(exitStatus), scriptPath];
+  return runHook(mom, 'epilogue', argv, hookEnv(mom, job), '0022');
+}
+
+/** The job's environment as pbs_mom gives it to $job_starter. */
+export function jobStarterEnv(mom: Mom, job: JobSpec): Record<string, string> {
+  return {
+    PATH: '/bin:/usr/bin',
+    HOME: job.user.home,
+    USER: job.user.user,
+    LOGNAME: job.user.user,
+    SHELL: '/bin/bash',
+    PBS_JOBID: job.jobId,
+    PBS_JOBNAME: job.jobName ?? 'STDIN',
+    PBS_QUEUE: job.queue ?? 'batch',
+    PBS_O_WORKDIR: job.user.home,
+    PBS_O_HOME: job.user.home,
+    PBS_O_LOGNAME: job.user.user,
+    PBS_O_HOST: hostname(),
+    PBS_O_QUEUE: job.queue ?? 'batch',
+    PBS_NODEFILE: `/var/spool/torque/aux//${job.jobId}`,
+    PBS_WALLTIME: '300',
+    PBS_ENVIRONMENT: 'PBS_BATCH',
+  };
+}
+
+/** Runs $job_starter as the user: argv[1] the user's shell, stdin the script path line, umask 0077. */
+export async function runJobStarter(mom: Mom, job: JobSpec, scriptPath: string): Promise<HookRun> {
+  const run = await execa('/bin/sh', ['-c', 'umask 077; exec "$0" "$@"', mom.starter, '/bin/bash'], {
+    cwd: job.user.home,
+    env: jobStarterEnv(mom, job),
+    extendEnv: false,
+    uid: job.user.uid,
+    gid: job.user.gid,
+    input: `${scriptPath}\n`,
+    reject: false,
+    timeout: 120_000,
+  });
+  return { exitCode: run.exitCode ?? -1, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** What a node holds of jobs: domains named vmbatch-*, job dirs, port reservations, attempt counters. */
+export async function leftovers(mom: Mom): Promise<{ domains: string[]; jobs: string[]; ports: string[]; attempts: string[] }> {
+  const names = (await execa('virsh', ['-q', '-c', 'qemu:///system', 'list', '--all', '--name'])).stdout;
+  const ls = (d: string) => {
+    try {
+      return readdirSync(join(mom.stateDir, d));
+    } catch {
+      return [];
+    }
+  };
+  return { domains: names.split('\n').map((n) => n.trim()).filter((n) => n.startsWith('vmbatch-')), jobs: ls('jobs'), ports: ls('ports'), attempts: ls('attempts') };
+}
