@@ -20,8 +20,9 @@ export async function runEpilogue(argv: string[]): Promise<number> {
     const args = parseEpilogueArgv(argv);
     const log = createLogger(config.logFile, 'epilogue');
     const started = performance.now();
-    const report = await teardownJob(config, args.jobId);
+    // the retry count belongs to the job, not to its guest: settle it even if teardown fails
     if (args.exitStatus !== requeuedStatus) clearAttempts(config.stateDir, args.jobId);
+    const report = await teardownJob(config, args.jobId);
     log.info('done', { job: args.jobId, domain: report.domain, exit: args.exitStatus, ms: Math.round(performance.now() - started) });
     return 0;
   } catch (error) {

@@ -6,7 +6,10 @@ const unreachable = /failed to connect to the hypervisor|Failed to connect socke
 /** Runs virsh against a libvirt URI; an unreachable daemon becomes LIBVIRT_UNREACHABLE. */
 export async function virsh(uri: string, args: string[], options: { okExitCodes?: number[] } = {}): Promise<ToolResult> {
   try {
-    return await runTool(['virsh', '-q', '-c', uri, ...args], { ...options, timeoutMs: 60_000 });
+    const result = await runTool(['virsh', '-q', '-c', uri, ...args], { ...options, timeoutMs: 60_000 });
+    // an exit code the caller accepts (e.g. 1 = no such domain) is also what virsh says when it cannot connect
+    if (result.exitCode !== 0 && unreachable.test(result.stderr)) throw new VmbatchError('LIBVIRT_UNREACHABLE', { uri, stderr: lastLine(result.stderr) });
+    return result;
   } catch (error) {
     if (isVmbatchError(error, 'TOOL_FAILED') && unreachable.test(error.params.stderr)) {
       throw new VmbatchError('LIBVIRT_UNREACHABLE', { uri, stderr: lastLine(error.params.stderr) });

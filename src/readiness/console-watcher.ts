@@ -20,6 +20,7 @@ export function watchConsole(file: string, nonce: string): ConsoleWatch {
   let offset = 0;
   let partial = '';
   const recent: string[] = [];
+  let panicLine: string | undefined;
   let watcher: FSWatcher | undefined;
   let settle!: (s: GuestSignal) => void;
   let done = false;
@@ -37,6 +38,7 @@ export function watchConsole(file: string, nonce: string): ConsoleWatch {
       for (const raw of lines) {
         const line = printable(raw);
         if (line) recent.push(line);
+        if (!panicLine && /Kernel panic/.test(line)) panicLine = line;
         if (recent.length > 50) recent.shift();
         const m = /VMBATCH-(READY|FAILED) ([0-9a-f]+)(?: (.*))?$/.exec(line);
         if (m && m[2] === nonce) {
@@ -51,7 +53,12 @@ export function watchConsole(file: string, nonce: string): ConsoleWatch {
   readNew();
   return {
     signal,
-    tail: (count = 10) => [...recent, printable(partial)].filter(Boolean).slice(-count).join('\n'),
+    tail: (count = 10) => {
+      const last = [...recent, printable(partial)].filter(Boolean).slice(-count);
+      // a panic scrolls its cause away under a register dump: keep the panic line in view
+      const panic = panicLine;
+      return (panic && !last.includes(panic) ? [panic, '...', ...last] : last).join('\n');
+    },
     close: () => {
       done = true;
       watcher?.close();

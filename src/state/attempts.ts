@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ensureDir } from '../fsutil/ensure-dir.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
