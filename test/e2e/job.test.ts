@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
-import { leftovers, pelogPermissionProblem, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
+import { leftovers, pelogPermissionProblem, runEpilogue, runInteractiveJobStarter, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
 
 let mom: Mom;
 let user: HostUser;
@@ -96,6 +96,19 @@ test('the per-job key is readable only by the submitter', async () => {
     await runEpilogue(mom, job, script, 0);
   }
   assert.not.ok(existsSync(`${mom.stateDir}/jobs/104.vm`));
+});
+
+test('an interactive job (qsub -I) gets a shell on a terminal in the guest', async () => {
+  const job = { jobId: '105.vm', user };
+  const script = writeJobScript(mom, job, '');
+  assert.is((await runPrologue(mom, job, script)).exitCode, 0);
+  try {
+    const run = await runInteractiveJobStarter(mom, job, 'echo "tty=$(tty) uid=$(id -u) job=$PBS_JOBID"; exit 7\n');
+    assert.match(run.stdout, 'tty=/dev/pts/0 uid=31337 job=105.vm');
+    assert.is(run.exitCode, 7);
+  } finally {
+    await runEpilogue(mom, job, script, 7);
+  }
 });
 
 test.run();

@@ -184,3 +184,18 @@ export async function leftovers(mom: Mom): Promise<{ domains: string[]; jobs: st
   };
   return { domains: names.split('\n').map((n) => n.trim()).filter((n) => n.startsWith('vmbatch-')), jobs: ls('jobs'), ports: ls('ports'), attempts: ls('attempts') };
 }
+
+/** Runs $job_starter for `qsub -I`: a terminal on stdin (a pty from script(1)), typed input. */
+export async function runInteractiveJobStarter(mom: Mom, job: JobSpec, typed: string): Promise<HookRun> {
+  const run = await execa('script', ['-qefc', `${mom.starter} /bin/bash`, '/dev/null'], {
+    cwd: job.user.home,
+    env: { ...jobStarterEnv(mom, job), PBS_ENVIRONMENT: 'PBS_INTERACTIVE', TERM: 'dumb' },
+    extendEnv: false,
+    uid: job.user.uid,
+    gid: job.user.gid,
+    input: typed,
+    reject: false,
+    timeout: 60_000,
+  });
+  return { exitCode: run.exitCode ?? -1, stdout: run.stdout, stderr: run.stderr };
+}

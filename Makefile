@@ -1,0 +1,34 @@
+# vmbatch — the two commands of the README are `make demo` and `make test`.
+.PHONY: all setup build guest demo test test-unit bench install-hooks clean
+
+all: build
+
+setup:
+	bash scripts/setup.sh
+
+build:
+	npm run build --silent
+
+guest:
+	bash scripts/build-test-guest.sh /var/lib/vmbatch/guest
+
+## boot a guest from domains/ and run a sample job in it as a normal user, through the Torque hooks
+demo: setup
+	node dist/scripts/demo.js
+
+## the whole test suite (unit, Torque contract, end-to-end through qemu:///system)
+test: setup
+	node scripts/run-tests.mjs
+
+test-unit: build
+	node scripts/run-tests.mjs --unit
+
+bench: setup
+	node dist/bench/prologue.js
+
+## install the hooks into a real pbs_mom: make install-hooks MOM_PRIV=/var/spool/torque/mom_priv
+install-hooks: build
+	bash scripts/install-hooks.sh $(MOM_PRIV)
+
+clean:
+	rm -rf dist
