@@ -32,8 +32,9 @@ export async function createDomain(uri: string, name: string, xmlFile: string): 
 export async function destroyDomain(uri: string, name: string): Promise<'destroyed' | 'absent'> {
   const result = await virsh(uri, ['destroy', name], { okExitCodes: [1] });
   if (result.exitCode === 0) return 'destroyed';
-  if (/failed to get domain|not found|not running/i.test(result.stderr)) {
-    // a persistent definition left by hand would keep the name taken: remove it as well
+  if (/failed to get domain|not found/i.test(result.stderr)) return 'absent';
+  if (/not running/i.test(result.stderr)) {
+    // an inactive persistent definition (left by hand) would keep the name taken
     await virsh(uri, ['undefine', name], { okExitCodes: [1] });
     return 'absent';
   }
