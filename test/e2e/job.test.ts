@@ -1,7 +1,10 @@
 // A whole job through qemu:///system with the real test guest, driven as pbs_mom drives hooks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { waitForFs } from '../helpers/wait-for-fs.js';
+import { spawn } from 'node:child_process';
+import { generateKeyPair } from '../../src/context/keys.js';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { leftovers, pelogPermissionProblem, runEpilogue, runInteractiveJobStarter, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
@@ -109,6 +112,51 @@ test('an interactive job (qsub -I) gets a shell on a terminal in the guest', asy
   } finally {
     await runEpilogue(mom, job, script, 7);
   }
+});
+
+test('pbs_mom refuses a hook that is group-writable, as check_pelog_permissions does', async () => {
+  chmodSync(`${mom.momPriv}/prologue`, 0o520);
+  try {
+    const job = { jobId: '106.vm', user };
+    const run = await runPrologue(mom, job, writeJobScript(mom, job, '#!/bin/sh\n'));
+    assert.is(run.stderr, `pbs_mom: refusing prologue: ${mom.momPriv}/prologue is writable by group or others`);
+  } finally {
+    chmodSync(`${mom.momPriv}/prologue`, 0o500);
+  }
+});
+
+test('remoteshell refuses a guest whose host key is not the job\'s (no trust on first use)', async () => {
+  const job = { jobId: '107.vm', user };
+  const script = writeJobScript(mom, job, '#!/bin/sh\necho should-not-run\n');
+  assert.is((await runPrologue(mom, job, script)).exitCode, 0);
+  try {
+    const stateFile = `${mom.stateDir}/jobs/107.vm/state.json`;
+    const state = JSON.parse(readFileSync(stateFile, 'utf8'));
+    writeFileSync(stateFile, JSON.stringify({ ...state, hostPublicKey: generateKeyPair('impostor').publicKey }));
+    const run = await runJobStarter(mom, job, script);
+    assert.is(run.exitCode, 255);
+    assert.is(run.stdout, '');
+    assert.match(run.stderr, /^vmbatch: SSH_FAILED: cannot reach the job's guest over SSH at vbe2e@127\.0\.0\.1:\d+: the guest presented a host key that is not this job's\n/);
+  } finally {
+    await runEpilogue(mom, job, script, 255);
+  }
+});
+
+test('a prologue killed while the guest boots is cleaned up by the epilogue', async () => {
+  const job = { jobId: '108.vm', user };
+  const script = writeJobScript(mom, job, '#!/bin/sh\n');
+  const jobDir = `${mom.stateDir}/jobs/108.vm`;
+  const child = spawn(`${mom.momPriv}/prologue`, ['108.vm', user.user, user.group, 'STDIN', 'nodes=1', 'batch', '', script], {
+    env: { PATH: '/bin:/usr/bin', PBS_O_WORKDIR: user.home },
+    stdio: 'ignore',
+  });
+  // wait (by inotify) until the guest writes to its console: the domain is up, the prologue waits
+  await waitForFs(mom.stateDir, () => existsSync(`${jobDir}/console.log`) && statSync(`${jobDir}/console.log`).size > 0);
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  assert.ok((await leftovers(mom)).domains.includes('vmbatch-108.vm'), 'the killed prologue left its guest running');
+  assert.is((await runEpilogue(mom, job, script, -2)).exitCode, 0);
+  assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
 });
 
 test.run();

@@ -1,9 +1,9 @@
 // A stand-in for pbs_mom: it installs and calls the vmbatch hooks exactly as
 // shared/reference/torque-contract.md records a real Torque 6.1.3 doing it (argv, environment,
 // uid, cwd, umask, stdin, hook permission checks). Torque itself is not packaged in Debian.
-import { chmodSync, chownSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import type { HostUser } from '../helpers/host-user.js';
 import { domainsDir as shippedDomains, repoRoot } from '../helpers/paths.js';
@@ -54,8 +54,24 @@ export async function setupMom(options: { config?: Record<string, unknown>; doma
   const configFile = join(root, 'vmbatch.json');
   writeFileSync(configFile, JSON.stringify({ domainsDir, stateDir, logFile, defaultDomain: 'testguest', ...options.config }, null, 2), { mode: 0o644 });
   const starter = join(root, 'bin', 'vmbatch-remoteshell');
-  await execa('bash', [join(repoRoot, 'scripts', 'install-hooks.sh'), momPriv, configFile, starter]);
+  await execa('bash', [join(installableTree(root), 'scripts', 'install-hooks.sh'), momPriv, configFile, starter]);
   return { root, momPriv, stateDir, domainsDir, configFile, starter, logFile };
+}
+
+// $job_starter runs as the job's user, who must be able to read vmbatch's code. A checkout
+// below a private directory (e.g. /root) is not readable for them: install from a copy then,
+// as a site would install into /opt.
+function installableTree(root: string): string {
+  let dir = repoRoot;
+  let readable = true;
+  while (dir !== dirname(dir)) {
+    if ((statSync(dir).mode & 0o005) !== 0o005) readable = false;
+    dir = dirname(dir);
+  }
+  if (readable) return repoRoot;
+  const copy = join(root, 'vmbatch');
+  for (const part of ['package.json', 'dist', 'node_modules', 'scripts', 'torque-hooks']) cpSync(join(repoRoot, part), join(copy, part), { recursive: true });
+  return copy;
 }
 
 /** Removes the node's files (the tests check before that nothing of a job is left). */
