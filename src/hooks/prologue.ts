@@ -56,7 +56,7 @@ export async function runPrologue(argv: string[], env: NodeJS.ProcessEnv): Promi
     makeJobDir(paths.dir);
     const sshPort = await reservePort(cfg.stateDir, a.jobId, cfg.sshForwardPorts);
     const plan = planPrologue({ config: cfg, args: a, template, submitter, sshPort });
-    await applyPlan(plan, timings, started + cfg.prologueBudgetSeconds * 1000);
+    await applyPlan(plan, timings, { startedAt: started, deadline: started + cfg.prologueBudgetSeconds * 1000 });
     timings.total = Date.now() - started;
     log.info('ready', { job: a.jobId, domain: plan.domainName, port: plan.sshPort, ...timings });
     return { exitCode: HookExit.ok, timings };

@@ -1,4 +1,6 @@
 import { appendFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ensureDir } from '../fsutil/ensure-dir.js';
 
 /** One structured log record: a message and flat fields. */
 export type LogFields = Record<string, string | number | boolean | undefined>;
@@ -16,6 +18,7 @@ export function createLogger(file: string | undefined, tag: string): Logger {
     const parts = [new Date().toISOString(), `level=${level}`, `hook=${tag}`, `msg=${JSON.stringify(msg)}`];
     for (const [k, v] of Object.entries(fields)) if (v !== undefined) parts.push(`${k}=${formatValue(v)}`);
     try {
+      ensureDir(dirname(file), 0o755);
       appendFileSync(file, parts.join(' ') + '\n', { mode: 0o640 });
     } catch {
       // logging must never fail a job

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { buildIso } from '../context/build-iso.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { ensureDir } from '../fsutil/ensure-dir.js';
+import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
 import { createDomain } from '../hypervisor/virsh.js';
 import { createOverlays } from '../images/create-overlay.js';
 import { waitForReady } from '../readiness/wait-ready.js';
@@ -16,9 +17,10 @@ export type PhaseTimings = Record<string, number>;
  * Performs a plan: overlays, context ISO, the user's key, the domain, readiness. The job
  * directory already exists (it was made before the port was reserved). Throws a catalogue
  * error on failure and leaves the cleanup to teardownJob. Readiness waits no longer than
- * `deadline` (epoch ms), the end of the prologue's budget.
+ * the budget's deadline (epoch ms).
  */
-export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, deadline = Number.POSITIVE_INFINITY): Promise<void> {
+export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budget: { startedAt: number; deadline: number } = { startedAt: Date.now(), deadline: Number.POSITIVE_INFINITY }): Promise<void> {
+  const { startedAt, deadline } = budget;
   const time = async <T>(phase: string, step: () => Promise<T> | T): Promise<T> => {
     const started = performance.now();
     try {
@@ -54,9 +56,18 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, deadl
   });
   writeJobState(plan.paths.stateFile, { ...state, phase: 'booting' });
   await time('create', () => createDomain(plan.libvirtUri, plan.domainName, plan.paths.domainXml));
-  await time('ready', () =>
-    waitForReady({ uri: plan.libvirtUri, domainName: plan.domainName, consoleFile: plan.paths.consoleFile, nonce: plan.nonce, timeoutMs: Math.max(0, Math.min(plan.readinessTimeoutMs, deadline - Date.now())) }),
-  );
+  const budgetLeft = deadline - Date.now();
+  await time('ready', async () => {
+    try {
+      await waitForReady({ uri: plan.libvirtUri, domainName: plan.domainName, consoleFile: plan.paths.consoleFile, nonce: plan.nonce, timeoutMs: Math.max(0, Math.min(plan.readinessTimeoutMs, budgetLeft)) });
+    } catch (error) {
+      // when the prologue's budget, not the guest's own timeout, cut the wait short, say so
+      if (isVmbatchError(error, 'GUEST_NOT_READY') && budgetLeft < plan.readinessTimeoutMs) {
+        throw new VmbatchError('BUDGET_EXCEEDED', { seconds: Math.round((deadline - startedAt) / 1000) }, { cause: error });
+      }
+      throw error;
+    }
+  });
   writeJobState(plan.paths.stateFile, { ...state, phase: 'ready' });
 }
 

@@ -119,6 +119,27 @@ test('a guest that stops while booting is noticed at once, not at the timeout', 
   assert.match(stderr, 'Kernel panic');
 });
 
+test('the prologue budget bounds the wait below $prologalarm', async () => {
+  const tight = await setupMom({ config: { prologueBudgetSeconds: 3 }, domains: { silent: domains.silent } });
+  try {
+    const job = { jobId: '210.vm', user, resources: 'other=vbdomain=silent' };
+    const script = writeJobScript(tight, job, '#!/bin/sh\n');
+    const run = await runPrologue(tight, job, script);
+    assert.is(run.exitCode, 2);
+    assert.is(
+      run.stderr,
+      'vmbatch: BUDGET_EXCEEDED: the prologue used up its budget of 3 s before the guest was ready\n' +
+        '  hint: keep prologueBudgetSeconds below pbs_mom $prologalarm (300 s by default) and check why the node is slow\n' +
+        'vmbatch: job 210.vm is requeued (attempt 1 of 3).',
+    );
+    takeNotice('210.vm');
+    await runEpilogue(tight, job, script, -2);
+    assert.equal(await leftovers(tight), { domains: before, jobs: [], ports: [], attempts: [] });
+  } finally {
+    teardownMom(tight);
+  }
+});
+
 test('libvirtd not answering: requeue (2) while attempts remain, then abort (1)', async () => {
   const down = await setupMom({ config: { libvirtUri: 'qemu:///system?socket=/nonexistent/libvirt-sock', maxAttempts: 2 } });
   try {
