@@ -68,6 +68,11 @@ export const errorCatalogue = {
     message: (p) => `domain template ${p.file}: disk ${p.target} uses ${p.what}, which this vmbatch version cannot prepare`,
     hint: () => 'give the disk a local <source file=.../> (a per-job copy-on-write overlay is made of it) or mark it <readonly/>',
   }),
+  METHOD_UNSUPPORTED: entry<{ file: string; method: string }>({
+    kind: 'permanent',
+    message: (p) => `domain template ${p.file} asks for ${p.method} contextualization, which this vmbatch version cannot prepare`,
+    hint: () => 'use <vbpreparemethod>CDROM</vbpreparemethod> with a <disk> holding <vbpreparecdrom source=.../>',
+  }),
   BASE_IMAGE_MISSING: entry<{ target: string; path: string }>({
     kind: 'permanent',
     message: (p) => `the base image of disk ${p.target}, ${p.path}, does not exist`,

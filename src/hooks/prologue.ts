@@ -76,10 +76,8 @@ export async function runPrologue(argv: string[], env: NodeJS.ProcessEnv): Promi
         if (exitCode === HookExit.ok) exitCode = HookExit.abort;
       }
     }
-    const verdict =
-      exitCode === HookExit.requeue
-        ? `vmbatch: job ${args?.jobId} is requeued (attempt ${attempt} of ${maxAttempts}).`
-        : `vmbatch: job ${args?.jobId ?? ''} is aborted.`.replace('job  is', 'the job is');
+    const job = args ? `job ${args.jobId}` : 'the job';
+    const verdict = exitCode === HookExit.requeue ? `vmbatch: ${job} is requeued (attempt ${attempt} of ${maxAttempts}).` : `vmbatch: ${job} is aborted.`;
     const text = `${formatError(reported)}\n${verdict}\n`;
     process.stderr.write(text);
     if (config) createLogger(config.logFile, 'prologue').error('failed', { job: args?.jobId, code: (reported as VmbatchError).code, exit: exitCode });

@@ -13,6 +13,7 @@ export type DiskPlan =
  * writable ones get a per-job qcow2 copy-on-write overlay so the base image never changes.
  */
 export function planDisks(template: DomainTemplate, paths: JobPaths): DiskPlan[] {
+  if (template.vb.prepareMethod !== 'CDROM') throw new VmbatchError('METHOD_UNSUPPORTED', { file: template.file, method: template.vb.prepareMethod });
   return template.disks.map((disk): DiskPlan => {
     const { index, target } = disk;
     if (disk.vbpreparecdrom) return { kind: 'context', index, target, file: paths.isoFile, format: 'raw' };
