@@ -18,7 +18,7 @@ const qemuNamespace = 'http://libvirt.org/schemas/domain/qemu/1.0';
  */
 export function renderDomain(template: DomainTemplate, r: DomainRendering): string {
   const domain = cloneTree(template.tree);
-  setChild(domain, 'name', [{ _: r.domainName }]);
+  domain.name = [{ _: r.domainName }];
   delete domain.uuid;
   const devices = children(domain, 'devices')[0]!;
 
@@ -27,8 +27,8 @@ export function renderDomain(template: DomainTemplate, r: DomainRendering): stri
     if (!plan) return;
     disk.$ = { ...disk.$, type: 'file' };
     const driver = children(disk, 'driver')[0];
-    setChild(disk, 'driver', [{ ...driver, $: { ...driver?.$, name: driver?.$?.name ?? 'qemu', type: plan.format } }]);
-    setChild(disk, 'source', [{ $: { file: plan.file } }]);
+    disk.driver = [{ ...driver, $: { ...driver?.$, name: driver?.$?.name ?? 'qemu', type: plan.format } }];
+    disk.source = [{ $: { file: plan.file } }];
   });
   devices.disk = children(devices, 'disk');
 
@@ -69,7 +69,3 @@ export function stripVbTags(element: XmlElement): void {
   }
 }
 
-// Replaces a child list in place, keeping its position among the element's children.
-function setChild(element: XmlElement, name: string, value: XmlElement[]): void {
-  element[name] = value;
-}

@@ -7,10 +7,10 @@ import { prologueExitCode, HookExit } from '../errors/exit-codes.js';
 import { reservePort } from '../hypervisor/port-allocator.js';
 import { parsePrologueArgv, type PrologueArgs } from '../job/hook-argv.js';
 import { parseResourceList } from '../job/resources.js';
-import { lookupSubmitter, type Submitter } from '../job/submitter.js';
+import { lookupSubmitter } from '../job/submitter.js';
 import { writeSubmitterNotice } from '../job/submitter-notice.js';
 import { createLogger } from '../log/logger.js';
-import { applyPlan, makeJobDir, type PhaseTimings } from '../plan/apply-plan.js';
+import { applyPlan, makeJobDir, timePhase, type PhaseTimings } from '../plan/apply-plan.js';
 import { planPrologue } from '../plan/prologue-plan.js';
 import { recordAttempt } from '../state/attempts.js';
 import { jobPaths } from '../state/job-paths.js';
@@ -32,38 +32,18 @@ export async function runPrologue(argv: string[], env: NodeJS.ProcessEnv): Promi
   const timings: PhaseTimings = {};
   let config: Config | undefined;
   let args: PrologueArgs | undefined;
-  let submitter: Submitter | undefined;
   let attempt = 1;
   try {
     config = loadConfig();
     if (process.getuid?.() !== 0) throw new VmbatchError('NOT_ROOT', { hook: 'prologue' });
     args = parsePrologueArgv(argv);
     attempt = recordAttempt(config.stateDir, args.jobId);
-    const log = createLogger(config.logFile, 'prologue');
-    log.info('start', { job: args.jobId, user: args.user, attempt });
-    const cfg = config;
-    const a = args;
-    const t0 = performance.now();
-    const request = parseResourceList(a.resources).request;
-    if (request.vbuserimage !== undefined) throw new VmbatchError('USER_IMAGE_REFUSED', { image: request.vbuserimage });
-    const template = await selectTemplate(cfg.domainsDir, request.vbdomain, cfg.defaultDomain);
-    submitter = await lookupSubmitter(a.user, a.group);
-    timings.parse = round(performance.now() - t0);
-
-    // a leftover of an earlier attempt (killed prologue, missed epilogue) would block the name
-    await teardownJob(cfg, a.jobId);
-    const paths = jobPaths(cfg.stateDir, a.jobId);
-    makeJobDir(paths.dir);
-    const sshPort = await reservePort(cfg.stateDir, a.jobId, cfg.sshForwardPorts);
-    const plan = planPrologue({ config: cfg, args: a, template, submitter, sshPort });
-    await applyPlan(plan, timings, { startedAt: started, deadline: started + cfg.prologueBudgetSeconds * 1000 });
-    timings.total = Date.now() - started;
-    log.info('ready', { job: a.jobId, domain: plan.domainName, port: plan.sshPort, ...timings });
+    await bootJob(config, args, attempt, timings, started);
     return { exitCode: HookExit.ok, timings };
   } catch (error) {
     const maxAttempts = config?.maxAttempts ?? 1;
     let reported = error;
-    let exitCode = prologueExitCode(error, attempt, maxAttempts);
+    const exitCode = prologueExitCode(error, attempt, maxAttempts);
     if (error instanceof VmbatchError && error.kind === 'transient' && exitCode === HookExit.abort && maxAttempts > 1) {
       reported = new VmbatchError('RETRIES_EXHAUSTED', { attempts: attempt, last: error.message });
     }
@@ -73,23 +53,39 @@ export async function runPrologue(argv: string[], env: NodeJS.ProcessEnv): Promi
       } catch (cleanupError) {
         // the original failure matters more; the epilogue tries the cleanup again
         createLogger(config.logFile, 'prologue').error('cleanup failed', { job: args.jobId, error: String(cleanupError) });
-        if (exitCode === HookExit.ok) exitCode = HookExit.abort;
       }
     }
     const job = args ? `job ${args.jobId}` : 'the job';
     const verdict = exitCode === HookExit.requeue ? `vmbatch: ${job} is requeued (attempt ${attempt} of ${maxAttempts}).` : `vmbatch: ${job} is aborted.`;
     const text = `${formatError(reported)}\n${verdict}\n`;
     process.stderr.write(text);
-    if (config) createLogger(config.logFile, 'prologue').error('failed', { job: args?.jobId, code: (reported as VmbatchError).code, exit: exitCode });
-    const workdir = env.PBS_O_WORKDIR || submitter?.home;
-    if (config?.submitterNotice && args && workdir) {
-      const who = submitter ?? (await lookupSubmitter(args.user, args.group).catch(() => undefined));
-      if (who) await writeSubmitterNotice({ workdir, jobId: args.jobId, uid: who.uid, gid: who.gid }, text);
+    if (config) createLogger(config.logFile, 'prologue').error('failed', { job: args?.jobId, code: reported instanceof VmbatchError ? reported.code : 'INTERNAL', exit: exitCode });
+    // only validated arguments name a user whose directory may be written to
+    if (config?.submitterNotice && args) {
+      const who = await lookupSubmitter(args.user, args.group).catch(() => undefined);
+      const workdir = env.PBS_O_WORKDIR || who?.home;
+      if (who && workdir) await writeSubmitterNotice({ workdir, jobId: args.jobId, uid: who.uid, gid: who.gid }, text);
     }
     return { exitCode, timings, error: reported };
   }
 }
 
-function round(ms: number): number {
-  return Math.round(ms * 10) / 10;
+// The prologue's work once its inputs are validated: choose, plan, prepare, boot, wait.
+async function bootJob(config: Config, args: PrologueArgs, attempt: number, timings: PhaseTimings, started: number): Promise<void> {
+  const log = createLogger(config.logFile, 'prologue');
+  log.info('start', { job: args.jobId, user: args.user, attempt });
+  const { template, submitter } = await timePhase(timings, 'parse', async () => {
+    const request = parseResourceList(args.resources).request;
+    if (request.vbuserimage !== undefined) throw new VmbatchError('USER_IMAGE_REFUSED', { image: request.vbuserimage });
+    const template = await selectTemplate(config.domainsDir, request.vbdomain, config.defaultDomain);
+    return { template, submitter: await lookupSubmitter(args.user, args.group) };
+  });
+  // a leftover of an earlier attempt (killed prologue, missed epilogue) would block the name
+  await teardownJob(config, args.jobId);
+  makeJobDir(jobPaths(config.stateDir, args.jobId).dir);
+  const sshPort = await reservePort(config.stateDir, args.jobId, config.sshForwardPorts);
+  const plan = planPrologue({ config, args, template, submitter, sshPort });
+  await applyPlan(plan, timings, { startedAt: started, deadline: started + config.prologueBudgetSeconds * 1000 });
+  timings.total = Date.now() - started;
+  log.info('ready', { job: args.jobId, domain: plan.domainName, port: plan.sshPort, ...timings });
 }

@@ -45,13 +45,13 @@ export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadS
     });
     try {
       const command = guestJobCommand({ workdir: env.PBS_O_WORKDIR, env: jobEnvironment(env), script });
-      if (!interactive) return (await runOnGuest(client, command, { stdout: process.stdout, stderr: process.stderr })).status;
+      if (!interactive) return await runOnGuest(client, command, { stdout: process.stdout, stderr: process.stderr });
       stdin.setRawMode?.(true);
       const pty = { term: env.TERM ?? 'vt100', rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 };
-      const result = await runOnGuest(client, command, { stdout: process.stdout, stderr: process.stderr, stdin, pty });
+      const status = await runOnGuest(client, command, { stdout: process.stdout, stderr: process.stderr, stdin, pty });
       stdin.setRawMode?.(false);
       stdin.unref();
-      return result.status;
+      return status;
     } finally {
       client.end();
     }

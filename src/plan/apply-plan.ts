@@ -19,16 +19,9 @@ export type PhaseTimings = Record<string, number>;
  * error on failure and leaves the cleanup to teardownJob. Readiness waits no longer than
  * the budget's deadline (epoch ms).
  */
-export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budget: { startedAt: number; deadline: number } = { startedAt: Date.now(), deadline: Number.POSITIVE_INFINITY }): Promise<void> {
+export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budget: { startedAt: number; deadline: number }): Promise<void> {
   const { startedAt, deadline } = budget;
-  const time = async <T>(phase: string, step: () => Promise<T> | T): Promise<T> => {
-    const started = performance.now();
-    try {
-      return await step();
-    } finally {
-      timings[phase] = Math.round((performance.now() - started) * 10) / 10;
-    }
-  };
+  const time = <T>(phase: string, step: () => Promise<T> | T) => timePhase(timings, phase, step);
   const state: JobState = {
     version: 1,
     jobId: plan.jobId,
@@ -69,6 +62,16 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     }
   });
   writeJobState(plan.paths.stateFile, { ...state, phase: 'ready' });
+}
+
+/** Runs one step and records its duration (ms, one decimal) under `phase`, also when it fails. */
+export async function timePhase<T>(timings: PhaseTimings, phase: string, step: () => Promise<T> | T): Promise<T> {
+  const started = performance.now();
+  try {
+    return await step();
+  } finally {
+    timings[phase] = Math.round((performance.now() - started) * 10) / 10;
+  }
 }
 
 /** Makes the job directory: root-owned, traversable so the user reaches their key and qemu its files. */

@@ -1,4 +1,4 @@
-import ssh2, { type ClientChannel } from 'ssh2';
+import ssh2 from 'ssh2';
 
 const { Client } = ssh2;
 type Client = InstanceType<typeof Client>;
@@ -53,7 +53,7 @@ export function runOnGuest(
   client: Client,
   command: string,
   io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; stdin?: NodeJS.ReadableStream; pty?: { term: string; rows: number; cols: number } },
-): Promise<{ status: number; channel?: ClientChannel }> {
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const options = io.pty ? { pty: { term: io.pty.term, rows: io.pty.rows, cols: io.pty.cols } } : {};
     client.exec(command, options, (error, channel) => {
@@ -68,7 +68,7 @@ export function runOnGuest(
       channel.stderr.pipe(io.stderr, { end: false });
       if (io.stdin) io.stdin.pipe(channel);
       else channel.end();
-      channel.on('close', () => resolve({ status: channelExitStatus(code, signal), channel }));
+      channel.on('close', () => resolve(channelExitStatus(code, signal)));
     });
   });
 }

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
-import { leftovers, runEpilogue, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
+import { leftovers, runEpilogue, runPrologue, setupMom, teardownMom, withMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
 import { domainsDir } from '../helpers/paths.js';
 
 let user: HostUser;
@@ -119,9 +119,8 @@ test('a guest that stops while booting is noticed at once, not at the timeout', 
   assert.match(stderr, 'Kernel panic');
 });
 
-test('the prologue budget bounds the wait below $prologalarm', async () => {
-  const tight = await setupMom({ config: { prologueBudgetSeconds: 3 }, domains: { silent: domains.silent } });
-  try {
+test('the prologue budget bounds the wait below $prologalarm', () =>
+  withMom({ config: { prologueBudgetSeconds: 3 }, domains: { silent: domains.silent } }, async (tight) => {
     const job = { jobId: '210.vm', user, resources: 'other=vbdomain=silent' };
     const script = writeJobScript(tight, job, '#!/bin/sh\n');
     const run = await runPrologue(tight, job, script);
@@ -135,14 +134,10 @@ test('the prologue budget bounds the wait below $prologalarm', async () => {
     takeNotice('210.vm');
     await runEpilogue(tight, job, script, -2);
     assert.equal(await leftovers(tight), { domains: before, jobs: [], ports: [], attempts: [] });
-  } finally {
-    teardownMom(tight);
-  }
-});
+  }));
 
-test('libvirtd not answering: requeue (2) while attempts remain, then abort (1)', async () => {
-  const down = await setupMom({ config: { libvirtUri: 'qemu:///system?socket=/nonexistent/libvirt-sock', maxAttempts: 2 } });
-  try {
+test('libvirtd not answering: requeue (2) while attempts remain, then abort (1)', () =>
+  withMom({ config: { libvirtUri: 'qemu:///system?socket=/nonexistent/libvirt-sock', maxAttempts: 2 } }, async (down) => {
     const job = { jobId: '209.vm', user };
     const script = writeJobScript(down, job, '#!/bin/sh\n');
     const first = await runPrologue(down, job, script);
@@ -162,9 +157,6 @@ test('libvirtd not answering: requeue (2) while attempts remain, then abort (1)'
     takeNotice('209.vm');
     await runEpilogue(down, job, script, -2);
     assert.equal((await leftovers(down)).attempts, []);
-  } finally {
-    teardownMom(down);
-  }
-});
+  }));
 
 test.run();

@@ -79,6 +79,16 @@ export function teardownMom(mom: Mom): void {
   rmSync(mom.root, { recursive: true, force: true });
 }
 
+/** Runs `body` on a node of its own (another configuration), removed afterwards. */
+export async function withMom(options: Parameters<typeof setupMom>[0], body: (mom: Mom) => Promise<void>): Promise<void> {
+  const mom = await setupMom(options);
+  try {
+    await body(mom);
+  } finally {
+    teardownMom(mom);
+  }
+}
+
 /**
  * pbs_mom's check_pelog_permissions: a root hook must be a regular file owned by uid 0,
  * readable and executable by its owner and writable by neither group nor others. Returns the
