@@ -18,6 +18,7 @@ const domains = {
   // the guest has no driver for a SATA CD-ROM: it never finds its context and never reports ready
   silent: variant("<target dev='hdc' bus='ide'/>", "<target dev='sda' bus='sata'/>").replace("timeout='120'", "timeout='6'"),
   // the kernel finds no init that stays up: the guest panics and libvirt destroys it
+  noimage: variant('/var/lib/vmbatch/guest/disk.qcow2', '/var/lib/vmbatch/guest/missing.qcow2'),
   crashing: variant('console=ttyS0 quiet panic=-1', 'console=ttyS0 rdinit=/bin/busybox panic=-1'),
 };
 
@@ -84,9 +85,19 @@ test('an unknown vb tag aborts the job (1) naming the element and the allowed ta
 
 test('an unknown template and a refused vbuserimage abort the job (1)', async () => {
   const missing = await failingJob('203.vm', 'other=vbdomain=nosuch', 1);
-  assert.match(missing.stderr, `vmbatch: DOMAIN_NOT_FOUND: no domain template 'nosuch' in ${mom.domainsDir} (available: broken, crashing, silent, testguest, unknowntag)`);
+  assert.match(missing.stderr, `vmbatch: DOMAIN_NOT_FOUND: no domain template 'nosuch' in ${mom.domainsDir} (available: broken, crashing, noimage, silent, testguest, unknowntag)`);
   const image = await failingJob('204.vm', 'other=vbuserimage=file:///etc/shadow', 1);
   assert.match(image.stderr, "vmbatch: USER_IMAGE_REFUSED: the guest image 'file:///etc/shadow' requested with vbuserimage is refused: this node has no user image policy");
+});
+
+test('a base image that does not exist aborts the job (1)', async () => {
+  const { stderr } = await failingJob('211.vm', 'other=vbdomain=noimage', 1);
+  assert.is(
+    stderr,
+    'vmbatch: BASE_IMAGE_MISSING: the base image of disk vda, /var/lib/vmbatch/guest/missing.qcow2, does not exist\n' +
+      '  hint: install the image at that path (for the test guest: make guest) or fix <source file=...> in the template\n' +
+      'vmbatch: job 211.vm is aborted.',
+  );
 });
 
 test('a job id or user name with shell or path characters is refused before anything is made', async () => {
