@@ -4,6 +4,9 @@ import { destroyDomain } from '../hypervisor/virsh.js';
 import { releasePorts } from '../hypervisor/port-allocator.js';
 import { domainNameFor } from '../job/names.js';
 import { jobPaths } from '../state/job-paths.js';
+import { jobRefOf } from '../images/cache-users.js';
+import { releaseCacheUses } from '../images/release-uses.js';
+import { createLogger } from '../log/logger.js';
 
 /** What a teardown found and removed. */
 export interface TeardownReport {
@@ -11,13 +14,16 @@ export interface TeardownReport {
 }
 
 /**
- * Removes everything a job has on this node: its domain, its directory (overlays, ISO, keys,
- * console log, state) and its port reservations. Idempotent, and correct after a prologue that
+ * Removes everything a job has on this node: its domain, its uses of the image cache, its
+ * directory (overlays, ISO, keys, console log, state) and its port reservations. Idempotent, and correct after a prologue that
  * failed or was killed half-way: each step works from the job id alone.
  */
 export async function teardownJob(config: Config, jobId: string): Promise<TeardownReport> {
   const domain = await destroyDomain(config.libvirtUri, domainNameFor(jobId));
-  rmSync(jobPaths(config.stateDir, jobId).dir, { recursive: true, force: true });
+  const paths = jobPaths(config.stateDir, jobId);
+  // the guest is gone: its overlays may now be committed and its cache entries released
+  await releaseCacheUses(paths.cacheUses, jobRefOf(jobId), createLogger(config.logFile, 'teardown'));
+  rmSync(paths.dir, { recursive: true, force: true });
   releasePorts(config.stateDir, jobId);
   return { domain };
 }

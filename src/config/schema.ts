@@ -1,5 +1,29 @@
 import { z } from 'zod';
 
+const seconds = (max: number) => z.number().positive().max(max);
+
+/** The `images` part of the configuration. */
+export const imagesSchema = z
+  .object({
+    /** shared image cache (may be on NFS, shared by nodes); default: STATEDIR/cache */
+    cacheDir: z.string().startsWith('/').optional(),
+    /** where a relative <vbdisksource source=...> is found: an http(s):// URL or a file:/// directory, ending in '/' */
+    siteBase: z
+      .string()
+      .url()
+      .refine((u) => /^(https?|file):\/\/.*\/$/.test(u), { message: "must be an http://, https:// or file:/// URL ending in '/'" })
+      .optional(),
+    /** the site's policy for images submitters choose with vbuserimage; no file = none allowed */
+    userImagePolicy: z.string().startsWith('/').default('/etc/vmbatch/user-images.json'),
+    /** a download fails when no byte arrives for this long (connect, headers, body) */
+    stallTimeoutSeconds: seconds(3600).default(30),
+    /** redirects followed before a download fails */
+    maxRedirects: z.number().int().min(0).max(20).default(5),
+    /** how long a job waits for the first job of a create='once' disk to hand it over */
+    createOnceWaitSeconds: z.number().min(0).max(280).default(0),
+  })
+  .strict();
+
 /** The site configuration of vmbatch (/etc/vmbatch/vmbatch.json); every key has a default. */
 export const configSchema = z
   .object({
@@ -28,6 +52,8 @@ export const configSchema = z
     guestJobPath: z.string().startsWith('/').default('/var/spool/vmbatch/jobs'),
     /** write why a job was aborted or requeued into the job's working directory, as the submitter */
     submitterNotice: z.boolean().default(true),
+    /** disk images: the shared cache, where relative sources live, downloads, submitter images */
+    images: imagesSchema.default({}),
   })
   .strict();
 

@@ -17,6 +17,8 @@ export interface TemplateDisk {
   vbdisksource: VbAttrs<'vbdisksource'> | undefined;
   vbcheckhash: VbAttrs<'vbcheckhash'> | undefined;
   vbpreparecdrom: VbAttrs<'vbpreparecdrom'> | undefined;
+  /** the disk whose image a submitter may replace with vbuserimage */
+  userImage: boolean;
 }
 
 /** The vmbatch part of a template: everything <vbconfig> and the vb* device tags say. */
@@ -102,6 +104,7 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
       vbdisksource: attrsOf<'vbdisksource'>(children(disk, 'vbdisksource')[0]),
       vbcheckhash: attrsOf<'vbcheckhash'>(children(disk, 'vbcheckhash')[0]),
       vbpreparecdrom: attrsOf<'vbpreparecdrom'>(children(disk, 'vbpreparecdrom')[0]),
+      userImage: children(disk, 'vbuserimage').length > 0,
     };
   });
   const diskElements = devices ? children(devices, 'disk') : [];
@@ -111,7 +114,9 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
     if (disk.vbcheckhash && !disk.vbdisksource?.copy_method) problems.push(`${where}: <vbcheckhash> needs a <vbdisksource copy_method=...> on the same disk`);
     if (disk.vbpreparecdrom && disk.vbdisksource) problems.push(`${where}: <vbpreparecdrom> and <vbdisksource> exclude each other`);
     if (!has('vbpreparecdrom') && !has('vbdisksource') && !disk.sourceFile) problems.push(`${where}: needs <source file=...>, <vbdisksource> or <vbpreparecdrom>`);
+    if (disk.userImage && (disk.vbpreparecdrom || disk.vbdisksource?.create)) problems.push(`${where}: <vbuserimage/> marks a disk with an image; it cannot stand with <vbpreparecdrom> or a created disk`);
   }
+  if (disks.filter((d) => d.userImage).length > 1) problems.push('domain/devices: <vbuserimage/> may mark only one disk');
   const cdroms = diskElements.filter((d) => children(d, 'vbpreparecdrom').length > 0);
   if (prepareMethod === 'CDROM' && cdroms.length !== 1) {
     problems.push(`domain/devices: CDROM contextualization needs exactly one <disk> with <vbpreparecdrom>, found ${cdroms.length}`);

@@ -76,7 +76,7 @@ export const vbTags = {
           copy_method: z.enum(['download', 'shared']).optional(),
           size: z.coerce.number().int().positive().optional(),
           create: z.enum(['always', 'once']).optional(),
-          format: z.string().optional(),
+          format: z.enum(['raw', 'qcow2', 'qcow', 'vhd', 'vpc', 'vhd-util-vhd']).optional(),
         })
         .strict()
         .superRefine((a, ctx) => {
@@ -84,6 +84,7 @@ export const vbTags = {
           if (a.size !== undefined && !a.create) ctx.addIssue({ code: 'custom', message: "size= needs create='always' or create='once'" });
           if (a.create && a.copy_method) ctx.addIssue({ code: 'custom', message: 'copy_method= and create= exclude each other' });
           if (!a.create && !a.copy_method) ctx.addIssue({ code: 'custom', message: "needs copy_method='download|shared' or create='always|once'" });
+          if (a.format && !a.create) ctx.addIssue({ code: 'custom', message: "format= is for created disks (create=...); a fetched image's format is <driver type=...>" });
         }),
     }),
   },
@@ -101,6 +102,10 @@ export const vbTags = {
             ctx.addIssue({ code: 'custom', message: `hashvalue must have ${hexLength[algo]} hex digits for ${algo}, not ${a.hashvalue.length}` });
         }),
     }),
+  },
+  vbuserimage: {
+    parent: 'disk',
+    schema: z.object({ text: z.string(), attrs: z.object({}).strict() }),
   },
   vbpreparecdrom: {
     parent: 'disk',

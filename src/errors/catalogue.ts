@@ -41,10 +41,87 @@ export const errorCatalogue = {
     hint: () =>
       "request vmbatch settings as qsub -l other=vbdomain=NAME; several settings are joined with ':' (docs/submitters.md)",
   }),
-  USER_IMAGE_REFUSED: entry<{ image: string }>({
+  USER_IMAGE_REFUSED: entry<{ image: string; reason: string }>({
     kind: 'permanent',
-    message: (p) => `the guest image '${p.image}' requested with vbuserimage is refused: this node has no user image policy`,
-    hint: () => 'submit without vbuserimage, or ask the site to publish a user image policy',
+    message: (p) => `the guest image '${p.image}' requested with vbuserimage is refused: ${p.reason}`,
+    hint: () =>
+      'request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage',
+  }),
+  USER_IMAGE_POLICY_INVALID: entry<{ path: string; problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the user image policy ${p.path} is invalid:\n${bullets(p.problems)}`,
+    hint: () => 'fix each entry listed (docs/admin.md, "Images chosen by submitters"); until then no submitter image is accepted',
+  }),
+  IMAGE_SOURCE_REFUSED: entry<{ source: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `the image source '${p.source}' is refused: ${p.reason}`,
+    hint: () =>
+      "give an http:// or https:// URL, or a path relative to images.siteBase without '..' (docs/domain-templates.md, <vbdisksource>)",
+  }),
+  DOWNLOAD_HTTP_STATUS: entry<{ url: string; status: number; statusText: string }>({
+    kind: 'permanent',
+    message: (p) => `downloading ${p.url} failed: the server answered ${p.status} ${p.statusText}`,
+    hint: () => 'check the URL in the template (or in vbuserimage); `curl -I URL` shows what the server says',
+  }),
+  DOWNLOAD_SERVER_ERROR: entry<{ url: string; status: number; statusText: string }>({
+    kind: 'transient',
+    message: (p) => `downloading ${p.url} failed: the server answered ${p.status} ${p.statusText}`,
+    hint: () => 'the image server has a problem; the job is requeued up to maxAttempts times',
+  }),
+  DOWNLOAD_FAILED: entry<{ url: string; reason: string }>({
+    kind: 'transient',
+    message: (p) => `downloading ${p.url} failed: ${p.reason}`,
+    hint: () => 'check that the image server is reachable from this node; the job is requeued up to maxAttempts times',
+  }),
+  DOWNLOAD_INCOMPLETE: entry<{ url: string; got: number; expected: number | undefined; reason: string }>({
+    kind: 'transient',
+    message: (p) => `downloading ${p.url} failed: ${p.reason} after ${p.got} of ${p.expected ?? "an unknown number of"} bytes`,
+    hint: () => 'nothing of the partial download is kept; the job is requeued up to maxAttempts times',
+  }),
+  DOWNLOAD_STALLED: entry<{ url: string; seconds: number; got: number }>({
+    kind: 'transient',
+    message: (p) => `downloading ${p.url} failed: no data for ${p.seconds} s (after ${p.got} bytes)`,
+    hint: () => 'the image server or the network stalls; raise images.stallTimeoutSeconds for slow links',
+  }),
+  DOWNLOAD_REDIRECT_LOOP: entry<{ url: string; chain: string[]; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `downloading ${p.url} failed: ${p.reason}:\n${bullets(p.chain)}`,
+    hint: () => 'fix the redirects on the image server, or put the final URL in the template',
+  }),
+  IMAGE_HASH_MISMATCH: entry<{ url: string; algorithm: string; expected: string; actual: string }>({
+    kind: 'permanent',
+    message: (p) => `the image ${p.url} does not match its ${p.algorithm} hash: expected ${p.expected}, got ${p.actual}`,
+    hint: () => 'the image changed or was damaged on the way; nothing was kept. Fix <vbcheckhash hashvalue=...> if the image was updated on purpose',
+  }),
+  IMAGE_TOO_LARGE: entry<{ url: string; limit: number; size: number | string }>({
+    kind: 'permanent',
+    message: (p) => `the image ${p.url} is larger than the ${p.limit} MiB the site allows (${typeof p.size === 'number' ? `${p.size} bytes` : p.size})`,
+    hint: () => 'use a smaller image, or ask the site to raise maxSizeMiB in its user image policy',
+  }),
+  DISK_FULL: entry<{ path: string; reason: string }>({
+    kind: 'transient',
+    message: (p) => `no space for ${p.path}: ${p.reason}`,
+    hint: () => 'free space in the image cache (`vmbatch images prune --max-size SIZE`) or give images.cacheDir a larger filesystem',
+  }),
+  IMAGE_HAS_BACKING_FILE: entry<{ url: string; backing: string }>({
+    kind: 'permanent',
+    message: (p) => `the image ${p.url} has a backing file (${p.backing}) and cannot be used as a base image`,
+    hint: () => 'flatten it first (`qemu-img convert -O qcow2 IN OUT`); a base image must be self-contained',
+  }),
+  IMAGE_FORMAT_MISMATCH: entry<{ url: string; declared: string; actual: string }>({
+    kind: 'permanent',
+    message: (p) => `the image ${p.url} is ${p.actual}, but the template declares <driver type='${p.declared}'/>`,
+    hint: () => "make <driver type=...> match the image's format (`qemu-img info FILE` tells it)",
+  }),
+  FORMAT_UNSUPPORTED: entry<{ target: string; what: string }>({
+    kind: 'permanent',
+    message: (p) => `disk ${p.target}: ${p.what}`,
+    hint: () => 'docs/domain-templates.md lists the formats and copy-on-write per hypervisor',
+  }),
+  CACHE_LOCK_TIMEOUT: entry<{ path: string; seconds: number; holder: string }>({
+    kind: 'transient',
+    message: (p) => `waited ${p.seconds} s for the image cache lock ${p.path}, held by ${p.holder}`,
+    hint: () => 'another job is still preparing this image; the job is requeued. `vmbatch images list` shows the cache',
   }),
   DOMAIN_NOT_FOUND: entry<{ name: string; dir: string; available: string[] }>({
     kind: 'permanent',

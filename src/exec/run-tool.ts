@@ -8,6 +8,8 @@ export const toolPackages: Record<string, string> = {
   genisoimage: 'genisoimage',
   isoinfo: 'genisoimage',
   getent: 'libc-bin',
+  flock: 'util-linux',
+  'vhd-util': 'blktap-utils (not in Debian 12; Xen ships vhd-util)',
 };
 
 /** Options for one tool run. */
@@ -21,6 +23,8 @@ export interface RunToolOptions {
   signal?: AbortSignal;
   /** exit codes that are answers rather than failures (e.g. getent's 2 = not found) */
   okExitCodes?: number[];
+  /** an open file descriptor handed to the tool as its fd 3 (e.g. a file to `flock`) */
+  fd3?: number;
 }
 
 /** What a tool printed and how it ended. */
@@ -52,6 +56,8 @@ export async function runTool(argv: string[], options: RunToolOptions = {}): Pro
     cancelSignal: options.signal,
     stripFinalNewline: false,
     encoding: 'utf8',
+    // execa passes a number in stdio through as that descriptor; its types only list 3-9
+    ...(options.fd3 === undefined ? {} : { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', options.fd3 as 3] as const }),
   });
   const ms = performance.now() - started;
   const errno = (result.cause as NodeJS.ErrnoException | undefined)?.code;

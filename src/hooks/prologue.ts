@@ -14,6 +14,7 @@ import { applyPlan, makeJobDir, timePhase, type PhaseTimings } from '../plan/app
 import { planPrologue } from '../plan/prologue-plan.js';
 import { recordAttempt } from '../state/attempts.js';
 import { jobPaths } from '../state/job-paths.js';
+import { userImageOf } from '../images/user-image-request.js';
 
 /** The outcome of a prologue run: the exit code for pbs_mom and the phase timings. */
 export interface PrologueOutcome {
@@ -74,18 +75,18 @@ export async function runPrologue(argv: string[], env: NodeJS.ProcessEnv): Promi
 async function bootJob(config: Config, args: PrologueArgs, attempt: number, timings: PhaseTimings, started: number): Promise<void> {
   const log = createLogger(config.logFile, 'prologue');
   log.info('start', { job: args.jobId, user: args.user, attempt });
-  const { template, submitter } = await timePhase(timings, 'parse', async () => {
+  const { template, userImage, submitter } = await timePhase(timings, 'parse', async () => {
     const request = parseResourceList(args.resources).request;
-    if (request.vbuserimage !== undefined) throw new VmbatchError('USER_IMAGE_REFUSED', { image: request.vbuserimage });
+    const userImage = userImageOf(config, request);
     const template = await selectTemplate(config.domainsDir, request.vbdomain, config.defaultDomain);
-    return { template, submitter: await lookupSubmitter(args.user, args.group) };
+    return { template, userImage, submitter: await lookupSubmitter(args.user, args.group) };
   });
   // a leftover of an earlier attempt (killed prologue, missed epilogue) would block the name
   await teardownJob(config, args.jobId);
   makeJobDir(jobPaths(config.stateDir, args.jobId).dir);
   const sshPort = await reservePort(config.stateDir, args.jobId, config.sshForwardPorts);
-  const plan = planPrologue({ config, args, template, submitter, sshPort });
-  await applyPlan(plan, timings, { startedAt: started, deadline: started + config.prologueBudgetSeconds * 1000 });
+  const plan = planPrologue({ config, args, template, submitter, sshPort, userImage });
+  await applyPlan(plan, timings, { startedAt: started, deadline: started + config.prologueBudgetSeconds * 1000 }, log);
   timings.total = Date.now() - started;
   log.info('ready', { job: args.jobId, domain: plan.domainName, port: plan.sshPort, ...timings });
 }

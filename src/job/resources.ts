@@ -8,6 +8,8 @@ export const jobRequestSchema = z
     vbdomain: z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a template name of letters, digits, '.', '_' or '-'").optional(),
     /** a guest image URL chosen by the submitter (subject to the site's user image policy) */
     vbuserimage: z.string().min(1).optional(),
+    /** the expected digest of vbuserimage, as ALGO:HEX (md5, sha1, sha256, sha512) */
+    vbuserimagehash: z.string().min(1).optional(),
   })
   .strict();
 /** What the job asked of vmbatch. */

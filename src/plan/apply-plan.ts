@@ -5,7 +5,9 @@ import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { ensureDir } from '../fsutil/ensure-dir.js';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
 import { createDomain } from '../hypervisor/virsh.js';
-import { createOverlays } from '../images/create-overlay.js';
+import { jobRefOf } from '../images/cache-users.js';
+import { prepareDisks } from '../images/prepare-disks.js';
+import type { Logger } from '../log/logger.js';
 import { waitForReady } from '../readiness/wait-ready.js';
 import { writeJobState, type JobState } from '../state/job-state.js';
 import type { ProloguePlan } from './prologue-plan.js';
@@ -14,12 +16,12 @@ import type { ProloguePlan } from './prologue-plan.js';
 export type PhaseTimings = Record<string, number>;
 
 /**
- * Performs a plan: overlays, context ISO, the user's key, the domain, readiness. The job
+ * Performs a plan: disks (images, created disks, overlays), context ISO, the user's key, the domain, readiness. The job
  * directory already exists (it was made before the port was reserved). Throws a catalogue
  * error on failure and leaves the cleanup to teardownJob. Readiness waits no longer than
  * the budget's deadline (epoch ms).
  */
-export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budget: { startedAt: number; deadline: number }): Promise<void> {
+export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budget: { startedAt: number; deadline: number }, log: Logger): Promise<void> {
   const { startedAt, deadline } = budget;
   const time = <T>(phase: string, step: () => Promise<T> | T) => timePhase(timings, phase, step);
   const state: JobState = {
@@ -39,7 +41,15 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
   };
   writeJobState(plan.paths.stateFile, state);
 
-  await time('overlay', () => createOverlays(plan.disks));
+  await time('disks', () =>
+    prepareDisks(plan.disks, {
+      ...plan.images,
+      jobRef: jobRefOf(plan.jobId),
+      deadline,
+      usesFile: plan.paths.cacheUses,
+      log,
+    }),
+  );
   await time('iso', () => buildIso(plan.iso, plan.paths.isoFile, plan.paths.isoStaging));
   await time('keys', () => {
     // remoteshell runs as the submitter and needs the private half; nobody else may read it

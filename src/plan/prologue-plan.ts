@@ -6,7 +6,8 @@ import { planContextIso, type IsoLayout } from '../context/iso-layout.js';
 import type { GuestParams } from '../context/guest-params.js';
 import type { DomainTemplate } from '../domain/parse-template.js';
 import { renderDomain } from '../domain/render-domain.js';
-import { planDisks, type DiskPlan } from '../images/disk-plan.js';
+import { cacheDirOf } from '../images/cache-entry.js';
+import { planDisks, type DiskPlan, type DiskPlanInput } from '../images/disk-plan.js';
 import type { PrologueArgs } from '../job/hook-argv.js';
 import { domainNameFor } from '../job/names.js';
 import type { Submitter } from '../job/submitter.js';
@@ -21,6 +22,8 @@ export interface ProloguePlan {
   paths: JobPaths;
   submitter: Submitter;
   disks: DiskPlan[];
+  /** how images are fetched and shared */
+  images: { cacheDir: string; stallTimeoutMs: number; maxRedirects: number; createOnceWaitMs: number };
   iso: IsoLayout;
   domainXml: string;
   sshPort: number | undefined;
@@ -39,6 +42,7 @@ export function planPrologue(input: {
   template: DomainTemplate;
   submitter: Submitter;
   sshPort: number | undefined;
+  userImage?: DiskPlanInput['userImage'];
 }): ProloguePlan {
   const { config, args, template, submitter } = input;
   const paths = jobPaths(config.stateDir, args.jobId);
@@ -62,7 +66,8 @@ export function planPrologue(input: {
     VB_JOBFILE: jobFile,
     VB_READY_CONSOLE: template.vb.readiness.device,
   };
-  const disks = planDisks(template, paths);
+  const cacheDir = cacheDirOf(config);
+  const disks = planDisks(template, { paths, cacheDir, siteBase: config.images.siteBase, userImage: input.userImage });
   const sshPort = template.vb.sshForward ? input.sshPort : undefined;
   const domainXml = renderDomain(template, {
     domainName,
@@ -79,6 +84,12 @@ export function planPrologue(input: {
     paths,
     submitter,
     disks,
+    images: {
+      cacheDir,
+      stallTimeoutMs: config.images.stallTimeoutSeconds * 1000,
+      maxRedirects: config.images.maxRedirects,
+      createOnceWaitMs: config.images.createOnceWaitSeconds * 1000,
+    },
     iso: planContextIso({ params, jobScript: readFileSync(args.scriptPath, 'utf8'), userKey, hostKey }),
     domainXml,
     sshPort,
@@ -101,6 +112,7 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
     jobDir: plan.paths.dir,
     submitter: plan.submitter,
     disks: plan.disks,
+    imageCache: plan.images.cacheDir,
     contextIso: {
       file: plan.paths.isoFile,
       volumeId: plan.iso.volumeId,

@@ -9,6 +9,8 @@ export interface JobPaths {
   isoStaging: string;
   userKey: string;
   domainXml: string;
+  /** the image cache entries the job uses (JSON lines), so teardown can release them */
+  cacheUses: string;
 }
 
 /** The per-job paths below the state directory. */
@@ -22,12 +24,13 @@ export function jobPaths(stateDir: string, jobId: string): JobPaths {
     isoStaging: join(dir, 'context.d'),
     userKey: join(dir, 'user_key'),
     domainXml: join(dir, 'domain.xml'),
+    cacheUses: join(dir, 'cache-uses.jsonl'),
   };
 }
 
-/** The overlay file of a disk. */
-export function overlayPath(paths: JobPaths, target: string): string {
-  return join(paths.dir, `disk-${target.replace(/[^A-Za-z0-9_-]/g, '_')}.qcow2`);
+/** The per-job file of a disk (overlay, private download or created disk), by target and extension. */
+export function diskFilePath(paths: JobPaths, target: string, extension: string): string {
+  return join(paths.dir, `disk-${target.replace(/[^A-Za-z0-9_-]/g, '_')}.${extension}`);
 }
 
 /** Directory of the SSH forward port reservations (one file per port, holding the job id). */

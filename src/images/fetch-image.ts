@@ -1,0 +1,213 @@
+import { createReadStream, createWriteStream, statSync, statfsSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { dirname } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
+import { createDigest, type HashSpec } from './hash-spec.js';
+import type { ImageSource } from './image-source.js';
+import { checkUserImageUrl } from './user-image-policy.js';
+
+/** How a download is bounded and observed. */
+export interface FetchOptions {
+  source: ImageSource;
+  /** file to create (must not exist); removed again when the fetch fails */
+  file: string;
+  stallTimeoutMs: number;
+  maxRedirects: number;
+  /** called as bytes arrive, with the total when the server told it */
+  onProgress?: (got: number, total: number | undefined) => void;
+}
+
+/** What a finished download gave: size, digest (computed as the bytes streamed in), final URL. */
+export interface FetchResult {
+  bytes: number;
+  digest: HashSpec;
+  finalUrl: string;
+  ms: number;
+}
+
+const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+// large writes: a 1 GiB image in 16 KiB pieces costs more system calls than hashing it
+const chunkBytes = 4 * 1024 * 1024;
+
+/**
+ * Streams an image into `file` in one pass: the digest (the one the source expects, else
+ * sha256) is computed from the same bytes as they are written, and checked before returning.
+ * Redirects, stalls, short bodies, size limits, a full disk and a wrong digest each raise
+ * their catalogue error; `file` is then removed, so nothing partial is ever left for use.
+ */
+export async function fetchImage(options: FetchOptions): Promise<FetchResult> {
+  const started = performance.now();
+  const { source, file } = options;
+  const algorithm = source.hash?.algorithm ?? 'sha256';
+  let body: { stream: Readable; total: number | undefined; finalUrl: string } | undefined;
+  const fate: ConnectionFate = { stalled: false, reset: false };
+  const handle = await open(file, 'wx', 0o644);
+  try {
+    // the mode asked for, whatever the umask (pbs_mom runs hooks with 0077)
+    await handle.chmod(0o644);
+    body = await openBody(options, fate);
+    if (body.total !== undefined) checkSpace(source, file, body.total);
+    const digest = createDigest(algorithm);
+    let got = 0;
+    const counter = new Transform({
+      highWaterMark: chunkBytes,
+      transform(chunk: Buffer, _enc, done) {
+        got += chunk.length;
+        if (source.maxBytes !== undefined && got > source.maxBytes) {
+          done(new VmbatchError('IMAGE_TOO_LARGE', { url: source.url, limit: source.maxBytes / 1048576, size: `more than ${source.maxBytes} bytes arrived` }));
+          return;
+        }
+        digest.update(chunk);
+        options.onProgress?.(got, body?.total);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body.stream, counter, createWriteStream('', { fd: handle.fd, autoClose: false, highWaterMark: chunkBytes }));
+    } catch (error) {
+      throw mapStreamError(error, { url: source.url, file, got, total: body.total, stallMs: options.stallTimeoutMs, fate });
+    }
+    if (body.total !== undefined && got !== body.total) {
+      throw new VmbatchError('DOWNLOAD_INCOMPLETE', { url: source.url, got, expected: body.total, reason: 'the server closed the connection' });
+    }
+    // the data must be on disk before anything names it as a verified image
+    await handle.sync();
+    const actual = digest.digest('hex');
+    if (source.hash && actual !== source.hash.value) {
+      throw new VmbatchError('IMAGE_HASH_MISMATCH', { url: source.url, algorithm, expected: source.hash.value, actual });
+    }
+    return { bytes: got, digest: { algorithm, value: actual }, finalUrl: body.finalUrl, ms: performance.now() - started };
+  } catch (error) {
+    body?.stream.destroy();
+    await handle.close().catch(() => undefined);
+    await rm(file, { force: true });
+    throw error;
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+// Fails before the first byte when the announced size cannot fit or is over the limit.
+function checkSpace(source: ImageSource, file: string, total: number): void {
+  if (source.maxBytes !== undefined && total > source.maxBytes) {
+    throw new VmbatchError('IMAGE_TOO_LARGE', { url: source.url, limit: source.maxBytes / 1048576, size: total });
+  }
+  const fs = statfsSync(dirname(file));
+  const free = fs.bavail * fs.bsize;
+  if (total > free) throw new VmbatchError('DISK_FULL', { path: file, reason: `the image has ${total} bytes, the filesystem has ${free} free` });
+}
+
+async function openBody(options: FetchOptions, fate: ConnectionFate): Promise<{ stream: Readable; total: number | undefined; finalUrl: string }> {
+  const { source } = options;
+  if (source.url.startsWith('file:')) {
+    const path = fileURLToPath(source.url);
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch (error) {
+      throw new VmbatchError('DOWNLOAD_FAILED', { url: source.url, reason: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message });
+    }
+    return { stream: createReadStream(path, { highWaterMark: chunkBytes }), total: size, finalUrl: source.url };
+  }
+  const chain = [source.url];
+  let url = source.url;
+  for (;;) {
+    const response = await request(url, options.stallTimeoutMs, fate);
+    const status = response.statusCode ?? 0;
+    if (redirectStatuses.has(status) && response.headers.location) {
+      response.resume();
+      const next = new URL(response.headers.location, url).href;
+      if (chain.includes(next)) throw new VmbatchError('DOWNLOAD_REDIRECT_LOOP', { url: source.url, chain: [...chain, next], reason: 'the redirects form a loop' });
+      chain.push(next);
+      if (chain.length - 1 > options.maxRedirects) {
+        throw new VmbatchError('DOWNLOAD_REDIRECT_LOOP', { url: source.url, chain, reason: `more than ${options.maxRedirects} redirects` });
+      }
+      checkRedirect(source, next);
+      url = next;
+      continue;
+    }
+    if (status < 200 || status > 299) {
+      response.resume();
+      const code = status >= 500 || status === 429 ? 'DOWNLOAD_SERVER_ERROR' : 'DOWNLOAD_HTTP_STATUS';
+      throw new VmbatchError(code, { url, status, statusText: response.statusMessage ?? '' });
+    }
+    const length = response.headers['content-length'];
+    return { stream: response, total: length === undefined ? undefined : Number(length), finalUrl: url };
+  }
+}
+
+// A redirect may only lead to http(s); a submitter's image must stay under the policy's prefixes.
+function checkRedirect(source: ImageSource, next: string): void {
+  if (!/^https?:/.test(next)) {
+    throw new VmbatchError('DOWNLOAD_FAILED', { url: source.url, reason: `the server redirected to ${next}, which is not an http(s) URL` });
+  }
+  if (source.allowedPrefixes) {
+    const verdict = checkUserImageUrl(next, source.allowedPrefixes);
+    if (verdict instanceof VmbatchError) {
+      throw new VmbatchError('USER_IMAGE_REFUSED', { image: source.url, reason: `the server redirected to ${next}, which the site does not allow` });
+    }
+  }
+}
+
+/** How a connection ended, as far as the body's 'aborted' error cannot tell. */
+interface ConnectionFate {
+  stalled: boolean;
+  reset: boolean;
+}
+
+// One GET; the socket's idle timeout covers connecting, waiting for headers and a stalled body.
+function request(url: string, stallTimeoutMs: number, fate: ConnectionFate): Promise<http.IncomingMessage> {
+  const client = url.startsWith('https:') ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.get(url, { headers: { 'user-agent': 'vmbatch', 'accept-encoding': 'identity' } }, resolve);
+    req.setTimeout(stallTimeoutMs, () => {
+      fate.stalled = true;
+      req.destroy(new StallError());
+    });
+    // the body only says 'aborted'; the socket knows whether the peer reset the connection
+    req.on('socket', (socket) => socket.on('error', (error: NodeJS.ErrnoException) => (fate.reset ||= error.code === 'ECONNRESET')));
+    req.on('error', (error) => reject(error instanceof StallError ? stalled(url, stallTimeoutMs, 0) : connectError(url, error)));
+  });
+}
+
+class StallError extends Error {
+  constructor() {
+    super('stalled');
+  }
+}
+
+function stalled(url: string, ms: number, got: number): VmbatchError {
+  return new VmbatchError('DOWNLOAD_STALLED', { url, seconds: ms / 1000, got });
+}
+
+function connectError(url: string, error: Error): VmbatchError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: 'the connection was refused',
+    ENOTFOUND: 'the host name is not known',
+    EHOSTUNREACH: 'the host is unreachable',
+    ECONNRESET: 'the connection was reset',
+  };
+  return new VmbatchError('DOWNLOAD_FAILED', { url, reason: (code && reasons[code]) ?? error.message });
+}
+
+function mapStreamError(error: unknown, at: { url: string; file: string; got: number; total: number | undefined; stallMs: number; fate: ConnectionFate }): unknown {
+  const { url, got, total } = at;
+  if (isVmbatchError(error)) return error;
+  if (error instanceof StallError || at.fate.stalled) return stalled(url, at.stallMs, got);
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EFBIG' || code === 'EDQUOT') {
+    const why = code === 'ENOSPC' ? 'the filesystem is full' : code === 'EDQUOT' ? 'the disk quota is used up' : 'the file size limit is reached';
+    return new VmbatchError('DISK_FULL', { path: at.file, reason: `${why} (${code}) after ${got} bytes` });
+  }
+  if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (error as Error).message === 'aborted') {
+    const reason = at.fate.reset ? 'the connection was reset' : 'the connection closed early';
+    return new VmbatchError('DOWNLOAD_INCOMPLETE', { url, got, expected: total, reason });
+  }
+  return new VmbatchError('DOWNLOAD_FAILED', { url, reason: (error as Error).message });
+}

@@ -1,0 +1,103 @@
+import { createReadStream, statSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { EventEmitter } from 'node:events';
+
+/** What the test server does for one path. */
+export type Route =
+  | { kind: 'data'; data: Buffer }
+  | { kind: 'file'; path: string }
+  | { kind: 'status'; status: number }
+  | { kind: 'redirect'; to: string }
+  /** announces `data`, sends `after` bytes, then resets (RST) or closes (FIN) or goes silent */
+  | { kind: 'broken'; data: Buffer; after: number; how: 'reset' | 'close' | 'stall' }
+  /** sends `data` in `chunk`-byte pieces every `everyMs` (a slow link) */
+  | { kind: 'slow'; data: Buffer; chunk: number; everyMs: number };
+
+/** A real HTTP server on 127.0.0.1 that serves images and faults, and counts requests per path. */
+export interface ImageServer {
+  url(path: string): string;
+  route(path: string, route: Route): void;
+  requests(path: string): number;
+  /** emits 'sent' (path, bytes) as the body goes out */
+  events: EventEmitter;
+  close(): Promise<void>;
+}
+
+/** Starts the server on an ephemeral loopback port. */
+export async function startImageServer(): Promise<ImageServer> {
+  const routes = new Map<string, Route>();
+  const counts = new Map<string, number>();
+  const events = new EventEmitter();
+  const sockets = new Set<Socket>();
+  const server = http.createServer((req, res) => {
+    const path = req.url ?? '/';
+    counts.set(path, (counts.get(path) ?? 0) + 1);
+    const route = routes.get(path);
+    if (!route) {
+      res.writeHead(404, 'Not Found').end();
+      return;
+    }
+    serve(route, path, res, events);
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: (path) => `http://127.0.0.1:${port}${path}`,
+    route: (path, route) => void routes.set(path, route),
+    requests: (path) => counts.get(path) ?? 0,
+    events,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function serve(route: Route, path: string, res: http.ServerResponse, events: EventEmitter): void {
+  switch (route.kind) {
+    case 'data':
+      res.writeHead(200, { 'content-length': route.data.length }).end(route.data);
+      return;
+    case 'file':
+      res.writeHead(200, { 'content-length': statSync(route.path).size });
+      createReadStream(route.path, { highWaterMark: 1 << 20 }).pipe(res);
+      return;
+    case 'status':
+      res.writeHead(route.status).end();
+      return;
+    case 'redirect':
+      res.writeHead(302, { location: route.to }).end();
+      return;
+    case 'broken': {
+      res.writeHead(200, { 'content-length': route.data.length });
+      res.write(route.data.subarray(0, route.after), () => {
+        events.emit('sent', path, route.after);
+        // an RST sent while the bytes are still in the send queue reaches the client as a FIN
+        if (route.how === 'reset') setTimeout(() => res.socket?.resetAndDestroy(), 50);
+        else if (route.how === 'close') res.socket?.end();
+      });
+      return;
+    }
+    case 'slow': {
+      res.writeHead(200, { 'content-length': route.data.length });
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed) return clearInterval(timer);
+        const piece = route.data.subarray(sent, sent + route.chunk);
+        sent += piece.length;
+        res.write(piece);
+        events.emit('sent', path, sent);
+        if (sent >= route.data.length) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, route.everyMs);
+      res.on('close', () => clearInterval(timer));
+    }
+  }
+}
