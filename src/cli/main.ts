@@ -15,6 +15,8 @@ For site admins:
                                dry run: print the prologue's plan (domain XML, disks, ISO)
 `;
 
+const imagesHelp = async () => `\nThe image cache:\n${(await import('./images-command.js')).imagesUsage}`;
+
 /** The vmbatch command line: the hooks, template validation and the dry-run plan. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -30,13 +32,15 @@ export async function main(argv: string[]): Promise<number> {
       return validate(rest);
     case 'plan':
       return plan(rest);
+    case 'images':
+      return (await import('./images-command.js')).imagesCommand(rest);
     case undefined:
     case '-h':
     case '--help':
-      process.stdout.write(usage);
+      process.stdout.write(usage + (await imagesHelp()));
       return command === undefined ? 1 : 0;
     default:
-      process.stderr.write(`vmbatch: unknown command '${command}'\n${usage}`);
+      process.stderr.write(`vmbatch: unknown command '${command}'\n${usage}${await imagesHelp()}`);
       return 1;
   }
 }
@@ -69,9 +73,10 @@ async function plan(argv: string[]): Promise<number> {
     const config = loadConfig();
     const args = parsePrologueArgv([jobId, user, group, 'STDIN', values.resources ?? '', 'batch', '', script]);
     const request = parseResourceList(args.resources).request;
+    const userImage = (await import('../images/user-image-request.js')).userImageOf(config, request);
     const template = await selectTemplate(config.domainsDir, request.vbdomain, config.defaultDomain);
     const submitter = await lookupSubmitter(args.user, args.group);
-    const p = planPrologue({ config, args, template, submitter, sshPort: config.sshForwardPorts.first });
+    const p = planPrologue({ config, args, template, submitter, sshPort: config.sshForwardPorts.first, userImage });
     process.stdout.write(JSON.stringify(describePlan(p), null, 2) + '\n');
     return 0;
   } catch (error) {

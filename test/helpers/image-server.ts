@@ -6,6 +6,8 @@ import { EventEmitter } from 'node:events';
 /** What the test server does for one path. */
 export type Route =
   | { kind: 'data'; data: Buffer }
+  /** `data` without Content-Length (chunked): the client learns the size only at the end */
+  | { kind: 'chunked'; data: Buffer }
   | { kind: 'file'; path: string }
   | { kind: 'status'; status: number }
   | { kind: 'redirect'; to: string }
@@ -62,6 +64,9 @@ function serve(route: Route, path: string, res: http.ServerResponse, events: Eve
   switch (route.kind) {
     case 'data':
       res.writeHead(200, { 'content-length': route.data.length }).end(route.data);
+      return;
+    case 'chunked':
+      res.writeHead(200).end(route.data);
       return;
     case 'file':
       res.writeHead(200, { 'content-length': statSync(route.path).size });
