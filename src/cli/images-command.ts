@@ -74,9 +74,9 @@ function list(cacheDir: string, argv: string[]): number {
 async function fetch(config: ReturnType<typeof loadConfig>, cacheDir: string, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { hash: { type: 'string' }, format: { type: 'string', default: 'raw' } } });
   const [source] = positionals;
-  if (!source) throw new VmbatchError('RESOURCE_INVALID', { problems: ['images fetch needs a SOURCE (a URL or a path relative to images.siteBase)'] });
+  if (!source) throw new VmbatchError('USAGE_INVALID', { problems: ['images fetch needs a SOURCE (a URL or a path relative to images.siteBase)'] });
   const hash = values.hash === undefined ? undefined : parseHashText(values.hash);
-  if (values.hash !== undefined && !hash) throw new VmbatchError('RESOURCE_INVALID', { problems: [`--hash '${values.hash}' is not ALGO:HEX (md5, sha1, sha256, sha512)`] });
+  if (values.hash !== undefined && !hash) throw new VmbatchError('USAGE_INVALID', { problems: [`--hash '${values.hash}' is not ALGO:HEX (md5, sha1, sha256, sha512)`] });
   const url = resolveTemplateSource(source, config.images.siteBase);
   const bar = process.stderr.isTTY ? createProgressBar(process.stderr) : undefined;
   const log = createLogger(config.logFile, 'images');
@@ -151,7 +151,7 @@ function describe(l: CacheListing) {
 function parseAmount(text: string, units: Record<string, number>, flag: string, example: string): number {
   const m = /^(\d+(?:\.\d+)?)([A-Za-z]?)$/.exec(text);
   const unit = m?.[2] ? (units[m[2]] ?? units[m[2].toUpperCase()]) : Object.values(units)[0];
-  if (!m || unit === undefined) throw new VmbatchError('RESOURCE_INVALID', { problems: [`${flag} '${text}' is not an amount like ${example} (units: ${Object.keys(units).join(', ')})`] });
+  if (!m || unit === undefined) throw new VmbatchError('USAGE_INVALID', { problems: [`${flag} '${text}' is not an amount like ${example} (units: ${Object.keys(units).join(', ')})`] });
   return Number(m[1]) * unit;
 }
 

@@ -30,6 +30,11 @@ export const errorCatalogue = {
     hint: (p) =>
       `the ${p.hook} must be called by pbs_mom as docs/admin.md describes; job ids and user or group names may not contain shell or path characters`,
   }),
+  USAGE_INVALID: entry<{ problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the command line is invalid:\n${bullets(p.problems)}`,
+    hint: () => '`vmbatch --help` lists the commands and their options',
+  }),
   USER_UNKNOWN: entry<{ user: string }>({
     kind: 'permanent',
     message: (p) => `the job's user '${p.user}' is not known on this node (getent passwd found nothing)`,
