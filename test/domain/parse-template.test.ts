@@ -54,6 +54,28 @@ test('every problem is reported at once with the element it concerns', async () 
   assert.is(e.hint, 'docs/domain-templates.md lists every vb* tag, where it may stand and its attributes');
 });
 
+test('disk image tags: formats, created disks, hashes and submitter disks are checked together', async () => {
+  const xml = wrap(
+    cdromConfig,
+    `<disk><vbdisksource source='c' size='64' create='once' format='vmdk'/><target dev='vda'/></disk>` +
+      `<disk><vbdisksource source='d.img' copy_method='shared' format='raw'/><vbuserimage/><target dev='vdb'/></disk>` +
+      `<disk><vbdisksource source='e' size='8' create='always'/><vbuserimage/><vbcheckhash hashfunction='sha3' hashvalue='ab'/><target dev='vdc'/></disk>` +
+      cdromDisk,
+  );
+  const e = await expectVmbatchError(() => parseTemplate(xml, 'img.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  assert.is(
+    e.message,
+    [
+      'domain template img.xml is invalid:',
+      "  - domain/devices/disk[1]/vbdisksource: attribute format='vmdk' must be one of raw, qcow2, qcow, vhd, vpc, vhd-util-vhd",
+      "  - domain/devices/disk[2]/vbdisksource: format= is for created disks (create=...); a fetched image's format is <driver type=...>",
+      "  - domain/devices/disk[3]/vbcheckhash: hashfunction 'sha3' is not one of md5, sha1, sha256, sha512 (or their *sum tool paths)",
+      '  - domain/devices/disk[3]: <vbuserimage/> marks a disk with an image; it cannot stand with <vbpreparecdrom> or a created disk',
+      '  - domain/devices: <vbuserimage/> may mark only one disk',
+    ].join('\n'),
+  );
+});
+
 test('a vb tag in the wrong place, a missing vbconfig and a type mismatch are reported', async () => {
   const misplaced = await expectVmbatchError(
     () => parseTemplate(wrap(cdromConfig, cdromDisk + '<vbpreparecdrom source="x"/>'), 'm.xml'),
