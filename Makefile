@@ -23,8 +23,10 @@ test: setup
 test-unit: build
 	node scripts/run-tests.mjs --unit
 
+## figures next to the bare tools (prints, asserts nothing): the prologue by phase; image downloads, overlays, concurrent fetches
 bench: setup
 	node dist/bench/prologue.js
+	node dist/bench/images.js
 
 ## install the hooks into a real pbs_mom: make install-hooks MOM_PRIV=/var/spool/torque/mom_priv
 install-hooks: build

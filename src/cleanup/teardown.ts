@@ -4,6 +4,7 @@ import { destroyDomain } from '../hypervisor/virsh.js';
 import { releasePorts } from '../hypervisor/port-allocator.js';
 import { domainNameFor } from '../job/names.js';
 import { jobPaths } from '../state/job-paths.js';
+import { readJobState } from '../state/job-state.js';
 import { jobRefOf } from '../images/cache-users.js';
 import { releaseCacheUses } from '../images/release-uses.js';
 import { createLogger } from '../log/logger.js';
@@ -21,9 +22,19 @@ export interface TeardownReport {
 export async function teardownJob(config: Config, jobId: string): Promise<TeardownReport> {
   const domain = await destroyDomain(config.libvirtUri, domainNameFor(jobId));
   const paths = jobPaths(config.stateDir, jobId);
-  // the guest is gone: its overlays may now be committed and its cache entries released
-  await releaseCacheUses(paths.cacheUses, jobRefOf(jobId), createLogger(config.logFile, 'teardown'));
+  // the guest is gone: its overlays may now be committed and its cache entries released; a
+  // seed is kept only from a guest that got ready (a failed prologue's overlay is not a seed)
+  const phase = safePhase(paths.stateFile);
+  await releaseCacheUses(paths.cacheUses, jobRefOf(jobId), createLogger(config.logFile, 'teardown'), { keepSeed: phase === 'ready' });
   rmSync(paths.dir, { recursive: true, force: true });
   releasePorts(config.stateDir, jobId);
   return { domain };
+}
+
+function safePhase(stateFile: string): string | undefined {
+  try {
+    return readJobState(stateFile)?.phase;
+  } catch {
+    return undefined;
+  }
 }

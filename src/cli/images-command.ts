@@ -137,7 +137,7 @@ function describe(l: CacheListing) {
     key: l.paths.key,
     kind: l.kind,
     state: !l.meta ? 'incomplete' : l.seeding ? 'seeding' : l.meta.sealed ? 'sealed' : 'complete',
-    source: l.meta?.identity ?? '(incomplete)',
+    source: l.meta?.identity ?? '-',
     bytes: l.meta?.bytes,
     diskBytes: l.diskBytes,
     format: l.meta?.format,

@@ -88,6 +88,11 @@ export const errorCatalogue = {
     message: (p) => `downloading ${p.url} failed: no data for ${p.seconds} s (after ${p.got} bytes)`,
     hint: () => 'the image server or the network stalls; raise images.stallTimeoutSeconds for slow links',
   }),
+  DOWNLOAD_DEADLINE: entry<{ url: string; seconds: number; got: number }>({
+    kind: 'transient',
+    message: (p) => `downloading ${p.url} did not finish within the prologue's budget (${p.got} bytes in ${p.seconds} s)`,
+    hint: () => 'put large images into the cache before jobs need them (`vmbatch images fetch URL`), or raise prologueBudgetSeconds',
+  }),
   DOWNLOAD_REDIRECT_LOOP: entry<{ url: string; chain: string[]; reason: string }>({
     kind: 'permanent',
     message: (p) => `downloading ${p.url} failed: ${p.reason}:\n${bullets(p.chain)}`,

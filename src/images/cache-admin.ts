@@ -127,7 +127,7 @@ export async function pruneCache(cacheDir: string, rules: PruneRules): Promise<P
   }
   const free = listings.filter((l) => l.users.length === 0 && !l.seeding);
   for (const l of free) {
-    if (!l.meta) actions.push({ listing: l, reason: 'incomplete' });
+    if (!l.meta) actions.push({ listing: l, reason: 'a download that did not finish' });
     else if (rules.also?.has(l.paths.dir)) actions.push({ listing: l, reason: 'corrupt' });
     else if (rules.olderThanMs !== undefined && now - (l.lastUsed?.getTime() ?? 0) > rules.olderThanMs) actions.push({ listing: l, reason: 'unused for too long' });
   }

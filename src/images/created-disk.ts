@@ -77,7 +77,12 @@ async function createOnce(paths: EntryPaths, disk: { name: string; sizeMiB: numb
  * no other job uses it (then the disk is sealed); otherwise the seed's writes are dropped and
  * a later job may seed. Idempotent.
  */
-export async function releaseOnceDisk(paths: EntryPaths, jobRef: string, seed: { overlay: string; cow: CowFormat } | undefined): Promise<'committed' | 'dropped' | 'released'> {
+export async function releaseOnceDisk(
+  paths: EntryPaths,
+  jobRef: string,
+  seed: { overlay: string; cow: CowFormat } | undefined,
+  options: { keepSeed: boolean } = { keepSeed: true },
+): Promise<'committed' | 'dropped' | 'released'> {
   if (!seed) {
     removeEntryUser(paths, jobRef);
     return 'released';
@@ -88,7 +93,7 @@ export async function releaseOnceDisk(paths: EntryPaths, jobRef: string, seed: {
     if (readText(paths.seeding) === jobRef) {
       const others = entryUsers(paths).filter((u) => u !== jobRef);
       const meta = readEntryMeta(paths);
-      if (others.length === 0 && meta && existsSync(seed.overlay)) {
+      if (options.keepSeed && others.length === 0 && meta && existsSync(seed.overlay)) {
         await commitOverlay(seed.cow, seed.overlay);
         writeEntryMeta(paths, { ...meta, sealed: true });
         outcome = 'committed';

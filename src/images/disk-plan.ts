@@ -67,6 +67,9 @@ export function planDisks(template: DomainTemplate, input: DiskPlanInput): DiskP
     const overlay = (base.kind === 'empty' && base.once !== undefined) || (!disk.readonly && (base.kind === 'file' || base.kind === 'shared'));
     if (overlay) {
       const cow = cowFormatOf[hypervisor];
+      if (cow === 'vhd' && baseFormat !== 'vpc' && baseFormat !== 'raw') {
+        throw new VmbatchError('FORMAT_UNSUPPORTED', { target, what: `a VHD copy-on-write disk (Xen 4) needs a VHD or raw base, not ${baseFormat}` });
+      }
       return { kind: 'disk', index, target, base, baseFormat, access: 'overlay', cow, file: diskFilePath(input.paths, target, cow), format: cow };
     }
     const file =

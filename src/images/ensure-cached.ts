@@ -79,6 +79,7 @@ async function downloadEntry(ctx: CacheContext, paths: EntryPaths, source: Image
     file: part,
     stallTimeoutMs: ctx.stallTimeoutMs,
     maxRedirects: ctx.maxRedirects,
+    deadline: ctx.deadline,
     onProgress: ctx.onProgress && ((got, total) => ctx.onProgress!(source.url, got, total)),
   });
   let info: ImageInfo;

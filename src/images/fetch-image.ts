@@ -18,6 +18,8 @@ export interface FetchOptions {
   file: string;
   stallTimeoutMs: number;
   maxRedirects: number;
+  /** epoch ms by which the whole download must be done (the prologue's budget) */
+  deadline?: number;
   /** called as bytes arrive, with the total when the server told it */
   onProgress?: (got: number, total: number | undefined) => void;
 }
@@ -67,10 +69,16 @@ export async function fetchImage(options: FetchOptions): Promise<FetchResult> {
         done(null, chunk);
       },
     });
+    const stream = body.stream;
+    // a download that still streams but cannot finish in time fails at the deadline, not after
+    const timer = options.deadline === undefined ? undefined : setTimeout(() => stream.destroy(new DeadlineError()), Math.max(0, options.deadline - Date.now()));
     try {
-      await pipeline(body.stream, counter, createWriteStream('', { fd: handle.fd, autoClose: false, highWaterMark: chunkBytes }));
+      await pipeline(stream, counter, createWriteStream('', { fd: handle.fd, autoClose: false, highWaterMark: chunkBytes }));
     } catch (error) {
+      if (error instanceof DeadlineError) throw new VmbatchError('DOWNLOAD_DEADLINE', { url: source.url, got, seconds: Math.round((performance.now() - started) / 1000) });
       throw mapStreamError(error, { url: source.url, file, got, total: body.total, stallMs: options.stallTimeoutMs, fate });
+    } finally {
+      clearTimeout(timer);
     }
     if (body.total !== undefined && got !== body.total) {
       throw new VmbatchError('DOWNLOAD_INCOMPLETE', { url: source.url, got, expected: body.total, reason: 'the server closed the connection' });
@@ -173,6 +181,12 @@ function request(url: string, stallTimeoutMs: number, fate: ConnectionFate): Pro
     req.on('socket', (socket) => socket.on('error', (error: NodeJS.ErrnoException) => (fate.reset ||= error.code === 'ECONNRESET')));
     req.on('error', (error) => reject(error instanceof StallError ? stalled(url, stallTimeoutMs, 0) : connectError(url, error)));
   });
+}
+
+class DeadlineError extends Error {
+  constructor() {
+    super('deadline');
+  }
 }
 
 class StallError extends Error {

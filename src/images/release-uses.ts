@@ -4,11 +4,12 @@ import { releaseOnceDisk } from './created-disk.js';
 
 /**
  * Releases every cache entry a job noted: its use records go, and a created='once' disk it
- * seeded gets its writes committed (or dropped when other jobs use the disk). Idempotent.
+ * seeded gets its writes committed (or dropped when other jobs use the disk, or when `keepSeed`
+ * is false: a job whose guest never got ready has nothing worth keeping). Idempotent.
  */
-export async function releaseCacheUses(usesFile: string, jobRef: string, log: Logger): Promise<void> {
+export async function releaseCacheUses(usesFile: string, jobRef: string, log: Logger, options: { keepSeed: boolean } = { keepSeed: true }): Promise<void> {
   for (const use of readCacheUses(usesFile)) {
-    const outcome = await releaseOnceDisk(use.entry, jobRef, use.seed);
+    const outcome = await releaseOnceDisk(use.entry, jobRef, use.seed, options);
     if (outcome !== 'released') log.info(outcome === 'committed' ? 'seed committed' : 'seed dropped: the disk is in use by other jobs', { disk: use.entry.dir, job: jobRef });
   }
 }

@@ -14,7 +14,9 @@ export const userImagePolicySchema = z
         z
           .string()
           .url()
-          .refine((u) => /^https?:\/\/[^/]+\/(.*\/)?$/.test(u), { message: "must be an http:// or https:// URL ending in '/'" }),
+          .refine((u) => /^https?:\/\/[^/]+\/(.*\/)?$/i.test(u), { message: "must be an http:// or https:// URL ending in '/'" })
+          // compared with normalized URLs, so normalized too (scheme and host in lower case)
+          .transform((u) => new URL(u).href),
       )
       .min(1),
     /** whether the submitter must give vbuserimagehash=ALGO:HEX */

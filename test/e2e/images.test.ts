@@ -74,6 +74,12 @@ test('two jobs at once boot from one hash-checked download, each on its own over
   const script = '#!/bin/sh\nls $HOME/mine-* 2>/dev/null; echo "$PBS_JOBID" > "$HOME/mine-$PBS_JOBID"; sync; ls $HOME/mine-*\n';
   const scripts = await bootAll(jobs, script);
   assert.is(server.requests('/disk.qcow2'), 1, 'one download for both jobs');
+  // inside hooks there is no progress bar: the download is two quiet log lines
+  const logged = readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes('hook=prologue msg="download'));
+  assert.equal(logged.map((l) => l.replace(/^\S+ /, '').replace(/ (job|ms)=\S+/g, '')), [
+    `level=info hook=prologue msg="download start" url=${server.url('/disk.qcow2')}`,
+    `level=info hook=prologue msg="download done" url=${server.url('/disk.qcow2')} bytes=${statSync(baseImage).size} digest=sha256:${imageHash}`,
+  ]);
   const [entry] = cacheEntries();
   const cached = join(mom.stateDir, 'cache', 'images', entry!, 'image');
   for (const job of jobs) assert.is(await backingOf(join(mom.stateDir, 'jobs', job.jobId, 'disk-vda.qcow2')), cached);

@@ -55,6 +55,15 @@ test("create='once' with jobs running beside the seed: the seed's writes are dro
   assert.is(await releaseOnceDisk(seed.paths, 'testhost--3', { overlay: name.overlay, cow: 'qcow2' }), 'released', 'idempotent');
 });
 
+test('a seed whose guest never got ready is dropped, and a later job seeds instead', async () => {
+  const name = { ...disk('7'), name: 'failed-seed' };
+  const seed = await ensureOnceDisk(scratch.ctx('7'), name);
+  await createCowOverlay({ cow: 'qcow2', base: seed.paths.data, baseFormat: 'qcow2', virtualSize: seed.meta.virtualSize, file: name.overlay });
+  assert.is(await releaseOnceDisk(seed.paths, 'testhost--7', { overlay: name.overlay, cow: 'qcow2' }, { keepSeed: false }), 'dropped');
+  assert.is(readEntryMeta(seed.paths)?.sealed, false);
+  assert.is((await ensureOnceDisk(scratch.ctx('8'), { ...name, overlay: join(scratch.root, '8.qcow2') })).seed, true);
+});
+
 test('a job waits for a running seed up to createOnceWaitSeconds, and goes on when it ends', async () => {
   const name = { ...disk('5'), name: 'waited' };
   const seed = await ensureOnceDisk(scratch.ctx('5'), name);

@@ -58,6 +58,11 @@ test('copy-on-write format follows the hypervisor; shared images overlay the cac
   assert.is(readonly.kind === 'disk' && readonly.access, 'direct', 'a read-only disk uses the cache entry itself');
 });
 
+test('Xen 4 copy-on-write (VHD) over a qcow2 base is refused, naming the disk', async () => {
+  const error = await expectVmbatchError(async () => planDisks(await template('XEN4', `<disk><driver type='qcow2'/><source file='/img/a.qcow2'/><target dev='xvda'/></disk>`), input), 'FORMAT_UNSUPPORTED');
+  assert.is(error.message, 'disk xvda: a VHD copy-on-write disk (Xen 4) needs a VHD or raw base, not qcow2');
+});
+
 test('a created once disk is shared through overlays; always is per job', async () => {
   const once = planDisks(await template('QEMU', `<disk><vbdisksource source='cvmfs' size='64' create='once'/><target dev='vdb'/></disk>`), input)[0]!;
   assert.equal(once.kind === 'disk' && [once.base, once.access, once.file], [{ kind: 'empty', sizeMiB: 64, format: 'qcow2', once: 'cvmfs' }, 'overlay', '/var/lib/vmbatch/jobs/3.vm/disk-vdb.qcow2']);

@@ -97,6 +97,16 @@ test('a server that stalls fails after the stall timeout, not later', async () =
   assert.is(stalled.message, `downloading ${server.url('/stall')} failed: no data for 0.3 s (after 1000 bytes)`);
 });
 
+test('a download that streams but cannot finish within the budget fails at the deadline', async () => {
+  server.route('/crawl', { kind: 'slow', data, chunk: 1024, everyMs: 10 });
+  const error = await expectVmbatchError(
+    () => fetchImage({ source: source(server.url('/crawl')), file: join(dir, 'out.part'), stallTimeoutMs: 5000, maxRedirects: 3, deadline: Date.now() + 300 }),
+    'DOWNLOAD_DEADLINE',
+  );
+  assert.match(error.message, new RegExp(`^downloading ${server.url('/crawl')} did not finish within the prologue's budget \\(\\d+ bytes in 0 s\\)$`));
+  assert.is(error.kind, 'transient');
+});
+
 test('a size limit is enforced from Content-Length, before the first byte is written', async () => {
   const error = await expectVmbatchError(() => fetchTo(server.url('/img'), { maxBytes: 1048576 }), 'IMAGE_TOO_LARGE');
   assert.is(error.message, `the image ${server.url('/img')} is larger than the 1 MiB the site allows (${data.length} bytes)`);

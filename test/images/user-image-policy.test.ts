@@ -56,7 +56,7 @@ test('the policy file is validated with every problem and its path', async () =>
       '  - maxSizeMiB: Number must be greater than 0',
       '  - unknown setting(s) extra',
     ].join('\n'));
-    writeFileSync(file, JSON.stringify({ allow: ['https://ok.example.org/vm/'] }));
+    writeFileSync(file, JSON.stringify({ allow: ['HTTPS://OK.example.org/vm/'] }));
     assert.equal(loadUserImagePolicy(file), { allow: ['https://ok.example.org/vm/'], requireHash: true, maxSizeMiB: 10240, copyMethod: 'shared' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
