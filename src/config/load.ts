@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import { configSchema, type Config } from './schema.js';
-import { zodProblems } from './zod-problems.js';
+import { parseJsonWith } from './parse-json.js';
 
 /** Where the configuration is read from when VMBATCH_CONFIG does not say. */
 export const defaultConfigPath = '/etc/vmbatch/vmbatch.json';
@@ -19,13 +19,7 @@ export function loadConfig(path = process.env.VMBATCH_CONFIG ?? defaultConfigPat
     if (code === 'ENOENT' && path === defaultConfigPath) return configSchema.parse({});
     throw new VmbatchError('CONFIG_UNREADABLE', { path, reason: (error as Error).message });
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new VmbatchError('CONFIG_INVALID', { path, problems: [`not valid JSON: ${(error as Error).message}`] });
-  }
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) throw new VmbatchError('CONFIG_INVALID', { path, problems: zodProblems(parsed.error) });
+  const parsed = parseJsonWith(text, configSchema);
+  if ('problems' in parsed) throw new VmbatchError('CONFIG_INVALID', { path, problems: parsed.problems });
   return parsed.data;
 }

@@ -1,5 +1,4 @@
-import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';

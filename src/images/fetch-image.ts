@@ -92,7 +92,7 @@ export async function fetchImage(options: FetchOptions): Promise<FetchResult> {
     return { bytes: got, digest: { algorithm, value: actual }, finalUrl: body.finalUrl, ms: performance.now() - started };
   } catch (error) {
     body?.stream.destroy();
-    await handle.close().catch(() => undefined);
+    // nothing partial may stay where it could be taken for an image
     await rm(file, { force: true });
     throw error;
   } finally {

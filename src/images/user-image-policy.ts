@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { zodProblems } from '../config/zod-problems.js';
+import { parseJsonWith } from '../config/parse-json.js';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import { parseHashText } from './hash-spec.js';
 import { hasTraversal, type ImageSource } from './image-source.js';
@@ -39,14 +39,8 @@ export function loadUserImagePolicy(path: string): UserImagePolicy | undefined {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new VmbatchError('USER_IMAGE_POLICY_INVALID', { path, problems: [(error as Error).message] });
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new VmbatchError('USER_IMAGE_POLICY_INVALID', { path, problems: [`not valid JSON: ${(error as Error).message}`] });
-  }
-  const parsed = userImagePolicySchema.safeParse(raw);
-  if (!parsed.success) throw new VmbatchError('USER_IMAGE_POLICY_INVALID', { path, problems: zodProblems(parsed.error) });
+  const parsed = parseJsonWith(text, userImagePolicySchema);
+  if ('problems' in parsed) throw new VmbatchError('USER_IMAGE_POLICY_INVALID', { path, problems: parsed.problems });
   return parsed.data;
 }
 
