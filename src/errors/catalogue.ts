@@ -150,11 +150,6 @@ export const errorCatalogue = {
     message: (p) => `domain template ${p.file} is invalid:\n${bullets(p.problems)}`,
     hint: () => 'docs/domain-templates.md lists every vb* tag, where it may stand and its attributes',
   }),
-  DISK_SOURCE_UNSUPPORTED: entry<{ file: string; target: string; what: string }>({
-    kind: 'permanent',
-    message: (p) => `domain template ${p.file}: disk ${p.target} uses ${p.what}, which this vmbatch version cannot prepare`,
-    hint: () => 'give the disk a local <source file=.../> (a per-job copy-on-write overlay is made of it) or mark it <readonly/>',
-  }),
   METHOD_UNSUPPORTED: entry<{ file: string; method: string }>({
     kind: 'permanent',
     message: (p) => `domain template ${p.file} asks for ${p.method} contextualization, which this vmbatch version cannot prepare`,
