@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const scratch = mkdtempSync('/tmp/vmbatch-bench-');
   chmodSync(scratch, 0o755);
   const phases: Record<string, number[]> = {};
-  const bare: Record<string, number[]> = { overlay: [], iso: [], create: [] };
+  const bare: Record<string, number[]> = { disks: [], iso: [], create: [] };
   const noticeLag: number[] = [];
   try {
     for (let i = 0; i < runs; i++) {
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
       const total = await ms(() => runPrologue(mom, job, script));
       const dir = join(mom.stateDir, 'jobs', job.jobId);
       const line = readFileSync(mom.logFile, 'utf8').trim().split('\n').filter((l) => l.includes(`job=${job.jobId}`) && l.includes('msg="ready"')).pop() ?? '';
-      for (const m of line.matchAll(/ (parse|overlay|iso|keys|create|ready)=([\d.]+)/g)) (phases[m[1]!] ??= []).push(Number(m[2]));
+      for (const m of line.matchAll(/ (parse|disks|iso|keys|create|ready)=([\d.]+)/g)) (phases[m[1]!] ??= []).push(Number(m[2]));
       (phases['whole prologue (hook process)'] ??= []).push(total);
       copyFileSync(join(dir, 'domain.xml'), join(scratch, 'domain.xml'));
       await runEpilogue(mom, job, script, 0);
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
       // the bare tools doing the same steps
       const overlay = join(scratch, 'overlay.qcow2');
       rmSync(overlay, { force: true });
-      bare.overlay!.push(await ms(() => execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', '/var/lib/vmbatch/guest/disk.qcow2', overlay])));
+      bare.disks!.push(await ms(() => execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', '/var/lib/vmbatch/guest/disk.qcow2', overlay])));
       const staging = join(scratch, 'iso.d');
       rmSync(staging, { recursive: true, force: true });
       cpSync(fileURLToPath(new URL('../src/context/guest', import.meta.url)), staging, { recursive: true });
@@ -84,8 +84,8 @@ async function main(): Promise<void> {
     const b = bare[name];
     row(name, median(values), b ? median(b) : undefined);
   }
-  const overhead = median(phases.parse!) + median(phases.keys!) + (['overlay', 'iso', 'create'] as const).reduce((s, p) => s + median(phases[p]!) - median(bare[p]!), 0);
-  const bareSum = (['overlay', 'iso', 'create'] as const).reduce((s, p) => s + median(bare[p]!), 0);
+  const overhead = median(phases.parse!) + median(phases.keys!) + (['disks', 'iso', 'create'] as const).reduce((s, p) => s + median(phases[p]!) - median(bare[p]!), 0);
+  const bareSum = (['disks', 'iso', 'create'] as const).reduce((s, p) => s + median(bare[p]!), 0);
   const whole = median(phases['whole prologue (hook process)']!) - median(phases.ready!) - bareSum;
   console.log(`vmbatch's in-process overhead above the bare tools (parse + keys + Σ(phase − bare)): ${overhead.toFixed(1)} ms (target ≤ 150 ms)`);
   console.log(`whole hook overhead incl. node start-up, module loading, leftover check, port reservation: ${whole.toFixed(1)} ms (same target)`);

@@ -52,6 +52,8 @@ export const configSchema = z
     guestJobPath: z.string().startsWith('/').default('/var/spool/vmbatch/jobs'),
     /** write why a job was aborted or requeued into the job's working directory, as the submitter */
     submitterNotice: z.boolean().default(true),
+    /** where a relative <vbtarfile tarfile=...> is found (the site's context bundles) */
+    contextFilesDir: z.string().startsWith('/').default('/etc/vmbatch/context'),
     /** disk images: the shared cache, where relative sources live, downloads, submitter images */
     images: imagesSchema.default({}),
   })

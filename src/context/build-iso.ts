@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { runTool } from '../exec/run-tool.js';
 import type { IsoLayout } from './iso-layout.js';
@@ -13,10 +13,23 @@ export async function buildIso(layout: IsoLayout, isoFile: string, stagingDir: s
   mkdirSync(stagingDir, { mode: 0o700 });
   const tmp = `${isoFile}.tmp.${process.pid}`;
   try {
+    for (const archive of layout.unpack) {
+      // checked by planTarFiles: no entry leaves `dir`; owners are not the guest's business;
+      // unpacked first, so vmbatch's own files (prolog.sh, keys) win over an archive's
+      const dir = join(stagingDir, archive.dir);
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      await runTool(['tar', '-x', '-f', archive.source, '-C', dir, `--strip-components=${archive.strip}`, '--no-same-owner']);
+    }
     for (const file of layout.files) {
       const path = join(stagingDir, file.path);
       mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+      rmSync(path, { force: true });
       writeFileSync(path, file.content, { mode: file.mode });
+    }
+    for (const copy of layout.copies) {
+      mkdirSync(dirname(join(stagingDir, copy.path)), { recursive: true, mode: 0o755 });
+      copyFileSync(copy.source, join(stagingDir, copy.path));
+      chmodSync(join(stagingDir, copy.path), 0o644);
     }
     await runTool(['genisoimage', '-quiet', '-input-charset', 'utf-8', '-V', layout.volumeId, '-R', '-J', '-o', tmp, stagingDir]);
     // the volume carries the guest's private host key: only root (and qemu, via libvirt) may read it

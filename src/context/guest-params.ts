@@ -15,9 +15,11 @@ export const guestParamsSchema = z.object({
   VB_JOBPATH: z.string(),
   VB_JOBFILE: z.string(),
   VB_READY_CONSOLE: z.string(),
+  /** shipped tar files, one per line: FILE<TAB>STRIP<TAB>z|-<TAB>PATH (empty: none) */
+  VB_TARFILES: z.string().default(''),
 });
 /** Guest parameters. */
-export type GuestParams = z.infer<typeof guestParamsSchema>;
+export type GuestParams = z.input<typeof guestParamsSchema>;
 
 /** The shell-safe form, sourced by prolog.sh: every value single-quoted. */
 export function renderGuestEnv(params: GuestParams): string {

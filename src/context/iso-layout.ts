@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { SshKeyPair } from './keys.js';
 import { renderGuestEnv, type GuestParams } from './guest-params.js';
+import type { TarPlan } from './tar-plan.js';
 
 /** One file of the context volume: its path inside the volume, mode and content. */
 export interface IsoFile {
@@ -11,10 +12,14 @@ export interface IsoFile {
   secret?: boolean;
 }
 
-/** The context volume as a plain value: volume id and files. */
+/** The context volume as a plain value: volume id, files, host files copied in, archives unpacked onto it. */
 export interface IsoLayout {
   volumeId: string;
   files: IsoFile[];
+  /** host files copied onto the volume as they are (tar files the guest unpacks) */
+  copies: { path: string; source: string }[];
+  /** archives the host unpacks onto the volume (<vbtarfile option='cdrom'>), already checked */
+  unpack: { source: string; dir: string; strip: number }[];
 }
 
 const guestScript = (name: string) => readFileSync(new URL(`./guest/${name}`, import.meta.url), 'utf8');
@@ -28,10 +33,15 @@ export function planContextIso(input: {
   jobScript: string;
   userKey: SshKeyPair;
   hostKey: SshKeyPair;
+  tarFiles?: TarPlan[];
 }): IsoLayout {
   const { params } = input;
+  const tarFiles = input.tarFiles ?? [];
+  const shipped = tarFiles.filter((t) => t.where === 'guest');
   return {
     volumeId: 'VMBATCH',
+    copies: shipped.map((t, i) => ({ path: guestTarName(i), source: t.file })),
+    unpack: tarFiles.filter((t) => t.where === 'cdrom').map((t) => ({ source: t.file, dir: t.path, strip: t.strip })),
     files: [
       { path: 'prolog.sh', mode: 0o755, content: guestScript('prolog.sh') },
       { path: 'epilog.sh', mode: 0o755, content: guestScript('epilog.sh') },
@@ -43,4 +53,17 @@ export function planContextIso(input: {
       { path: 'ssh/ssh_host_ed25519_key.pub', mode: 0o644, content: input.hostKey.publicKey + '\n' },
     ],
   };
+}
+
+/** Where the n-th shipped tar file lies on the context volume. */
+export function guestTarName(index: number): string {
+  return `tar/${index + 1}.tar`;
+}
+
+/** The VB_TARFILES value: one line per shipped archive, `FILE<TAB>STRIP<TAB>GZIP(z|-)<TAB>PATH`. */
+export function guestTarList(tarFiles: TarPlan[]): string {
+  return tarFiles
+    .filter((t) => t.where === 'guest')
+    .map((t, i) => [guestTarName(i), t.strip, t.gzip ? 'z' : '-', t.path].join('\t'))
+    .join('\n');
 }

@@ -63,6 +63,16 @@ export const errorCatalogue = {
     hint: () =>
       "give an http:// or https:// URL, or a path relative to images.siteBase without '..' (docs/domain-templates.md, <vbdisksource>)",
   }),
+  TAR_MISSING: entry<{ tarfile: string; path: string }>({
+    kind: 'permanent',
+    message: (p) => `the tar file '${p.tarfile}' of the template cannot be read at ${p.path}`,
+    hint: () => 'put it into contextFilesDir (or give an absolute path in <vbtarfile tarfile=...>)',
+  }),
+  TAR_UNSAFE: entry<{ path: string; problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the tar file ${p.path} has entries that would land outside their target:\n${bullets(p.problems)}`,
+    hint: () => 'rebuild the archive with relative paths only (tar -C DIR -cf FILE .), without links that leave it',
+  }),
   DOWNLOAD_HTTP_STATUS: entry<{ url: string; status: number; statusText: string }>({
     kind: 'permanent',
     message: (p) => `downloading ${p.url} failed: the server answered ${p.status} ${p.statusText}`,

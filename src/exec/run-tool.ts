@@ -9,6 +9,7 @@ export const toolPackages: Record<string, string> = {
   isoinfo: 'genisoimage',
   getent: 'libc-bin',
   flock: 'util-linux',
+  tar: 'tar',
   'vhd-util': 'blktap-utils (not in Debian 12; Xen ships vhd-util)',
 };
 

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { generateKeyPair, type SshKeyPair } from '../context/keys.js';
-import { planContextIso, type IsoLayout } from '../context/iso-layout.js';
+import { guestTarList, planContextIso, type IsoLayout } from '../context/iso-layout.js';
+import { planTarFiles } from '../context/tar-plan.js';
 import type { GuestParams } from '../context/guest-params.js';
 import type { DomainTemplate } from '../domain/parse-template.js';
 import { renderDomain } from '../domain/render-domain.js';
@@ -52,6 +53,7 @@ export function planPrologue(input: {
   const hostKey = generateKeyPair(`vmbatch-${args.jobId}-host`);
   const jobPath = template.vb.jobPath ?? config.guestJobPath;
   const jobFile = `${args.jobId}.SC`;
+  const tarFiles = planTarFiles(template.vb.tarFiles, config.contextFilesDir);
   const params: GuestParams = {
     VB_NONCE: nonce,
     VB_JOBID: args.jobId,
@@ -65,6 +67,7 @@ export function planPrologue(input: {
     VB_JOBPATH: jobPath,
     VB_JOBFILE: jobFile,
     VB_READY_CONSOLE: template.vb.readiness.device,
+    VB_TARFILES: guestTarList(tarFiles),
   };
   const cacheDir = cacheDirOf(config);
   const disks = planDisks(template, { paths, cacheDir, siteBase: config.images.siteBase, userImage: input.userImage });
@@ -90,7 +93,7 @@ export function planPrologue(input: {
       maxRedirects: config.images.maxRedirects,
       createOnceWaitMs: config.images.createOnceWaitSeconds * 1000,
     },
-    iso: planContextIso({ params, jobScript: readFileSync(args.scriptPath, 'utf8'), userKey, hostKey }),
+    iso: planContextIso({ params, jobScript: readFileSync(args.scriptPath, 'utf8'), userKey, hostKey, tarFiles }),
     domainXml,
     sshPort,
     nonce,
@@ -117,6 +120,8 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
       file: plan.paths.isoFile,
       volumeId: plan.iso.volumeId,
       files: plan.iso.files.map((f) => ({ path: f.path, mode: f.mode.toString(8), bytes: Buffer.byteLength(f.content), ...(f.secret ? { secret: true } : {}) })),
+      copies: plan.iso.copies,
+      unpack: plan.iso.unpack,
     },
     sshForward: plan.sshPort === undefined ? null : `127.0.0.1:${plan.sshPort}`,
     readinessTimeoutSeconds: plan.readinessTimeoutMs / 1000,

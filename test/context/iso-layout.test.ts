@@ -59,7 +59,7 @@ test('the context ISO holds the layout, readable back with isoinfo, with Rock Ri
 test('a failing genisoimage leaves neither the ISO nor the staging directory', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vmbatch-iso-'));
   try {
-    const layout = { volumeId: 'X'.repeat(40), files: [{ path: 'a', mode: 0o644, content: 'a' }] };
+    const layout = { volumeId: 'X'.repeat(40), files: [{ path: 'a', mode: 0o644, content: 'a' }], copies: [], unpack: [] };
     await buildIso(layout, join(dir, 'context.iso'), join(dir, 'staging')).then(
       () => assert.unreachable('genisoimage should refuse a 40-character volume id'),
       (error: Error) => assert.match(error.message, /^genisoimage .* failed with exit code \d+/),

@@ -40,6 +40,24 @@ cp "$ctx/job/$VB_JOBFILE" "$VB_JOBPATH/$VB_JOBFILE"
 chown "$VB_UID:$VB_GID" "$VB_JOBPATH/$VB_JOBFILE"
 chmod 0500 "$VB_JOBPATH/$VB_JOBFILE"
 
+# shipped tar files (checked on the host: no entry leaves its target): a relative path is below
+# the user's home and belongs to the user, an absolute one is unpacked as root
+if [ -n "${VB_TARFILES:-}" ]; then
+  tab=$(printf '\t')
+  printf '%s\n' "$VB_TARFILES" > /tmp/vmbatch-tarfiles
+  while IFS=$tab read -r file strip zip path; do
+    case $path in
+      /*) dest=$path ;;
+      *) dest=$VB_HOME/$path ;;
+    esac
+    mkdir -p "$dest"
+    z=; [ "$zip" = z ] && z=-z
+    tar -x $z -o -f "$ctx/$file" -C "$dest" --strip-components "$strip" || fail "unpacking $file into $dest failed"
+    case $path in /*) ;; *) chown -R "$VB_UID:$VB_GID" "$dest" ;; esac
+  done < /tmp/vmbatch-tarfiles
+  rm -f /tmp/vmbatch-tarfiles
+fi
+
 # the per-job host key, so the host verifies this guest instead of trusting on first use
 if command -v dropbear >/dev/null 2>&1; then
   mkdir -p /etc/dropbear

@@ -1,0 +1,74 @@
+// Contextualization end to end with the real test guest: tar files unpacked onto the context
+// volume by the host (option='cdrom') and shipped to be unpacked in the guest; unsafe archives.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
+import { makeTar } from '../helpers/make-tar.js';
+import { domainsDir } from '../helpers/paths.js';
+import { leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
+
+let user: HostUser;
+let mom: Mom;
+let before: string[];
+const shipped = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8');
+const withTars = (tars: string) => shipped.replace('</vbconfig>', `  <vbtarfiles>\n${tars}\n    </vbtarfiles>\n  </vbconfig>`);
+
+test.before(async () => {
+  user = await ensureHostUser('vbe2e', 31337, 31338);
+  mom = await setupMom({
+    domains: {
+      tars: withTars(
+        "      <vbtarfile tarfile='site.tar.gz' path='extra' strip='1' option='cdrom'/>\n      <vbtarfile tarfile='app.tar' path='myapp' strip='1'/>\n      <vbtarfile tarfile='tools.tar' path='/opt/tools'/>",
+      ),
+      eviltar: withTars("      <vbtarfile tarfile='evil.tar' path='.'/>"),
+    },
+  });
+  const contextDir = join(mom.root, 'context');
+  mkdirSync(contextDir);
+  await makeTar(join(contextDir, 'site.tar.gz'), [{ name: 'bundle/motd.txt', content: 'site bundle\n' }, { name: 'bundle/prolog.sh', content: 'echo not vmbatch\n' }], true);
+  await makeTar(join(contextDir, 'app.tar'), [{ name: 'app-1.0/bin/run.sh', content: 'echo "app runs as $(id -un)"\n', mode: 0o755 }]);
+  await makeTar(join(contextDir, 'tools.tar'), [{ name: 'tool.txt', content: 'tool\n' }]);
+  await makeTar(join(contextDir, 'evil.tar'), [{ name: 'ok.txt', content: 'ok' }, { name: '../../etc/profile.d/evil.sh', content: 'evil' }]);
+  const config = JSON.parse(readFileSync(mom.configFile, 'utf8'));
+  writeFileSync(mom.configFile, JSON.stringify({ ...config, contextFilesDir: contextDir }));
+  before = (await leftovers(mom)).domains;
+});
+test.after(() => teardownMom(mom));
+
+test("tar files: option='cdrom' lands on the context volume, the others are unpacked in the guest", async () => {
+  const job = { jobId: '501.vm', user, resources: 'other=vbdomain=tars' };
+  const script = writeJobScript(mom, job, '#!/bin/sh\nsh $HOME/myapp/bin/run.sh\nstat -c "%u:%g %n" $HOME/myapp/bin/run.sh /opt/tools/tool.txt\n');
+  const pro = await runPrologue(mom, job, script);
+  assert.is(pro.exitCode, 0, pro.stderr);
+  const iso = join(mom.stateDir, 'jobs', job.jobId, 'context.iso');
+  const fromIso = async (path: string) => (await execa('isoinfo', ['-R', '-i', iso, '-x', path])).stdout;
+  assert.is(await fromIso('/extra/motd.txt'), 'site bundle', 'unpacked with one component stripped');
+  assert.match(await fromIso('/prolog.sh'), 'vmbatch guest prolog', "an archive cannot replace vmbatch's own files");
+  const run = await runJobStarter(mom, job, script);
+  assert.is(run.exitCode, 0, run.stderr);
+  assert.is(run.stdout, 'app runs as vbe2e\n31337:31338 /home/vbe2e/myapp/bin/run.sh\n0:0 /opt/tools/tool.txt');
+  assert.is((await runEpilogue(mom, job, script, 0)).exitCode, 0);
+  assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
+});
+
+test('an archive with an entry outside its target aborts the job before anything is made', async () => {
+  const job = { jobId: '502.vm', user, resources: 'other=vbdomain=eviltar' };
+  const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
+  const run = await runPrologue(mom, job, script);
+  assert.is(run.exitCode, 1);
+  assert.is(
+    run.stderr,
+    `vmbatch: TAR_UNSAFE: the tar file ${join(mom.root, 'context', 'evil.tar')} has entries that would land outside their target:\n` +
+      "  - ../../etc/profile.d/evil.sh: a '..' component\n" +
+      '  hint: rebuild the archive with relative paths only (tar -C DIR -cf FILE .), without links that leave it\n' +
+      'vmbatch: job 502.vm is aborted.',
+  );
+  await runEpilogue(mom, job, script, -2);
+  rmSync(join(user.home, 'vmbatch-502.vm.err'), { force: true });
+  assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
+});
+
+test.run();
