@@ -24,6 +24,30 @@ export const imagesSchema = z
   })
   .strict();
 
+const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'must be an IPv4 address like 10.0.2.20');
+
+/** How guests get their network: DHCP, or static addresses from this node's pool. */
+export const networkSchema = z
+  .object({
+    mode: z.enum(['dhcp', 'static']).default('dhcp'),
+    /** the pool: these addresses ... */
+    addresses: z.array(ipv4).optional(),
+    /** ... or `count` successive addresses from `base` */
+    base: ipv4.optional(),
+    count: z.number().int().positive().max(65536).optional(),
+    prefixLength: z.number().int().min(1).max(32).default(24),
+    gateway: ipv4.optional(),
+    dns: z.array(ipv4).default([]),
+  })
+  .strict()
+  .superRefine((n, ctx) => {
+    if (n.mode !== 'static') return;
+    const list = n.addresses !== undefined;
+    const range = n.base !== undefined || n.count !== undefined;
+    if (list === range) ctx.addIssue({ code: 'custom', message: "static mode needs either addresses: [...] or base: and count:" });
+    else if (range && (n.base === undefined || n.count === undefined)) ctx.addIssue({ code: 'custom', message: 'base: and count: go together' });
+  });
+
 /** The site configuration of vmbatch (/etc/vmbatch/vmbatch.json); every key has a default. */
 export const configSchema = z
   .object({
@@ -54,6 +78,8 @@ export const configSchema = z
     submitterNotice: z.boolean().default(true),
     /** where a relative <vbtarfile tarfile=...> is found (the site's context bundles) */
     contextFilesDir: z.string().startsWith('/').default('/etc/vmbatch/context'),
+    /** guests' network: DHCP (default) or static addresses from this node's pool */
+    network: networkSchema.default({}),
     /** disk images: the shared cache, where relative sources live, downloads, submitter images */
     images: imagesSchema.default({}),
   })

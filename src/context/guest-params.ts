@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { shellAssignments } from '../shell/quote.js';
+import type { StaticAddress } from '../network/address-pool.js';
 
 /** The parameters the guest-side prolog.sh reads (vmbatch.env / vmbatch.json on the context volume). */
 export const guestParamsSchema = z.object({
@@ -17,6 +18,11 @@ export const guestParamsSchema = z.object({
   VB_READY_CONSOLE: z.string(),
   /** shipped tar files, one per line: FILE<TAB>STRIP<TAB>z|-<TAB>PATH (empty: none) */
   VB_TARFILES: z.string().default(''),
+  /** 'dhcp', or 'static' with the address (CIDR), gateway and name servers (space-separated) */
+  VB_NET_MODE: z.enum(['dhcp', 'static']).default('dhcp'),
+  VB_NET_ADDRESS: z.string().default(''),
+  VB_NET_GATEWAY: z.string().default(''),
+  VB_NET_DNS: z.string().default(''),
 });
 /** Guest parameters. */
 export type GuestParams = z.input<typeof guestParamsSchema>;
@@ -24,4 +30,10 @@ export type GuestParams = z.input<typeof guestParamsSchema>;
 /** The shell-safe form, sourced by prolog.sh: every value single-quoted. */
 export function renderGuestEnv(params: GuestParams): string {
   return '# vmbatch guest parameters (generated; sourced by prolog.sh)\n' + shellAssignments(guestParamsSchema.parse(params));
+}
+
+/** The network parameters of a guest: DHCP, or its static address from the node's pool. */
+export function networkParams(a: StaticAddress | undefined): Pick<GuestParams, 'VB_NET_MODE' | 'VB_NET_ADDRESS' | 'VB_NET_GATEWAY' | 'VB_NET_DNS'> {
+  if (!a) return { VB_NET_MODE: 'dhcp', VB_NET_ADDRESS: '', VB_NET_GATEWAY: '', VB_NET_DNS: '' };
+  return { VB_NET_MODE: 'static', VB_NET_ADDRESS: `${a.address}/${a.prefixLength}`, VB_NET_GATEWAY: a.gateway ?? '', VB_NET_DNS: a.dns.join(' ') };
 }

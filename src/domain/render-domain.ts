@@ -1,5 +1,6 @@
-import { buildXml, childNames, children, cloneTree, type XmlElement } from './xml-tree.js';
+import { buildXml, childNames, children, cloneTree, textOf, type XmlElement } from './xml-tree.js';
 import type { DomainTemplate } from './parse-template.js';
+import type { StaticAddress } from '../network/address-pool.js';
 
 /** What the final domain needs beyond the template: name, disk files, console file, SSH port. */
 export interface DomainRendering {
@@ -8,6 +9,8 @@ export interface DomainRendering {
   diskFiles: Map<number, { file: string; format: string }>;
   consoleFile: string;
   sshForwardPort: number | undefined;
+  /** a static address: the SSH forward goes to it, and a direct-boot kernel line carries it */
+  staticAddress?: StaticAddress;
 }
 
 const qemuNamespace = 'http://libvirt.org/schemas/domain/qemu/1.0';
@@ -46,7 +49,7 @@ export function renderDomain(template: DomainTemplate, r: DomainRendering): stri
     domain.$ = { ...domain.$, 'xmlns:qemu': qemuNamespace };
     const args = [
       '-netdev',
-      `user,id=vbnet0,restrict=on,hostfwd=tcp:127.0.0.1:${r.sshForwardPort}-:${forward.port}`,
+      `user,id=vbnet0,restrict=on,hostfwd=tcp:127.0.0.1:${r.sshForwardPort}-${r.staticAddress?.address ?? ''}:${forward.port}`,
       '-device',
       `virtio-net-pci,netdev=vbnet0,bus=pci.0,addr=${forward.slot}`,
     ];
@@ -54,6 +57,10 @@ export function renderDomain(template: DomainTemplate, r: DomainRendering): stri
     const argList = [...(existing ? children(existing, 'qemu:arg') : []), ...args.map((value) => ({ $: { value } }))];
     domain['qemu:commandline'] = [{ ...existing, 'qemu:arg': argList }];
   }
+  // a guest booted from a kernel gets its static network on the boot line, before any volume is read
+  const os = children(domain, 'os')[0];
+  const cmdline = os && children(os, 'cmdline')[0];
+  if (os && cmdline && r.staticAddress) os.cmdline = [{ _: `${textOf(cmdline)} ${kernelNetArgument(r.staticAddress)}`.trim() }];
   stripVbTags(domain);
   return buildXml('domain', domain);
 }
@@ -69,3 +76,8 @@ export function stripVbTags(element: XmlElement): void {
   }
 }
 
+
+/** `vmbatch.net=ADDRESS/PREFIX,GATEWAY,DNS+DNS`: the static network on a guest kernel's boot line. */
+export function kernelNetArgument(a: StaticAddress): string {
+  return `vmbatch.net=${a.address}/${a.prefixLength},${a.gateway ?? ''},${a.dns.join('+')}`;
+}

@@ -195,6 +195,11 @@ export const errorCatalogue = {
     message: (p) => `no free SSH forward port on 127.0.0.1 in ${p.first}-${p.last}: every port is taken by a running job or another program`,
     hint: () => 'widen sshForwardPorts in the configuration, or run fewer jobs on this node at once',
   }),
+  ADDRESSES_EXHAUSTED: entry<{ pool: string }>({
+    kind: 'transient',
+    message: (p) => `no free static address for the guest: every address of this node's pool (${p.pool}) is taken by a running job`,
+    hint: () => 'the job is requeued; give network.addresses (or network.count) more addresses, or run fewer jobs on this node at once',
+  }),
   GUEST_NOT_READY: entry<{ domain: string; seconds: number; consoleTail: string }>({
     kind: 'transient',
     message: (p) =>

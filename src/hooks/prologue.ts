@@ -5,6 +5,7 @@ import { selectTemplate } from '../domain/select-template.js';
 import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
 import { prologueExitCode, HookExit } from '../errors/exit-codes.js';
 import { reservePort } from '../hypervisor/port-allocator.js';
+import { reserveAddress } from '../network/address-pool.js';
 import { parsePrologueArgv, type PrologueArgs } from '../job/hook-argv.js';
 import { parseResourceList } from '../job/resources.js';
 import { lookupSubmitter } from '../job/submitter.js';
@@ -85,8 +86,9 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
   await teardownJob(config, args.jobId);
   makeJobDir(jobPaths(config.stateDir, args.jobId).dir);
   const sshPort = await reservePort(config.stateDir, args.jobId, config.sshForwardPorts);
-  const plan = planPrologue({ config, args, template, submitter, sshPort, userImage });
+  const staticAddress = await reserveAddress(config, args.jobId);
+  const plan = planPrologue({ config, args, template, submitter, sshPort, userImage, staticAddress });
   await applyPlan(plan, timings, { startedAt: started, deadline: started + config.prologueBudgetSeconds * 1000 }, log);
   timings.total = Date.now() - started;
-  log.info('ready', { job: args.jobId, domain: plan.domainName, port: plan.sshPort, ...timings });
+  log.info('ready', { job: args.jobId, domain: plan.domainName, port: plan.sshPort, address: staticAddress?.address, ...timings });
 }

@@ -13,6 +13,8 @@ import type { PrologueArgs } from '../job/hook-argv.js';
 import { domainNameFor } from '../job/names.js';
 import type { Submitter } from '../job/submitter.js';
 import { jobPaths, type JobPaths } from '../state/job-paths.js';
+import { networkParams } from '../context/guest-params.js';
+import type { StaticAddress } from '../network/address-pool.js';
 
 /** Everything the prologue will do, as plain values: printable by a dry run, performed by applyPlan. */
 export interface ProloguePlan {
@@ -28,6 +30,7 @@ export interface ProloguePlan {
   iso: IsoLayout;
   domainXml: string;
   sshPort: number | undefined;
+  staticAddress: StaticAddress | undefined;
   nonce: string;
   readinessTimeoutMs: number;
   userKey: SshKeyPair;
@@ -44,6 +47,7 @@ export function planPrologue(input: {
   submitter: Submitter;
   sshPort: number | undefined;
   userImage?: DiskPlanInput['userImage'];
+  staticAddress?: StaticAddress;
 }): ProloguePlan {
   const { config, args, template, submitter } = input;
   const paths = jobPaths(config.stateDir, args.jobId);
@@ -68,6 +72,7 @@ export function planPrologue(input: {
     VB_JOBFILE: jobFile,
     VB_READY_CONSOLE: template.vb.readiness.device,
     VB_TARFILES: guestTarList(tarFiles),
+    ...networkParams(input.staticAddress),
   };
   const cacheDir = cacheDirOf(config);
   const disks = planDisks(template, { paths, cacheDir, siteBase: config.images.siteBase, userImage: input.userImage });
@@ -77,6 +82,7 @@ export function planPrologue(input: {
     diskFiles: new Map(disks.map((d) => [d.index, { file: d.file, format: d.format }])),
     consoleFile: paths.consoleFile,
     sshForwardPort: sshPort,
+    staticAddress: input.staticAddress,
   });
   const timeoutSeconds = Math.min(template.vb.readiness.timeout ?? config.readinessTimeoutSeconds, config.prologueBudgetSeconds);
   return {
@@ -96,6 +102,7 @@ export function planPrologue(input: {
     iso: planContextIso({ params, jobScript: readFileSync(args.scriptPath, 'utf8'), userKey, hostKey, tarFiles }),
     domainXml,
     sshPort,
+    staticAddress: input.staticAddress,
     nonce,
     readinessTimeoutMs: timeoutSeconds * 1000,
     userKey,
@@ -124,6 +131,7 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
       unpack: plan.iso.unpack,
     },
     sshForward: plan.sshPort === undefined ? null : `127.0.0.1:${plan.sshPort}`,
+    network: plan.staticAddress ?? 'dhcp',
     readinessTimeoutSeconds: plan.readinessTimeoutMs / 1000,
     guestScriptPath: plan.guestScriptPath,
     domainXml: plan.domainXml,

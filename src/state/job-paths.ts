@@ -33,11 +33,6 @@ export function diskFilePath(paths: JobPaths, target: string, extension: string)
   return join(paths.dir, `disk-${target.replace(/[^A-Za-z0-9_-]/g, '_')}.${extension}`);
 }
 
-/** Directory of the SSH forward port reservations (one file per port, holding the job id). */
-export function portsDir(stateDir: string): string {
-  return join(stateDir, 'ports');
-}
-
 /** File counting a job's prologue attempts (kept across requeues, removed by the final epilogue). */
 export function attemptsFile(stateDir: string, jobId: string): string {
   return join(stateDir, 'attempts', jobId);

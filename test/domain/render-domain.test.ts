@@ -18,6 +18,13 @@ const rendering = {
   sshForwardPort: 42123,
 };
 
+test('a static address goes on the kernel boot line and is where the SSH forward points', async () => {
+  const staticAddress = { address: '10.0.2.20', prefixLength: 24, gateway: '10.0.2.2', dns: ['10.0.2.3', '10.0.2.4'] };
+  const xml = renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), { ...rendering, staticAddress });
+  assert.match(xml, '<cmdline>console=ttyS0 quiet panic=-1 vmbatch.net=10.0.2.20/24,10.0.2.2,10.0.2.3+10.0.2.4</cmdline>');
+  assert.match(xml, 'hostfwd=tcp:127.0.0.1:42123-10.0.2.20:22"/>');
+});
+
 test('the final XML has no vb* tag, the job name, per-job disks, a console file and the loopback forward', async () => {
   const xml = renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), rendering);
   assert.not.match(xml, /<vb/);

@@ -2,13 +2,13 @@
 // volume by the host (option='cdrom') and shipped to be unpacked in the guest; unsafe archives.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { makeTar } from '../helpers/make-tar.js';
 import { domainsDir } from '../helpers/paths.js';
-import { leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
+import { leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, withMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
 
 let user: HostUser;
 let mom: Mom;
@@ -69,6 +69,37 @@ test('an archive with an entry outside its target aborts the job before anything
   await runEpilogue(mom, job, script, -2);
   rmSync(join(user.home, 'vmbatch-502.vm.err'), { force: true });
   assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
+});
+
+test('static network: addresses from the node pool, on the boot line and the context volume; a full pool requeues', async () => {
+  const network = { mode: 'static', base: '10.0.2.20', count: 2, prefixLength: 24, gateway: '10.0.2.2', dns: ['10.0.2.3'] };
+  await withMom({ config: { network } }, async (node) => {
+    const jobs = ['511.vm', '512.vm', '513.vm'].map((jobId) => ({ jobId, user }));
+    const scripts = jobs.map((job) => writeJobScript(node, job, '#!/bin/sh\nip addr show eth0 | sed -n "s/.*inet \\([0-9./]*\\).*/\\1/p"\ngrep -o "vmbatch.net=[^ ]*" /proc/cmdline\n'));
+    const runs = await Promise.all(jobs.map((job, i) => runPrologue(node, job, scripts[i]!)));
+    const codes = runs.map((r) => r.exitCode).sort();
+    assert.equal(codes, [0, 0, 2], runs.map((r) => r.stderr).join('\n'));
+    const refused = runs.find((r) => r.exitCode === 2)!;
+    assert.match(
+      refused.stderr,
+      "vmbatch: ADDRESSES_EXHAUSTED: no free static address for the guest: every address of this node's pool (10.0.2.20, 10.0.2.21) is taken by a running job\n" +
+        '  hint: the job is requeued; give network.addresses (or network.count) more addresses, or run fewer jobs on this node at once\n',
+    );
+    const outputs: string[] = [];
+    for (const [i, job] of jobs.entries()) {
+      if (runs[i]!.exitCode !== 0) continue;
+      const run = await runJobStarter(node, job, scripts[i]!);
+      assert.is(run.exitCode, 0, run.stderr);
+      outputs.push(run.stdout);
+    }
+    assert.equal(outputs.sort(), ['10.0.2.20/24\nvmbatch.net=10.0.2.20/24,10.0.2.2,10.0.2.3', '10.0.2.21/24\nvmbatch.net=10.0.2.21/24,10.0.2.2,10.0.2.3'], 'SSH reaches each guest at its static address');
+    for (const [i, job] of jobs.entries()) {
+      assert.is((await runEpilogue(node, job, scripts[i]!, runs[i]!.exitCode === 0 ? 0 : -2)).exitCode, 0);
+      rmSync(join(user.home, `vmbatch-${job.jobId}.err`), { force: true });
+    }
+    assert.equal(readdirSync(join(node.stateDir, 'addresses')), [], 'the epilogue releases the addresses');
+    assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });
+  });
 });
 
 test.run();

@@ -13,6 +13,15 @@ report() { printf '%s %s %s\n' "$1" "$VB_NONCE" "$2" > "$console" 2>/dev/null ||
 fail() { report VMBATCH-FAILED "$*"; exit 1; }
 trap 'fail "prolog.sh stopped at line ${LINENO:-?}"' EXIT
 
+# a static address from the node's pool, where the init has not set it from the boot line
+if [ "${VB_NET_MODE:-dhcp}" = static ] && ! ip addr show 2>/dev/null | grep -q "inet ${VB_NET_ADDRESS%/*}/"; then
+  dev=$(ip link show 2>/dev/null | sed -n 's/^[0-9]*: \([^:@]*\).*/\1/p' | grep -vx lo | head -n 1)
+  [ -n "$dev" ] || fail "no network interface for the static address $VB_NET_ADDRESS"
+  ip link set "$dev" up && ip addr add "$VB_NET_ADDRESS" dev "$dev" || fail "cannot set $VB_NET_ADDRESS on $dev"
+  [ -z "$VB_NET_GATEWAY" ] || ip route replace default via "$VB_NET_GATEWAY" || fail "cannot route via $VB_NET_GATEWAY"
+  if [ -n "$VB_NET_DNS" ]; then for d in $VB_NET_DNS; do echo "nameserver $d"; done > /etc/resolv.conf; fi
+fi
+
 # group and user with exactly the host's ids
 if ! grep -q "^$VB_GROUP:" /etc/group; then
   if command -v groupadd >/dev/null 2>&1; then groupadd -g "$VB_GID" "$VB_GROUP" || fail "groupadd $VB_GROUP failed"
