@@ -109,7 +109,16 @@ export const vbTags = {
   },
   vbpreparecdrom: {
     parent: 'disk',
-    schema: z.object({ text: z.string(), attrs: z.object({ source: z.string().min(1) }).strict() }),
+    schema: z.object({
+      text: z.string(),
+      attrs: z
+        .object({
+          source: z.string().min(1),
+          /** 'vmbatch': prolog.sh and vmbatch.env (VmBatch, CernVM/HEPiX); 'cloud-init': a NoCloud cidata seed */
+          style: z.enum(['vmbatch', 'cloud-init']).default('vmbatch'),
+        })
+        .strict(),
+    }),
   },
 } as const;
 

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import { generateKeyPair, type SshKeyPair } from '../context/keys.js';
 import { guestTarList, planContextIso, type IsoLayout } from '../context/iso-layout.js';
 import { planTarFiles } from '../context/tar-plan.js';
+import { planCloudInitIso } from '../context/cloud-init.js';
 import type { GuestParams } from '../context/guest-params.js';
 import type { DomainTemplate } from '../domain/parse-template.js';
 import { renderDomain } from '../domain/render-domain.js';
@@ -99,7 +100,7 @@ export function planPrologue(input: {
       maxRedirects: config.images.maxRedirects,
       createOnceWaitMs: config.images.createOnceWaitSeconds * 1000,
     },
-    iso: planContextIso({ params, jobScript: readFileSync(args.scriptPath, 'utf8'), userKey, hostKey, tarFiles }),
+    iso: planIso(template, { params, jobScript: readFileSync(args.scriptPath, 'utf8'), userKey, hostKey, tarFiles, staticAddress: input.staticAddress }),
     domainXml,
     sshPort,
     staticAddress: input.staticAddress,
@@ -110,6 +111,12 @@ export function planPrologue(input: {
     hostScriptPath: args.scriptPath,
     guestScriptPath: `${jobPath.replace(/\/+$/, '')}/${jobFile}`,
   };
+}
+
+// The context volume in the style the template's <vbpreparecdrom> asks for.
+function planIso(template: DomainTemplate, input: Parameters<typeof planCloudInitIso>[0]): IsoLayout {
+  const style = template.disks.find((d) => d.vbpreparecdrom)?.vbpreparecdrom?.style;
+  return style === 'cloud-init' ? planCloudInitIso(input) : planContextIso(input);
 }
 
 /** The plan as a person reads it in a dry run: secrets left out, files listed with their sizes. */

@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+import type { IsoLayout } from './iso-layout.js';
+import type { GuestParams } from './guest-params.js';
+import type { SshKeyPair } from './keys.js';
+import type { TarPlan } from './tar-plan.js';
+import type { StaticAddress } from '../network/address-pool.js';
+import { shellQuote } from '../shell/quote.js';
+
+/** Where shipped tar files are written in a cloud-init guest before they are unpacked. */
+const guestTarDir = '/var/lib/vmbatch/tar';
+
+/**
+ * Lays out a cloud-init NoCloud seed (volume `cidata`): `user-data` creates the group and the
+ * user with the host's ids and the per-job authorised key, installs the per-job host key,
+ * writes the job script and the shipped tar files, unpacks those, and reports readiness on the
+ * console; `meta-data` gives the job its own instance-id (so cloud-init runs again for every
+ * job on a reused image); `network-config` (version 2) sets a static address when there is one.
+ * Every document is JSON, which YAML reads as it is: nothing here needs a YAML emitter.
+ */
+export function planCloudInitIso(input: {
+  params: GuestParams;
+  jobScript: string;
+  userKey: SshKeyPair;
+  hostKey: SshKeyPair;
+  tarFiles: TarPlan[];
+  staticAddress: StaticAddress | undefined;
+}): IsoLayout {
+  const { params: p } = input;
+  const shipped = input.tarFiles.filter((t) => t.where === 'guest');
+  const owner = `${p.VB_USER}:${p.VB_GROUP}`;
+  const userData = {
+    // the group first, with the host's gid: cloud-init's users module cannot set a gid
+    bootcmd: [['sh', '-c', `getent group ${shellQuote(p.VB_GROUP)} >/dev/null || groupadd -g ${p.VB_GID} ${shellQuote(p.VB_GROUP)}`]],
+    users: [
+      {
+        name: p.VB_USER,
+        uid: p.VB_UID,
+        primary_group: p.VB_GROUP,
+        no_user_group: true,
+        homedir: p.VB_HOME,
+        shell: p.VB_SHELL,
+        lock_passwd: true,
+        ssh_authorized_keys: [input.userKey.publicKey],
+      },
+    ],
+    ssh_deletekeys: true,
+    // the per-job ed25519 key is given; no other host key types are made
+    ssh_genkeytypes: ['ed25519'],
+    ssh_keys: { ed25519_private: input.hostKey.privateKey, ed25519_public: input.hostKey.publicKey },
+    write_files: [
+      { path: `${p.VB_JOBPATH}/${p.VB_JOBFILE}`, encoding: 'b64', content: Buffer.from(input.jobScript).toString('base64'), owner, permissions: '0500', defer: true },
+      ...shipped.map((t, i) => ({ path: `${guestTarDir}/${i + 1}.tar`, encoding: 'b64', content: readFileSync(t.file).toString('base64'), permissions: '0600' })),
+    ],
+    runcmd: [
+      ...shipped.map((t, i) => ['sh', '-c', unpackCommand(t, `${guestTarDir}/${i + 1}.tar`, p)]),
+      ['sh', '-c', `printf 'VMBATCH-READY %s %s\\n' ${p.VB_NONCE} "$(hostname)" > ${shellQuote(p.VB_READY_CONSOLE)}`],
+    ],
+  };
+  const files = [
+    { path: 'user-data', mode: 0o644, content: `#cloud-config\n${JSON.stringify(userData, null, 2)}\n`, secret: true },
+    { path: 'meta-data', mode: 0o644, content: JSON.stringify({ 'instance-id': `vmbatch-${p.VB_JOBID}-${p.VB_NONCE.slice(0, 8)}`, 'local-hostname': 'vmbatch-guest' }, null, 2) + '\n' },
+  ];
+  if (input.staticAddress) files.push({ path: 'network-config', mode: 0o644, content: JSON.stringify(networkConfig(input.staticAddress), null, 2) + '\n', secret: false });
+  return { volumeId: 'cidata', files, copies: [], unpack: input.tarFiles.filter((t) => t.where === 'cdrom').map((t) => ({ source: t.file, dir: t.path, strip: t.strip })) };
+}
+
+/** network-config version 2: the static address on the first Ethernet interface. */
+export function networkConfig(a: StaticAddress): Record<string, unknown> {
+  return {
+    version: 2,
+    ethernets: {
+      vmbatch0: {
+        match: { name: 'e*' },
+        addresses: [`${a.address}/${a.prefixLength}`],
+        ...(a.gateway ? { routes: [{ to: '0.0.0.0/0', via: a.gateway }] } : {}),
+        ...(a.dns.length ? { nameservers: { addresses: a.dns } } : {}),
+      },
+    },
+  };
+}
+
+// The same rule as prolog.sh: relative paths are below the user's home and belong to the user.
+function unpackCommand(t: TarPlan, file: string, p: GuestParams): string {
+  const dest = t.path.startsWith('/') ? t.path : `${p.VB_HOME}/${t.path}`;
+  const own = t.path.startsWith('/') ? '' : ` && chown -R ${p.VB_UID}:${p.VB_GID} ${shellQuote(dest)}`;
+  return `mkdir -p ${shellQuote(dest)} && tar -x ${t.gzip ? '-z ' : ''}-o -f ${file} -C ${shellQuote(dest)} --strip-components ${t.strip}${own} && rm -f ${file}`;
+}

@@ -1,0 +1,88 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { planCloudInitIso } from '../../src/context/cloud-init.js';
+import { generateKeyPair } from '../../src/context/keys.js';
+import { makeTar } from '../helpers/make-tar.js';
+
+let dir: string;
+test.before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vmbatch-ci-'));
+});
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+const params = {
+  VB_NONCE: 'a'.repeat(32),
+  VB_JOBID: '12.vm',
+  VB_JOBNAME: 'STDIN',
+  VB_USER: "o'brien",
+  VB_GROUP: 'physics',
+  VB_UID: 31337,
+  VB_GID: 31338,
+  VB_HOME: '/home/obrien',
+  VB_SHELL: '/bin/bash',
+  VB_JOBPATH: '/var/spool/vmbatch/jobs',
+  VB_JOBFILE: '12.vm.SC',
+  VB_READY_CONSOLE: '/dev/ttyS0',
+};
+
+async function layout() {
+  const tar = join(dir, 'app.tar');
+  await makeTar(tar, [{ name: 'app/run.sh', content: 'echo run\n' }]);
+  return planCloudInitIso({
+    params,
+    jobScript: '#!/bin/sh\necho job\n',
+    userKey: generateKeyPair('user'),
+    hostKey: generateKeyPair('host'),
+    tarFiles: [{ file: tar, where: 'guest', path: 'myapp', strip: 1, gzip: false }],
+    staticAddress: { address: '10.0.2.20', prefixLength: 24, gateway: '10.0.2.2', dns: ['10.0.2.3'] },
+  });
+}
+
+test("the generated user-data passes Debian's `cloud-init schema`", async () => {
+  const l = await layout();
+  assert.is(l.volumeId, 'cidata');
+  assert.equal(l.files.map((f) => f.path), ['user-data', 'meta-data', 'network-config']);
+  const file = join(dir, 'user-data');
+  writeFileSync(file, l.files[0]!.content);
+  const run = await execa('cloud-init', ['schema', '--config-file', file], { reject: false });
+  assert.is(run.exitCode, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, `Valid cloud-config: ${file}`);
+});
+
+test('user-data creates the user with the exact ids and key, the job, the tar files and the readiness report', async () => {
+  const l = await layout();
+  const text = l.files[0]!.content;
+  assert.ok(text.startsWith('#cloud-config\n'));
+  const doc = JSON.parse(text.slice('#cloud-config\n'.length));
+  assert.equal(doc.bootcmd, [['sh', '-c', 'getent group physics >/dev/null || groupadd -g 31338 physics']]);
+  assert.equal([doc.users[0].name, doc.users[0].uid, doc.users[0].primary_group, doc.users[0].homedir], ["o'brien", 31337, 'physics', '/home/obrien']);
+  assert.equal(doc.write_files[0].path, '/var/spool/vmbatch/jobs/12.vm.SC');
+  assert.is(Buffer.from(doc.write_files[0].content, 'base64').toString(), '#!/bin/sh\necho job\n');
+  assert.equal([doc.write_files[0].owner, doc.write_files[0].permissions, doc.write_files[0].defer], ["o'brien:physics", '0500', true]);
+  assert.equal(doc.runcmd, [
+    ['sh', '-c', "mkdir -p /home/obrien/myapp && tar -x -o -f /var/lib/vmbatch/tar/1.tar -C /home/obrien/myapp --strip-components 1 && chown -R 31337:31338 /home/obrien/myapp && rm -f /var/lib/vmbatch/tar/1.tar"],
+    ['sh', '-c', `printf 'VMBATCH-READY %s %s\\n' ${'a'.repeat(32)} "$(hostname)" > /dev/ttyS0`],
+  ]);
+  assert.ok(l.files[0]!.secret, 'user-data holds the host private key: never printed by a dry run');
+});
+
+test('meta-data has a per-job instance-id; network-config is a valid version 2 static setup', async () => {
+  const l = await layout();
+  const yaml = async (text: string) => JSON.parse((await execa('python3', ['-c', 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'], { input: text })).stdout);
+  assert.equal(await yaml(l.files[1]!.content), { 'instance-id': `vmbatch-12.vm-aaaaaaaa`, 'local-hostname': 'vmbatch-guest' });
+  const net = join(dir, 'network-config');
+  writeFileSync(net, l.files[2]!.content);
+  const out = join(dir, 'net-out');
+  const run = await execa('cloud-init', ['devel', 'net-convert', '-p', net, '-k', 'yaml', '-d', out, '-D', 'debian', '-O', 'networkd'], { reject: false });
+  assert.is(run.exitCode, 0, run.stderr);
+  const unit = readFileSync(join(out, 'etc/systemd/network/10-cloud-init-vmbatch0.network'), 'utf8');
+  assert.match(unit, 'Address=10.0.2.20/24');
+  assert.match(unit, 'Gateway=10.0.2.2');
+  assert.match(unit, 'DNS=10.0.2.3');
+});
+
+test.run();
