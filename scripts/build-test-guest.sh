@@ -21,7 +21,7 @@ kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depen
 pkgs=("$kernel_pkg" busybox-static dropbear-bin libtomcrypt1 libtommath1 zlib1g libcrypt1 libc6 libgmp10)
 versions=$(for p in "${pkgs[@]}"; do apt-cache policy "$p" | awk -v p="$p" '/Candidate:/{print p"="$2}'; done)
 build_id=$( { echo "$versions"; cat "$here/test-guest/init" "$0"; } | sha256sum | cut -c1-16)
-if [[ -f $out/BUILD-ID && $(cat "$out/BUILD-ID") == "$build_id" && -f $out/vmlinux && -f $out/initrd.img && -f $out/disk.qcow2 ]]; then
+if [[ -f $out/BUILD-ID && $(cat "$out/BUILD-ID") == "$build_id" && -f $out/vmlinux && -f $out/initrd.img && -f $out/disk.qcow2 && -f $out/root_ssh_key ]]; then
   echo "test guest up to date in $out ($build_id)"
   exit 0
 fi
@@ -81,6 +81,12 @@ cat > root/etc/group <<'G'
 root:x:0:
 G
 printf '/bin/sh\n/bin/ash\n' > root/etc/shells
+# ROOTSSH: the site's root key is authorised and the guest has a site host key the host knows
+ssh-keygen -q -t ed25519 -N '' -C vmbatch-site-root -f root_ssh_key
+ssh-keygen -q -t ed25519 -N '' -C vmbatch-test-guest -f guest_host_key
+mkdir -p root/root/.ssh && chmod 700 root/root/.ssh
+install -m 0600 root_ssh_key.pub root/root/.ssh/authorized_keys
+/usr/lib/dropbear/dropbearconvert openssh dropbear guest_host_key root/etc/dropbear/site_host_key >/dev/null 2>&1
 install -m 0755 "$here/test-guest/init" root/init
 install -m 0755 "$here/test-guest/udhcpc.script" root/etc/udhcpc.script
 (cd root && find . | LC_ALL=C sort | cpio -o -H newc --quiet --reproducible | gzip -1) > initrd.img
@@ -93,8 +99,9 @@ mkfs.ext4 -q -F -L vbhome -d diskroot disk.raw
 qemu-img convert -q -f raw -O qcow2 disk.raw disk.qcow2
 
 mkdir -p "$out"
-for f in vmlinux initrd.img disk.qcow2; do
+for f in vmlinux initrd.img disk.qcow2 guest_host_key.pub root_ssh_key.pub; do
   install -m 0644 "$f" "$out/.$f.tmp" && mv -f "$out/.$f.tmp" "$out/$f"
 done
+install -m 0600 root_ssh_key "$out/.root_ssh_key.tmp" && mv -f "$out/.root_ssh_key.tmp" "$out/root_ssh_key"
 echo "$build_id" > "$out/.BUILD-ID.tmp" && mv -f "$out/.BUILD-ID.tmp" "$out/BUILD-ID"
 echo "test guest built in $out: kernel $kver, initrd $(du -h "$out/initrd.img" | cut -f1)"

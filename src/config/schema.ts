@@ -78,6 +78,16 @@ export const configSchema = z
     submitterNotice: z.boolean().default(true),
     /** where a relative <vbtarfile tarfile=...> is found (the site's context bundles) */
     contextFilesDir: z.string().startsWith('/').default('/etc/vmbatch/context'),
+    /** ROOTSSH: the site's key for root logins into guests, and the guests' host keys the host accepts */
+    rootSsh: z
+      .object({
+        privateKeyFile: z.string().startsWith('/').default('/etc/vmbatch/root_ssh_key'),
+        /** OpenSSH public key lines, one per line: the host keys guest images present */
+        hostKeysFile: z.string().startsWith('/').default('/etc/vmbatch/guest_host_keys.pub'),
+        user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default('root'),
+      })
+      .strict()
+      .default({}),
     /** guests' network: DHCP (default) or static addresses from this node's pool */
     network: networkSchema.default({}),
     /** disk images: the shared cache, where relative sources live, downloads, submitter images */

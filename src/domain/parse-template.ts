@@ -129,6 +129,7 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
   }
   const sshForwards = devices ? children(devices, 'vbsshforward') : [];
   if (sshForwards.length > 1) problems.push('domain/devices: <vbsshforward> may appear only once');
+  if (prepareMethod === 'ROOTSSH' && sshForwards.length === 0) problems.push('domain/devices: ROOTSSH contextualization needs <vbsshforward> (the host logs in to the guest through it)');
 
   if (problems.length) throw new VmbatchError('DOMAIN_TEMPLATE_INVALID', { file, problems });
   const readinessEl = one('vbreadiness');

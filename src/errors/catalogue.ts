@@ -163,7 +163,7 @@ export const errorCatalogue = {
   METHOD_UNSUPPORTED: entry<{ file: string; method: string }>({
     kind: 'permanent',
     message: (p) => `domain template ${p.file} asks for ${p.method} contextualization, which this vmbatch version cannot prepare`,
-    hint: () => 'use <vbpreparemethod>CDROM</vbpreparemethod> with a <disk> holding <vbpreparecdrom source=.../>',
+    hint: () => 'use CDROM (a <disk> holding <vbpreparecdrom source=.../>) or ROOTSSH contextualization',
   }),
   BASE_IMAGE_MISSING: entry<{ target: string; path: string }>({
     kind: 'permanent',
@@ -199,6 +199,12 @@ export const errorCatalogue = {
     kind: 'transient',
     message: (p) => `no free static address for the guest: every address of this node's pool (${p.pool}) is taken by a running job`,
     hint: () => 'the job is requeued; give network.addresses (or network.count) more addresses, or run fewer jobs on this node at once',
+  }),
+  ROOT_SSH_FAILED: entry<{ target: string; seconds: number; reason: string }>({
+    kind: 'transient',
+    message: (p) => `cannot log in to the guest as ${p.target} within ${p.seconds} s: ${p.reason}`,
+    hint: () =>
+      "ROOTSSH needs an image that runs an SSH server accepting rootSsh.privateKeyFile's key and presenting a host key listed in rootSsh.hostKeysFile (docs/guest-contract.md)",
   }),
   GUEST_NOT_READY: entry<{ domain: string; seconds: number; consoleTail: string }>({
     kind: 'transient',

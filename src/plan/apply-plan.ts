@@ -1,6 +1,7 @@
 import { chmodSync, chownSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { buildIso } from '../context/build-iso.js';
+import { buildContextTar, buildIso } from '../context/build-iso.js';
+import { prepareOverRootSsh } from '../context/root-ssh.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { ensureDir } from '../fsutil/ensure-dir.js';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
@@ -50,7 +51,9 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
       log,
     }),
   );
-  await time('iso', () => buildIso(plan.iso, plan.paths.isoFile, plan.paths.isoStaging));
+  await time('iso', () =>
+    plan.method === 'ROOTSSH' ? buildContextTar(plan.iso, plan.paths.contextTar, plan.paths.isoStaging) : buildIso(plan.iso, plan.paths.isoFile, plan.paths.isoStaging),
+  );
   await time('keys', () => {
     // remoteshell runs as the submitter and needs the private half; nobody else may read it
     writeFileAtomic(plan.paths.userKey, plan.userKey.privateKey, { mode: 0o600, uid: plan.submitter.uid, gid: plan.submitter.gid });
@@ -59,6 +62,15 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
   });
   writeJobState(plan.paths.stateFile, { ...state, phase: 'booting' });
   await time('create', () => createDomain(plan.libvirtUri, plan.domainName, plan.paths.domainXml));
+  const { rootSsh, sshPort } = plan;
+  if (plan.method === 'ROOTSSH' && rootSsh && sshPort !== undefined) {
+    await time('rootssh', () =>
+      prepareOverRootSsh(
+        { host: '127.0.0.1', port: sshPort, ...rootSsh },
+        { contextTar: plan.paths.contextTar, domain: plan.domainName, deadline: Math.min(deadline, Date.now() + plan.readinessTimeoutMs) },
+      ),
+    );
+  }
   const budgetLeft = deadline - Date.now();
   await time('ready', async () => {
     try {

@@ -26,6 +26,9 @@ export interface ProloguePlan {
   paths: JobPaths;
   submitter: Submitter;
   disks: DiskPlan[];
+  /** how the context reaches the guest: a CDROM volume, or a root login that runs prolog.sh (ROOTSSH) */
+  method: 'CDROM' | 'ROOTSSH';
+  rootSsh: Config['rootSsh'] | undefined;
   /** how images are fetched and shared */
   images: { cacheDir: string; stallTimeoutMs: number; maxRedirects: number; createOnceWaitMs: number };
   iso: IsoLayout;
@@ -94,6 +97,8 @@ export function planPrologue(input: {
     paths,
     submitter,
     disks,
+    method: template.vb.prepareMethod === 'ROOTSSH' ? 'ROOTSSH' : 'CDROM',
+    rootSsh: template.vb.prepareMethod === 'ROOTSSH' ? config.rootSsh : undefined,
     images: {
       cacheDir,
       stallTimeoutMs: config.images.stallTimeoutSeconds * 1000,
@@ -130,8 +135,9 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
     submitter: plan.submitter,
     disks: plan.disks,
     imageCache: plan.images.cacheDir,
+    method: plan.method,
     contextIso: {
-      file: plan.paths.isoFile,
+      file: plan.method === 'ROOTSSH' ? plan.paths.contextTar : plan.paths.isoFile,
       volumeId: plan.iso.volumeId,
       files: plan.iso.files.map((f) => ({ path: f.path, mode: f.mode.toString(8), bytes: Buffer.byteLength(f.content), ...(f.secret ? { secret: true } : {}) })),
       copies: plan.iso.copies,

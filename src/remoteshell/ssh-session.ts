@@ -11,13 +11,13 @@ export interface GuestEndpoint {
   port: number;
   user: string;
   privateKey: string;
-  /** the guest's per-job host key (OpenSSH public line): the only key accepted */
-  hostPublicKey: string;
+  /** the guest's per-job host key (OpenSSH public line), or the site's guest host keys: the only keys accepted */
+  hostPublicKey: string | string[];
 }
 
 /** Connects to the guest, verifying its host key against the per-job key (no trust on first use). */
 export function connectGuest(endpoint: GuestEndpoint, timeoutMs = 30_000): Promise<Client> {
-  const expected = publicKeyBlob(endpoint.hostPublicKey);
+  const expected = [endpoint.hostPublicKey].flat().map(publicKeyBlob);
   const target = `${endpoint.user}@${endpoint.host}:${endpoint.port}`;
   return new Promise((resolve, reject) => {
     const client = new Client();
@@ -25,7 +25,7 @@ export function connectGuest(endpoint: GuestEndpoint, timeoutMs = 30_000): Promi
     client
       .once('ready', () => resolve(client))
       .once('error', (error) =>
-        reject(new VmbatchError('SSH_FAILED', { target, reason: hostKeyRejected ? 'the guest presented a host key that is not this job\'s' : error.message })),
+        reject(new VmbatchError('SSH_FAILED', { target, reason: hostKeyRejected ? `the guest presented a host key that is not ${Array.isArray(endpoint.hostPublicKey) ? 'one the site lists' : "this job's"}` : error.message })),
       )
       .connect({
         host: endpoint.host,
@@ -34,7 +34,7 @@ export function connectGuest(endpoint: GuestEndpoint, timeoutMs = 30_000): Promi
         privateKey: endpoint.privateKey,
         readyTimeout: timeoutMs,
         hostVerifier: (key: Buffer) => {
-          hostKeyRejected = !key.equals(expected);
+          hostKeyRejected = !expected.some((e) => key.equals(e));
           return !hostKeyRejected;
         },
       });

@@ -7,6 +7,8 @@ export interface JobPaths {
   consoleFile: string;
   isoFile: string;
   isoStaging: string;
+  /** ROOTSSH: the context files as a tar archive sent to the guest */
+  contextTar: string;
   userKey: string;
   domainXml: string;
   /** the image cache entries the job uses (JSON lines), so teardown can release them */
@@ -22,6 +24,7 @@ export function jobPaths(stateDir: string, jobId: string): JobPaths {
     consoleFile: join(dir, 'console.log'),
     isoFile: join(dir, 'context.iso'),
     isoStaging: join(dir, 'context.d'),
+    contextTar: join(dir, 'context.tar'),
     userKey: join(dir, 'user_key'),
     domainXml: join(dir, 'domain.xml'),
     cacheUses: join(dir, 'cache-uses.jsonl'),

@@ -2,7 +2,8 @@
 // volume by the host (option='cdrom') and shipped to be unpacked in the guest; unsafe archives.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
@@ -100,6 +101,48 @@ test('static network: addresses from the node pool, on the boot line and the con
     assert.equal(readdirSync(join(node.stateDir, 'addresses')), [], 'the epilogue releases the addresses');
     assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });
   });
+});
+
+const rootSshTemplate = shipped
+  .replace('<vbpreparemethod>CDROM</vbpreparemethod>', '<vbpreparemethod>ROOTSSH</vbpreparemethod>')
+  .replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, '');
+
+test('ROOTSSH: the host logs in as root with the site key, sends the context and runs prolog.sh; the job runs as the user', async () => {
+  const guest = '/var/lib/vmbatch/guest';
+  const rootSsh = { privateKeyFile: `${guest}/root_ssh_key`, hostKeysFile: `${guest}/guest_host_key.pub` };
+  await withMom({ domains: { rootssh: rootSshTemplate }, config: { rootSsh } }, async (node) => {
+    const job = { jobId: '521.vm', user, resources: 'other=vbdomain=rootssh' };
+    const script = writeJobScript(node, job, '#!/bin/sh\nid -un; id -u\n');
+    const pro = await runPrologue(node, job, script);
+    assert.is(pro.exitCode, 0, pro.stderr);
+    const log = readFileSync(node.logFile, 'utf8');
+    assert.match(log, /msg="ready" job=521\.vm .* rootssh=\d/);
+    const run = await runJobStarter(node, job, script);
+    assert.is(run.stdout, 'vbe2e\n31337', run.stderr);
+    assert.is((await runEpilogue(node, job, script, 0)).exitCode, 0);
+    assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });
+  });
+});
+
+test('ROOTSSH with a key the guest does not accept: a clear error, the job requeued, nothing left', async () => {
+  const keyDir = mkdtempSync(join(tmpdir(), 'vmbatch-rootkey-'));
+  await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'wrong')]);
+  const rootSsh = { privateKeyFile: join(keyDir, 'wrong'), hostKeysFile: '/var/lib/vmbatch/guest/guest_host_key.pub' };
+  try {
+    await withMom({ domains: { rootssh: rootSshTemplate }, config: { rootSsh } }, async (node) => {
+      const job = { jobId: '522.vm', user, resources: 'other=vbdomain=rootssh' };
+      const script = writeJobScript(node, job, '#!/bin/sh\ntrue\n');
+      const pro = await runPrologue(node, job, script);
+      assert.is(pro.exitCode, 2);
+      assert.match(pro.stderr, /^vmbatch: ROOT_SSH_FAILED: cannot log in to the guest as root@127\.0\.0\.1:\d+ within \d+ s: All configured authentication methods failed\n/);
+      assert.match(pro.stderr, 'vmbatch: job 522.vm is requeued (attempt 1 of 3).');
+      rmSync(join(user.home, 'vmbatch-522.vm.err'), { force: true });
+      assert.is((await runEpilogue(node, job, script, -2)).exitCode, 0);
+      assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });
+    });
+  } finally {
+    rmSync(keyDir, { recursive: true, force: true });
+  }
 });
 
 test.run();

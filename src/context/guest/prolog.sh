@@ -72,6 +72,8 @@ if command -v dropbear >/dev/null 2>&1; then
   mkdir -p /etc/dropbear
   dropbearconvert openssh dropbear "$ctx/ssh/ssh_host_ed25519_key" /etc/dropbear/dropbear_ed25519_host_key >/dev/null 2>&1 \
     || fail "dropbearconvert could not read the host key"
+  # a root SSH server the host used to run this script (ROOTSSH) gives way; its session lives on
+  [ -f /run/dropbear.pid ] && kill "$(cat /run/dropbear.pid)" 2>/dev/null && rm -f /run/dropbear.pid
   # -s: no passwords, -w: no root logins; dropbear returns once it listens
   dropbear -r /etc/dropbear/dropbear_ed25519_host_key -p 22 -s -w || fail "dropbear did not start"
 elif command -v sshd >/dev/null 2>&1; then

@@ -1,0 +1,63 @@
+import { createReadStream, readFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
+import { connectGuest, runOnGuest } from '../remoteshell/ssh-session.js';
+
+/** Where the context files are unpacked in the guest before prolog.sh runs from them. */
+const guestContextDir = '/run/vmbatch-context';
+
+/** How the host logs in to a booting guest as root (ROOTSSH). */
+export interface RootSshLogin {
+  host: string;
+  port: number;
+  user: string;
+  privateKeyFile: string;
+  /** OpenSSH public key lines the guest may present */
+  hostKeysFile: string;
+}
+
+/**
+ * ROOTSSH contextualization: logs in to the booting guest as root with the site's key (its
+ * host key must be one the site lists), sends the context files as a tar archive and runs
+ * prolog.sh from them, exactly as a CDROM guest runs it from its volume. The guest's SSH
+ * server comes up some time into the boot: refused or reset connections are retried until
+ * `deadline`; a host key the site does not list is refused at once.
+ */
+export async function prepareOverRootSsh(login: RootSshLogin, input: { contextTar: string; domain: string; deadline: number }): Promise<void> {
+  const target = `${login.user}@${login.host}:${login.port}`;
+  const started = Date.now();
+  const privateKey = readFileSync(login.privateKeyFile, 'utf8');
+  const hostKeys = readFileSync(login.hostKeysFile, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  let lastReason = 'no attempt was made';
+  for (;;) {
+    const left = input.deadline - Date.now();
+    if (left <= 0) throw new VmbatchError('ROOT_SSH_FAILED', { target, seconds: Math.round((Date.now() - started) / 1000), reason: lastReason });
+    let client;
+    try {
+      client = await connectGuest({ host: login.host, port: login.port, user: login.user, privateKey, hostPublicKey: hostKeys }, Math.min(left, 20_000));
+    } catch (error) {
+      if (!isVmbatchError(error, 'SSH_FAILED')) throw error;
+      lastReason = String((error.params as { reason: string }).reason);
+      // a wrong host key or a refused login will not change by waiting
+      if (/host key|authentication methods failed/i.test(lastReason)) {
+        throw new VmbatchError('ROOT_SSH_FAILED', { target, seconds: Math.round((Date.now() - started) / 1000), reason: lastReason });
+      }
+      await new Promise((r) => setTimeout(r, Math.min(250, Math.max(0, input.deadline - Date.now()))));
+      continue;
+    }
+    try {
+      const stderr = new PassThrough();
+      const errors: Buffer[] = [];
+      stderr.on('data', (d: Buffer) => errors.push(d));
+      const command = `rm -rf ${guestContextDir} && mkdir -p ${guestContextDir} && tar -x -f - -C ${guestContextDir} && sh ${guestContextDir}/prolog.sh ${guestContextDir}`;
+      const status = await runOnGuest(client, command, { stdout: new PassThrough().resume(), stderr, stdin: createReadStream(input.contextTar) });
+      if (status !== 0) {
+        const reason = Buffer.concat(errors).toString('utf8').trim().split('\n').slice(-5).join('\n') || `prolog.sh exited with ${status}`;
+        throw new VmbatchError('GUEST_PROLOG_FAILED', { domain: input.domain, reason });
+      }
+      return;
+    } finally {
+      client.end();
+    }
+  }
+}
