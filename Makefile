@@ -27,6 +27,7 @@ test-unit: build
 bench: setup
 	node dist/bench/prologue.js
 	node dist/bench/images.js
+	node dist/bench/context.js
 
 ## install the hooks into a real pbs_mom: make install-hooks MOM_PRIV=/var/spool/torque/mom_priv
 install-hooks: build

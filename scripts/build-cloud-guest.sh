@@ -11,7 +11,8 @@
 # the .deb files of the last build), so rebuilding after a package update is quick.
 # Usage: build-cloud-guest.sh [OUTDIR] [--verify]
 #   --verify  afterwards boot the image once under libvirt (TCG) with a NoCloud seed and wait
-#             until cloud-init has run the user-data's runcmd (up to 10 min)
+#             until cloud-init has run the user-data's runcmd (up to 10 min); the console is
+#             copied to $VMBATCH_CHECK_CONSOLE when that is set
 # Root only (debootstrap, chroot). Environment: VMBATCH_CLOUD_ROOT_SIZE (filesystem size, 2G).
 set -euo pipefail
 
@@ -61,7 +62,7 @@ kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depen
 [[ -n $kernel_pkg ]] || { echo "build-cloud-guest: cannot resolve linux-image-cloud-amd64 (run apt-get update)" >&2; exit 1; }
 pkgs=(systemd-sysv udev dbus cloud-init openssh-server linux-image-cloud-amd64 "$kernel_pkg" initramfs-tools
       iproute2 ifupdown isc-dhcp-client sudo procps)
-versions=$(for p in "${pkgs[@]}" systemd libc6 python3; do apt-cache policy "$p" | awk -v p="$p" '/Candidate:/{print p"="$2}'; done)
+versions=$(apt-cache policy "${pkgs[@]}" systemd libc6 python3 | awk '/^[^ ]/{p=$1; sub(/:$/,"",p)} /Candidate:/{print p"="$2}')
 build_id=$( { echo "$mirror $security $suite $root_size"; echo "$versions"; cat "$0"; } | sha256sum | cut -c1-16)
 
 # ---------------------------------------------------------------------------------------------
@@ -72,8 +73,9 @@ boot_check() {
   vdir=$(mktemp -d /var/tmp/vmbatch-cloud-check.XXXXXX)
   chmod 755 "$vdir"  # QEMU runs as libvirt-qemu
   name=vmbatch-cloud-check-$$
+  # libvirt hands the backing image to libvirt-qemu and does not give it back
   # shellcheck disable=SC2064
-  trap "virsh -q -c qemu:///system destroy '$name' >/dev/null 2>&1 || true; rm -rf '$vdir'" EXIT
+  trap "virsh -q -c qemu:///system destroy '$name' >/dev/null 2>&1 || true; rm -rf '$vdir'; chown root:root '$out/root.qcow2'" EXIT
   qemu-img create -q -f qcow2 -b "$out/root.qcow2" -F qcow2 "$vdir/overlay.qcow2"
   mkdir "$vdir/seed"
   printf 'instance-id: test-1\nlocal-hostname: cloud-check\n' > "$vdir/seed/meta-data"
@@ -135,24 +137,27 @@ X
     sleep 0.5
   done
   t1=$(date +%s.%N)
+  [[ -z ${VMBATCH_CHECK_CONSOLE:-} ]] || cp "$vdir/console.log" "$VMBATCH_CHECK_CONSOLE"
   printf 'boot check: cloud-init ran its runcmd %.1f s after virsh create\n' "$(echo "$t1 - $t0" | bc 2>/dev/null || awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')"
   if grep -aE 'Failed to start|FAILED|Traceback|WARNING' "$vdir/console.log" >/dev/null; then
     echo "boot check: the console reported:"; grep -aE 'Failed to start|FAILED|Traceback|WARNING' "$vdir/console.log" | head -20
   fi
 }
 
-if [[ -f $out/BUILD-ID && $(cat "$out/BUILD-ID") == "$build_id" && -f $out/vmlinuz && -f $out/initrd.img && -f $out/root.qcow2 ]]; then
+up_to_date() {
+  [[ -f $out/BUILD-ID && $(cat "$out/BUILD-ID") == "$build_id" && -f $out/vmlinuz && -f $out/initrd.img && -f $out/root.qcow2 ]] || return 1
   echo "cloud guest up to date in $out ($build_id)"
   ((verify == 0)) || boot_check
-  exit 0
-fi
+}
+up_to_date && exit 0
 
 # ---------------------------------------------------------------------------------------------
-echo "building cloud guest $build_id from $mirror: $(echo $versions)"
-started=$(date +%s)
 mkdir -p "$cache/debs" "$cache/debootstrap-debs"
 exec 9>"$cache/lock"
-flock 9  # one build at a time shares the cache
+flock 9  # one build at a time shares the cache; a build that waited may find its work done
+up_to_date && exit 0
+echo "building cloud guest $build_id from $mirror: $(echo $versions)"
+started=$(date +%s)
 work=$(mktemp -d /var/tmp/vmbatch-cloud-guest.XXXXXX)
 root=$work/root
 mounted=()
@@ -233,7 +238,11 @@ in_root update-initramfs -c -k "$kver" >> "$work/apt.log" 2>&1 || { tail -n 30 "
 cat > "$root/etc/cloud/cloud.cfg.d/90-vmbatch.cfg" <<'C'
 # vmbatch: configured from a NoCloud seed (CD labelled cidata) only, never probing the network
 datasource_list: [ NoCloud, None ]
+# C.UTF-8 is built into glibc: with it as the system locale cloud-init's locale module has
+# nothing to generate (en_US.UTF-8, its default, would need the locales package)
+locale: C.UTF-8
 C
+echo 'LANG=C.UTF-8' > "$root/etc/default/locale"
 cat > "$root/etc/fstab" <<'F'
 /dev/vda  /  ext4  defaults,errors=remount-ro  0  1
 F

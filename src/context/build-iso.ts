@@ -36,7 +36,8 @@ async function withStagedContext(layout: IsoLayout, output: string, stagingDir: 
   }
 }
 
-async function stageContext(layout: IsoLayout, stagingDir: string): Promise<void> {
+/** Writes the layout's files, copies and unpacked archives into `stagingDir` (which must exist). */
+export async function stageContext(layout: IsoLayout, stagingDir: string): Promise<void> {
   for (const archive of layout.unpack) {
     // checked by planTarFiles: no entry leaves `dir`; owners are not the guest's business;
     // unpacked first, so vmbatch's own files (prolog.sh, keys) win over an archive's

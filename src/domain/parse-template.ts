@@ -126,6 +126,11 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
   if (prepareMethod === 'DISK') {
     if (partitions.length === 0) problems.push('domain/devices: DISK contextualization needs <vbdisks> with at least one <vbdisk>');
     if (!jobPath) problems.push('domain/vbconfig: DISK contextualization needs <vbjobpath>');
+    for (const p of partitions) {
+      if (!p.partition.startsWith(p.dev) || !/\d+$/.test(p.partition)) problems.push(`domain/devices/vbdisks: partition='${p.partition}' is not a numbered partition of dev='${p.dev}' (like ${p.dev}2)`);
+      if (p.name !== 'rootdisk' && p.name !== 'jobdisk') problems.push(`domain/devices/vbdisks: name='${p.name}' must be rootdisk (context and init scripts) or jobdisk (the job script)`);
+    }
+    if (partitions.length && !partitions.some((p) => p.name === 'rootdisk')) problems.push("domain/devices/vbdisks: DISK contextualization needs a <vbdisk name='rootdisk'>");
   }
   const sshForwards = devices ? children(devices, 'vbsshforward') : [];
   if (sshForwards.length > 1) problems.push('domain/devices: <vbsshforward> may appear only once');

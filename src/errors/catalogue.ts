@@ -200,6 +200,17 @@ export const errorCatalogue = {
     message: (p) => `no free static address for the guest: every address of this node's pool (${p.pool}) is taken by a running job`,
     hint: () => 'the job is requeued; give network.addresses (or network.count) more addresses, or run fewer jobs on this node at once',
   }),
+  PARTITION_NOT_FOUND: entry<{ dev: string; partition: string; found: string[] }>({
+    kind: 'permanent',
+    message: (p) =>
+      `disk ${p.dev} has no partition ${p.partition}` + (p.found.length ? ` (its partitions: ${p.found.join(', ')})` : ' (it has no partition table vmbatch can read: MBR primary or GPT)'),
+    hint: () => "fix <vbdisk partition=...> to name a partition of the image (`sfdisk -d IMAGE` lists them)",
+  }),
+  DISK_CONTEXT_FAILED: entry<{ partition: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `cannot write the job's context into ${p.partition}: ${p.reason}`,
+    hint: () => 'DISK contextualization writes into ext2/3/4 partitions of a per-job copy-on-write disk (docs/domain-templates.md, <vbdisks>)',
+  }),
   ROOT_SSH_FAILED: entry<{ target: string; seconds: number; reason: string }>({
     kind: 'transient',
     message: (p) => `cannot log in to the guest as ${p.target} within ${p.seconds} s: ${p.reason}`,

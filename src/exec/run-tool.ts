@@ -10,6 +10,8 @@ export const toolPackages: Record<string, string> = {
   getent: 'libc-bin',
   flock: 'util-linux',
   tar: 'tar',
+  debugfs: 'e2fsprogs',
+  'qemu-io': 'qemu-utils',
   'vhd-util': 'blktap-utils (not in Debian 12; Xen ships vhd-util)',
 };
 
@@ -51,7 +53,7 @@ export async function runTool(argv: string[], options: RunToolOptions = {}): Pro
     uid: options.uid,
     gid: options.gid,
     cwd: options.cwd,
-    env: options.env,
+    env: options.env ?? { PATH: withSbin(process.env.PATH) },
     extendEnv: options.env === undefined,
     timeout: options.timeoutMs,
     cancelSignal: options.signal,
@@ -79,4 +81,11 @@ export async function runTool(argv: string[], options: RunToolOptions = {}): Pro
     throw new VmbatchError('TOOL_FAILED', { argv, exitCode: how, stderr: stderr || String(result.cause ?? '') });
   }
   return { argv, exitCode, stdout, stderr, ms };
+}
+
+// pbs_mom runs hooks with PATH=/bin:/usr/bin, but admin tools (debugfs, mke2fs) live in sbin
+function withSbin(path: string | undefined): string {
+  const parts = (path ?? '/usr/bin:/bin').split(':');
+  for (const dir of ['/usr/sbin', '/sbin']) if (!parts.includes(dir)) parts.push(dir);
+  return parts.join(':');
 }

@@ -51,7 +51,6 @@ export interface DiskPlanInput {
  * per job, into the job's directory; created disks are made per job or once.
  */
 export function planDisks(template: DomainTemplate, input: DiskPlanInput): DiskPlan[] {
-  if (template.vb.prepareMethod === 'DISK') throw new VmbatchError('METHOD_UNSUPPORTED', { file: template.file, method: template.vb.prepareMethod });
   if (input.userImage && !template.disks.some((d) => d.userImage)) {
     throw new VmbatchError('USER_IMAGE_REFUSED', {
       image: input.userImage.source.url,

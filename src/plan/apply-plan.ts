@@ -1,6 +1,7 @@
 import { chmodSync, chownSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { buildContextTar, buildIso } from '../context/build-iso.js';
+import { buildContextTar, buildIso, stageContext } from '../context/build-iso.js';
+import { writeDiskContext } from '../context/disk-context.js';
 import { prepareOverRootSsh } from '../context/root-ssh.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { ensureDir } from '../fsutil/ensure-dir.js';
@@ -51,9 +52,7 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
       log,
     }),
   );
-  await time('iso', () =>
-    plan.method === 'ROOTSSH' ? buildContextTar(plan.iso, plan.paths.contextTar, plan.paths.isoStaging) : buildIso(plan.iso, plan.paths.isoFile, plan.paths.isoStaging),
-  );
+  await time('iso', () => buildContext(plan));
   await time('keys', () => {
     // remoteshell runs as the submitter and needs the private half; nobody else may read it
     writeFileAtomic(plan.paths.userKey, plan.userKey.privateKey, { mode: 0o600, uid: plan.submitter.uid, gid: plan.submitter.gid });
@@ -84,6 +83,19 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     }
   });
   writeJobState(plan.paths.stateFile, { ...state, phase: 'ready' });
+}
+
+// The context in the form the method needs: a CDROM volume, an archive for the root login,
+// or files written into the (per-job) disk's partitions.
+async function buildContext(plan: ProloguePlan): Promise<void> {
+  const staging = plan.paths.isoStaging;
+  if (plan.method === 'ROOTSSH') return buildContextTar(plan.iso, plan.paths.contextTar, staging);
+  if (plan.method === 'CDROM') return buildIso(plan.iso, plan.paths.isoFile, staging);
+  const tree = `${staging}/context`;
+  mkdirSync(tree, { recursive: true, mode: 0o700 });
+  await stageContext(plan.iso, tree);
+  const job = plan.iso.files.find((f) => f.path.startsWith('job/'))!;
+  await writeDiskContext(plan.diskContext, { contextTree: tree, jobScript: { name: job.path.slice(4), content: job.content }, scratch: staging });
 }
 
 /** Runs one step and records its duration (ms, one decimal) under `phase`, also when it fails. */

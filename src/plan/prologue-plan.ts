@@ -5,6 +5,7 @@ import { generateKeyPair, type SshKeyPair } from '../context/keys.js';
 import { guestTarList, planContextIso, type IsoLayout } from '../context/iso-layout.js';
 import { planTarFiles } from '../context/tar-plan.js';
 import { planCloudInitIso } from '../context/cloud-init.js';
+import { planDiskContext, type PartitionWrite } from '../context/disk-context.js';
 import type { GuestParams } from '../context/guest-params.js';
 import type { DomainTemplate } from '../domain/parse-template.js';
 import { renderDomain } from '../domain/render-domain.js';
@@ -27,7 +28,9 @@ export interface ProloguePlan {
   submitter: Submitter;
   disks: DiskPlan[];
   /** how the context reaches the guest: a CDROM volume, or a root login that runs prolog.sh (ROOTSSH) */
-  method: 'CDROM' | 'ROOTSSH';
+  method: 'CDROM' | 'ROOTSSH' | 'DISK';
+  /** DISK: the partitions the context and the job script are written into */
+  diskContext: PartitionWrite[];
   rootSsh: Config['rootSsh'] | undefined;
   /** how images are fetched and shared */
   images: { cacheDir: string; stallTimeoutMs: number; maxRedirects: number; createOnceWaitMs: number };
@@ -97,7 +100,8 @@ export function planPrologue(input: {
     paths,
     submitter,
     disks,
-    method: template.vb.prepareMethod === 'ROOTSSH' ? 'ROOTSSH' : 'CDROM',
+    method: template.vb.prepareMethod,
+    diskContext: template.vb.prepareMethod === 'DISK' ? planDiskContext(template.vb.partitions, disks, paths.dir) : [],
     rootSsh: template.vb.prepareMethod === 'ROOTSSH' ? config.rootSsh : undefined,
     images: {
       cacheDir,
@@ -136,8 +140,9 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
     disks: plan.disks,
     imageCache: plan.images.cacheDir,
     method: plan.method,
+    ...(plan.method === 'DISK' ? { diskContext: plan.diskContext } : {}),
     contextIso: {
-      file: plan.method === 'ROOTSSH' ? plan.paths.contextTar : plan.paths.isoFile,
+      file: plan.method === 'ROOTSSH' ? plan.paths.contextTar : plan.method === 'DISK' ? null : plan.paths.isoFile,
       volumeId: plan.iso.volumeId,
       files: plan.iso.files.map((f) => ({ path: f.path, mode: f.mode.toString(8), bytes: Buffer.byteLength(f.content), ...(f.secret ? { secret: true } : {}) })),
       copies: plan.iso.copies,

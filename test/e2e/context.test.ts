@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { makeTar } from '../helpers/make-tar.js';
+import { makePartitionedImage } from '../helpers/partitioned-image.js';
+import { createHash } from 'node:crypto';
 import { domainsDir } from '../helpers/paths.js';
 import { leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, withMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
 
@@ -143,6 +145,42 @@ test('ROOTSSH with a key the guest does not accept: a clear error, the job reque
   } finally {
     rmSync(keyDir, { recursive: true, force: true });
   }
+});
+
+test('DISK: context and init scripts written into the image\'s partitions before boot, the job script onto the job partition', async () => {
+  const image = join(mom.root, 'partitioned.qcow2');
+  await makePartitionedImage(image, [{ sizeMiB: 16, label: 'vbhome' }, { sizeMiB: 16, label: 'vbroot' }, { sizeMiB: 8, label: 'vbjobs' }]);
+  const before0 = createHash('sha256').update(readFileSync(image)).digest('hex');
+  const template = shipped
+    .replace('<vbpreparemethod>CDROM</vbpreparemethod>', '<vbpreparemethod>DISK</vbpreparemethod>')
+    .replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, '')
+    .replace('/var/lib/vmbatch/guest/disk.qcow2', image)
+    .replace('<devices>', "<devices>\n    <vbdisks>\n      <vbdisk name='rootdisk' dev='vda' partition='vda2'/>\n      <vbdisk name='jobdisk' dev='vda' partition='vda3'/>\n    </vbdisks>");
+  await withMom({ domains: { disk: template, nopart: template.replace("partition='vda3'", "partition='vda7'") } }, async (node) => {
+    const job = { jobId: '531.vm', user, resources: 'other=vbdomain=disk' };
+    const script = writeJobScript(node, job, '#!/bin/sh\nid -un\nls /mnt/context/var/lib/vmbatch/context\n');
+    const pro = await runPrologue(node, job, script);
+    assert.is(pro.exitCode, 0, pro.stderr);
+    const overlay = join(node.stateDir, 'jobs', job.jobId, 'disk-vda.qcow2');
+    // the job partition got the job script, read back from the overlay without mounting it
+    const jobPart = join(node.root, 'vda3.raw');
+    await execa('qemu-img', ['dd', '-U', '-f', 'qcow2', '-O', 'raw', 'bs=1M', 'skip=33', 'count=41', `if=${overlay}`, `of=${jobPart}`]);
+    assert.is((await execa('debugfs', ['-R', 'cat /531.vm.SC', jobPart])).stdout, readFileSync(script, 'utf8').trimEnd());
+    const run = await runJobStarter(node, job, script);
+    assert.is(run.exitCode, 0, run.stderr);
+    assert.is(run.stdout, 'vbe2e\nepilog.sh\njob\nprolog.sh\nssh\nvmbatch.env\nvmbatch.json');
+    assert.is((await runEpilogue(node, job, script, 0)).exitCode, 0);
+    assert.is(createHash('sha256').update(readFileSync(image)).digest('hex'), before0, 'the base image is unchanged');
+
+    const bad = { jobId: '532.vm', user, resources: 'other=vbdomain=nopart' };
+    const badScript = writeJobScript(node, bad, '#!/bin/sh\ntrue\n');
+    const refused = await runPrologue(node, bad, badScript);
+    assert.is(refused.exitCode, 1);
+    assert.match(refused.stderr, 'vmbatch: PARTITION_NOT_FOUND: disk vda has no partition vda7 (its partitions: vda1 (16 MiB), vda2 (16 MiB), vda3 (8 MiB))\n');
+    rmSync(join(user.home, 'vmbatch-532.vm.err'), { force: true });
+    await runEpilogue(node, bad, badScript, -2);
+    assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });
+  });
 });
 
 test.run();

@@ -118,7 +118,7 @@ test('a guest that never reports ready: requeue (2) with its console lines, then
   const { stderr } = await failingJob('207.vm', 'other=vbdomain=silent', 2);
   assert.ok(Date.now() - started < 30_000, 'the readiness timeout of the template (6 s) applies');
   assert.match(stderr, /^vmbatch: GUEST_NOT_READY: guest vmbatch-207\.vm did not report ready within 6 s; last console lines:\n/);
-  assert.match(stderr, '    vmbatch-guest: no context volume with prolog.sh found\n');
+  assert.match(stderr, "    vmbatch-guest: no context volume: waiting for the host's root SSH\n");
   assert.match(stderr, /\nvmbatch: job 207\.vm is requeued \(attempt 1 of 3\)\.$/);
 });
 

@@ -1,0 +1,110 @@
+// bench: context build time for each contextualization method next to the bare tools doing the
+// same work: the CDROM ISO (genisoimage), the cloud-init seed (genisoimage), the ROOTSSH context
+// archive (tar), and the ROOTSSH root login + unpack + prolog.sh in a real guest (from the
+// prologue's own phase timings) next to OpenSSH's ssh doing the same. Prints; asserts nothing.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { buildContextTar, buildIso } from '../src/context/build-iso.js';
+import { planCloudInitIso } from '../src/context/cloud-init.js';
+import { planContextIso, type IsoLayout } from '../src/context/iso-layout.js';
+import { generateKeyPair } from '../src/context/keys.js';
+import { ensureHostUser } from '../test/helpers/host-user.js';
+import { domainsDir } from '../test/helpers/paths.js';
+import { runEpilogue, runPrologue, setupMom, teardownMom, writeJobScript } from '../test/torque/pbs-mom.js';
+
+const runs = Number(process.env.BENCH_RUNS ?? 15);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const ms = async (f: () => Promise<unknown>) => {
+  const t = performance.now();
+  await f();
+  return performance.now() - t;
+};
+
+const params = {
+  VB_NONCE: 'a'.repeat(32), VB_JOBID: '1.bench', VB_JOBNAME: 'STDIN', VB_USER: 'vbbench', VB_GROUP: 'vbbench', VB_UID: 41101, VB_GID: 41102,
+  VB_HOME: '/home/vbbench', VB_SHELL: '/bin/sh', VB_JOBPATH: '/var/spool/vmbatch/jobs', VB_JOBFILE: '1.bench.SC', VB_READY_CONSOLE: '/dev/ttyS0',
+};
+
+// The bare tool's time on the same files: stage them once, time only the tool.
+async function bare(layout: IsoLayout, dir: string, tool: (staging: string, out: string) => string[]): Promise<number> {
+  const staging = join(dir, 'bare.d');
+  rmSync(staging, { recursive: true, force: true });
+  for (const f of layout.files) {
+    const path = join(staging, f.path);
+    await execa('mkdir', ['-p', join(path, '..')]);
+    writeFileSync(path, f.content, { mode: f.mode });
+  }
+  const out = join(dir, 'bare.out');
+  rmSync(out, { force: true });
+  const [file, ...args] = tool(staging, out);
+  return ms(() => execa(file!, args));
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync('/tmp/vmbatch-bench-ctx-');
+  const input = { params, jobScript: '#!/bin/sh\necho hi\n', userKey: generateKeyPair('u'), hostKey: generateKeyPair('h'), tarFiles: [], staticAddress: undefined };
+  const rows: [string, number, number, string][] = [];
+  try {
+    const methods: [string, IsoLayout, (l: IsoLayout, out: string) => Promise<void>, (s: string, o: string) => string[], string][] = [
+      ['CDROM ISO (vmbatch style)', planContextIso(input), (l, o) => buildIso(l, o, join(dir, 'st')), (s, o) => ['genisoimage', '-quiet', '-V', 'VMBATCH', '-R', '-J', '-o', o, s], 'genisoimage'],
+      ['cloud-init seed (cidata)', planCloudInitIso(input), (l, o) => buildIso(l, o, join(dir, 'st')), (s, o) => ['genisoimage', '-quiet', '-V', 'cidata', '-R', '-J', '-o', o, s], 'genisoimage'],
+      ['ROOTSSH context archive', planContextIso(input), (l, o) => buildContextTar(l, o, join(dir, 'st')), (s, o) => ['tar', '-c', '-f', o, '-C', s, '.'], 'tar -c'],
+    ];
+    for (const [name, layout, build, tool, toolName] of methods) {
+      const ours: number[] = [];
+      const theirs: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const out = join(dir, `out-${i}`);
+        ours.push(await ms(() => build(layout, out)));
+        rmSync(out, { force: true });
+        theirs.push(await bare(layout, dir, tool));
+      }
+      rows.push([name, median(ours), median(theirs), toolName]);
+    }
+
+    // ROOTSSH in a real guest: the prologue's 'rootssh' phase, and ssh(1) doing the same login,
+    // archive transfer and unpack into the same (still running) guest
+    const user = await ensureHostUser('vbbench', 41101, 41102);
+    const guest = '/var/lib/vmbatch/guest';
+    const template = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8')
+      .replace('<vbpreparemethod>CDROM</vbpreparemethod>', '<vbpreparemethod>ROOTSSH</vbpreparemethod>')
+      .replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, '');
+    const mom = await setupMom({ domains: { rootssh: template }, config: { rootSsh: { privateKeyFile: `${guest}/root_ssh_key`, hostKeysFile: `${guest}/guest_host_key.pub` } } });
+    const phase: number[] = [];
+    const sshBare: number[] = [];
+    try {
+      for (let i = 0; i < Math.min(runs, 3); i++) {
+        const job = { jobId: `${950 + i}.bench`, user, resources: 'other=vbdomain=rootssh' };
+        const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
+        const run = await runPrologue(mom, job, script);
+        if (run.exitCode !== 0) throw new Error(run.stderr);
+        const line = readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes(`job=${job.jobId}`) && l.includes('msg="ready"')).pop() ?? '';
+        phase.push(Number(/ rootssh=([\d.]+)/.exec(line)?.[1]));
+        const port = Number(/ port=(\d+)/.exec(line)?.[1]);
+        const tarFile = join(dir, 'ctx.tar');
+        await buildContextTar(planContextIso(input), tarFile, join(dir, 'st'));
+        // the guest's root listener is gone after prolog.sh: the per-job server refuses root, so
+        // the bare login goes to the job user with the same transfer and unpack
+        const key = join(mom.stateDir, 'jobs', job.jobId, 'user_key');
+        sshBare.push(
+          await ms(() =>
+            execa('ssh', ['-q', '-i', key, '-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', 'vbbench@127.0.0.1', 'mkdir -p /tmp/c && tar -x -f - -C /tmp/c && true'], { inputFile: tarFile }),
+          ),
+        );
+        await runEpilogue(mom, job, script, 0);
+      }
+    } finally {
+      teardownMom(mom);
+    }
+    rows.push(['ROOTSSH login + send + prolog.sh', median(phase), median(sshBare), 'ssh + tar -x (no prolog.sh)']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(`context build by method, median of ${runs} runs (ROOTSSH in a guest: ${Math.min(runs, 3)})`);
+  for (const [name, ours, theirs, tool] of rows) {
+    console.log(`${name.padEnd(34)} ${ours.toFixed(1).padStart(8)} ms   ${tool.padEnd(28)} ${theirs.toFixed(1).padStart(8)} ms   ratio ${(ours / theirs).toFixed(2)}x`);
+  }
+}
+
+main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
