@@ -51,10 +51,9 @@ export function planCloudInitIso(input: {
       { path: `${p.VB_JOBPATH}/${p.VB_JOBFILE}`, encoding: 'b64', content: Buffer.from(input.jobScript).toString('base64'), owner, permissions: '0500', defer: true },
       ...shipped.map((t, i) => ({ path: `${guestTarDir}/${i + 1}.tar`, encoding: 'b64', content: readFileSync(t.file).toString('base64'), permissions: '0600' })),
     ],
-    runcmd: [
-      ...shipped.map((t, i) => ['sh', '-c', unpackCommand(t, `${guestTarDir}/${i + 1}.tar`, p)]),
-      ['sh', '-c', `printf 'VMBATCH-READY %s %s\\n' ${p.VB_NONCE} "$(hostname)" > ${shellQuote(p.VB_READY_CONSOLE)}`],
-    ],
+    // one script: a failed step reports VMBATCH-FAILED instead of a ready line, and the ready
+    // line waits until sshd listens (cloud-init's final stage is not ordered after ssh)
+    runcmd: [['sh', '-c', finalScript(p, shipped)]],
   };
   const files = [
     { path: 'user-data', mode: 0o644, content: `#cloud-config\n${JSON.stringify(userData, null, 2)}\n`, secret: true },
@@ -77,6 +76,16 @@ export function networkConfig(a: StaticAddress): Record<string, unknown> {
       },
     },
   };
+}
+
+function finalScript(p: GuestParams, shipped: TarPlan[]): string {
+  const console = shellQuote(p.VB_READY_CONSOLE);
+  return [
+    `fail() { printf 'VMBATCH-FAILED %s %s\\n' ${p.VB_NONCE} "$1" > ${console}; exit 1; }`,
+    ...shipped.map((t, i) => `{ ${unpackCommand(t, `${guestTarDir}/${i + 1}.tar`, p)}; } || fail ${shellQuote(`unpacking tar file ${i + 1} into ${t.path} failed`)}`),
+    "if command -v ss >/dev/null; then i=0; until ss -ltn | grep -q ':22 '; do i=$((i+1)); [ $i -lt 150 ] || fail 'sshd is not listening'; sleep 0.2; done; fi",
+    `printf 'VMBATCH-READY %s %s\\n' ${p.VB_NONCE} "$(hostname)" > ${console}`,
+  ].join('\n');
 }
 
 // The same rule as prolog.sh: relative paths are below the user's home and belong to the user.

@@ -1,4 +1,5 @@
 import { createReadStream, readFileSync } from 'node:fs';
+import ssh2 from 'ssh2';
 import { PassThrough } from 'node:stream';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
 import { connectGuest, runOnGuest } from '../remoteshell/ssh-session.js';
@@ -26,8 +27,7 @@ export interface RootSshLogin {
 export async function prepareOverRootSsh(login: RootSshLogin, input: { contextTar: string; domain: string; deadline: number }): Promise<void> {
   const target = `${login.user}@${login.host}:${login.port}`;
   const started = Date.now();
-  const privateKey = readFileSync(login.privateKeyFile, 'utf8');
-  const hostKeys = readFileSync(login.hostKeysFile, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const { privateKey, hostKeys } = readRootSshKeys(login);
   let lastReason = 'no attempt was made';
   for (;;) {
     const left = input.deadline - Date.now();
@@ -38,10 +38,8 @@ export async function prepareOverRootSsh(login: RootSshLogin, input: { contextTa
     } catch (error) {
       if (!isVmbatchError(error, 'SSH_FAILED')) throw error;
       lastReason = String((error.params as { reason: string }).reason);
-      // a wrong host key or a refused login will not change by waiting
-      if (/host key|authentication methods failed/i.test(lastReason)) {
-        throw new VmbatchError('ROOT_SSH_FAILED', { target, seconds: Math.round((Date.now() - started) / 1000), reason: lastReason });
-      }
+      // a wrong host key or a refused login will not change by waiting or requeueing
+      if (/host key|authentication methods failed/i.test(lastReason)) throw new VmbatchError('ROOT_SSH_REFUSED', { target, reason: lastReason });
       await new Promise((r) => setTimeout(r, Math.min(250, Math.max(0, input.deadline - Date.now()))));
       continue;
     }
@@ -60,4 +58,27 @@ export async function prepareOverRootSsh(login: RootSshLogin, input: { contextTa
       client.end();
     }
   }
+}
+
+/**
+ * Reads and checks the site's ROOTSSH keys: an unencrypted private key and at least one host
+ * key line. Done when the job is planned, so a broken setup fails before any guest starts.
+ */
+export function readRootSshKeys(login: Pick<RootSshLogin, 'privateKeyFile' | 'hostKeysFile'>): { privateKey: string; hostKeys: string[] } {
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new VmbatchError('ROOT_SSH_KEYS_INVALID', { file, reason: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (error as Error).message });
+    }
+  };
+  const privateKey = read(login.privateKeyFile);
+  const parsed = ssh2.utils.parseKey(privateKey);
+  if (parsed instanceof Error) throw new VmbatchError('ROOT_SSH_KEYS_INVALID', { file: login.privateKeyFile, reason: parsed.message });
+  const hostKeys = read(login.hostKeysFile).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  if (hostKeys.length === 0) throw new VmbatchError('ROOT_SSH_KEYS_INVALID', { file: login.hostKeysFile, reason: 'it lists no host key' });
+  for (const line of hostKeys) {
+    if (ssh2.utils.parseKey(line) instanceof Error) throw new VmbatchError('ROOT_SSH_KEYS_INVALID', { file: login.hostKeysFile, reason: `'${line.slice(0, 40)}' is not an OpenSSH public key line` });
+  }
+  return { privateKey, hostKeys };
 }

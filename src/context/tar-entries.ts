@@ -52,9 +52,14 @@ export function readTarEntries(file: string): TarEntry[] {
  */
 export function tarEscapes(entries: TarEntry[], strip: number): string[] {
   const problems: string[] = [];
+  const links = new Set<string>();
   for (const entry of entries) {
     const parts = entry.name.split('/').filter((p) => p !== '' && p !== '.');
+    // an entry below a link of the same archive is written through that link, wherever it leads
+    const through = parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/')).find((prefix) => links.has(prefix));
+    if (entry.type === 'symlink' || entry.type === 'hardlink') links.add(parts.join('/'));
     if (entry.name.startsWith('/')) problems.push(`${entry.name}: an absolute path`);
+    else if (through !== undefined) problems.push(`${entry.name}: below ${through}, a link in the same archive`);
     else if (parts.includes('..')) problems.push(`${entry.name}: a '..' component`);
     else if (entry.type === 'other') problems.push(`${entry.name}: a device, FIFO or other special file`);
     else if (entry.type === 'symlink' || entry.type === 'hardlink') {
@@ -84,8 +89,24 @@ export function isGzipFile(file: string): boolean {
 
 function readArchive(file: string): Buffer {
   const raw = readFileSync(file);
-  return isGzipFile(file) ? gunzipSync(raw) : raw;
+  const data = isGzipFile(file) ? gunzipSync(raw) : raw;
+  // tar(1) would unpack other compressions by itself: what cannot be checked is refused
+  const compressed = [
+    ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a]],
+    ['bzip2', [0x42, 0x5a, 0x68]],
+    ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+    ['lzma', [0x5d, 0x00, 0x00]],
+    ['compress', [0x1f, 0x9d]],
+  ] as const;
+  for (const [name, magic] of compressed) if (magic.every((b, i) => data[i] === b)) throw new TarFormatError(`it is ${name}-compressed; use a plain or gzip-compressed tar`);
+  if (data.length >= 512 && data.subarray(257, 262).toString('latin1') !== 'ustar' && !data.subarray(0, 512).every((b) => b === 0)) {
+    throw new TarFormatError('it is not a tar archive (no ustar header)');
+  }
+  return data;
 }
+
+/** The archive cannot be checked: not a (plain or gzip) tar. */
+export class TarFormatError extends Error {}
 
 function parseOctal(field: Buffer): number {
   // GNU base-256 for sizes over 8 GiB

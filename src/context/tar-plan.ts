@@ -2,7 +2,7 @@ import { isAbsolute, join } from 'node:path';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import type { VbAttrs } from '../domain/vb-tags.js';
 import { hasTraversal } from '../images/image-source.js';
-import { isGzipFile, readTarEntries, tarEscapes } from './tar-entries.js';
+import { TarFormatError, isGzipFile, readTarEntries, tarEscapes } from './tar-entries.js';
 
 /** A checked tar file of the template and where it goes. */
 export interface TarPlan {
@@ -29,11 +29,14 @@ export function planTarFiles(tarFiles: VbAttrs<'vbtarfile'>[], contextFilesDir: 
     try {
       entries = readTarEntries(file);
     } catch (error) {
+      if (error instanceof TarFormatError) throw new VmbatchError('TAR_UNSAFE', { path: file, problems: [error.message] });
       throw new VmbatchError('TAR_MISSING', { tarfile: t.tarfile, path: `${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` });
     }
     const where = t.option === 'cdrom' ? 'cdrom' : 'guest';
     const problems = tarEscapes(entries, t.strip);
-    if (where === 'cdrom' && (isAbsolute(t.path) || hasTraversal(t.path.replace(/^\.$/, '')))) problems.unshift(`path='${t.path}' must stay on the context volume`);
+    if (where === 'cdrom' && isAbsolute(t.path)) problems.unshift(`path='${t.path}' must stay on the context volume`);
+    // a relative target lies below the volume's root or the user's home and must stay there
+    if (!isAbsolute(t.path) && hasTraversal(t.path.replace(/^\.$/, ''))) problems.unshift(`path='${t.path}' must not contain '..'`);
     if (/[\t\n]/.test(t.path)) problems.unshift(`path='${t.path}' has a tab or newline`);
     if (problems.length) throw new VmbatchError('TAR_UNSAFE', { path: file, problems });
     return { file, where, path: t.path, strip: t.strip, gzip: isGzipFile(file) };

@@ -134,6 +134,7 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
   }
   const sshForwards = devices ? children(devices, 'vbsshforward') : [];
   if (sshForwards.length > 1) problems.push('domain/devices: <vbsshforward> may appear only once');
+  if (prepareMethod && prepareMethod !== 'CDROM' && cdroms.length > 0) problems.push(`domain/devices: <vbpreparecdrom> is for CDROM contextualization; ${prepareMethod} has no context volume`);
   if (prepareMethod === 'ROOTSSH' && sshForwards.length === 0) problems.push('domain/devices: ROOTSSH contextualization needs <vbsshforward> (the host logs in to the guest through it)');
 
   if (problems.length) throw new VmbatchError('DOMAIN_TEMPLATE_INVALID', { file, problems });

@@ -70,8 +70,8 @@ export const errorCatalogue = {
   }),
   TAR_UNSAFE: entry<{ path: string; problems: string[] }>({
     kind: 'permanent',
-    message: (p) => `the tar file ${p.path} has entries that would land outside their target:\n${bullets(p.problems)}`,
-    hint: () => 'rebuild the archive with relative paths only (tar -C DIR -cf FILE .), without links that leave it',
+    message: (p) => `the tar file ${p.path} cannot be unpacked safely:\n${bullets(p.problems)}`,
+    hint: () => 'rebuild it as a plain or gzip tar with relative paths only (tar -C DIR -czf FILE .), without links that leave it or lead into it',
   }),
   DOWNLOAD_HTTP_STATUS: entry<{ url: string; status: number; statusText: string }>({
     kind: 'permanent',
@@ -160,11 +160,6 @@ export const errorCatalogue = {
     message: (p) => `domain template ${p.file} is invalid:\n${bullets(p.problems)}`,
     hint: () => 'docs/domain-templates.md lists every vb* tag, where it may stand and its attributes',
   }),
-  METHOD_UNSUPPORTED: entry<{ file: string; method: string }>({
-    kind: 'permanent',
-    message: (p) => `domain template ${p.file} asks for ${p.method} contextualization, which this vmbatch version cannot prepare`,
-    hint: () => 'use CDROM (a <disk> holding <vbpreparecdrom source=.../>) or ROOTSSH contextualization',
-  }),
   BASE_IMAGE_MISSING: entry<{ target: string; path: string }>({
     kind: 'permanent',
     message: (p) => `the base image of disk ${p.target}, ${p.path}, does not exist`,
@@ -210,6 +205,16 @@ export const errorCatalogue = {
     kind: 'permanent',
     message: (p) => `cannot write the job's context into ${p.partition}: ${p.reason}`,
     hint: () => 'DISK contextualization writes into ext2/3/4 partitions of a per-job copy-on-write disk (docs/domain-templates.md, <vbdisks>)',
+  }),
+  ROOT_SSH_REFUSED: entry<{ target: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `the guest refused the root login ${p.target}: ${p.reason}`,
+    hint: () => "the image must accept rootSsh.privateKeyFile's key for root and present a host key listed in rootSsh.hostKeysFile",
+  }),
+  ROOT_SSH_KEYS_INVALID: entry<{ file: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `the ROOTSSH key file ${p.file} cannot be used: ${p.reason}`,
+    hint: () => 'rootSsh.privateKeyFile: an unencrypted OpenSSH private key; rootSsh.hostKeysFile: OpenSSH public key lines (docs/admin.md)',
   }),
   ROOT_SSH_FAILED: entry<{ target: string; seconds: number; reason: string }>({
     kind: 'transient',

@@ -2,7 +2,6 @@ import { chmodSync, chownSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { buildContextTar, buildIso, stageContext } from '../context/build-iso.js';
 import { writeDiskContext } from '../context/disk-context.js';
-import { prepareOverRootSsh } from '../context/root-ssh.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { ensureDir } from '../fsutil/ensure-dir.js';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
@@ -42,6 +41,10 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     createdAt: new Date().toISOString(),
   };
   writeJobState(plan.paths.stateFile, state);
+  // ROOTSSH only: ssh2 is loaded when needed (start-up time counts for every job); a broken key
+  // setup fails here, before anything is made
+  const rootSshModule = plan.method === 'ROOTSSH' ? await import('../context/root-ssh.js') : undefined;
+  if (rootSshModule && plan.rootSsh) rootSshModule.readRootSshKeys(plan.rootSsh);
 
   await time('disks', () =>
     prepareDisks(plan.disks, {
@@ -62,9 +65,9 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
   writeJobState(plan.paths.stateFile, { ...state, phase: 'booting' });
   await time('create', () => createDomain(plan.libvirtUri, plan.domainName, plan.paths.domainXml));
   const { rootSsh, sshPort } = plan;
-  if (plan.method === 'ROOTSSH' && rootSsh && sshPort !== undefined) {
+  if (rootSshModule && rootSsh && sshPort !== undefined) {
     await time('rootssh', () =>
-      prepareOverRootSsh(
+      rootSshModule.prepareOverRootSsh(
         { host: '127.0.0.1', port: sshPort, ...rootSsh },
         { contextTar: plan.paths.contextTar, domain: plan.domainName, deadline: Math.min(deadline, Date.now() + plan.readinessTimeoutMs) },
       ),

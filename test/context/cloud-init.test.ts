@@ -63,10 +63,15 @@ test('user-data creates the user with the exact ids and key, the job, the tar fi
   assert.equal(doc.write_files[0].path, '/var/spool/vmbatch/jobs/12.vm.SC');
   assert.is(Buffer.from(doc.write_files[0].content, 'base64').toString(), '#!/bin/sh\necho job\n');
   assert.equal([doc.write_files[0].owner, doc.write_files[0].permissions, doc.write_files[0].defer], ["o'brien:physics", '0500', true]);
-  assert.equal(doc.runcmd, [
-    ['sh', '-c', "mkdir -p /home/obrien/myapp && tar -x -o -f /var/lib/vmbatch/tar/1.tar -C /home/obrien/myapp --strip-components 1 && chown -R 31337:31338 /home/obrien/myapp && rm -f /var/lib/vmbatch/tar/1.tar"],
-    ['sh', '-c', `printf 'VMBATCH-READY %s %s\\n' ${'a'.repeat(32)} "$(hostname)" > /dev/ttyS0`],
-  ]);
+  assert.equal(doc.runcmd.length, 1);
+  assert.is(doc.runcmd[0][2].split('\n').join('\n'), [
+    `fail() { printf 'VMBATCH-FAILED %s %s\\n' ${'a'.repeat(32)} "$1" > /dev/ttyS0; exit 1; }`,
+    "{ mkdir -p /home/obrien/myapp && tar -x -o -f /var/lib/vmbatch/tar/1.tar -C /home/obrien/myapp --strip-components 1 && chown -R 31337:31338 /home/obrien/myapp && rm -f /var/lib/vmbatch/tar/1.tar; } || fail 'unpacking tar file 1 into myapp failed'",
+    "if command -v ss >/dev/null; then i=0; until ss -ltn | grep -q ':22 '; do i=$((i+1)); [ $i -lt 150 ] || fail 'sshd is not listening'; sleep 0.2; done; fi",
+    `printf 'VMBATCH-READY %s %s\\n' ${'a'.repeat(32)} "$(hostname)" > /dev/ttyS0`,
+  ].join('\n'));
+  // the script is valid sh
+  assert.is((await execa('sh', ['-n', '-c', doc.runcmd[0][2]], { reject: false })).exitCode, 0);
   assert.ok(l.files[0]!.secret, 'user-data holds the host private key: never printed by a dry run');
 });
 

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planTarFiles } from '../../src/context/tar-plan.js';
@@ -40,14 +41,14 @@ test('an archive with entries that escape is refused with every entry named', as
   ]);
   const error = await expectVmbatchError(() => planTarFiles([tarfile('evil.tar')], dir), 'TAR_UNSAFE');
   assert.is(error.message, [
-    `the tar file ${join(dir, 'evil.tar')} has entries that would land outside their target:`,
+    `the tar file ${join(dir, 'evil.tar')} cannot be unpacked safely:`,
     "  - ../../etc/cron.d/x: a '..' component",
     '  - /etc/passwd: an absolute path',
     '  - up: a symbolic link to ../../../root, outside the target',
     '  - abs: a symbolic link to /etc/shadow, outside the target',
     '  - hard: a hard link to ../outside, outside the target',
   ].join('\n'));
-  assert.is(error.hint, 'rebuild the archive with relative paths only (tar -C DIR -cf FILE .), without links that leave it');
+  assert.is(error.hint, 'rebuild it as a plain or gzip tar with relative paths only (tar -C DIR -czf FILE .), without links that leave it or lead into it');
 });
 
 test('a link that escapes only once components are stripped is refused too', async () => {
@@ -63,7 +64,27 @@ test('missing archives, traversal in tarfile= and a cdrom path off the volume ar
   await expectVmbatchError(() => planTarFiles([tarfile('../etc/x.tar')], dir), 'TAR_MISSING');
   await makeTar(join(dir, 'plain.tar'), [{ name: 'a', content: 'a' }]);
   const off = await expectVmbatchError(() => planTarFiles([tarfile('plain.tar', { path: '../x', option: 'cdrom' })], dir), 'TAR_UNSAFE');
-  assert.match(off.message, "  - path='../x' must stay on the context volume");
+  assert.match(off.message, "  - path='../x' must not contain '..'");
+  const abs = await expectVmbatchError(() => planTarFiles([tarfile('plain.tar', { path: '/etc', option: 'cdrom' })], dir), 'TAR_UNSAFE');
+  assert.match(abs.message, "  - path='/etc' must stay on the context volume");
+  const home = await expectVmbatchError(() => planTarFiles([tarfile('plain.tar', { path: 'a/../../other' })], dir), 'TAR_UNSAFE');
+  assert.match(home.message, "  - path='a/../../other' must not contain '..'");
+});
+
+test('an entry written through a link of the same archive is refused, however harmless each link looks', async () => {
+  await makeTar(join(dir, 'chain.tar'), [{ name: 'd', symlink: '.' }, { name: 'd/e', symlink: '..' }, { name: 'd/e/evil', content: 'x' }]);
+  const error = await expectVmbatchError(() => planTarFiles([tarfile('chain.tar')], dir), 'TAR_UNSAFE');
+  assert.is(error.message.split('\n').slice(1).join('\n'), ['  - d/e: below d, a link in the same archive', '  - d/e/evil: below d, a link in the same archive'].join('\n'));
+});
+
+test('archives that cannot be checked are refused: other compressions, not a tar at all', async () => {
+  await makeTar(join(dir, 'inner.tar'), [{ name: 'a', content: 'a' }]);
+  await execa('xz', ['-k', '-f', join(dir, 'inner.tar')]);
+  const xz = await expectVmbatchError(() => planTarFiles([tarfile('inner.tar.xz')], dir), 'TAR_UNSAFE');
+  assert.is(xz.message, `the tar file ${join(dir, 'inner.tar.xz')} cannot be unpacked safely:\n  - it is xz-compressed; use a plain or gzip-compressed tar`);
+  writeFileSync(join(dir, 'notes.tar'), 'x'.repeat(2048));
+  const junk = await expectVmbatchError(() => planTarFiles([tarfile('notes.tar')], dir), 'TAR_UNSAFE');
+  assert.match(junk.message, '  - it is not a tar archive (no ustar header)');
 });
 
 test.run();

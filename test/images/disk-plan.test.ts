@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { loadTemplate, parseTemplate } from '../../src/domain/parse-template.js';
 import { planDisks, type DiskPlanInput } from '../../src/images/disk-plan.js';
+import { planDiskContext } from '../../src/context/disk-context.js';
 import { jobPaths } from '../../src/state/job-paths.js';
 import { expectVmbatchError } from '../helpers/expect-error.js';
 import { domainsDir } from '../helpers/paths.js';
@@ -88,9 +89,17 @@ test('a submitter image needs a disk the template lets them replace', async () =
   assert.equal(plan[0]!.kind === 'disk' && [plan[0]!.base.kind, plan[0]!.access], ['shared', 'overlay']);
 });
 
-test('what this version cannot prepare is refused before anything is made', async () => {
-  const disk = await expectVmbatchError(async () => planDisks(await loadTemplate(join(domainsDir, 'examples', 'slc5-xen3-disk.xml')), input), 'METHOD_UNSUPPORTED');
-  assert.match(disk.message, 'slc5-xen3-disk.xml asks for DISK contextualization, which this vmbatch version cannot prepare');
+test("the slides' SLC5 DISK example: a QCOW overlay on Xen 3 that the context is written into", async () => {
+  const template = await loadTemplate(join(domainsDir, 'examples', 'slc5-xen3-disk.xml'));
+  const plan = planDisks(template, input);
+  assert.equal(plan[0]!.kind === 'disk' && [plan[0]!.access, plan[0]!.cow, plan[0]!.file], ['overlay', 'qcow', '/var/lib/vmbatch/jobs/3.vm/disk-xvda.qcow']);
+  assert.equal(plan[1]!.kind === 'disk' && [plan[1]!.base.kind, plan[1]!.access], ['shared', 'direct']);
+  assert.equal(planDiskContext(template.vb.partitions, plan, input.paths.dir), [
+    { role: 'rootdisk', dev: 'xvda', partition: 'xvda2', number: 2, file: '/var/lib/vmbatch/jobs/3.vm/disk-xvda.qcow', format: 'qcow' },
+    { role: 'jobdisk', dev: 'xvda', partition: 'xvda3', number: 3, file: '/var/lib/vmbatch/jobs/3.vm/disk-xvda.qcow', format: 'qcow' },
+  ]);
+  const readonly = await expectVmbatchError(() => planDiskContext([{ name: 'rootdisk', dev: 'xvdb', partition: 'xvdb1' }], plan, input.paths.dir), 'DISK_CONTEXT_FAILED');
+  assert.is(readonly.message, "cannot write the job's context into xvdb1: disk xvdb is used in place (read-only or shared); it needs a per-job copy-on-write overlay");
 });
 
 test.run();
