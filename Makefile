@@ -11,6 +11,7 @@ build:
 
 guest:
 	bash scripts/build-test-guest.sh /var/lib/vmbatch/guest
+	bash scripts/build-cloud-guest.sh /var/lib/vmbatch/cloud-guest
 
 ## boot a guest from domains/ and run a sample job in it as a normal user, through the Torque hooks
 demo: setup

@@ -6,7 +6,7 @@
 set -euo pipefail
 pkgs=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils qemu-system-x86 qemu-utils
       genisoimage e2fsprogs cpio lz4 kmod util-linux tar busybox-static dropbear-bin openssh-client
-      python3 cloud-init)
+      python3 cloud-init debootstrap fdisk xz-utils)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if ((${#missing[@]})); then

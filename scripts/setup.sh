@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything a fresh Debian 12 machine needs before `make demo` or `make test`: packages,
-# the libvirt daemons, the build, the test guest. Root only (pbs_mom runs hooks as root).
+# the libvirt daemons, the build, the test guests (busybox, and Debian with cloud-init). Root only (pbs_mom runs hooks as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ $(id -u) == 0 ]] || { echo "setup: run as root (the hooks run as root under pbs_mom)" >&2; exit 1; }
@@ -11,3 +11,5 @@ if [[ -c /dev/kvm ]]; then getent group kvm >/dev/null || groupadd -r kvm; chgrp
 bash scripts/start-libvirt.sh
 npm run build --silent
 bash scripts/build-test-guest.sh /var/lib/vmbatch/guest
+# a stock Debian cloud image with the real cloud-init (debootstrap; cached in /var/cache/vmbatch)
+bash scripts/build-cloud-guest.sh /var/lib/vmbatch/cloud-guest
