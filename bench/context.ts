@@ -1,11 +1,14 @@
 // bench: context build time for each contextualization method next to the bare tools doing the
 // same work: the CDROM ISO (genisoimage), the cloud-init seed (genisoimage), the ROOTSSH context
-// archive (tar), and the ROOTSSH root login + unpack + prolog.sh in a real guest (from the
-// prologue's own phase timings) next to OpenSSH's ssh doing the same. Prints; asserts nothing.
+// archive (tar), the ROOTSSH phase in a real guest (from the prologue's own phase timings) next
+// to OpenSSH's ssh sending the same archive, and DISK writes into partitions of two sizes next to
+// reading the partition out. Prints; asserts nothing.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { buildContextTar, buildIso } from '../src/context/build-iso.js';
+import { buildContextTar, buildIso, stageContext } from '../src/context/build-iso.js';
+import { writeDiskContext } from '../src/context/disk-context.js';
+import { makePartitionedImage } from '../test/helpers/partitioned-image.js';
 import { planCloudInitIso } from '../src/context/cloud-init.js';
 import { planContextIso, type IsoLayout } from '../src/context/iso-layout.js';
 import { generateKeyPair } from '../src/context/keys.js';
@@ -97,13 +100,39 @@ async function main(): Promise<void> {
     } finally {
       teardownMom(mom);
     }
-    rows.push(['ROOTSSH login + send + prolog.sh', median(phase), median(sshBare), 'ssh + tar -x (no prolog.sh)']);
+    rows.push(['ROOTSSH phase (incl. waiting for sshd to boot)', median(phase), median(sshBare), 'ssh + tar -x, guest up']);
+
+    // DISK: the context written into ext4 partitions of a per-job qcow2 overlay; the floor is
+    // reading the partition out (qemu-img dd), which is what makes it grow with partition size
+    for (const sizeMiB of [16, 256]) {
+      const image = join(dir, `disk-${sizeMiB}.qcow2`);
+      await makePartitionedImage(image, [{ sizeMiB, label: 'vbroot' }, { sizeMiB: 8, label: 'vbjobs' }]);
+      const ours: number[] = [];
+      const floor: number[] = [];
+      for (let i = 0; i < Math.min(runs, 5); i++) {
+        const overlay = join(dir, `overlay-${i}.qcow2`);
+        await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', image, overlay]);
+        const tree = join(dir, 'ctx');
+        rmSync(tree, { recursive: true, force: true });
+        await execa('mkdir', ['-p', tree]);
+        await stageContext(planContextIso(input), tree);
+        const writes = [
+          { role: 'rootdisk' as const, dev: 'vda', partition: 'vda1', number: 1, file: overlay, format: 'qcow2' },
+          { role: 'jobdisk' as const, dev: 'vda', partition: 'vda2', number: 2, file: overlay, format: 'qcow2' },
+        ];
+        ours.push(await ms(() => writeDiskContext(writes, { contextTree: tree, jobScript: { name: '1.bench.SC', content: '#!/bin/sh\n' }, scratch: join(dir, 'scratch') })));
+        floor.push(await ms(() => execa('qemu-img', ['dd', '-f', 'qcow2', '-O', 'raw', 'bs=1M', 'skip=1', `count=${1 + sizeMiB}`, `if=${overlay}`, `of=${join(dir, 'floor.raw')}`])));
+        rmSync(join(dir, 'floor.raw'), { force: true });
+        rmSync(overlay, { force: true });
+      }
+      rows.push([`DISK write, ${sizeMiB} MiB root partition`, median(ours), median(floor), 'qemu-img dd of the partition']);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   console.log(`context build by method, median of ${runs} runs (ROOTSSH in a guest: ${Math.min(runs, 3)})`);
   for (const [name, ours, theirs, tool] of rows) {
-    console.log(`${name.padEnd(34)} ${ours.toFixed(1).padStart(8)} ms   ${tool.padEnd(28)} ${theirs.toFixed(1).padStart(8)} ms   ratio ${(ours / theirs).toFixed(2)}x`);
+    console.log(`${name.padEnd(46)} ${ours.toFixed(1).padStart(8)} ms   ${tool.padEnd(30)} ${theirs.toFixed(1).padStart(8)} ms   ratio ${(ours / theirs).toFixed(2)}x`);
   }
 }
 
