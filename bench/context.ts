@@ -15,14 +15,9 @@ import { generateKeyPair } from '../src/context/keys.js';
 import { ensureHostUser } from '../test/helpers/host-user.js';
 import { domainsDir } from '../test/helpers/paths.js';
 import { runEpilogue, runPrologue, setupMom, teardownMom, writeJobScript } from '../test/torque/pbs-mom.js';
+import { median, ms } from './measure.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 15);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const ms = async (f: () => Promise<unknown>) => {
-  const t = performance.now();
-  await f();
-  return performance.now() - t;
-};
 
 const params = {
   VB_NONCE: 'a'.repeat(32), VB_JOBID: '1.bench', VB_JOBNAME: 'STDIN', VB_USER: 'vbbench', VB_GROUP: 'vbbench', VB_UID: 41101, VB_GID: 41102,

@@ -17,6 +17,7 @@ import { createCowOverlay } from '../src/images/disk-formats.js';
 import { fetchImage, type FetchResult } from '../src/images/fetch-image.js';
 import type { HashSpec } from '../src/images/hash-spec.js';
 import { imageInfo } from '../src/images/image-info.js';
+import { median, ms } from './measure.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const overlayRuns = Number(process.env.BENCH_OVERLAY_RUNS ?? 31);
@@ -26,12 +27,6 @@ const bigBytes = 1024 * MiB;
 const smallBytes = 256 * MiB;
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const ms = async (f: () => Promise<unknown>) => {
-  const t = performance.now();
-  await f();
-  return performance.now() - t;
-};
 const mibps = (bytes: number, millis: number) => bytes / MiB / (millis / 1000);
 
 // The server runs in a child process, so it does not share the event loop with the fetch it
@@ -40,6 +35,7 @@ const serverScript = `
 import http from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { median, ms } from './measure.js';
 const root = process.argv[2];
 const counts = {};
 const server = http.createServer((req, res) => {

@@ -9,14 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { watchConsole } from '../src/readiness/console-watcher.js';
 import { ensureHostUser } from '../test/helpers/host-user.js';
 import { runEpilogue, runPrologue, setupMom, teardownMom, writeJobScript } from '../test/torque/pbs-mom.js';
+import { median, ms } from './measure.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const ms = async (f: () => Promise<unknown>) => {
-  const t = performance.now();
-  await f();
-  return performance.now() - t;
-};
 
 async function main(): Promise<void> {
   const user = await ensureHostUser('vbbench', 41101, 41102);

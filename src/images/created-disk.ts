@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, renameSync, rmSync, watch } from 'node:fs';
+import { existsSync, renameSync, rmSync, watch } from 'node:fs';
 import { hostname } from 'node:os';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { ensureDir } from '../fsutil/ensure-dir.js';
@@ -7,6 +7,7 @@ import { entryKey, entryPaths, readEntryMeta, writeEntryMeta, type EntryMeta, ty
 import { noteCacheUse, type CacheContext } from './cache-context.js';
 import { addEntryUser, entryUsers, removeEntryUser } from './cache-users.js';
 import { commitOverlay, createEmptyDisk, qemuFormatOf, type CowFormat, type CreatedFormat } from './disk-formats.js';
+import { readTrimmedText } from '../fsutil/read-text.js';
 
 /** A created='once' disk and whether this job is its first writer (the seed). */
 export interface OnceDisk {
@@ -90,7 +91,7 @@ export async function releaseOnceDisk(
   if (!existsSync(paths.dir)) return 'released';
   return withFileLock(paths.lock, { timeoutMs: 60_000, purpose: `job ${jobRef} releasing its seed` }, async () => {
     let outcome: 'committed' | 'dropped' | 'released' = 'released';
-    if (readText(paths.seeding) === jobRef) {
+    if (readTrimmedText(paths.seeding) === jobRef) {
       const others = entryUsers(paths).filter((u) => u !== jobRef);
       const meta = readEntryMeta(paths);
       if (options.keepSeed && others.length === 0 && meta && existsSync(seed.overlay)) {
@@ -105,13 +106,6 @@ export async function releaseOnceDisk(
   });
 }
 
-function readText(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
 
 // Waits for a file to go: inotify on this node, a slow poll for other nodes sharing the cache.
 async function waitForRemoval(file: string, timeoutMs: number): Promise<void> {

@@ -1,7 +1,8 @@
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDir } from '../fsutil/ensure-dir.js';
 import { jobPaths } from './job-paths.js';
+import { readTrimmedText } from '../fsutil/read-text.js';
 
 /**
  * Reserves one of `candidates` (in the order given) for a job: a reservation is a file named
@@ -37,7 +38,7 @@ export function releaseAll(stateDir: string, kind: string, jobId: string): void 
   }
   for (const name of names) {
     const file = join(dir, name);
-    if (readOwner(file) === jobId) rmSync(file, { force: true });
+    if (readTrimmedText(file) === jobId) rmSync(file, { force: true });
   }
 }
 
@@ -53,17 +54,10 @@ function tryCreate(file: string, jobId: string): boolean {
   }
 }
 
-function readOwner(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
 
 // A reservation is stale when the job that holds it has no state directory any more (its
 // prologue creates that directory before reserving, its epilogue removes both).
 function isStale(stateDir: string, file: string): boolean {
-  const owner = readOwner(file);
+  const owner = readTrimmedText(file);
   return owner !== undefined && owner !== '' && !existsSync(jobPaths(stateDir, owner).dir);
 }
