@@ -35,7 +35,6 @@ const serverScript = `
 import http from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { median, ms } from './measure.js';
 const root = process.argv[2];
 const counts = {};
 const server = http.createServer((req, res) => {
