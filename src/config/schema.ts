@@ -46,6 +46,12 @@ export const networkSchema = z
     const range = n.base !== undefined || n.count !== undefined;
     if (list === range) ctx.addIssue({ code: 'custom', message: "static mode needs either addresses: [...] or base: and count:" });
     else if (range && (n.base === undefined || n.count === undefined)) ctx.addIssue({ code: 'custom', message: 'base: and count: go together' });
+    if (n.addresses && n.addresses.length === 0) ctx.addIssue({ code: 'custom', path: ['addresses'], message: 'lists no address' });
+    const dup = n.addresses?.find((a, i) => n.addresses!.indexOf(a) !== i);
+    if (dup) ctx.addIssue({ code: 'custom', path: ['addresses'], message: `lists ${dup} twice` });
+    if (n.base && n.count && n.base.split('.').reduce((v, o) => v * 256 + Number(o), 0) + n.count - 1 > 0xffffffff) {
+      ctx.addIssue({ code: 'custom', path: ['count'], message: `${n.count} addresses from ${n.base} go past 255.255.255.255` });
+    }
   });
 
 /** The site configuration of vmbatch (/etc/vmbatch/vmbatch.json); every key has a default. */

@@ -22,6 +22,10 @@ test('static settings are validated with every problem', () => {
   }
   const neither = configSchema.safeParse({ network: { mode: 'static' } });
   assert.equal(!neither.success && zodProblems(neither.error), ['network: static mode needs either addresses: [...] or base: and count:']);
+  const odd = configSchema.safeParse({ network: { mode: 'static', addresses: ['10.0.0.1', '10.0.0.1'] } });
+  assert.equal(!odd.success && zodProblems(odd.error), ['network.addresses: lists 10.0.0.1 twice']);
+  const wrap = configSchema.safeParse({ network: { mode: 'static', base: '255.255.255.250', count: 10 } });
+  assert.equal(!wrap.success && zodProblems(wrap.error), ['network.count: 10 addresses from 255.255.255.250 go past 255.255.255.255']);
 });
 
 test("24 concurrent jobs never share an address; a full pool is transient; release frees the job's", async () => {
