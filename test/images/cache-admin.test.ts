@@ -8,6 +8,8 @@ import { ensureCachedImage } from '../../src/images/ensure-cached.js';
 import { listCache, pruneCache, verifyCache } from '../../src/images/cache-admin.js';
 import { addEntryUser } from '../../src/images/cache-users.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
+import { execa } from 'execa';
+import { repoRoot } from '../helpers/paths.js';
 import { cacheScratch, runImagesCli, templateSource, type CacheScratch } from '../helpers/image-cache.js';
 
 let server: ImageServer;
@@ -74,6 +76,28 @@ test('prune by size removes the least recently used first, down to the limit', a
   const bad = await runImagesCli(scratch, ['prune', '--max-size', 'lots']);
   assert.is(bad.exitCode, 1);
   assert.is(bad.stderr, "vmbatch: USAGE_INVALID: the command line is invalid:\n  - --max-size 'lots' is not an amount like 200G (units: B, K, M, G, T)\n  hint: `vmbatch --help` lists the commands and their options");
+});
+
+test('a cache shared by two nodes: a job of the other node keeps its entry from prune', async () => {
+  server.route('/shared.img', { kind: 'data', data: randomBytes(1048576) });
+  const url = server.url('/shared.img');
+  // "node b" is a process in its own UTS namespace: another hostname on the same cache
+  const moduleUrl = (m: string) => JSON.stringify(`file://${join(repoRoot, 'dist/src', m)}`);
+  const script = `
+    const { ensureCachedImage } = await import(${moduleUrl('images/ensure-cached.js')});
+    const { createLogger } = await import(${moduleUrl('log/logger.js')});
+    const { hostname } = await import('node:os');
+    await ensureCachedImage({ cacheDir: ${JSON.stringify(scratch.cacheDir)}, jobRef: hostname() + '--42.b', deadline: Date.now() + 30000,
+      stallTimeoutMs: 5000, maxRedirects: 5, createOnceWaitMs: 0, usesFile: ${JSON.stringify(join(scratch.root, 'b.uses'))}, log: createLogger(undefined, 't') },
+      { url: ${JSON.stringify(url)}, hash: undefined, origin: 'template', maxBytes: undefined, allowedPrefixes: undefined }, 'raw');`;
+  const run = await execa('unshare', ['-u', 'sh', '-c', `hostname nodeb && exec ${process.execPath} --input-type=module -e "$0"`, script], { reject: false });
+  assert.is(run.exitCode, 0, run.stderr);
+  const shared = entry('shared');
+  assert.equal(shared.users, ['nodeb--42.b']);
+  utimesSync(shared.paths.lastUsed, old, old);
+  await pruneCache(scratch.cacheDir, { olderThanMs: 0, maxBytes: 0, dryRun: false, stateDir: scratch.stateDir });
+  assert.ok(existsSync(shared.paths.data), "another node's job is never taken for stale: only that node can tell");
+  assert.equal(entry('shared').users, ['nodeb--42.b']);
 });
 
 test.run();
