@@ -23,6 +23,8 @@ export const guestParamsSchema = z.object({
   VB_NET_ADDRESS: z.string().default(''),
   VB_NET_GATEWAY: z.string().default(''),
   VB_NET_DNS: z.string().default(''),
+  /** console remoteshell: the serial device the guest logs the user in on ('' = none) */
+  VB_CONSOLE_LOGIN: z.string().default(''),
 });
 /** Guest parameters. */
 export type GuestParams = z.input<typeof guestParamsSchema>;

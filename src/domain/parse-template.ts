@@ -30,6 +30,7 @@ export interface VbConfig {
   tarFiles: VbAttrs<'vbtarfile'>[];
   partitions: VbAttrs<'vbdisk'>[];
   sshForward: VbAttrs<'vbsshforward'> | undefined;
+  remoteshell: VbAttrs<'vbremoteshell'>;
 }
 
 /** A validated domain template: the libvirt tree (vb* tags still in it) and what they say. */
@@ -135,6 +136,8 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
   const sshForwards = devices ? children(devices, 'vbsshforward') : [];
   if (sshForwards.length > 1) problems.push('domain/devices: <vbsshforward> may appear only once');
   if (prepareMethod && prepareMethod !== 'CDROM' && cdroms.length > 0) problems.push(`domain/devices: <vbpreparecdrom> is for CDROM contextualization; ${prepareMethod} has no context volume`);
+  const consoleMode = attrsOf<'vbremoteshell'>(one('vbremoteshell'))?.mode === 'console';
+  if (consoleMode && (hypervisor === 'XEN3' || hypervisor === 'XEN4')) problems.push("domain/vbconfig/vbremoteshell: mode='console' needs QEMU or KVM (a second serial port as a socket)");
   if (prepareMethod === 'ROOTSSH' && sshForwards.length === 0) problems.push('domain/devices: ROOTSSH contextualization needs <vbsshforward> (the host logs in to the guest through it)');
 
   if (problems.length) throw new VmbatchError('DOMAIN_TEMPLATE_INVALID', { file, problems });
@@ -152,6 +155,7 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
       tarFiles: children(config, 'vbtarfiles').flatMap((t) => children(t, 'vbtarfile')).map((t) => attrsOf<'vbtarfile'>(t)!).filter(Boolean),
       partitions,
       sshForward: attrsOf<'vbsshforward'>(sshForwards[0]),
+      remoteshell: attrsOf<'vbremoteshell'>(one('vbremoteshell')) ?? vbTags.vbremoteshell.schema.parse({ text: '', attrs: {} }).attrs,
     },
   };
 }

@@ -8,6 +8,8 @@ export interface DomainRendering {
   /** by the template's 1-based disk index: the file the disk uses and its format */
   diskFiles: Map<number, { file: string; format: string }>;
   consoleFile: string;
+  /** console remoteshell: the socket of the second serial port */
+  loginConsoleSocket?: string;
   sshForwardPort: number | undefined;
   /** a static address: the SSH forward goes to it, and a direct-boot kernel line carries it */
   staticAddress?: StaticAddress;
@@ -41,7 +43,9 @@ export function renderDomain(template: DomainTemplate, r: DomainRendering): stri
   if (template.vb.hypervisor === 'XEN3' || template.vb.hypervisor === 'XEN4') {
     devices.console = [{ $: { type: 'file' }, source: [{ $: { path: r.consoleFile } }], target: [{ $: { type: 'xen', port: '0' } }] }];
   } else {
-    devices.serial = [{ $: { type: 'file' }, source: [{ $: { path: r.consoleFile } }], target: [{ $: { port: '0' } }] }];
+    const serials: XmlElement[] = [{ $: { type: 'file' }, source: [{ $: { path: r.consoleFile } }], target: [{ $: { port: '0' } }] }];
+    if (r.loginConsoleSocket) serials.push({ $: { type: 'unix' }, source: [{ $: { mode: 'bind', path: r.loginConsoleSocket } }], target: [{ $: { port: '1' } }] });
+    devices.serial = serials;
   }
 
   const forward = template.vb.sshForward;

@@ -31,6 +31,19 @@ export const vbTags = {
         .strict(),
     }),
   },
+  vbremoteshell: {
+    parent: 'vbconfig',
+    schema: z.object({
+      text: z.string(),
+      attrs: z
+        .object({
+          /** ssh: the job runs over SSH as the user; console: on a serial console the guest logs the user in on */
+          mode: z.enum(['ssh', 'console']).default('ssh'),
+          device: absolutePathSchema.default('/dev/ttyS1'),
+        })
+        .strict(),
+    }),
+  },
   vbtarfiles: { parent: 'vbconfig', schema: z.object({ text: z.string(), attrs: z.object({}).strict() }) },
   vbtarfile: {
     parent: 'vbtarfiles',

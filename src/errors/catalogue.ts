@@ -271,6 +271,11 @@ export const errorCatalogue = {
     message: (p) => `cannot reach the job's guest over SSH at ${p.target}: ${p.reason}`,
     hint: () => 'the guest may have stopped; `virsh list` shows whether vmbatch-JOBID still runs',
   }),
+  CONSOLE_FAILED: entry<{ socket: string; reason: string }>({
+    kind: 'transient',
+    message: (p) => `cannot run the job on the guest's login console ${p.socket}: ${p.reason}`,
+    hint: () => "console remoteshell needs the guest to log the user in on the template's <vbremoteshell device> (docs/guest-contract.md)",
+  }),
   JOB_SCRIPT_MISMATCH: entry<{ path: string; expected: string }>({
     kind: 'permanent',
     message: (p) => `remoteshell was asked to run ${p.path}, but this job's script is ${p.expected}`,

@@ -25,7 +25,7 @@ export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadS
     if (!parsedId.success) throw new VmbatchError('HOOK_ARGV_INVALID', { hook: 'remoteshell', problems: [`PBS_JOBID ${JSON.stringify(jobId)} ${parsedId.error.issues[0]?.message}`] });
     const paths = jobPaths(config.stateDir, jobId);
     const state = readJobState(paths.stateFile);
-    if (!state || state.phase !== 'ready' || state.sshPort === undefined) throw new VmbatchError('JOB_NOT_PREPARED', { jobId, stateDir: paths.dir });
+    if (!state || state.phase !== 'ready') throw new VmbatchError('JOB_NOT_PREPARED', { jobId, stateDir: paths.dir });
 
     const interactive = stdin.isTTY === true;
     let script: string | undefined;
@@ -36,6 +36,12 @@ export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadS
       }
       script = state.guestScriptPath;
     }
+    if (state.remoteshell === 'console' && state.consoleSocket) {
+      if (interactive) throw new VmbatchError('CONSOLE_FAILED', { socket: state.consoleSocket, reason: "interactive jobs (qsub -I) need remoteshell over SSH; this job's template uses mode='console'" });
+      const { runOverConsole } = await import('../remoteshell/console-session.js');
+      return await runOverConsole(state.consoleSocket, guestJobCommand({ workdir: env.PBS_O_WORKDIR, env: jobEnvironment(env), script }), process.stdout);
+    }
+    if (state.sshPort === undefined) throw new VmbatchError('JOB_NOT_PREPARED', { jobId, stateDir: paths.dir });
     const client = await connectGuest({
       host: state.sshHost,
       port: state.sshPort,

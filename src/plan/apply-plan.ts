@@ -36,6 +36,8 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     sshHost: '127.0.0.1',
     sshPort: plan.sshPort,
     hostPublicKey: plan.hostKey.publicKey,
+    remoteshell: plan.remoteshell,
+    consoleSocket: plan.remoteshell === 'console' ? plan.paths.consoleSocket : undefined,
     hostScriptPath: plan.hostScriptPath,
     guestScriptPath: plan.guestScriptPath,
     createdAt: new Date().toISOString(),
@@ -64,6 +66,11 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
   });
   writeJobState(plan.paths.stateFile, { ...state, phase: 'booting' });
   await time('create', () => createDomain(plan.libvirtUri, plan.domainName, plan.paths.domainXml));
+  // qemu made the login console's socket; only the submitter (remoteshell runs as them) may use it
+  if (plan.remoteshell === 'console') {
+    chownSync(plan.paths.consoleSocket, plan.submitter.uid, plan.submitter.gid);
+    chmodSync(plan.paths.consoleSocket, 0o600);
+  }
   const { rootSsh, sshPort } = plan;
   if (rootSshModule && rootSsh && sshPort !== undefined) {
     await time('rootssh', () =>

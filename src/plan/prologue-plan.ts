@@ -29,6 +29,7 @@ export interface ProloguePlan {
   disks: DiskPlan[];
   /** how the context reaches the guest: a CDROM volume, or a root login that runs prolog.sh (ROOTSSH) */
   method: 'CDROM' | 'ROOTSSH' | 'DISK';
+  remoteshell: 'ssh' | 'console';
   /** DISK: the partitions the context and the job script are written into */
   diskContext: PartitionWrite[];
   rootSsh: Config['rootSsh'] | undefined;
@@ -80,6 +81,7 @@ export function planPrologue(input: {
     VB_READY_CONSOLE: template.vb.readiness.device,
     VB_TARFILES: guestTarList(tarFiles),
     ...networkParams(input.staticAddress),
+    VB_CONSOLE_LOGIN: template.vb.remoteshell.mode === 'console' ? template.vb.remoteshell.device : '',
   };
   const cacheDir = cacheDirOf(config);
   const disks = planDisks(template, { paths, cacheDir, siteBase: config.images.siteBase, userImage: input.userImage });
@@ -90,6 +92,7 @@ export function planPrologue(input: {
     consoleFile: paths.consoleFile,
     sshForwardPort: sshPort,
     staticAddress: input.staticAddress,
+    loginConsoleSocket: template.vb.remoteshell.mode === 'console' ? paths.consoleSocket : undefined,
   });
   const timeoutSeconds = Math.min(template.vb.readiness.timeout ?? config.readinessTimeoutSeconds, config.prologueBudgetSeconds);
   return {
@@ -101,6 +104,7 @@ export function planPrologue(input: {
     submitter,
     disks,
     method: template.vb.prepareMethod,
+    remoteshell: template.vb.remoteshell.mode,
     diskContext: template.vb.prepareMethod === 'DISK' ? planDiskContext(template.vb.partitions, disks, paths.dir) : [],
     rootSsh: template.vb.prepareMethod === 'ROOTSSH' ? config.rootSsh : undefined,
     images: {

@@ -5,6 +5,8 @@ export interface JobPaths {
   dir: string;
   stateFile: string;
   consoleFile: string;
+  /** console remoteshell: the guest's second serial port, a socket the submitter may open */
+  consoleSocket: string;
   isoFile: string;
   isoStaging: string;
   /** ROOTSSH: the context files as a tar archive sent to the guest */
@@ -22,6 +24,7 @@ export function jobPaths(stateDir: string, jobId: string): JobPaths {
     dir,
     stateFile: join(dir, 'state.json'),
     consoleFile: join(dir, 'console.log'),
+    consoleSocket: join(dir, 'console.sock'),
     isoFile: join(dir, 'context.iso'),
     isoStaging: join(dir, 'context.d'),
     contextTar: join(dir, 'context.tar'),

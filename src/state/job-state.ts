@@ -14,12 +14,15 @@ export const jobStateSchema = z.object({
   sshHost: z.string(),
   sshPort: z.number().int().optional(),
   hostPublicKey: z.string(),
+  /** how remoteshell reaches the job: SSH (default), or the guest's login console socket */
+  remoteshell: z.enum(['ssh', 'console']).default('ssh'),
+  consoleSocket: z.string().optional(),
   hostScriptPath: z.string(),
   guestScriptPath: z.string(),
   createdAt: z.string(),
 });
 /** A job's state. */
-export type JobState = z.infer<typeof jobStateSchema>;
+export type JobState = z.input<typeof jobStateSchema>;
 
 /** Writes the state atomically, readable by the job's user (remoteshell runs as them). */
 export function writeJobState(file: string, state: JobState): void {

@@ -2,7 +2,7 @@
 // volume by the host (option='cdrom') and shipped to be unpacked in the guest; unsafe archives.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -179,6 +179,27 @@ test('DISK: context and init scripts written into the image\'s partitions before
     assert.match(refused.stderr, 'vmbatch: PARTITION_NOT_FOUND: disk vda has no partition vda7 (its partitions: vda1 (16 MiB), vda2 (16 MiB), vda3 (8 MiB))\n');
     rmSync(join(user.home, 'vmbatch-532.vm.err'), { force: true });
     await runEpilogue(node, bad, badScript, -2);
+    assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });
+  });
+});
+
+test('console remoteshell: the job runs on the login console as the user, output intact, its exit code unforgeable', async () => {
+  const template = shipped.replace('</vbconfig>', "  <vbremoteshell mode='console'/>\n  </vbconfig>");
+  await withMom({ domains: { console: template } }, async (node) => {
+    const job = { jobId: '541.vm', user, resources: 'other=vbdomain=console' };
+    const body = '#!/bin/sh\necho "$(id -un) $(id -u) $PBS_JOBID"\nprintf "no newline at the end\\n\\ttab\\r\\n"\necho to-stderr >&2\nprintf "\\036fake EXIT 0\\036"\nexit 7\n';
+    const script = writeJobScript(node, job, body);
+    const pro = await runPrologue(node, job, script);
+    assert.is(pro.exitCode, 0, pro.stderr);
+    const socket = join(node.stateDir, 'jobs', job.jobId, 'console.sock');
+    const st = statSync(socket);
+    assert.equal([st.uid, st.mode & 0o777], [31337, 0o600], 'only the submitter may open the login console');
+    for (const round of [1, 2]) {
+      const run = await runJobStarter(node, job, script);
+      assert.is(run.exitCode, 7, `round ${round}: ${run.stderr}`);
+      assert.is(run.stdout, 'vbe2e 31337 541.vm\nno newline at the end\n\ttab\r\nto-stderr\n\u001efake EXIT 0\u001e', `round ${round}`);
+    }
+    assert.is((await runEpilogue(node, job, script, 7)).exitCode, 0);
     assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });
   });
 });

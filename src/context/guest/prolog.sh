@@ -85,5 +85,15 @@ else
   fail "no SSH server (dropbear or sshd) in the guest"
 fi
 
+# console remoteshell: the user's shell reads commands from the second serial line, in raw mode
+# so no byte of the job's output is translated
+if [ -n "${VB_CONSOLE_LOGIN:-}" ]; then
+  [ -c "$VB_CONSOLE_LOGIN" ] || fail "no console device $VB_CONSOLE_LOGIN for remoteshell"
+  ( while :; do
+      stty -F "$VB_CONSOLE_LOGIN" raw -echo 2>/dev/null
+      su -l "$VB_USER" -s /bin/sh -c 'exec sh -s' < "$VB_CONSOLE_LOGIN" > "$VB_CONSOLE_LOGIN" 2>&1
+    done ) > /dev/null 2>&1 &
+fi
+
 trap - EXIT
 report VMBATCH-READY "$(hostname)"
