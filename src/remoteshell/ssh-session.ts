@@ -22,11 +22,20 @@ export function connectGuest(endpoint: GuestEndpoint, timeoutMs = 30_000): Promi
   return new Promise((resolve, reject) => {
     const client = new Client();
     let hostKeyRejected = false;
+    // ssh2 may emit more than one 'error' (a timeout, then the lost connection): the first
+    // decides, the others must not crash the hook as unhandled events
+    let settled = false;
     client
-      .once('ready', () => resolve(client))
-      .once('error', (error) =>
-        reject(new VmbatchError('SSH_FAILED', { target, reason: hostKeyRejected ? `the guest presented a host key that is not ${Array.isArray(endpoint.hostPublicKey) ? 'one the site lists' : "this job's"}` : error.message })),
-      )
+      .once('ready', () => {
+        settled = true;
+        resolve(client);
+      })
+      .on('error', (error) => {
+        if (settled) return;
+        settled = true;
+        client.end();
+        reject(new VmbatchError('SSH_FAILED', { target, reason: hostKeyRejected ? `the guest presented a host key that is not ${Array.isArray(endpoint.hostPublicKey) ? 'one the site lists' : "this job's"}` : error.message }));
+      })
       .connect({
         host: endpoint.host,
         port: endpoint.port,

@@ -183,6 +183,24 @@ test('DISK: context and init scripts written into the image\'s partitions before
   });
 });
 
+test('ROOTSSH to a guest whose SSH server never answers: requeued after the readiness timeout, nothing left', async () => {
+  const guest = '/var/lib/vmbatch/guest';
+  const rootSsh = { privateKeyFile: `${guest}/root_ssh_key`, hostKeysFile: `${guest}/guest_host_key.pub` };
+  // the forward leads to a guest port where nothing listens
+  const template = rootSshTemplate.replace("<vbsshforward port='22'", "<vbsshforward port='2222'").replace("timeout='120'", "timeout='6'");
+  await withMom({ domains: { deaf: template }, config: { rootSsh } }, async (node) => {
+    const job = { jobId: '523.vm', user, resources: 'other=vbdomain=deaf' };
+    const script = writeJobScript(node, job, '#!/bin/sh\ntrue\n');
+    const pro = await runPrologue(node, job, script);
+    assert.is(pro.exitCode, 2, pro.stderr);
+    assert.match(pro.stderr, /^vmbatch: ROOT_SSH_FAILED: cannot log in to the guest as root@127\.0\.0\.1:\d+ within [67] s: /);
+    assert.match(pro.stderr, 'vmbatch: job 523.vm is requeued (attempt 1 of 3).');
+    rmSync(join(user.home, 'vmbatch-523.vm.err'), { force: true });
+    assert.is((await runEpilogue(node, job, script, -2)).exitCode, 0);
+    assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });
+  });
+});
+
 test('console remoteshell: the job runs on the login console as the user, output intact, its exit code unforgeable', async () => {
   const template = shipped.replace('</vbconfig>', "  <vbremoteshell mode='console'/>\n  </vbconfig>");
   await withMom({ domains: { console: template } }, async (node) => {
