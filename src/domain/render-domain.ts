@@ -13,6 +13,8 @@ export interface DomainRendering {
   sshForwardPort: number | undefined;
   /** a static address: the SSH forward goes to it, and a direct-boot kernel line carries it */
   staticAddress?: StaticAddress;
+  /** more `vmbatch.NAME=value` words for a direct-boot kernel line (ROOTSSH: the submitter) */
+  kernelParams?: Record<string, string | number>;
 }
 
 const qemuNamespace = 'http://libvirt.org/schemas/domain/qemu/1.0';
@@ -64,7 +66,11 @@ export function renderDomain(template: DomainTemplate, r: DomainRendering): stri
   // a guest booted from a kernel gets its static network on the boot line, before any volume is read
   const os = children(domain, 'os')[0];
   const cmdline = os && children(os, 'cmdline')[0];
-  if (os && cmdline && r.staticAddress) os.cmdline = [{ _: `${textOf(cmdline)} ${kernelNetArgument(r.staticAddress)}`.trim() }];
+  const words = [
+    ...(r.staticAddress ? [kernelNetArgument(r.staticAddress)] : []),
+    ...Object.entries(r.kernelParams ?? {}).map(([name, value]) => `vmbatch.${name}=${value}`),
+  ];
+  if (os && cmdline && words.length) os.cmdline = [{ _: `${textOf(cmdline)} ${words.join(' ')}`.trim() }];
   stripVbTags(domain);
   return buildXml('domain', domain);
 }

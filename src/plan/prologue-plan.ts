@@ -93,6 +93,9 @@ export function planPrologue(input: {
     sshForwardPort: sshPort,
     staticAddress: input.staticAddress,
     loginConsoleSocket: template.vb.remoteshell.mode === 'console' ? paths.consoleSocket : undefined,
+    // ROOTSSH guests booted from a kernel learn the submitter before the host logs in
+    kernelParams:
+      template.vb.prepareMethod === 'ROOTSSH' ? { user: submitter.user, uid: submitter.uid, group: submitter.group, gid: submitter.gid, jobid: args.jobId } : undefined,
   });
   const timeoutSeconds = Math.min(template.vb.readiness.timeout ?? config.readinessTimeoutSeconds, config.prologueBudgetSeconds);
   return {

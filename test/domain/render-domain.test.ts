@@ -23,6 +23,8 @@ test('a static address goes on the kernel boot line and is where the SSH forward
   const xml = renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), { ...rendering, staticAddress });
   assert.match(xml, '<cmdline>console=ttyS0 quiet panic=-1 vmbatch.net=10.0.2.20/24,10.0.2.2,10.0.2.3+10.0.2.4</cmdline>');
   assert.match(xml, 'hostfwd=tcp:127.0.0.1:42123-10.0.2.20:22"/>');
+  const rootssh = renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), { ...rendering, kernelParams: { user: 'alice', uid: 1001 } });
+  assert.match(rootssh, '<cmdline>console=ttyS0 quiet panic=-1 vmbatch.user=alice vmbatch.uid=1001</cmdline>');
 });
 
 test('the final XML has no vb* tag, the job name, per-job disks, a console file and the loopback forward', async () => {

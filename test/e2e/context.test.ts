@@ -114,13 +114,13 @@ test('ROOTSSH: the host logs in as root with the site key, sends the context and
   const rootSsh = { privateKeyFile: `${guest}/root_ssh_key`, hostKeysFile: `${guest}/guest_host_key.pub` };
   await withMom({ domains: { rootssh: rootSshTemplate }, config: { rootSsh } }, async (node) => {
     const job = { jobId: '521.vm', user, resources: 'other=vbdomain=rootssh' };
-    const script = writeJobScript(node, job, '#!/bin/sh\nid -un; id -u\n');
+    const script = writeJobScript(node, job, '#!/bin/sh\nid -un; id -u\ngrep -o "vmbatch\\.[a-z]*=[^ ]*" /proc/cmdline | tr "\\n" " "\n');
     const pro = await runPrologue(node, job, script);
     assert.is(pro.exitCode, 0, pro.stderr);
     const log = readFileSync(node.logFile, 'utf8');
     assert.match(log, /msg="ready" job=521\.vm .* rootssh=\d/);
     const run = await runJobStarter(node, job, script);
-    assert.is(run.stdout, 'vbe2e\n31337', run.stderr);
+    assert.is(run.stdout, 'vbe2e\n31337\nvmbatch.user=vbe2e vmbatch.uid=31337 vmbatch.group=vbe2e vmbatch.gid=31338 vmbatch.jobid=521.vm ', run.stderr);
     assert.is((await runEpilogue(node, job, script, 0)).exitCode, 0);
     assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });
   });
