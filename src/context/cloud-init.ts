@@ -84,7 +84,8 @@ function finalScript(p: GuestParams, shipped: TarPlan[]): string {
     `fail() { printf 'VMBATCH-FAILED %s %s\\n' ${p.VB_NONCE} "$1" > ${console}; exit 1; }`,
     ...shipped.map((t, i) => `{ ${unpackCommand(t, `${guestTarDir}/${i + 1}.tar`, p)}; } || fail ${shellQuote(`unpacking tar file ${i + 1} into ${t.path} failed`)}`),
     "if command -v ss >/dev/null; then i=0; until ss -ltn | grep -q ':22 '; do i=$((i+1)); [ $i -lt 150 ] || fail 'sshd is not listening'; sleep 0.2; done; fi",
-    `printf 'VMBATCH-READY %s %s\\n' ${p.VB_NONCE} "$(hostname)" > ${console}`,
+    `addr=$(ip -4 addr show | sed -n 's/.*inet \\([0-9.]*\\)\\/.*/\\1/p' | grep -v '^127\\.' | head -n 1)`,
+    `printf 'VMBATCH-READY %s %s ip=%s\\n' ${p.VB_NONCE} "$(hostname)" "\${addr:-none}" > ${console}`,
   ].join('\n');
 }
 

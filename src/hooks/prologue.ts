@@ -88,7 +88,7 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
   const sshPort = await reservePort(config.stateDir, args.jobId, config.sshForwardPorts);
   const staticAddress = await reserveAddress(config, args.jobId);
   const plan = planPrologue({ config, args, template, submitter, sshPort, userImage, staticAddress });
-  await applyPlan(plan, timings, { startedAt: started, deadline: started + config.prologueBudgetSeconds * 1000 }, log);
+  const { guestReport } = await applyPlan(plan, timings, { startedAt: started, deadline: started + config.prologueBudgetSeconds * 1000 }, log);
   timings.total = Date.now() - started;
-  log.info('ready', { job: args.jobId, domain: plan.domainName, port: plan.sshPort, address: staticAddress?.address, ...timings });
+  log.info('ready', { job: args.jobId, domain: plan.domainName, port: plan.sshPort, guest: guestReport, ...timings });
 }

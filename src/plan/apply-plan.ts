@@ -20,9 +20,9 @@ export type PhaseTimings = Record<string, number>;
  * Performs a plan: disks (images, created disks, overlays), context ISO, the user's key, the domain, readiness. The job
  * directory already exists (it was made before the port was reserved). Throws a catalogue
  * error on failure and leaves the cleanup to teardownJob. Readiness waits no longer than
- * the budget's deadline (epoch ms).
+ * the budget's deadline (epoch ms). Returns what the guest reported with its ready line.
  */
-export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budget: { startedAt: number; deadline: number }, log: Logger): Promise<void> {
+export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budget: { startedAt: number; deadline: number }, log: Logger): Promise<{ guestReport: string }> {
   const { startedAt, deadline } = budget;
   const time = <T>(phase: string, step: () => Promise<T> | T) => timePhase(timings, phase, step);
   const state: JobState = {
@@ -81,9 +81,9 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     );
   }
   const budgetLeft = deadline - Date.now();
-  await time('ready', async () => {
+  const ready = await time('ready', async () => {
     try {
-      await waitForReady({ uri: plan.libvirtUri, domainName: plan.domainName, consoleFile: plan.paths.consoleFile, nonce: plan.nonce, timeoutMs: Math.max(0, Math.min(plan.readinessTimeoutMs, budgetLeft)) });
+      return await waitForReady({ uri: plan.libvirtUri, domainName: plan.domainName, consoleFile: plan.paths.consoleFile, nonce: plan.nonce, timeoutMs: Math.max(0, Math.min(plan.readinessTimeoutMs, budgetLeft)) });
     } catch (error) {
       // when the prologue's budget, not the guest's own timeout, cut the wait short, say so
       if (isVmbatchError(error, 'GUEST_NOT_READY') && budgetLeft < plan.readinessTimeoutMs) {
@@ -92,7 +92,8 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
       throw error;
     }
   });
-  writeJobState(plan.paths.stateFile, { ...state, phase: 'ready' });
+  writeJobState(plan.paths.stateFile, { ...state, phase: 'ready', guestReport: ready.detail });
+  return { guestReport: ready.detail };
 }
 
 // The context in the form the method needs: a CDROM volume, an archive for the root login,

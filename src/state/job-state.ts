@@ -17,6 +17,8 @@ export const jobStateSchema = z.object({
   /** how remoteshell reaches the job: SSH (default), or the guest's login console socket */
   remoteshell: z.enum(['ssh', 'console']).default('ssh'),
   consoleSocket: z.string().optional(),
+  /** the guest's name and address as it reported them with its ready line */
+  guestReport: z.string().optional(),
   hostScriptPath: z.string(),
   guestScriptPath: z.string(),
   createdAt: z.string(),

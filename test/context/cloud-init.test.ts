@@ -68,7 +68,8 @@ test('user-data creates the user with the exact ids and key, the job, the tar fi
     `fail() { printf 'VMBATCH-FAILED %s %s\\n' ${'a'.repeat(32)} "$1" > /dev/ttyS0; exit 1; }`,
     "{ mkdir -p /home/obrien/myapp && tar -x -o -f /var/lib/vmbatch/tar/1.tar -C /home/obrien/myapp --strip-components 1 && chown -R 31337:31338 /home/obrien/myapp && rm -f /var/lib/vmbatch/tar/1.tar; } || fail 'unpacking tar file 1 into myapp failed'",
     "if command -v ss >/dev/null; then i=0; until ss -ltn | grep -q ':22 '; do i=$((i+1)); [ $i -lt 150 ] || fail 'sshd is not listening'; sleep 0.2; done; fi",
-    `printf 'VMBATCH-READY %s %s\\n' ${'a'.repeat(32)} "$(hostname)" > /dev/ttyS0`,
+    "addr=$(ip -4 addr show | sed -n 's/.*inet \\([0-9.]*\\)\\/.*/\\1/p' | grep -v '^127\\.' | head -n 1)",
+    `printf 'VMBATCH-READY %s %s ip=%s\\n' ${'a'.repeat(32)} "$(hostname)" "\${addr:-none}" > /dev/ttyS0`,
   ].join('\n'));
   // the script is valid sh
   assert.is((await execa('sh', ['-n', '-c', doc.runcmd[0][2]], { reject: false })).exitCode, 0);

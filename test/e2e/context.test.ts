@@ -88,6 +88,9 @@ test('static network: addresses from the node pool, on the boot line and the con
       "vmbatch: ADDRESSES_EXHAUSTED: no free static address for the guest: every address of this node's pool (10.0.2.20, 10.0.2.21) is taken by a running job\n" +
         '  hint: the job is requeued; give network.addresses (or network.count) more addresses, or run fewer jobs on this node at once\n',
     );
+    // each guest reported its own address with its ready line
+    const reports = readFileSync(node.logFile, 'utf8').split('\n').filter((l) => l.includes('msg="ready"')).map((l) => /guest="([^"]*)"/.exec(l)?.[1]);
+    assert.equal(reports.sort(), ['vmbatch-guest ip=10.0.2.20', 'vmbatch-guest ip=10.0.2.21']);
     const outputs: string[] = [];
     for (const [i, job] of jobs.entries()) {
       if (runs[i]!.exitCode !== 0) continue;

@@ -96,4 +96,6 @@ if [ -n "${VB_CONSOLE_LOGIN:-}" ]; then
 fi
 
 trap - EXIT
-report VMBATCH-READY "$(hostname)"
+# the guest tells the host its name and address with the ready line
+addr=$(ip -4 addr show 2>/dev/null | sed -n 's/.*inet \([0-9.]*\)\/.*/\1/p' | grep -v '^127\.' | head -n 1)
+report VMBATCH-READY "$(hostname) ip=${addr:-none}"
