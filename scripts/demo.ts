@@ -38,7 +38,7 @@ async function main(): Promise<number> {
     if (run.stderr) line(run.stderr);
     line(`--- job exit status ${run.exitCode} ---\n`);
     const ready = readFileSync(mom.logFile, 'utf8').split('\n').find((l) => l.includes('msg="ready"')) ?? '';
-    const phases: Record<string, number> = Object.fromEntries([...ready.matchAll(/ (parse|overlay|iso|keys|create|ready)=([\d.]+)/g)].map((m) => [m[1], Number(m[2])]));
+    const phases: Record<string, number> = Object.fromEntries([...ready.matchAll(/ (parse|disks|iso|keys|create|rootssh|ready)=([\d.]+)/g)].map((m) => [m[1], Number(m[2])]));
     line('timings (ms):');
     for (const [phase, ms] of Object.entries(phases)) line(`  prologue ${phase.padEnd(8)} ${ms.toFixed(1).padStart(8)}`);
     line(`  prologue total    ${(t1 - t0).toFixed(1).padStart(8)}`);
