@@ -99,7 +99,7 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
 // The context in the form the method needs: a CDROM volume, an archive for the root login,
 // or files written into the (per-job) disk's partitions.
 async function buildContext(plan: ProloguePlan): Promise<void> {
-  const staging = plan.paths.isoStaging;
+  const staging = plan.paths.contextStaging;
   if (plan.method === 'ROOTSSH') return buildContextTar(plan.iso, plan.paths.contextTar, staging);
   if (plan.method === 'CDROM') return buildIso(plan.iso, plan.paths.isoFile, staging);
   const tree = `${staging}/context`;

@@ -8,7 +8,8 @@ export interface JobPaths {
   /** console remoteshell: the guest's second serial port, a socket the submitter may open */
   consoleSocket: string;
   isoFile: string;
-  isoStaging: string;
+  /** where the context files are staged (for the ISO, the ROOTSSH archive or the DISK writes) */
+  contextStaging: string;
   /** ROOTSSH: the context files as a tar archive sent to the guest */
   contextTar: string;
   userKey: string;
@@ -26,7 +27,7 @@ export function jobPaths(stateDir: string, jobId: string): JobPaths {
     consoleFile: join(dir, 'console.log'),
     consoleSocket: join(dir, 'console.sock'),
     isoFile: join(dir, 'context.iso'),
-    isoStaging: join(dir, 'context.d'),
+    contextStaging: join(dir, 'context.d'),
     contextTar: join(dir, 'context.tar'),
     userKey: join(dir, 'user_key'),
     domainXml: join(dir, 'domain.xml'),

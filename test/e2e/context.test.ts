@@ -2,7 +2,7 @@
 // volume by the host (option='cdrom') and shipped to be unpacked in the guest; unsafe archives.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -11,7 +11,7 @@ import { makeTar } from '../helpers/make-tar.js';
 import { makePartitionedImage } from '../helpers/partitioned-image.js';
 import { createHash } from 'node:crypto';
 import { domainsDir } from '../helpers/paths.js';
-import { leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, withMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
+import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, updateMomConfig, withMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
 
 let user: HostUser;
 let mom: Mom;
@@ -35,8 +35,7 @@ test.before(async () => {
   await makeTar(join(contextDir, 'app.tar'), [{ name: 'app-1.0/bin/run.sh', content: 'echo "app runs as $(id -un)"\n', mode: 0o755 }]);
   await makeTar(join(contextDir, 'tools.tar'), [{ name: 'tool.txt', content: 'tool\n' }]);
   await makeTar(join(contextDir, 'evil.tar'), [{ name: 'ok.txt', content: 'ok' }, { name: '../../etc/profile.d/evil.sh', content: 'evil' }]);
-  const config = JSON.parse(readFileSync(mom.configFile, 'utf8'));
-  writeFileSync(mom.configFile, JSON.stringify({ ...config, contextFilesDir: contextDir }));
+  updateMomConfig(mom, { contextFilesDir: contextDir });
   before = (await leftovers(mom)).domains;
 });
 test.after(() => teardownMom(mom));
@@ -69,8 +68,7 @@ test('an archive with an entry outside its target aborts the job before anything
       '  hint: rebuild it as a plain or gzip tar with relative paths only (tar -C DIR -czf FILE .), without links that leave it or lead into it\n' +
       'vmbatch: job 502.vm is aborted.',
   );
-  await runEpilogue(mom, job, script, -2);
-  rmSync(join(user.home, 'vmbatch-502.vm.err'), { force: true });
+  await endFailedJob(mom, job, script);
   assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
 });
 
@@ -100,8 +98,8 @@ test('static network: addresses from the node pool, on the boot line and the con
     }
     assert.equal(outputs.sort(), ['10.0.2.20/24\nvmbatch.net=10.0.2.20/24,10.0.2.2,10.0.2.3', '10.0.2.21/24\nvmbatch.net=10.0.2.21/24,10.0.2.2,10.0.2.3'], 'SSH reaches each guest at its static address');
     for (const [i, job] of jobs.entries()) {
-      assert.is((await runEpilogue(node, job, scripts[i]!, runs[i]!.exitCode === 0 ? 0 : -2)).exitCode, 0);
-      rmSync(join(user.home, `vmbatch-${job.jobId}.err`), { force: true });
+      const epilogue = runs[i]!.exitCode === 0 ? runEpilogue(node, job, scripts[i]!, 0) : endFailedJob(node, job, scripts[i]!);
+      assert.is((await epilogue).exitCode, 0);
     }
     assert.equal(readdirSync(join(node.stateDir, 'addresses')), [], 'the epilogue releases the addresses');
     assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });
@@ -141,8 +139,7 @@ test('ROOTSSH with a key the guest does not accept: a clear error, the job abort
       assert.is(pro.exitCode, 1);
       assert.match(pro.stderr, /^vmbatch: ROOT_SSH_REFUSED: the guest refused the root login root@127\.0\.0\.1:\d+: All configured authentication methods failed\n/);
       assert.match(pro.stderr, 'vmbatch: job 522.vm is aborted.');
-      rmSync(join(user.home, 'vmbatch-522.vm.err'), { force: true });
-      assert.is((await runEpilogue(node, job, script, -2)).exitCode, 0);
+      assert.is((await endFailedJob(node, job, script)).exitCode, 0);
       assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });
     });
   } finally {
@@ -180,8 +177,7 @@ test('DISK: context and init scripts written into the image\'s partitions before
     const refused = await runPrologue(node, bad, badScript);
     assert.is(refused.exitCode, 1);
     assert.match(refused.stderr, 'vmbatch: PARTITION_NOT_FOUND: disk vda has no partition vda7 (its partitions: vda1 (16 MiB), vda2 (16 MiB), vda3 (8 MiB))\n');
-    rmSync(join(user.home, 'vmbatch-532.vm.err'), { force: true });
-    await runEpilogue(node, bad, badScript, -2);
+    await endFailedJob(node, bad, badScript);
     assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });
   });
 });
@@ -198,8 +194,7 @@ test('ROOTSSH to a guest whose SSH server never answers: requeued after the read
     assert.is(pro.exitCode, 2, pro.stderr);
     assert.match(pro.stderr, /^vmbatch: ROOT_SSH_FAILED: cannot log in to the guest as root@127\.0\.0\.1:\d+ within [67] s: /);
     assert.match(pro.stderr, 'vmbatch: job 523.vm is requeued (attempt 1 of 3).');
-    rmSync(join(user.home, 'vmbatch-523.vm.err'), { force: true });
-    assert.is((await runEpilogue(node, job, script, -2)).exitCode, 0);
+    assert.is((await endFailedJob(node, job, script)).exitCode, 0);
     assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });
   });
 });

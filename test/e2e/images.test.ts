@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
 import { domainsDir } from '../helpers/paths.js';
-import { leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom, type JobSpec } from '../torque/pbs-mom.js';
+import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, updateMomConfig, writeJobScript, type Mom, type JobSpec } from '../torque/pbs-mom.js';
 
 const baseImage = '/var/lib/vmbatch/guest/disk.qcow2';
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -44,8 +44,7 @@ test.before(async () => {
   });
   const policy = join(mom.root, 'user-images.json');
   writeFileSync(policy, JSON.stringify({ allow: [server.url('/users/')], requireHash: true, maxSizeMiB: 64 }));
-  const config = JSON.parse(readFileSync(mom.configFile, 'utf8'));
-  writeFileSync(mom.configFile, JSON.stringify({ ...config, images: { userImagePolicy: policy } }));
+  updateMomConfig(mom, { images: { userImagePolicy: policy } });
   before = (await leftovers(mom)).domains;
 });
 test.after(async () => {
@@ -125,8 +124,7 @@ test("a submitter's image within the policy boots; one outside it aborts the job
   );
   const notice = join(user.home, 'vmbatch-321.vm.err');
   assert.is(readFileSync(notice, 'utf8'), run.stderr + '\n');
-  rmSync(notice);
-  await runEpilogue(mom, refused, refusedScript, -2);
+  await endFailedJob(mom, refused, refusedScript);
   await clean();
 });
 
@@ -150,10 +148,7 @@ test('download faults through the prologue: a server error requeues (2), a wrong
   assert.match(wrongRun.stderr, `vmbatch: IMAGE_HASH_MISMATCH: the image ${server.url('/disk.qcow2')} does not match its sha256 hash: expected ${'f'.repeat(64)}, got ${imageHash}\n`);
   assert.equal(cacheEntries(), [], 'nothing of the bad download is kept');
   assert.ok(entriesBefore.length > 0);
-  for (const [job, script] of [[down, downScript], [wrong, wrongScript]] as const) {
-    rmSync(join(user.home, `vmbatch-${job.jobId}.err`), { force: true });
-    await runEpilogue(mom, job, script, -2);
-  }
+  for (const [job, script] of [[down, downScript], [wrong, wrongScript]] as const) await endFailedJob(mom, job, script);
   await clean();
 });
 

@@ -1,7 +1,7 @@
 // A stand-in for pbs_mom: it installs and calls the vmbatch hooks exactly as
 // shared/reference/torque-contract.md records a real Torque 6.1.3 doing it (argv, environment,
 // uid, cwd, umask, stdin, hook permission checks). Torque itself is not packaged in Debian.
-import { chmodSync, chownSync, copyFileSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
@@ -101,6 +101,21 @@ export function pelogPermissionProblem(file: string): string | undefined {
   if ((st.mode & 0o500) !== 0o500) return `${file} is not readable and executable by its owner`;
   if (st.mode & 0o022) return `${file} is writable by group or others`;
   return undefined;
+}
+
+/** Adds settings to the node's configuration file (for values known only once the node exists). */
+export function updateMomConfig(mom: Mom, patch: Record<string, unknown>): void {
+  const config = JSON.parse(readFileSync(mom.configFile, 'utf8')) as Record<string, unknown>;
+  writeFileSync(mom.configFile, JSON.stringify({ ...config, ...patch }, null, 2), { mode: 0o644 });
+}
+
+/**
+ * Ends a job whose prologue failed as pbs_mom does, with the epilogue and exit status -2 (abort)
+ * or -14 (requeue); the submitter's notice goes too (tests that check it read it first).
+ */
+export async function endFailedJob(mom: Mom, job: JobSpec, script: string, exitStatus: -2 | -14 = -2): Promise<HookRun> {
+  rmSync(join(job.user.home, `vmbatch-${job.jobId}.err`), { force: true });
+  return runEpilogue(mom, job, script, exitStatus);
 }
 
 /** Writes the job script where pbs_mom keeps it (mom_priv/jobs/ID.SC), owned by the user. */
