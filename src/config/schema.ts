@@ -21,6 +21,30 @@ export const imagesSchema = z
     maxRedirects: z.number().int().min(0).max(20).default(5),
     /** how long a job waits for the first job of a create='once' disk to hand it over */
     createOnceWaitSeconds: z.number().min(0).max(280).default(0),
+    /** a PEM file of extra certificate authorities trusted for https downloads (images and catalogues) */
+    caFile: z.string().startsWith('/').optional(),
+  })
+  .strict();
+
+const patterns = z.union([z.string().min(1).transform((s) => [s]), z.array(z.string().min(1))]);
+
+/** The `catalogue` part of the configuration: the software catalogues and the site's rules (the Janitor's). */
+export const catalogueSchema = z
+  .object({
+    /** RDF/XML catalogues, in priority order: absolute paths, or http(s) URLs (cached in CACHE/catalogues) */
+    sources: z
+      .array(z.string().refine((s) => s.startsWith('/') || /^https?:\/\//.test(s), { message: 'must be an absolute path or an http(s):// URL' }))
+      .default([]),
+    /** a cached remote catalogue older than this is fetched again (an unreachable server: the cached copy is used) */
+    refreshSeconds: z.number().int().min(0).default(3600),
+    /** glob rules (`*`, `?`) on base system names: allowed when an allow rule matches and no deny rule does */
+    allowBase: patterns.default(['*']),
+    denyBase: patterns.default([]),
+    /** the same on runtime environment (MetaPackage) names */
+    allowRte: patterns.default(['*']),
+    denyRte: patterns.default([]),
+    /** an installed package unused for this long is swept (the Janitor's rteexpirytime; default 3 days) */
+    rteExpirySeconds: z.number().int().min(0).default(3 * 24 * 3600),
   })
   .strict();
 
@@ -98,6 +122,8 @@ export const configSchema = z
     network: networkSchema.default({}),
     /** disk images: the shared cache, where relative sources live, downloads, submitter images */
     images: imagesSchema.default({}),
+    /** software catalogues: runtime environments a job requests with vbrte */
+    catalogue: catalogueSchema.default({}),
   })
   .strict();
 

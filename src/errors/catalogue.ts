@@ -281,6 +281,87 @@ export const errorCatalogue = {
     message: (p) => `remoteshell was asked to run ${p.path}, but this job's script is ${p.expected}`,
     hint: () => 'remoteshell runs the job script that the prologue installed in the guest; report this to the site admin',
   }),
+  CATALOGUE_NONE: entry<{ rtes: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the job asks for runtime environments (${p.rtes.join(', ')}), but this node has no software catalogue`,
+    hint: () => 'submit without vbrte, or ask the site to list its catalogues in catalogue.sources (docs/catalogue.md)',
+  }),
+  CATALOGUE_XML_INVALID: entry<{ source: string; line: number; column: number; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `the software catalogue ${p.source} is not well-formed XML (line ${p.line}, column ${p.column}): ${p.reason}`,
+    hint: () => 'fix the catalogue file (`xmllint --noout FILE` shows the same place); until then no job can use it',
+  }),
+  CATALOGUE_INVALID: entry<{ source: string; problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the software catalogue ${p.source} is invalid:\n${bullets(p.problems)}`,
+    hint: () => 'fix each element listed (docs/catalogue.md describes every kb: element); `vmbatch catalogue list` checks a catalogue',
+  }),
+  CATALOGUE_UNAVAILABLE: entry<{ source: string; reason: string }>({
+    kind: 'transient',
+    message: (p) => `the software catalogue ${p.source} cannot be read and no earlier copy is cached: ${p.reason}`,
+    hint: () => 'check that the catalogue server is reachable from this node (or fix catalogue.sources); the job is requeued up to maxAttempts times',
+  }),
+  RTE_UNKNOWN: entry<{ name: string; similar: string[] }>({
+    kind: 'permanent',
+    message: (p) =>
+      `the runtime environment '${p.name}' is in no catalogue of this site` + (p.similar.length ? ` (similar names: ${p.similar.join(', ')})` : ''),
+    hint: () => '`vmbatch catalogue search WORD` lists what the catalogues offer; names are exact, e.g. APPS/BIO/WEKA-3.4.10',
+  }),
+  RTE_DENIED: entry<{ name: string; rule: string }>({
+    kind: 'permanent',
+    message: (p) => `the runtime environment '${p.name}' is not allowed on this site (${p.rule})`,
+    hint: () => "ask the site admin; the catalogue's allowRte/denyRte and allowBase/denyBase rules decide (docs/catalogue.md)",
+  }),
+  RTE_CYCLE: entry<{ cycle: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the catalogue's dependencies form a cycle: ${p.cycle.join(' -> ')}`,
+    hint: () => 'the catalogue maintainer must break the cycle (a kb:depends that leads back to the package)',
+  }),
+  RTE_MISSING_DEPENDENCY: entry<{ from: string; ref: string }>({
+    kind: 'permanent',
+    message: (p) => `${p.from} depends on '${p.ref}', which is in no catalogue of this site`,
+    hint: () => 'the catalogue maintainer must add the dependency, or the site must subscribe to the catalogue that has it (catalogue.sources)',
+  }),
+  RTE_CONFLICT: entry<{ problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the requested runtime environments cannot be used together:\n${bullets(p.problems)}`,
+    hint: () => 'request fewer or other versions (`vmbatch catalogue resolve RTE...` shows the plan before submitting)',
+  }),
+  RTE_NO_BASE: entry<{ rtes: string[]; reasons: string[] }>({
+    kind: 'permanent',
+    message: (p) => `no base system with a virtual machine on this site has all of ${p.rtes.join(', ')}:\n${bullets(p.reasons)}`,
+    hint: () => '`vmbatch catalogue info NAME` shows the base systems each package is built for and the VMs of this site',
+  }),
+  RTE_VM_MEMORY: entry<{ vm: string; template: string; needKiB: number; haveKiB: number }>({
+    kind: 'permanent',
+    message: (p) => `the virtual machine ${p.vm} needs ${p.needKiB} KiB of memory, but its domain template ${p.template} gives ${p.haveKiB} KiB`,
+    hint: () => "the site admin must raise <memory> in the template (or the catalogue's kb:mem_kb is wrong)",
+  }),
+  RTE_UNSUPPORTED: entry<{ name: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `the runtime environment '${p.name}' cannot be provided by vmbatch: ${p.reason}`,
+    hint: () => 'docs/catalogue.md lists what vmbatch installs (TarPackage, ImagePackage, command checks)',
+  }),
+  RTE_PACKAGE_INVALID: entry<{ name: string; url: string; problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the package of ${p.name} (${p.url}) is not a valid runtime environment:\n${bullets(p.problems)}`,
+    hint: () => 'a TarPackage needs control/install and control/runtime and a data/ directory (docs/catalogue.md); the package is marked FAILED',
+  }),
+  RTE_FAILED: entry<{ name: string; since: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `the runtime environment '${p.name}' is marked FAILED on this site since ${p.since}: ${p.reason}`,
+    hint: (p) => `once the package is fixed, the site admin runs \`vmbatch catalogue setstate INSTALLABLE ${p.name}\``,
+  }),
+  RTE_REMOVAL_PENDING: entry<{ name: string }>({
+    kind: 'transient',
+    message: (p) => `the runtime environment '${p.name}' is being removed from this node's cache and is not given to new jobs`,
+    hint: () => 'the job is requeued; it gets a fresh copy once `vmbatch catalogue sweep` has removed the old one',
+  }),
+  RTE_STATE_REFUSED: entry<{ name: string; from: string; to: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `the runtime environment '${p.name}' cannot go from ${p.from} to ${p.to}: ${p.reason}`,
+    hint: () => 'docs/catalogue.md shows the states and the changes an admin may make',
+  }),
 } as const;
 
 /** A code of the catalogue. */
