@@ -24,11 +24,12 @@ test: setup
 test-unit: build
 	node scripts/run-tests.mjs --unit
 
-## figures next to the bare tools (prints, asserts nothing): the prologue by phase; image downloads, overlays, concurrent fetches
+## figures next to the bare tools (prints, asserts nothing): the prologue by phase; image downloads, overlays, concurrent fetches; contexts; catalogue load and resolution
 bench: setup
 	node dist/bench/prologue.js
 	node dist/bench/images.js
 	node dist/bench/context.js
+	node dist/bench/catalogue.js
 
 ## install the hooks into a real pbs_mom: make install-hooks MOM_PRIV=/var/spool/torque/mom_priv
 install-hooks: build

@@ -1,4 +1,4 @@
 // Copies the non-TypeScript files the compiled code reads (guest scripts) next to it in dist/.
 import { cpSync, chmodSync } from 'node:fs';
 cpSync('src/context/guest', 'dist/src/context/guest', { recursive: true });
-for (const f of ['prolog.sh', 'epilog.sh']) chmodSync(`dist/src/context/guest/${f}`, 0o755);
+for (const f of ['prolog.sh', 'epilog.sh', 'rte-install.sh']) chmodSync(`dist/src/context/guest/${f}`, 0o755);

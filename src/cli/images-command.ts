@@ -92,6 +92,7 @@ async function fetch(config: ReturnType<typeof loadConfig>, cacheDir: string, ar
         deadline: Date.now() + 24 * 3600 * 1000,
         stallTimeoutMs: config.images.stallTimeoutSeconds * 1000,
         maxRedirects: config.images.maxRedirects,
+        caFile: config.images.caFile,
         createOnceWaitMs: 0,
         usesFile,
         log,

@@ -15,7 +15,8 @@ For site admins:
                                dry run: print the prologue's plan (domain XML, disks, ISO)
 `;
 
-const imagesHelp = async () => `\nThe image cache:\n${(await import('./images-command.js')).imagesUsage}`;
+const imagesHelp = async () =>
+  `\nThe image cache:\n${(await import('./images-command.js')).imagesUsage}\nThe software catalogue (runtime environments, vbrte):\n${(await import('./catalogue-command.js')).catalogueUsage}`;
 
 /** The vmbatch command line: the hooks, template validation and the dry-run plan. */
 export async function main(argv: string[]): Promise<number> {
@@ -34,6 +35,8 @@ export async function main(argv: string[]): Promise<number> {
       return plan(rest);
     case 'images':
       return (await import('./images-command.js')).imagesCommand(rest);
+    case 'catalogue':
+      return (await import('./catalogue-command.js')).catalogueCommand(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -74,9 +77,11 @@ async function plan(argv: string[]): Promise<number> {
     const args = parsePrologueArgv([jobId, user, group, 'STDIN', values.resources ?? '', 'batch', '', script]);
     const request = parseResourceList(args.resources).request;
     const userImage = (await import('../images/user-image-request.js')).userImageOf(config, request);
-    const template = await selectTemplate(config.domainsDir, request.vbdomain, config.defaultDomain);
+    const log = (await import('../log/logger.js')).createLogger(undefined, 'plan');
+    const rte = await (await import('../catalogue/resolve-job.js')).resolveJobRtes(config, request, { deadline: Date.now() + 120_000, log });
+    const template = await selectTemplate(config.domainsDir, rte?.template ?? request.vbdomain, config.defaultDomain);
     const submitter = await lookupSubmitter(args.user, args.group);
-    const p = planPrologue({ config, args, template, submitter, sshPort: config.sshForwardPorts.first, userImage });
+    const p = planPrologue({ config, args, template, submitter, sshPort: config.sshForwardPorts.first, userImage, rte });
     process.stdout.write(JSON.stringify(describePlan(p), null, 2) + '\n');
     return 0;
   } catch (error) {

@@ -18,6 +18,8 @@ export const guestParamsSchema = z.object({
   VB_READY_CONSOLE: z.string(),
   /** shipped tar files, one per line: FILE<TAB>STRIP<TAB>z|-<TAB>PATH (empty: none) */
   VB_TARFILES: z.string().default(''),
+  /** runtime environments in install order, one per line: KIND<TAB>NAME<TAB>DIR<TAB>BASEDIR<TAB>SOURCE<TAB>MOUNT (rte-install.sh) */
+  VB_RTES: z.string().default(''),
   /** 'dhcp', or 'static' with the address (CIDR), gateway and name servers (space-separated) */
   VB_NET_MODE: z.enum(['dhcp', 'static']).default('dhcp'),
   VB_NET_ADDRESS: z.string().default(''),

@@ -34,17 +34,21 @@ export function planContextIso(input: {
   userKey: SshKeyPair;
   hostKey: SshKeyPair;
   tarFiles?: TarPlan[];
+  /** the job's RTE tarballs (cache files), shipped as rte/N.tar */
+  rteTars?: string[];
 }): IsoLayout {
   const { params } = input;
   const tarFiles = input.tarFiles ?? [];
   const shipped = tarFiles.filter((t) => t.where === 'guest');
+  const rteTars = input.rteTars ?? [];
   return {
     volumeId: 'VMBATCH',
-    copies: shipped.map((t, i) => ({ path: guestTarName(i), source: t.file })),
+    copies: [...shipped.map((t, i) => ({ path: guestTarName(i), source: t.file })), ...rteTars.map((source, i) => ({ path: rteTarName(i), source }))],
     unpack: tarFiles.filter((t) => t.where === 'cdrom').map((t) => ({ source: t.file, dir: t.path, strip: t.strip })),
     files: [
       { path: 'prolog.sh', mode: 0o755, content: guestScript('prolog.sh') },
       { path: 'epilog.sh', mode: 0o755, content: guestScript('epilog.sh') },
+      ...(rteTars.length || params.VB_RTES ? [{ path: 'rte-install.sh', mode: 0o755, content: guestScript('rte-install.sh') }] : []),
       { path: 'vmbatch.env', mode: 0o644, content: renderGuestEnv(params) },
       { path: 'vmbatch.json', mode: 0o644, content: JSON.stringify(params, null, 2) + '\n' },
       { path: `job/${params.VB_JOBFILE}`, mode: 0o700, content: input.jobScript },
@@ -58,6 +62,11 @@ export function planContextIso(input: {
 /** Where the n-th shipped tar file lies on the context volume. */
 export function guestTarName(index: number): string {
   return `tar/${index + 1}.tar`;
+}
+
+/** Where the n-th RTE tarball lies on the context volume. */
+export function rteTarName(index: number): string {
+  return `rte/${index + 1}.tar`;
 }
 
 /** The VB_TARFILES value: one line per shipped archive, `FILE<TAB>STRIP<TAB>GZIP(z|-)<TAB>PATH`. */

@@ -31,12 +31,16 @@ export interface VbConfig {
   partitions: VbAttrs<'vbdisk'>[];
   sshForward: VbAttrs<'vbsshforward'> | undefined;
   remoteshell: VbAttrs<'vbremoteshell'>;
+  /** names of the catalogue VirtualMachine MetaPackages this template realises (<vbcatalogue vm=...>) */
+  catalogueVms: string[];
 }
 
 /** A validated domain template: the libvirt tree (vb* tags still in it) and what they say. */
 export interface DomainTemplate {
   file: string;
   domainType: string;
+  /** the guest's memory from <memory unit=...>, in KiB */
+  memoryKiB: number;
   tree: XmlElement;
   vb: VbConfig;
   disks: TemplateDisk[];
@@ -68,7 +72,10 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
 
   const domainType = domain.$?.type ?? '';
   if (!domainType) problems.push("domain: attribute type is required (e.g. <domain type='qemu'>)");
-  if (children(domain, 'memory').length === 0) problems.push('domain: <memory> is required');
+  const memoryEl = children(domain, 'memory')[0];
+  const memoryKiB = memoryEl ? kibOf(textOf(memoryEl), memoryEl.$?.unit) : undefined;
+  if (!memoryEl) problems.push('domain: <memory> is required');
+  else if (memoryKiB === undefined) problems.push(`domain: <memory unit='${memoryEl.$?.unit ?? 'KiB'}'>${textOf(memoryEl)}</memory> is not a size (a whole number; unit b, KiB, MiB, GiB, TiB, KB, MB, GB or TB)`);
   const devices = children(domain, 'devices')[0];
   if (!devices) problems.push('domain: <devices> is required');
 
@@ -145,6 +152,7 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
   return {
     file,
     domainType,
+    memoryKiB: memoryKiB!,
     tree: domain,
     disks,
     vb: {
@@ -156,8 +164,18 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
       partitions,
       sshForward: attrsOf<'vbsshforward'>(sshForwards[0]),
       remoteshell: attrsOf<'vbremoteshell'>(one('vbremoteshell')) ?? vbTags.vbremoteshell.schema.parse({ text: '', attrs: {} }).attrs,
+      catalogueVms: children(config, 'vbcatalogue').map((c) => attrsOf<'vbcatalogue'>(c)?.vm).filter((v): v is string => v !== undefined),
     },
   };
+}
+
+const unitBytes: Record<string, number> = { b: 1, bytes: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tib: 1024 ** 4, kb: 1000, mb: 1e6, gb: 1e9, tb: 1e12 };
+
+// libvirt's <memory> units (default KiB), as KiB rounded down; undefined when not a size.
+function kibOf(value: string, unit = 'KiB'): number | undefined {
+  const factor = unitBytes[unit.toLowerCase()];
+  if (factor === undefined || !/^\d+$/.test(value.trim())) return undefined;
+  return Math.floor((Number(value) * factor) / 1024);
 }
 
 // Walks the whole tree: every vb* element must be a known tag, in its place, with valid

@@ -15,6 +15,8 @@ export interface DomainRendering {
   staticAddress?: StaticAddress;
   /** more `vmbatch.NAME=value` words for a direct-boot kernel line (ROOTSSH: the submitter) */
   kernelParams?: Record<string, string | number>;
+  /** read-only raw disks added after the template's (RTE images), found by the guest through their serial */
+  extraDisks?: { file: string; target: string; serial: string }[];
 }
 
 const qemuNamespace = 'http://libvirt.org/schemas/domain/qemu/1.0';
@@ -37,7 +39,17 @@ export function renderDomain(template: DomainTemplate, r: DomainRendering): stri
     disk.driver = [{ ...driver, $: { ...driver?.$, name: driver?.$?.name ?? 'qemu', type: plan.format } }];
     disk.source = [{ $: { file: plan.file } }];
   });
-  devices.disk = children(devices, 'disk');
+  devices.disk = [
+    ...children(devices, 'disk'),
+    ...(r.extraDisks ?? []).map((d) => ({
+      $: { type: 'file', device: 'disk' },
+      driver: [{ $: { name: 'qemu', type: 'raw' } }],
+      source: [{ $: { file: d.file } }],
+      target: [{ $: { dev: d.target, bus: 'virtio' } }],
+      serial: [{ _: d.serial }],
+      readonly: [{}],
+    })),
+  ];
 
   // readiness is read from the first serial port, which must be a file vmbatch watches
   delete devices.serial;

@@ -2,6 +2,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import { loadTemplate, type DomainTemplate } from './parse-template.js';
+import type { TemplateSummary } from '../catalogue/resolve-request.js';
+import type { Logger } from '../log/logger.js';
 
 /** The template names (file names without .xml) in a domains directory. */
 export function listTemplates(dir: string): string[] {
@@ -21,4 +23,21 @@ export async function selectTemplate(dir: string, requested: string | undefined,
   const available = listTemplates(dir);
   if (!available.includes(name)) throw new VmbatchError('DOMAIN_NOT_FOUND', { name, dir, available });
   return loadTemplate(join(dir, `${name}.xml`));
+}
+
+/**
+ * The templates that realise catalogue VMs (<vbcatalogue vm=...>), with their memory. A broken
+ * template is left out with a log line: it must not stop jobs that would not use it.
+ */
+export async function summarizeTemplates(dir: string, log?: Logger): Promise<TemplateSummary[]> {
+  const out: TemplateSummary[] = [];
+  for (const name of listTemplates(dir)) {
+    try {
+      const t = await loadTemplate(join(dir, `${name}.xml`));
+      if (t.vb.catalogueVms.length) out.push({ name, vms: t.vb.catalogueVms, memoryKiB: t.memoryKiB });
+    } catch (error) {
+      log?.warn('template skipped for catalogue VMs', { template: name, error: error instanceof Error ? error.message.split('\n')[0] : String(error) });
+    }
+  }
+  return out;
 }

@@ -44,6 +44,11 @@ export const vbTags = {
         .strict(),
     }),
   },
+  /** the catalogue's VirtualMachine MetaPackage this template realises (by name); may repeat */
+  vbcatalogue: {
+    parent: 'vbconfig',
+    schema: z.object({ text: z.string(), attrs: z.object({ vm: z.string().min(1) }).strict() }),
+  },
   vbtarfiles: { parent: 'vbconfig', schema: z.object({ text: z.string(), attrs: z.object({}).strict() }) },
   vbtarfile: {
     parent: 'vbtarfiles',

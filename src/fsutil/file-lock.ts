@@ -27,7 +27,14 @@ export async function acquireFileLock(path: string, options: { timeoutMs: number
   for (;;) {
     // the holder of a removed entry may have taken the directory with it
     ensureDir(dirname(path), 0o755);
-    const fd = openSync(path, 'a+', 0o644);
+    let fd: number;
+    try {
+      fd = openSync(path, 'a+', 0o644);
+    } catch (error) {
+      // a sweep removed the directory between the two calls: make it again
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
     let held = false;
     try {
       fchmodSync(fd, 0o644);

@@ -16,6 +16,7 @@ import { planPrologue } from '../plan/prologue-plan.js';
 import { recordAttempt } from '../state/attempts.js';
 import { jobPaths } from '../state/job-paths.js';
 import { userImageOf } from '../images/user-image-request.js';
+import { resolveJobRtes } from '../catalogue/resolve-job.js';
 
 /** The outcome of a prologue run: the exit code for pbs_mom and the phase timings. */
 export interface PrologueOutcome {
@@ -76,19 +77,22 @@ export async function runPrologue(argv: string[], env: NodeJS.ProcessEnv): Promi
 async function bootJob(config: Config, args: PrologueArgs, attempt: number, timings: PhaseTimings, started: number): Promise<void> {
   const log = createLogger(config.logFile, 'prologue');
   log.info('start', { job: args.jobId, user: args.user, attempt });
-  const { template, userImage, submitter } = await timePhase(timings, 'parse', async () => {
+  const deadline = started + config.prologueBudgetSeconds * 1000;
+  const { template, userImage, submitter, rte } = await timePhase(timings, 'parse', async () => {
     const request = parseResourceList(args.resources).request;
     const userImage = userImageOf(config, request);
-    const template = await selectTemplate(config.domainsDir, request.vbdomain, config.defaultDomain);
-    return { template, userImage, submitter: await lookupSubmitter(args.user, args.group) };
+    // the catalogue chooses the template when the job asks for runtime environments
+    const rte = await resolveJobRtes(config, request, { deadline, log });
+    const template = await selectTemplate(config.domainsDir, rte?.template ?? request.vbdomain, config.defaultDomain);
+    return { template, userImage, submitter: await lookupSubmitter(args.user, args.group), rte };
   });
   // a leftover of an earlier attempt (killed prologue, missed epilogue) would block the name
   await teardownJob(config, args.jobId);
   makeJobDir(jobPaths(config.stateDir, args.jobId).dir);
   const sshPort = await reservePort(config.stateDir, args.jobId, config.sshForwardPorts);
   const staticAddress = await reserveAddress(config, args.jobId);
-  const plan = planPrologue({ config, args, template, submitter, sshPort, userImage, staticAddress });
-  const { guestReport } = await applyPlan(plan, timings, { startedAt: started, deadline: started + config.prologueBudgetSeconds * 1000 }, log);
+  const plan = planPrologue({ config, args, template, submitter, sshPort, userImage, staticAddress, rte });
+  const { guestReport } = await applyPlan(plan, timings, { startedAt: started, deadline }, log);
   timings.total = Date.now() - started;
   log.info('ready', { job: args.jobId, domain: plan.domainName, port: plan.sshPort, guest: guestReport, ...timings });
 }

@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -40,7 +40,7 @@ export function listCache(cacheDir: string): CacheListing[] {
         paths,
         meta: readEntryMeta(paths),
         diskBytes: diskUsage(paths.dir),
-        lastUsed: mtimeOf(paths.lastUsed) ?? mtimeOf(paths.meta),
+        lastUsed: entryLastUsed(paths),
         users: entryUsers(paths),
         seeding: existsSync(paths.seeding),
       });
@@ -121,12 +121,14 @@ export async function pruneCache(cacheDir: string, rules: PruneRules): Promise<P
   const listings = listCache(cacheDir);
   const actions: PruneAction[] = [];
   for (const l of listings) {
-    const stale = l.users.filter((u) => parseJobRef(u).host === here && !existsSync(jobPaths(rules.stateDir, parseJobRef(u).jobId).dir));
+    const stale = staleEntryUsers(l.users, rules.stateDir, here);
     if (!rules.dryRun) for (const u of stale) removeEntryUser(l.paths, u);
     l.users = l.users.filter((u) => !stale.includes(u));
   }
   const free = listings.filter((l) => l.users.length === 0 && !l.seeding);
   for (const l of free) {
+    // an RTE package's record without data is its FAILED mark: only `catalogue setstate` clears it
+    if (!l.meta && existsSync(join(l.paths.dir, 'rte.json'))) continue;
     if (!l.meta) actions.push({ listing: l, reason: 'a download that did not finish' });
     else if (rules.also?.has(l.paths.dir)) actions.push({ listing: l, reason: 'corrupt' });
     else if (rules.olderThanMs !== undefined && now - (l.lastUsed?.getTime() ?? 0) > rules.olderThanMs) actions.push({ listing: l, reason: 'unused for too long' });
@@ -148,7 +150,7 @@ export async function pruneCache(cacheDir: string, rules: PruneRules): Promise<P
       await withFileLock(paths.lock, { timeoutMs: 0, purpose: 'pruning' }, async () => {
         // a job may have started to use it since the listing
         if (entryUsers(paths).length === 0 && !existsSync(paths.seeding)) {
-          rmSync(paths.dir, { recursive: true, force: true });
+          removeLockedEntry(paths);
           done.push(action);
         }
       });
@@ -157,6 +159,46 @@ export async function pruneCache(cacheDir: string, rules: PruneRules): Promise<P
     }
   }
   return done;
+}
+
+/**
+ * The use records of this node's jobs that are over (their job directory is gone, e.g. a job
+ * whose teardown never ran); records of other nodes are never judged here: only they can tell.
+ */
+export function staleEntryUsers(users: string[], stateDir: string, here = hostname()): string[] {
+  return users.filter((u) => parseJobRef(u).host === here && !existsSync(jobPaths(stateDir, parseJobRef(u).jobId).dir));
+}
+
+/** When a job last started to use the entry (last-used's mtime, else when it was completed). */
+export function entryLastUsed(paths: EntryPaths): Date | undefined {
+  return mtimeOf(paths.lastUsed) ?? mtimeOf(paths.meta);
+}
+
+/**
+ * Removes an entry, lock file included; only the holder of the entry's lock may call it. The
+ * record goes first (the entry is incomplete from then on), the lock file last. A process
+ * waiting on the removed lock file then gets a lock on a file that is no longer at its path,
+ * which acquireFileLock notices (inode check) and takes the new entry's lock instead, so two
+ * holders never work on one entry. A process that arrives once the lock file is gone makes a
+ * new one in the directory, which then stays: it is that process's entry now.
+ */
+export function removeLockedEntry(paths: EntryPaths): void {
+  rmSync(paths.meta, { force: true });
+  let names: string[];
+  try {
+    names = readdirSync(paths.dir);
+  } catch {
+    return;
+  }
+  // nobody else writes here while we hold the lock, so this is everything but the lock file
+  for (const name of names) if (join(paths.dir, name) !== paths.lock) rmSync(join(paths.dir, name), { recursive: true, force: true });
+  rmSync(paths.lock, { force: true });
+  try {
+    rmdirSync(paths.dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') throw error;
+  }
 }
 
 function diskUsage(dir: string): number {

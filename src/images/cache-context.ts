@@ -12,6 +12,8 @@ export interface CacheContext {
   deadline: number;
   stallTimeoutMs: number;
   maxRedirects: number;
+  /** images.caFile: extra CAs trusted for https downloads */
+  caFile?: string;
   createOnceWaitMs: number;
   /** the job's record of the entries it uses (JobPaths.cacheUses) */
   usesFile: string;

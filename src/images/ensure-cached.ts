@@ -78,6 +78,7 @@ async function downloadEntry(ctx: CacheContext, paths: EntryPaths, source: Image
     file: part,
     stallTimeoutMs: ctx.stallTimeoutMs,
     maxRedirects: ctx.maxRedirects,
+    caFile: ctx.caFile,
     deadline: ctx.deadline,
     onProgress: ctx.onProgress && ((got, total) => ctx.onProgress!(source.url, got, total)),
   });

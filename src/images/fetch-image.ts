@@ -1,10 +1,12 @@
+import { X509Certificate } from 'node:crypto';
 import { createReadStream, createWriteStream, statSync, statfsSync } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { dirname } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
 import { createDigest, type HashSpec } from './hash-spec.js';
@@ -22,6 +24,8 @@ export interface FetchOptions {
   deadline?: number;
   /** called as bytes arrive, with the total when the server told it */
   onProgress?: (got: number, total: number | undefined) => void;
+  /** a PEM file of extra CAs trusted for https (images.caFile), besides the public ones */
+  caFile?: string;
 }
 
 /** What a finished download gave: size, digest (computed as the bytes streamed in), final URL. */
@@ -124,8 +128,11 @@ async function openBody(options: FetchOptions, fate: ConnectionFate): Promise<{ 
   }
   const chain = [source.url];
   let url = source.url;
+  // the CA file is read once per fetch, and only when an https hop needs it
+  let ca: string[] | undefined;
   for (;;) {
-    const response = await request(url, options.stallTimeoutMs, fate);
+    if (url.startsWith('https:') && options.caFile !== undefined && ca === undefined) ca = await trustedCas(source.url, options.caFile);
+    const response = await request(url, options.stallTimeoutMs, fate, ca);
     const status = response.statusCode ?? 0;
     if (redirectStatuses.has(status) && response.headers.location) {
       response.resume();
@@ -168,17 +175,47 @@ interface ConnectionFate {
   reset: boolean;
 }
 
+// The CAs an https download trusts with images.caFile: the public ones (so public servers keep
+// working) and the file's. A file that is missing or holds no readable PEM certificate fails the
+// download with a reason naming the file, rather than as an obscure TLS error later.
+async function trustedCas(url: string, caFile: string): Promise<string[]> {
+  let pem: string;
+  try {
+    pem = await readFile(caFile, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new VmbatchError('DOWNLOAD_FAILED', { url, reason: `cannot read images.caFile ${caFile}: ${why}` });
+  }
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new VmbatchError('DOWNLOAD_FAILED', { url, reason: `images.caFile ${caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` });
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      throw new VmbatchError('DOWNLOAD_FAILED', { url, reason: `images.caFile ${caFile}: certificate ${i + 1} cannot be read (${(error as Error).message})` });
+    }
+  }
+  return [...tls.rootCertificates, ...blocks];
+}
+
 // One GET; the socket's idle timeout covers connecting, waiting for headers and a stalled body.
-function request(url: string, stallTimeoutMs: number, fate: ConnectionFate): Promise<http.IncomingMessage> {
+function request(url: string, stallTimeoutMs: number, fate: ConnectionFate, ca: string[] | undefined): Promise<http.IncomingMessage> {
   const client = url.startsWith('https:') ? https : http;
   return new Promise((resolve, reject) => {
-    const req = client.get(url, { headers: { 'user-agent': 'vmbatch', 'accept-encoding': 'identity' } }, resolve);
+    const headers = { 'user-agent': 'vmbatch', 'accept-encoding': 'identity' };
+    const req = client.get(url, ca && url.startsWith('https:') ? { headers, ca } : { headers }, resolve);
     req.setTimeout(stallTimeoutMs, () => {
       fate.stalled = true;
       req.destroy(new StallError());
     });
     // the body only says 'aborted'; the socket knows whether the peer reset the connection
-    req.on('socket', (socket) => socket.on('error', (error: NodeJS.ErrnoException) => (fate.reset ||= error.code === 'ECONNRESET')));
+    req.on('socket', (socket) => {
+      const onError = (error: NodeJS.ErrnoException) => (fate.reset ||= error.code === 'ECONNRESET');
+      socket.on('error', onError);
+      // a kept-alive socket serves later requests: each must take its listener away again
+      req.once('close', () => socket.off('error', onError));
+    });
     req.on('error', (error) => reject(error instanceof StallError ? stalled(url, stallTimeoutMs, 0) : connectError(url, error)));
   });
 }
@@ -207,8 +244,25 @@ function connectError(url: string, error: Error): VmbatchError {
     EHOSTUNREACH: 'the host is unreachable',
     ECONNRESET: 'the connection was reset',
   };
-  return new VmbatchError('DOWNLOAD_FAILED', { url, reason: (code && reasons[code]) ?? error.message });
+  if (code && reasons[code]) return new VmbatchError('DOWNLOAD_FAILED', { url, reason: reasons[code] });
+  if (code && certificateCodes.has(code)) {
+    return new VmbatchError('DOWNLOAD_FAILED', { url, reason: `the server's certificate is not trusted: ${error.message} (${code}); a site CA must be listed in images.caFile` });
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return new VmbatchError('DOWNLOAD_FAILED', { url, reason: `the server's certificate is not valid now: ${error.message}` });
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return new VmbatchError('DOWNLOAD_FAILED', { url, reason: `the server's certificate is not for this host: ${error.message}` });
+  return new VmbatchError('DOWNLOAD_FAILED', { url, reason: error.message });
 }
+
+// OpenSSL's verification failures that a missing or wrong CA causes
+const certificateCodes = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
 
 function mapStreamError(error: unknown, at: { url: string; file: string; got: number; total: number | undefined; stallMs: number; fate: ConnectionFate }): unknown {
   const { url, got, total } = at;

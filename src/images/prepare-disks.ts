@@ -36,6 +36,7 @@ export async function prepareDisks(disks: DiskPlan[], ctx: CacheContext): Promis
           file: disk.file,
           stallTimeoutMs: ctx.stallTimeoutMs,
           maxRedirects: ctx.maxRedirects,
+          caFile: ctx.caFile,
           deadline: ctx.deadline,
           onProgress: ctx.onProgress && ((got, total) => ctx.onProgress!(base.source.url, got, total)),
         });

@@ -1,6 +1,26 @@
 import { z } from 'zod';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 
+// one message per bad name: the first rule it breaks
+const rteNameSchema = z.string().superRefine((n, ctx) => {
+  const problem =
+    n === ''
+      ? 'has an empty name (two + in a row, or one at an end)'
+      : !/^[A-Za-z0-9._\/+-]+$/.test(n)
+        ? "must be names of letters, digits, '.', '_', '-', '/' or %2B-escaped '+'"
+        : n.split('/').some((seg) => seg === '' || seg === '..' || seg === '.')
+          ? "must not have empty, '.' or '..' path segments"
+          : undefined;
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** `vbrte=A+B+C`: the requested runtime environment names, in order, duplicates dropped. */
+export const rteListSchema = z
+  .string()
+  .transform((value) => value.split('+').map((n) => n.replace(/%2B/gi, '+')))
+  .pipe(z.array(rteNameSchema))
+  .transform((names) => [...new Set(names)]);
+
 /** The vmbatch settings a submitter may give in `-l other=...`. */
 export const jobRequestSchema = z
   .object({
@@ -10,6 +30,10 @@ export const jobRequestSchema = z
     vbuserimage: z.string().min(1).optional(),
     /** the expected digest of vbuserimage, as ALGO:HEX (md5, sha1, sha256, sha512) */
     vbuserimagehash: z.string().min(1).optional(),
+    /** runtime environments from the site's catalogues, joined by '+' (a '+' inside a name is %2B) */
+    vbrte: rteListSchema.optional(),
+    /** the base system the RTEs must run on: a BaseSystem's name or one it provides (e.g. Debian.) */
+    vbbase: z.string().min(1).optional(),
   })
   .strict();
 /** What the job asked of vmbatch. */

@@ -8,6 +8,7 @@ export type LogFields = Record<string, string | number | boolean | undefined>;
 /** Writes quiet structured lines (`key=value`) to a log file; hooks must not chatter on stderr. */
 export interface Logger {
   info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
 }
 
@@ -24,7 +25,7 @@ export function createLogger(file: string | undefined, tag: string): Logger {
       // logging must never fail a job
     }
   };
-  return { info: (m, f) => write('info', m, f), error: (m, f) => write('error', m, f) };
+  return { info: (m, f) => write('info', m, f), warn: (m, f) => write('warn', m, f), error: (m, f) => write('error', m, f) };
 }
 
 function formatValue(v: string | number | boolean): string {

@@ -8,10 +8,11 @@ import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
 import { createDomain } from '../hypervisor/virsh.js';
 import { jobRefOf } from '../images/cache-users.js';
 import { prepareDisks } from '../images/prepare-disks.js';
+import { noteGuestRteFailure, prepareRtes } from '../catalogue/prepare-rtes.js';
 import type { Logger } from '../log/logger.js';
 import { waitForReady } from '../readiness/wait-ready.js';
 import { writeJobState, type JobState } from '../state/job-state.js';
-import type { ProloguePlan } from './prologue-plan.js';
+import { rteSetupOf, type ProloguePlan } from './prologue-plan.js';
 
 /** Milliseconds spent in each phase of the prologue. */
 export type PhaseTimings = Record<string, number>;
@@ -40,6 +41,7 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     consoleSocket: plan.remoteshell === 'console' ? plan.paths.consoleSocket : undefined,
     hostScriptPath: plan.hostScriptPath,
     guestScriptPath: plan.guestScriptPath,
+    rte: rteSetupOf(plan),
     createdAt: new Date().toISOString(),
   };
   writeJobState(plan.paths.stateFile, state);
@@ -48,15 +50,10 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
   const rootSshModule = plan.method === 'ROOTSSH' ? await import('../context/root-ssh.js') : undefined;
   if (rootSshModule && plan.rootSsh) rootSshModule.readRootSshKeys(plan.rootSsh);
 
-  await time('disks', () =>
-    prepareDisks(plan.disks, {
-      ...plan.images,
-      jobRef: jobRefOf(plan.jobId),
-      deadline,
-      usesFile: plan.paths.cacheUses,
-      log,
-    }),
-  );
+  const cache = { ...plan.images, jobRef: jobRefOf(plan.jobId), deadline, usesFile: plan.paths.cacheUses, log };
+  await time('disks', () => prepareDisks(plan.disks, cache));
+  const { rte } = plan;
+  if (rte) await time('rtes', () => prepareRtes(rte, cache));
   await time('iso', () => buildContext(plan));
   await time('keys', () => {
     // remoteshell runs as the submitter and needs the private half; nobody else may read it
@@ -86,6 +83,7 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
       return await waitForReady({ uri: plan.libvirtUri, domainName: plan.domainName, consoleFile: plan.paths.consoleFile, nonce: plan.nonce, timeoutMs: Math.max(0, Math.min(plan.readinessTimeoutMs, budgetLeft)) });
     } catch (error) {
       // when the prologue's budget, not the guest's own timeout, cut the wait short, say so
+      if (rte && isVmbatchError(error, 'GUEST_PROLOG_FAILED')) await noteGuestRteFailure(rte, error.params.reason, cache);
       if (isVmbatchError(error, 'GUEST_NOT_READY') && budgetLeft < plan.readinessTimeoutMs) {
         throw new VmbatchError('BUDGET_EXCEEDED', { seconds: Math.round((deadline - startedAt) / 1000) }, { cause: error });
       }

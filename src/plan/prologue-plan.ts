@@ -17,6 +17,10 @@ import type { Submitter } from '../job/submitter.js';
 import { jobPaths, type JobPaths } from '../state/job-paths.js';
 import { networkParams } from '../context/guest-params.js';
 import type { StaticAddress } from '../network/address-pool.js';
+import type { RteResolution } from '../catalogue/resolve-request.js';
+import { planRtes, type RtePlan } from '../catalogue/rte-plan.js';
+import { guestRteList, jobRteSetup } from '../context/rte-layout.js';
+import { VmbatchError } from '../errors/vmbatch-error.js';
 
 /** Everything the prologue will do, as plain values: printable by a dry run, performed by applyPlan. */
 export interface ProloguePlan {
@@ -34,8 +38,10 @@ export interface ProloguePlan {
   diskContext: PartitionWrite[];
   rootSsh: Config['rootSsh'] | undefined;
   /** how images are fetched and shared */
-  images: { cacheDir: string; stallTimeoutMs: number; maxRedirects: number; createOnceWaitMs: number };
+  images: { cacheDir: string; stallTimeoutMs: number; maxRedirects: number; caFile?: string; createOnceWaitMs: number };
   iso: IsoLayout;
+  /** runtime environments from the catalogue: fetched by the host, installed by the guest */
+  rte: RtePlan | undefined;
   domainXml: string;
   sshPort: number | undefined;
   staticAddress: StaticAddress | undefined;
@@ -56,6 +62,7 @@ export function planPrologue(input: {
   sshPort: number | undefined;
   userImage?: DiskPlanInput['userImage'];
   staticAddress?: StaticAddress;
+  rte?: RteResolution | undefined;
 }): ProloguePlan {
   const { config, args, template, submitter } = input;
   const paths = jobPaths(config.stateDir, args.jobId);
@@ -66,6 +73,8 @@ export function planPrologue(input: {
   const jobPath = template.vb.jobPath ?? config.guestJobPath;
   const jobFile = `${args.jobId}.SC`;
   const tarFiles = planTarFiles(template.vb.tarFiles, config.contextFilesDir);
+  const cacheDir = cacheDirOf(config);
+  const rte = input.rte && planRtes(input.rte, { cacheDir, usedTargets: template.disks.map((d) => d.target) });
   const params: GuestParams = {
     VB_NONCE: nonce,
     VB_JOBID: args.jobId,
@@ -80,10 +89,10 @@ export function planPrologue(input: {
     VB_JOBFILE: jobFile,
     VB_READY_CONSOLE: template.vb.readiness.device,
     VB_TARFILES: guestTarList(tarFiles),
+    VB_RTES: rte ? guestRteList(rte.guest) : '',
     ...networkParams(input.staticAddress),
     VB_CONSOLE_LOGIN: template.vb.remoteshell.mode === 'console' ? template.vb.remoteshell.device : '',
   };
-  const cacheDir = cacheDirOf(config);
   const disks = planDisks(template, { paths, cacheDir, siteBase: config.images.siteBase, userImage: input.userImage });
   const sshPort = template.vb.sshForward ? input.sshPort : undefined;
   const domainXml = renderDomain(template, {
@@ -96,6 +105,7 @@ export function planPrologue(input: {
     // ROOTSSH guests booted from a kernel learn the submitter before the host logs in
     kernelParams:
       template.vb.prepareMethod === 'ROOTSSH' ? { user: submitter.user, uid: submitter.uid, group: submitter.group, gid: submitter.gid, jobid: args.jobId } : undefined,
+    extraDisks: rte?.packages.flatMap((p) => (p.disk ? [{ file: p.cacheFile, ...p.disk }] : [])),
   });
   const timeoutSeconds = Math.min(template.vb.readiness.timeout ?? config.readinessTimeoutSeconds, config.prologueBudgetSeconds);
   return {
@@ -114,9 +124,19 @@ export function planPrologue(input: {
       cacheDir,
       stallTimeoutMs: config.images.stallTimeoutSeconds * 1000,
       maxRedirects: config.images.maxRedirects,
+      caFile: config.images.caFile,
       createOnceWaitMs: config.images.createOnceWaitSeconds * 1000,
     },
-    iso: planIso(template, { params, jobScript: readFileSync(args.scriptPath, 'utf8'), userKey, hostKey, tarFiles, staticAddress: input.staticAddress }),
+    iso: planIso(template, {
+      params,
+      jobScript: readFileSync(args.scriptPath, 'utf8'),
+      userKey,
+      hostKey,
+      tarFiles,
+      staticAddress: input.staticAddress,
+      rteTars: rte?.packages.filter((p) => p.kind === 'tar').map((p) => p.cacheFile) ?? [],
+    }),
+    rte,
     domainXml,
     sshPort,
     staticAddress: input.staticAddress,
@@ -130,9 +150,22 @@ export function planPrologue(input: {
 }
 
 // The context volume in the style the template's <vbpreparecdrom> asks for.
-function planIso(template: DomainTemplate, input: Parameters<typeof planCloudInitIso>[0]): IsoLayout {
+function planIso(template: DomainTemplate, input: Parameters<typeof planCloudInitIso>[0] & { rteTars: string[] }): IsoLayout {
   const style = template.disks.find((d) => d.vbpreparecdrom)?.vbpreparecdrom?.style;
-  return style === 'cloud-init' ? planCloudInitIso(input) : planContextIso(input);
+  if (style !== 'cloud-init') return planContextIso(input);
+  // cloud-init runs its own steps, not prolog.sh, so nothing would install the packages
+  if (input.params.VB_RTES) {
+    throw new VmbatchError('RTE_UNSUPPORTED', {
+      name: input.params.VB_RTES.split('\t')[1] ?? '?',
+      reason: `the domain template ${template.file} prepares its guest with cloud-init; runtime environments are installed by a vmbatch-style context (<vbpreparecdrom style='vmbatch'>, ROOTSSH or DISK)`,
+    });
+  }
+  return planCloudInitIso(input);
+}
+
+/** The job's RTE settings for remoteshell (kept in the job state). */
+export function rteSetupOf(plan: ProloguePlan): ReturnType<typeof jobRteSetup> | undefined {
+  return plan.rte && jobRteSetup(plan.rte.guest);
 }
 
 /** The plan as a person reads it in a dry run: secrets left out, files listed with their sizes. */
@@ -155,6 +188,15 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
       copies: plan.iso.copies,
       unpack: plan.iso.unpack,
     },
+    ...(plan.rte
+      ? {
+          runtimeEnvironments: {
+            base: plan.rte.resolution.base,
+            vm: plan.rte.resolution.vm,
+            packages: plan.rte.resolution.packages.map((p) => ({ ...p, ...plan.rte!.packages.find((q) => q.instance === ('instance' in p ? p.instance : undefined)) })),
+          },
+        }
+      : {}),
     sshForward: plan.sshPort === undefined ? null : `127.0.0.1:${plan.sshPort}`,
     network: plan.staticAddress ?? 'dhcp',
     readinessTimeoutSeconds: plan.readinessTimeoutMs / 1000,

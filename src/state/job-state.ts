@@ -19,6 +19,8 @@ export const jobStateSchema = z.object({
   consoleSocket: z.string().optional(),
   /** the guest's name and address as it reported them with its ready line */
   guestReport: z.string().optional(),
+  /** runtime environments: settings to export and runtime scripts to source around the job */
+  rte: z.object({ exports: z.array(z.string()), runtimes: z.array(z.string()) }).optional(),
   hostScriptPath: z.string(),
   guestScriptPath: z.string(),
   createdAt: z.string(),

@@ -1,5 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { EventEmitter } from 'node:events';
 
@@ -26,13 +27,13 @@ export interface ImageServer {
   close(): Promise<void>;
 }
 
-/** Starts the server on an ephemeral loopback port. */
-export async function startImageServer(): Promise<ImageServer> {
+/** Starts the server on an ephemeral loopback port; with `tls` (PEM key and certificate) it speaks https. */
+export async function startImageServer(options: { tls?: { key: string; cert: string } } = {}): Promise<ImageServer> {
   const routes = new Map<string, Route>();
   const counts = new Map<string, number>();
   const events = new EventEmitter();
   const sockets = new Set<Socket>();
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = req.url ?? '/';
     counts.set(path, (counts.get(path) ?? 0) + 1);
     const route = routes.get(path);
@@ -41,7 +42,8 @@ export async function startImageServer(): Promise<ImageServer> {
       return;
     }
     serve(route, path, res, events);
-  });
+  };
+  const server = options.tls ? https.createServer(options.tls, handler) : http.createServer(handler);
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -49,7 +51,7 @@ export async function startImageServer(): Promise<ImageServer> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: (path) => `http://127.0.0.1:${port}${path}`,
+    url: (path) => `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}${path}`,
     route: (path, route) => void routes.set(path, route),
     requests: (path) => counts.get(path) ?? 0,
     events,

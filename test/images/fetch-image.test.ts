@@ -9,6 +9,7 @@ import type { ImageSource } from '../../src/images/image-source.js';
 import { formatError } from '../../src/errors/vmbatch-error.js';
 import { expectVmbatchError } from '../helpers/expect-error.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
+import { makeTestCerts } from '../helpers/tls-certs.js';
 
 const data = randomBytes(3 * 1024 * 1024 + 17);
 const sha256 = createHash('sha256').update(data).digest('hex');
@@ -116,6 +117,27 @@ test('a connection refused is transient and names the URL', async () => {
   const error = await expectVmbatchError(() => fetchTo('http://127.0.0.1:1/img'), 'DOWNLOAD_FAILED');
   assert.is(error.message, 'downloading http://127.0.0.1:1/img failed: the connection was refused');
   assert.is(error.kind, 'transient');
+});
+
+test('https trusts the CA of images.caFile besides the public ones, and only with it', async () => {
+  const tlsDir = mkdtempSync(join(tmpdir(), 'vmbatch-tls-'));
+  const certs = await makeTestCerts(tlsDir);
+  const secure = await startImageServer({ tls: { key: certs.key, cert: certs.cert } });
+  try {
+    secure.route('/img', { kind: 'data', data });
+    const file = join(dir, 'out.part');
+    const result = await fetchImage({ source: source(secure.url('/img')), file, stallTimeoutMs: 5000, maxRedirects: 3, caFile: certs.caFile });
+    assert.equal(result.digest, { algorithm: 'sha256', value: sha256 });
+    rmSync(file);
+    const untrusted = await expectVmbatchError(() => fetchTo(secure.url('/img')), 'DOWNLOAD_FAILED');
+    assert.is(
+      untrusted.message,
+      `downloading ${secure.url('/img')} failed: the server's certificate is not trusted: unable to verify the first certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE); a site CA must be listed in images.caFile`,
+    );
+  } finally {
+    await secure.close();
+    rmSync(tlsDir, { recursive: true, force: true });
+  }
 });
 
 test.run();

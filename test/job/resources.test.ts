@@ -28,11 +28,31 @@ test('unknown or repeated vb settings and bad names are refused with every probl
     [
       "the job's vmbatch resource request is invalid:",
       '  - vbdomain is given twice',
-      '  - unknown setting(s) vbcolour (known: vbdomain, vbuserimage, vbuserimagehash)',
+      '  - unknown setting(s) vbcolour (known: vbdomain, vbuserimage, vbuserimagehash, vbrte, vbbase)',
     ].join('\n'),
   );
   const bad = await expectVmbatchError(() => parseResourceList('other=vbdomain=../x'), 'RESOURCE_INVALID');
   assert.is(bad.message, "the job's vmbatch resource request is invalid:\n  - vbdomain: must be a template name of letters, digits, '.', '_' or '-'");
+});
+
+test("vbrte: RTE names joined by '+' inside other, beside other settings, through Torque's comma-joined list", () => {
+  const r = parseResourceList('walltime=01:00:00,other=vbrte=APPS/BIO/WEKA-3.4.10+ENV/Java/JRE-1.5.0:vbbase=Debian.,nodes=1');
+  assert.equal(r.request, { vbrte: ['APPS/BIO/WEKA-3.4.10', 'ENV/Java/JRE-1.5.0'], vbbase: 'Debian.' });
+  // a '+' inside a name is %2B; a name given twice counts once
+  assert.equal(parseResourceList('other=vbrte=APPS/MATH/GCC-C%2B%2B-12+ENV/X+ENV/X').request, { vbrte: ['APPS/MATH/GCC-C++-12', 'ENV/X'] });
+});
+
+test('bad RTE names are refused with their position', async () => {
+  const e = await expectVmbatchError(() => parseResourceList('other=vbrte=APPS/../etc++A B'), 'RESOURCE_INVALID');
+  assert.is(
+    e.message,
+    [
+      "the job's vmbatch resource request is invalid:",
+      "  - vbrte.0: must not have empty, '.' or '..' path segments",
+      '  - vbrte.1: has an empty name (two + in a row, or one at an end)',
+      "  - vbrte.2: must be names of letters, digits, '.', '_', '-', '/' or %2B-escaped '+'",
+    ].join('\n'),
+  );
 });
 
 test.run();

@@ -67,6 +67,12 @@ if [ -n "${VB_TARFILES:-}" ]; then
   rm -f /tmp/vmbatch-tarfiles
 fi
 
+# the job's runtime environments from the software catalogue, installed as root before the
+# guest reports ready (a failure names the package: the host marks it FAILED)
+if [ -n "${VB_RTES:-}" ]; then
+  out=$(sh "$ctx/rte-install.sh" "$ctx" 2>&1) || fail "$(printf '%s\n' "$out" | tail -n 1)"
+fi
+
 # the per-job host key, so the host verifies this guest instead of trusting on first use
 if command -v dropbear >/dev/null 2>&1; then
   mkdir -p /etc/dropbear

@@ -1,0 +1,230 @@
+// Runtime environments end to end: a catalogue served over HTTP on 127.0.0.1 chooses the domain
+// and the packages; the host fetches them into the shared cache; the real test guest installs
+// them in the catalogue's way, and their runtime scripts shape the job's environment. Bad
+// requests and broken packages end through the real hooks with Torque's exit codes.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
+import { startImageServer, type ImageServer } from '../helpers/image-server.js';
+import { domainsDir } from '../helpers/paths.js';
+import { makeRteImage, makeRteTarball } from '../helpers/rte-packages.js';
+import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, updateMomConfig, writeJobScript, type JobSpec, type Mom } from '../torque/pbs-mom.js';
+import { listRtes } from '../../src/catalogue/rte-admin.js';
+
+let user: HostUser;
+let server: ImageServer;
+let mom: Mom;
+let before: string[];
+
+const catalogue = `<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="http://www.nordugrid.org/ws/schemas/knowarc#">
+  <kb:BaseSystem rdf:about="#busybox" kb:name="vmbatch-test-guest">
+    <kb:provides>Linux.</kb:provides>
+  </kb:BaseSystem>
+  <kb:BaseSystem rdf:about="#fedora" kb:name="Fedora-7"/>
+  <kb:MetaPackage rdf:about="#vm" kb:name="VMLinux/vmbatch-test" kb:description="the busybox test guest">
+    <kb:provides>vmbatch-test-guest</kb:provides>
+    <kb:VirtualMachine>
+      <kb:os>vmbatch-test-guest</kb:os>
+      <kb:service>ssh</kb:service>
+      <kb:Requirements><kb:mem_kb>200000</kb:mem_kb></kb:Requirements>
+    </kb:VirtualMachine>
+  </kb:MetaPackage>
+  <kb:MetaPackage rdf:about="#hello" kb:name="APPS/TEST/HELLO-1.0">
+    <kb:instance rdf:resource="#hello-tar"/>
+  </kb:MetaPackage>
+  <kb:TarPackage rdf:about="#hello-tar" kb:url="rtes/hello-1.0.tar.gz">
+    <kb:basesystem rdf:resource="#busybox"/>
+    <kb:depends rdf:resource="#lib"/>
+    <kb:environ>HELLO_HOME=%BASEDIR%</kb:environ>
+  </kb:TarPackage>
+  <kb:MetaPackage rdf:about="#lib" kb:name="ENV/TEST/LIB-2.0">
+    <kb:instance rdf:resource="#lib-tar"/>
+  </kb:MetaPackage>
+  <kb:TarPackage rdf:about="#lib-tar" kb:url="rtes/lib-2.0.tar">
+    <kb:basesystem>vmbatch-test-guest</kb:basesystem>
+  </kb:TarPackage>
+  <kb:MetaPackage rdf:about="#data" kb:name="DATA/TEST/REFDATA-1">
+    <kb:instance rdf:resource="#data-img"/>
+  </kb:MetaPackage>
+  <kb:ImagePackage rdf:about="#data-img" kb:url="rtes/refdata.img">
+    <kb:basesystem rdf:resource="#busybox"/>
+    <kb:mountpoint>/data/ref</kb:mountpoint>
+  </kb:ImagePackage>
+  <kb:MetaPackage rdf:about="#noinstall" kb:name="APPS/TEST/NOINSTALL-1"><kb:instance rdf:resource="#noinstall-tar"/></kb:MetaPackage>
+  <kb:TarPackage rdf:about="#noinstall-tar" kb:url="rtes/noinstall.tar"><kb:basesystem rdf:resource="#busybox"/></kb:TarPackage>
+  <kb:MetaPackage rdf:about="#fails" kb:name="APPS/TEST/FAILS-1"><kb:instance rdf:resource="#fails-tar"/></kb:MetaPackage>
+  <kb:TarPackage rdf:about="#fails-tar" kb:url="rtes/fails.tar"><kb:basesystem rdf:resource="#busybox"/></kb:TarPackage>
+  <kb:MetaPackage rdf:about="#fedora-only" kb:name="APPS/TEST/FEDORA-ONLY-1"><kb:instance rdf:resource="#fedora-tar"/></kb:MetaPackage>
+  <kb:TarPackage rdf:about="#fedora-tar" kb:url="rtes/fedora.tar"><kb:basesystem rdf:resource="#fedora"/></kb:TarPackage>
+  <kb:MetaPackage rdf:about="#a" kb:name="CYCLE/A-1"><kb:instance rdf:resource="#a-tar"/></kb:MetaPackage>
+  <kb:TarPackage rdf:about="#a-tar" kb:url="rtes/a.tar"><kb:basesystem rdf:resource="#busybox"/><kb:depends rdf:resource="#b"/></kb:TarPackage>
+  <kb:MetaPackage rdf:about="#b" kb:name="CYCLE/B-1"><kb:instance rdf:resource="#b-tar"/><kb:depends rdf:resource="#a"/></kb:MetaPackage>
+  <kb:TarPackage rdf:about="#b-tar" kb:url="rtes/b.tar"><kb:basesystem rdf:resource="#busybox"/></kb:TarPackage>
+</rdf:RDF>
+`;
+
+test.before(async () => {
+  user = await ensureHostUser('vbe2e', 31337, 31338);
+  server = await startImageServer();
+  const dir = mkdtempSync(join(tmpdir(), 'vmbatch-rte-e2e-'));
+  await makeRteTarball(
+    join(dir, 'hello.tar.gz'),
+    {
+      // the install step runs in data/ and may use %BASEDIR% (DIR/pkg once installed)
+      install: 'mkdir bin\nprintf "#!/bin/sh\\necho hello from %BASEDIR%\\n" > bin/hello\nchmod 755 bin/hello\necho installed > ../installed-by-install',
+      runtime: { 0: 'touch %BASEDIR%/../stage0-ran', 1: 'PATH="%BASEDIR%/bin:$PATH"; export PATH', 2: 'echo "hello runtime stage 2"' },
+    },
+    true,
+  );
+  await makeRteTarball(join(dir, 'lib.tar'), { runtime: { 1: 'LIB_VERSION=2.0; export LIB_VERSION' }, data: { 'VERSION': '2.0\n' } });
+  await makeRteImage(join(dir, 'refdata.img'), { runtime: { 1: 'REFDATA=%BASEDIR%; export REFDATA' }, data: { 'README': 'reference data 1\n' } });
+  await makeRteTarball(join(dir, 'noinstall.tar'), { runtime: {}, noInstall: true });
+  await makeRteTarball(join(dir, 'fails.tar'), { install: 'echo "cannot build the widget" >&2\nexit 3', runtime: {} });
+  for (const [path, file] of [['/rtes/hello-1.0.tar.gz', 'hello.tar.gz'], ['/rtes/lib-2.0.tar', 'lib.tar'], ['/rtes/refdata.img', 'refdata.img'], ['/rtes/noinstall.tar', 'noinstall.tar'], ['/rtes/fails.tar', 'fails.tar']] as const) {
+    server.route(path, { kind: 'file', path: join(dir, file) });
+  }
+  server.route('/catalogue.rdf', { kind: 'data', data: Buffer.from(catalogue) });
+  server.route('/down.rdf', { kind: 'status', status: 503 });
+  server.route('/broken.rdf', { kind: 'data', data: Buffer.from('<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="urn:kb#">\n  <kb:MetaPackage kb:name="X">\n</rdf:RDF>\n') });
+  // the shipped test guest template realises the catalogue's VM (<vbcatalogue vm='VMLinux/vmbatch-test'/>)
+  assert.match(readFileSync(join(domainsDir, 'testguest.xml'), 'utf8'), "<vbcatalogue vm='VMLinux/vmbatch-test'/>");
+  mom = await setupMom({ config: { catalogue: { sources: [server.url('/catalogue.rdf')] } } });
+  before = (await leftovers(mom)).domains;
+});
+test.after(async () => {
+  teardownMom(mom);
+  await server.close();
+});
+
+const clean = async () => assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
+
+test('a requested RTE with a dependency and an image package is installed in the guest and shapes the job', async () => {
+  const job = { jobId: '501.vm', user, resources: 'other=vbrte=APPS/TEST/HELLO-1.0+DATA/TEST/REFDATA-1' };
+  const script = writeJobScript(
+    mom,
+    job,
+    '#!/bin/sh\nhello\necho "HELLO_HOME=$HELLO_HOME LIB_VERSION=$LIB_VERSION REFDATA=$REFDATA"\ncat "$REFDATA/README"\n' +
+      'ls /opt/vmbatch/rte/APPS/TEST/HELLO-1.0\n',
+  );
+  const boot = await runPrologue(mom, job, script);
+  try {
+    await checkRteJob(boot, job, script);
+  } finally {
+    assert.is((await runEpilogue(mom, job, script, 0)).exitCode, 0);
+  }
+  assert.equal(listRtes(join(mom.stateDir, 'cache')).map((r) => r.users.length), [0, 0, 0], 'uses released');
+  await clean();
+});
+
+async function checkRteJob(boot: { exitCode: number; stderr: string }, job: JobSpec, script: string): Promise<void> {
+  assert.is(boot.exitCode, 0, boot.stderr);
+  const resolved = readFileSync(mom.logFile, 'utf8').split('\n').find((l) => l.includes('msg="rtes resolved"'))!;
+  assert.ok(resolved.endsWith('base=vmbatch-test-guest vm=VMLinux/vmbatch-test template=testguest packages="ENV/TEST/LIB-2.0 APPS/TEST/HELLO-1.0 DATA/TEST/REFDATA-1"'), resolved);
+  const run = await runJobStarter(mom, job, script);
+  assert.is(run.exitCode, 0, run.stderr);
+  const home = '/opt/vmbatch/rte/APPS/TEST/HELLO-1.0/pkg';
+  assert.is(
+    run.stdout,
+    [
+      `hello from ${home}`,
+      `HELLO_HOME=${home} LIB_VERSION=2.0 REFDATA=/data/ref/data`,
+      'reference data 1',
+      'control',
+      'install.log',
+      'installed-by-install',
+      'pkg',
+      'stage0-ran',
+      'hello runtime stage 2',
+    ].join('\n'),
+  );
+  for (const path of ['/rtes/hello-1.0.tar.gz', '/rtes/lib-2.0.tar', '/rtes/refdata.img', '/catalogue.rdf']) assert.is(server.requests(path), 1, path);
+  const states = listRtes(join(mom.stateDir, 'cache'));
+  assert.equal(states.map((r) => [r.name, r.state, r.users.length]).sort(), [
+    ['APPS/TEST/HELLO-1.0', 'INSTALLED', 1],
+    ['DATA/TEST/REFDATA-1', 'INSTALLED', 1],
+    ['ENV/TEST/LIB-2.0', 'INSTALLED', 1],
+  ]);
+}
+
+// prologue runs that end before any guest boots
+async function refused(jobId: string, resources: string): Promise<{ exitCode: number; stderr: string; notice: string }> {
+  const job = { jobId, user, resources };
+  const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
+  const run = await runPrologue(mom, job, script);
+  const notice = readFileSync(join(user.home, `vmbatch-${jobId}.err`), 'utf8');
+  await endFailedJob(mom, job, script);
+  return { ...run, notice };
+}
+
+test('unknown RTE, dependency cycle and a base system with no VM abort (1) with what the submitter can act on', async () => {
+  const unknown = await refused('510.vm', 'other=vbrte=APPS/TEST/HELLO-9.9');
+  assert.is(unknown.exitCode, 1);
+  assert.is(
+    unknown.stderr,
+    "vmbatch: RTE_UNKNOWN: the runtime environment 'APPS/TEST/HELLO-9.9' is in no catalogue of this site (similar names: APPS/TEST/HELLO-1.0)\n" +
+      '  hint: `vmbatch catalogue search WORD` lists what the catalogues offer; names are exact, e.g. APPS/BIO/WEKA-3.4.10\n' +
+      'vmbatch: job 510.vm is aborted.',
+  );
+  assert.is(unknown.notice, unknown.stderr + '\n', 'the submitter reads the same in vmbatch-JOBID.err');
+  const cycle = await refused('511.vm', 'other=vbrte=CYCLE/A-1');
+  assert.is(cycle.exitCode, 1);
+  assert.ok(cycle.stderr.startsWith('vmbatch: RTE_CYCLE: the catalogue\'s dependencies form a cycle: CYCLE/A-1 -> CYCLE/B-1 -> CYCLE/A-1\n'), cycle.stderr);
+  const noVm = await refused('512.vm', 'other=vbrte=APPS/TEST/FEDORA-ONLY-1');
+  assert.is(noVm.exitCode, 1);
+  assert.is(
+    noVm.stderr.split('\n').slice(0, 2).join('\n'),
+    'vmbatch: RTE_NO_BASE: no base system with a virtual machine on this site has all of APPS/TEST/FEDORA-ONLY-1:\n' +
+      '  - Fedora-7: no VirtualMachine MetaPackage of the catalogues provides it',
+  );
+  await clean();
+});
+
+test('a catalogue server that fails requeues (2); RDF that is not well-formed aborts (1) naming the place', async () => {
+  updateMomConfig(mom, { catalogue: { sources: [server.url('/down.rdf')] } });
+  try {
+    await failingCatalogues();
+  } finally {
+    updateMomConfig(mom, { catalogue: { sources: [server.url('/catalogue.rdf')] } });
+  }
+  await clean();
+});
+
+async function failingCatalogues(): Promise<void> {
+  const down = await refused('520.vm', 'other=vbrte=APPS/TEST/HELLO-1.0');
+  assert.is(down.exitCode, 2);
+  assert.ok(down.stderr.startsWith(`vmbatch: CATALOGUE_UNAVAILABLE: the software catalogue ${server.url('/down.rdf')} cannot be read and no earlier copy is cached: `), down.stderr);
+  assert.ok(down.stderr.endsWith('vmbatch: job 520.vm is requeued (attempt 1 of 3).'), down.stderr);
+  updateMomConfig(mom, { catalogue: { sources: [server.url('/broken.rdf')] } });
+  const broken = await refused('521.vm', 'other=vbrte=APPS/TEST/HELLO-1.0');
+  assert.is(broken.exitCode, 1);
+  assert.ok(broken.stderr.startsWith(`vmbatch: CATALOGUE_XML_INVALID: the software catalogue ${server.url('/broken.rdf')} is not well-formed XML (line 3, column `), broken.stderr);
+}
+
+test('a tarball without control/install is refused on the host and marked FAILED; an install that fails in the guest too', async () => {
+  const noInstall = await refused('530.vm', 'other=vbrte=APPS/TEST/NOINSTALL-1');
+  assert.is(noInstall.exitCode, 1);
+  assert.is(
+    noInstall.stderr.split('\n').slice(0, 2).join('\n'),
+    `vmbatch: RTE_PACKAGE_INVALID: the package of APPS/TEST/NOINSTALL-1 (${server.url('/rtes/noinstall.tar')}) is not a valid runtime environment:\n  - control/install is missing`,
+  );
+  const fails = await refused('531.vm', 'other=vbrte=APPS/TEST/FAILS-1');
+  assert.is(fails.exitCode, 1);
+  assert.ok(fails.stderr.includes('rte APPS/TEST/FAILS-1: control/install exited 3 (cannot build the widget)'), fails.stderr);
+  const states = Object.fromEntries(listRtes(join(mom.stateDir, 'cache')).map((r) => [r.name, r.state]));
+  assert.is(states['APPS/TEST/NOINSTALL-1'], 'FAILED');
+  assert.is(states['APPS/TEST/FAILS-1'], 'FAILED');
+  // the next job is refused at once: no download, no guest
+  const requests = server.requests('/rtes/fails.tar');
+  const again = await refused('532.vm', 'other=vbrte=APPS/TEST/FAILS-1');
+  assert.is(again.exitCode, 1);
+  assert.ok(again.stderr.startsWith("vmbatch: RTE_FAILED: the runtime environment 'APPS/TEST/FAILS-1' is marked FAILED on this site since "), again.stderr);
+  assert.is(server.requests('/rtes/fails.tar'), requests);
+  assert.not.ok(existsSync(join(mom.stateDir, 'jobs', '532.vm')));
+  await clean();
+});
+
+test.run();
