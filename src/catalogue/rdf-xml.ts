@@ -154,7 +154,10 @@ class Reader {
   /** Takes in the document element; returns the base URI at it. */
   begin(root: XmlElement, base: string): string {
     this.wrapped = root.uri === rdfNamespace && root.local === 'RDF';
-    return this.baseOf(this.attributes(root), base, root);
+    if (this.wrapped) return this.baseOf(this.attributes(root), base, root);
+    // a bare node element: node() reads (and warns about) its attributes; only xml:base is needed here
+    const xmlBase = root.attributes.find((a) => a.uri === xmlNamespace && a.local === 'base');
+    return (xmlBase && this.resolve(xmlBase.value, base)) ?? base;
   }
 
   /** Reads a node element and its property elements; returns the description. */

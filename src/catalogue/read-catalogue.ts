@@ -1,6 +1,6 @@
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { z, type ZodTypeAny } from 'zod';
+import type { ZodTypeAny } from 'zod';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import {
   baseSystemSchema,
@@ -23,6 +23,7 @@ import {
 } from './catalogue-model.js';
 import { rdfNamespace, rdfsNamespace, streamRdfXml, type RdfDescription, type RdfProperty } from './rdf-xml.js';
 import { startTag, xmlNamespace, type XmlElement } from './xml-elements.js';
+import { compileZodCheck, type Check } from './compiled-zod-check.js';
 
 // RDF/XML text -> the checked catalogue model. Every problem of the file is collected with the
 // element at fault and reported in one CATALOGUE_INVALID; what is read but not used becomes a
@@ -236,7 +237,7 @@ class Reading {
    */
   checkInstanceRefs(): void {
     for (const r of this.instanceRefs) {
-      // a node an rdf:resource can point at has rdf:about or rdf:ID, so it is in `named`
+      // a catalogue node an rdf:resource can point at has rdf:about or rdf:ID, so it is in `named`
       if ((r.uri === undefined || !this.named.has(r.uri)) && notAName.test(r.text)) {
         this.problem(r.spot, `kb:instance refers to '${r.text}', which is not defined in this catalogue`);
       }
@@ -463,8 +464,13 @@ class Reading {
     for (let i = 0; i < properties.length; i++) {
       if (f.keys[i] !== 'url') continue;
       const p = properties[i]!;
-      const text = this.text(p);
+      // RDF style may give the URL as a resource: <kb:url rdf:resource="weka.tar.gz"/>
+      const text = p.value.kind === 'ref' ? p.value.text.trim() : this.text(p);
       if (text === undefined) continue;
+      if (text === '') {
+        this.problem(p.element, 'kb:url is empty');
+        continue;
+      }
       let url: URL | undefined;
       try {
         url = new URL(text, p.base);
@@ -611,18 +617,11 @@ function keyOf(p: RdfProperty): Key | undefined {
   return key ?? undefined;
 }
 
-// ---- the zod schemas, checked fast ------------------------------------------------------------
-// zod's safeParse costs ~5 µs a node and copies it: a third of the time a 10,000-package catalogue
-// takes. The model's schemas are compiled once into plain checks of the same rules; a node that
-// passes is the model value as built (it has no keys the schema would strip). A node that fails,
-// and every schema with a kind of rule not compiled here (refinements, defaults, transforms...),
-// goes through zod itself, so zod decides and words every problem.
-
-type Check = (value: unknown) => boolean;
-
+// The model's schemas, compiled once into plain checks (compiled-zod-check.ts): zod's safeParse
+// would cost a third of the load time; a node that fails goes through zod, which words the problem.
 const fastChecks: Partial<Record<NodeClass, Check>> = {};
 for (const cls of classes) {
-  const check = compileCheck(schemas[cls]);
+  const check = compileZodCheck(schemas[cls]);
   if (check) fastChecks[cls] = check;
 }
 
@@ -630,60 +629,4 @@ for (const cls of classes) {
 function fastCheck(cls: NodeClass, node: unknown): boolean | undefined {
   const check = fastChecks[cls];
   return check === undefined ? undefined : check(node);
-}
-
-/** A check of the same rules as `schema` (objects, arrays, optional, literals, strings and numbers with bounds); undefined for anything else. */
-export function compileCheck(schema: ZodTypeAny): Check | undefined {
-  if (schema instanceof z.ZodObject) {
-    if (schema._def.unknownKeys !== 'strip' || !(schema._def.catchall instanceof z.ZodNever)) return undefined;
-    const fields: [string, Check][] = [];
-    for (const [key, field] of Object.entries(schema.shape as Record<string, ZodTypeAny>)) {
-      const check = compileCheck(field);
-      if (!check) return undefined;
-      fields.push([key, check]);
-    }
-    return (v) => {
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
-      for (const [key, check] of fields) if (!check((v as Record<string, unknown>)[key])) return false;
-      return true;
-    };
-  }
-  if (schema instanceof z.ZodOptional) {
-    const inner = compileCheck(schema._def.innerType);
-    return inner && ((v) => v === undefined || inner(v));
-  }
-  if (schema instanceof z.ZodArray) {
-    const element = compileCheck(schema._def.type);
-    const { minLength, maxLength, exactLength } = schema._def;
-    const min = Math.max(minLength?.value ?? 0, exactLength?.value ?? 0);
-    const max = Math.min(maxLength?.value ?? Infinity, exactLength?.value ?? Infinity);
-    return element && ((v) => Array.isArray(v) && v.length >= min && v.length <= max && v.every(element));
-  }
-  if (schema instanceof z.ZodLiteral) {
-    const value: unknown = schema._def.value;
-    return (v) => v === value;
-  }
-  if (schema instanceof z.ZodString) {
-    let min = 0;
-    let max = Infinity;
-    for (const c of schema._def.checks) {
-      if (c.kind === 'min') min = Math.max(min, c.value);
-      else if (c.kind === 'max') max = Math.min(max, c.value);
-      else if (c.kind === 'length') (min = Math.max(min, c.value)), (max = Math.min(max, c.value));
-      else return undefined;
-    }
-    return (v) => typeof v === 'string' && v.length >= min && v.length <= max;
-  }
-  if (schema instanceof z.ZodNumber) {
-    const tests: ((n: number) => boolean)[] = [];
-    for (const c of schema._def.checks) {
-      if (c.kind === 'int') tests.push(Number.isInteger);
-      else if (c.kind === 'finite') tests.push(Number.isFinite);
-      else if (c.kind === 'min') tests.push(c.inclusive ? (n) => n >= c.value : (n) => n > c.value);
-      else if (c.kind === 'max') tests.push(c.inclusive ? (n) => n <= c.value : (n) => n < c.value);
-      else return undefined;
-    }
-    return (v) => typeof v === 'number' && !Number.isNaN(v) && tests.every((t) => t(v));
-  }
-  return undefined;
 }

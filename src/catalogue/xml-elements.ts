@@ -140,6 +140,7 @@ export function streamXmlElements(text: string, source: string, handlers: XmlEle
     throw new VmbatchError('CATALOGUE_XML_INVALID', {
       source,
       line: parser.line,
+      // saxes counts columns from 0 up to the next character: the 1-based column of the last one read
       column: Math.max(parser.column, 1),
       reason: readableReason(message.replace(saxesPosition, ''), text, parser.position, stack[stack.length - 1], closed),
     });
@@ -156,7 +157,7 @@ export function innerXml(element: XmlElement): string {
 
 /**
  * The start tag of an element as a person finds it in the file: as written (entities unexpanded),
- * on one line. Made only for elements a message names.
+ * on one line. Made only when asked for (messages, a node's `at`), never for every element.
  */
 export function startTag(element: Pick<XmlElement, 'document' | 'start' | 'end'>): string {
   const written = element.document.text.slice(element.start, element.end);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { IsoLayout } from './iso-layout.js';
-import type { GuestParams } from './guest-params.js';
+import { guestScript, rteTarName, type IsoFile, type IsoLayout } from './iso-layout.js';
+import { renderGuestEnv, type GuestParams } from './guest-params.js';
 import type { SshKeyPair } from './keys.js';
 import type { TarPlan } from './tar-plan.js';
 import type { StaticAddress } from '../network/address-pool.js';
@@ -24,6 +24,8 @@ export function planCloudInitIso(input: {
   hostKey: SshKeyPair;
   tarFiles: TarPlan[];
   staticAddress: StaticAddress | undefined;
+  /** the job's RTE tarballs (cache files): shipped on the seed volume with rte-install.sh */
+  rteTars?: string[];
 }): IsoLayout {
   const { params: p } = input;
   const shipped = input.tarFiles.filter((t) => t.where === 'guest');
@@ -55,12 +57,15 @@ export function planCloudInitIso(input: {
     // line waits until sshd listens (cloud-init's final stage is not ordered after ssh)
     runcmd: [['sh', '-c', finalScript(p, shipped)]],
   };
-  const files = [
+  const rtes = p.VB_RTES ? [{ path: 'rte-install.sh', mode: 0o755, content: guestScript('rte-install.sh') }, { path: 'vmbatch.env', mode: 0o644, content: renderGuestEnv(p), secret: true }] : [];
+  const files: IsoFile[] = [
+    ...rtes,
     { path: 'user-data', mode: 0o644, content: `#cloud-config\n${JSON.stringify(userData, null, 2)}\n`, secret: true },
     { path: 'meta-data', mode: 0o644, content: JSON.stringify({ 'instance-id': `vmbatch-${p.VB_JOBID}-${p.VB_NONCE.slice(0, 8)}`, 'local-hostname': 'vmbatch-guest' }, null, 2) + '\n' },
   ];
   if (input.staticAddress) files.push({ path: 'network-config', mode: 0o644, content: JSON.stringify(networkConfig(input.staticAddress), null, 2) + '\n', secret: false });
-  return { volumeId: 'cidata', files, copies: [], unpack: input.tarFiles.filter((t) => t.where === 'cdrom').map((t) => ({ source: t.file, dir: t.path, strip: t.strip })) };
+  const copies = (input.rteTars ?? []).map((source, i) => ({ path: rteTarName(i), source }));
+  return { volumeId: 'cidata', files, copies, unpack: input.tarFiles.filter((t) => t.where === 'cdrom').map((t) => ({ source: t.file, dir: t.path, strip: t.strip })) };
 }
 
 /** network-config version 2: the static address on the first Ethernet interface. */
@@ -83,6 +88,15 @@ function finalScript(p: GuestParams, shipped: TarPlan[]): string {
   return [
     `fail() { printf 'VMBATCH-FAILED %s %s\\n' ${p.VB_NONCE} "$1" > ${console}; exit 1; }`,
     ...shipped.map((t, i) => `{ ${unpackCommand(t, `${guestTarDir}/${i + 1}.tar`, p)}; } || fail ${shellQuote(`unpacking tar file ${i + 1} into ${t.path} failed`)}`),
+    // runtime environments: the seed volume carries rte-install.sh, vmbatch.env and the tarballs
+    ...(p.VB_RTES
+      ? [
+          'ctx=/run/vmbatch-context; mkdir -p $ctx',
+          `mount -o ro "$(blkid -L cidata)" $ctx || fail 'cannot mount the cidata volume for the runtime environments'`,
+          `out=$(sh $ctx/rte-install.sh $ctx 2>&1) || { umount $ctx; fail "$(printf '%s\\n' "$out" | tail -n 1)"; }`,
+          'umount $ctx',
+        ]
+      : []),
     "if command -v ss >/dev/null; then i=0; until ss -ltn | grep -q ':22 '; do i=$((i+1)); [ $i -lt 150 ] || fail 'sshd is not listening'; sleep 0.2; done; fi",
     `addr=$(ip -4 addr show | sed -n 's/.*inet \\([0-9.]*\\)\\/.*/\\1/p' | grep -v '^127\\.' | head -n 1)`,
     `printf 'VMBATCH-READY %s %s ip=%s\\n' ${p.VB_NONCE} "$(hostname)" "\${addr:-none}" > ${console}`,

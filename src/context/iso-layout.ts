@@ -22,7 +22,8 @@ export interface IsoLayout {
   unpack: { source: string; dir: string; strip: number }[];
 }
 
-const guestScript = (name: string) => readFileSync(new URL(`./guest/${name}`, import.meta.url), 'utf8');
+/** A guest-side script shipped with vmbatch (src/context/guest/NAME). */
+export const guestScript = (name: string) => readFileSync(new URL(`./guest/${name}`, import.meta.url), 'utf8');
 
 /**
  * Lays out the CDROM context volume: the guest init scripts, the parameters (shell and JSON),

@@ -20,7 +20,6 @@ import type { StaticAddress } from '../network/address-pool.js';
 import type { RteResolution } from '../catalogue/resolve-request.js';
 import { planRtes, type RtePlan } from '../catalogue/rte-plan.js';
 import { guestRteList, jobRteSetup } from '../context/rte-layout.js';
-import { VmbatchError } from '../errors/vmbatch-error.js';
 
 /** Everything the prologue will do, as plain values: printable by a dry run, performed by applyPlan. */
 export interface ProloguePlan {
@@ -150,17 +149,9 @@ export function planPrologue(input: {
 }
 
 // The context volume in the style the template's <vbpreparecdrom> asks for.
-function planIso(template: DomainTemplate, input: Parameters<typeof planCloudInitIso>[0] & { rteTars: string[] }): IsoLayout {
+function planIso(template: DomainTemplate, input: Parameters<typeof planCloudInitIso>[0]): IsoLayout {
   const style = template.disks.find((d) => d.vbpreparecdrom)?.vbpreparecdrom?.style;
-  if (style !== 'cloud-init') return planContextIso(input);
-  // cloud-init runs its own steps, not prolog.sh, so nothing would install the packages
-  if (input.params.VB_RTES) {
-    throw new VmbatchError('RTE_UNSUPPORTED', {
-      name: input.params.VB_RTES.split('\t')[1] ?? '?',
-      reason: `the domain template ${template.file} prepares its guest with cloud-init; runtime environments are installed by a vmbatch-style context (<vbpreparecdrom style='vmbatch'>, ROOTSSH or DISK)`,
-    });
-  }
-  return planCloudInitIso(input);
+  return style === 'cloud-init' ? planCloudInitIso(input) : planContextIso(input);
 }
 
 /** The job's RTE settings for remoteshell (kept in the job state). */
@@ -193,7 +184,11 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
           runtimeEnvironments: {
             base: plan.rte.resolution.base,
             vm: plan.rte.resolution.vm,
-            packages: plan.rte.resolution.packages.map((p) => ({ ...p, ...plan.rte!.packages.find((q) => q.instance === ('instance' in p ? p.instance : undefined)) })),
+            packages: plan.rte.resolution.packages.map((p, i) => ({
+              ...p,
+              ...plan.rte!.packages.find((q) => q.instance === ('instance' in p ? p.instance : undefined)),
+              guest: plan.rte!.guest[i],
+            })),
           },
         }
       : {}),

@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { baseSystemSchema, metaPackageSchema, tarPackageSchema, type Catalogue, type InstancePackage } from '../../src/catalogue/catalogue-model.js';
-import { compileCheck, readCatalogue } from '../../src/catalogue/read-catalogue.js';
+import { readRdfXml } from '../../src/catalogue/rdf-xml.js';
+import { readCatalogue } from '../../src/catalogue/read-catalogue.js';
+import { compileZodCheck } from '../../src/catalogue/compiled-zod-check.js';
+import { parseXmlElements, startTag } from '../../src/catalogue/xml-elements.js';
 import { expectVmbatchError } from '../helpers/expect-error.js';
 import { repoRoot } from '../helpers/paths.js';
 
@@ -315,7 +318,7 @@ test('xml:base: node URIs and relative kb:url resolve against it, nested xml:bas
 test('a relative kb:url resolves against the catalogue: a file path, or the URL it was fetched from', () => {
   const body = `<kb:TarPackage rdf:about="#2" kb:url="weka.tar.gz">
   <kb:url>../mirror/weka.tar.gz</kb:url>
-  <kb:url>file:///srv/rtes/weka.tar.gz</kb:url>
+  <kb:url rdf:resource="file:///srv/rtes/weka.tar.gz"/>
   <kb:basesystem>Debian-12</kb:basesystem>
 </kb:TarPackage>`;
   assert.equal(urlsOf(read(body).instances[0]), ['file:///etc/vmbatch/weka.tar.gz', 'file:///etc/mirror/weka.tar.gz', 'file:///srv/rtes/weka.tar.gz']);
@@ -453,6 +456,40 @@ test('other problems: a literal that should be text, an empty name, a node with 
   );
 });
 
+test('the layers below: the element tree (positions, start tags) and the RDF descriptions it holds', () => {
+  const text = rdf(`<kb:MetaPackage rdf:about="#5"
+    kb:name="VMLinux/Fedora-7">
+  <kb:VirtualMachine><kb:os>Fedora-7</kb:os><kb:out_port>80</kb:out_port></kb:VirtualMachine>
+  <kb:instance rdf:resource="#6"/>
+</kb:MetaPackage>`);
+  const root = parseXmlElements(text, source);
+  const mp = root.children[0]!;
+  assert.equal([root.name, root.uri, root.children.length], ['rdf:RDF', 'http://www.w3.org/1999/02/22-rdf-syntax-ns#', 1]);
+  assert.equal([mp.local, mp.uri, mp.line, mp.column, startTag(mp)], ['MetaPackage', kb, 3, 1, '<kb:MetaPackage rdf:about="#5" kb:name="VMLinux/Fedora-7">']);
+  assert.equal(mp.attributes.map((a) => [a.name, a.uri, a.local, a.value]), [
+    ['rdf:about', 'http://www.w3.org/1999/02/22-rdf-syntax-ns#', 'about', '#5'],
+    ['kb:name', kb, 'name', 'VMLinux/Fedora-7'],
+  ]);
+  const os = mp.children[0]!.children[0]!;
+  assert.equal([os.name, os.text, os.line, os.column], ['kb:os', 'Fedora-7', 5, 22]);
+
+  const doc = readRdfXml(root, { base: 'file:///etc/vmbatch/cat.rdf', nodeClasses: new Set(['MetaPackage']) });
+  assert.is(doc.base, 'file:///etc/vmbatch/cat.rdf');
+  assert.equal(doc.warnings, []);
+  assert.equal(
+    doc.descriptions.map((d) => ({
+      subject: d.subject,
+      types: d.types.map((t) => t.local),
+      nested: d.nested,
+      properties: d.properties.map((p) => [p.local, p.value.kind === 'node' ? p.value.node.subject : p.value.kind === 'ref' ? p.value.uri : p.value.text]),
+    })),
+    [
+      { subject: 'file:///etc/vmbatch/cat.rdf#5', types: ['MetaPackage'], nested: false, properties: [['name', 'VMLinux/Fedora-7'], ['VirtualMachine', '_:b1'], ['instance', 'file:///etc/vmbatch/cat.rdf#6']] },
+      { subject: '_:b1', types: [], nested: true, properties: [['os', 'Fedora-7'], ['out_port', '80']] },
+    ],
+  );
+});
+
 test("the checks compiled from the model's zod schemas agree with zod", () => {
   const good = read(`<kb:MetaPackage rdf:about="#5" kb:name="VMLinux/Fedora-7"><kb:VirtualMachine><kb:out_port>80</kb:out_port><kb:mem_kb>1</kb:mem_kb></kb:VirtualMachine></kb:MetaPackage>
 <kb:TarPackage rdf:about="#6" kb:url="vm.tar.gz"><kb:basesystem rdf:resource="#3"/></kb:TarPackage>
@@ -479,7 +516,7 @@ test("the checks compiled from the model's zod schemas agree with zod", () => {
     [baseSystemSchema, null],
   ];
   for (const [schema, value] of cases) {
-    const check = compileCheck(schema);
+    const check = compileZodCheck(schema);
     assert.ok(check, 'the model uses only rules the compiler knows');
     assert.is(check(value), schema.safeParse(value).success, JSON.stringify(value));
   }

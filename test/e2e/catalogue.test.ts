@@ -11,7 +11,7 @@ import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
 import { domainsDir } from '../helpers/paths.js';
 import { makeRteImage, makeRteTarball } from '../helpers/rte-packages.js';
-import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, updateMomConfig, writeJobScript, type JobSpec, type Mom } from '../torque/pbs-mom.js';
+import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, updateMomConfig, writeJobScript, type Mom } from '../torque/pbs-mom.js';
 import { listRtes } from '../../src/catalogue/rte-admin.js';
 
 let user: HostUser;
@@ -102,53 +102,56 @@ test.after(async () => {
 
 const clean = async () => assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
 
-test('a requested RTE with a dependency and an image package is installed in the guest and shapes the job', async () => {
-  const job = { jobId: '501.vm', user, resources: 'other=vbrte=APPS/TEST/HELLO-1.0+DATA/TEST/REFDATA-1' };
-  const script = writeJobScript(
-    mom,
-    job,
-    '#!/bin/sh\nhello\necho "HELLO_HOME=$HELLO_HOME LIB_VERSION=$LIB_VERSION REFDATA=$REFDATA"\ncat "$REFDATA/README"\n' +
-      'ls /opt/vmbatch/rte/APPS/TEST/HELLO-1.0\n',
+test('two jobs at once ask for an RTE with a dependency and an image package: one download each, installed in both guests', async () => {
+  const jobs = ['501.vm', '502.vm'].map((jobId) => ({ jobId, user, resources: 'other=vbrte=APPS/TEST/HELLO-1.0+DATA/TEST/REFDATA-1' }));
+  const scripts = jobs.map((job) =>
+    writeJobScript(
+      mom,
+      job,
+      '#!/bin/sh\nhello\necho "HELLO_HOME=$HELLO_HOME LIB_VERSION=$LIB_VERSION REFDATA=$REFDATA"\ncat "$REFDATA/README"\n' +
+        'ls /opt/vmbatch/rte/APPS/TEST/HELLO-1.0\n',
+    ),
   );
-  const boot = await runPrologue(mom, job, script);
+  const boots = await Promise.all(jobs.map((job, i) => runPrologue(mom, job, scripts[i]!)));
   try {
-    await checkRteJob(boot, job, script);
+    for (const boot of boots) assert.is(boot.exitCode, 0, boot.stderr);
+    // both prologues resolved the same plan; each package and the catalogue were fetched once
+    const resolved = readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes('msg="rtes resolved"'));
+    assert.is(resolved.length, 2);
+    for (const line of resolved) {
+      assert.ok(line.endsWith('base=vmbatch-test-guest vm=VMLinux/vmbatch-test template=testguest packages="ENV/TEST/LIB-2.0 APPS/TEST/HELLO-1.0 DATA/TEST/REFDATA-1"'), line);
+    }
+    for (const path of ['/rtes/hello-1.0.tar.gz', '/rtes/lib-2.0.tar', '/rtes/refdata.img', '/catalogue.rdf']) assert.is(server.requests(path), 1, path);
+    assert.equal(listRtes(join(mom.stateDir, 'cache')).map((r) => [r.name, r.state, r.users.length]).sort(), [
+      ['APPS/TEST/HELLO-1.0', 'INSTALLED', 2],
+      ['DATA/TEST/REFDATA-1', 'INSTALLED', 2],
+      ['ENV/TEST/LIB-2.0', 'INSTALLED', 2],
+    ]);
+    for (const [i, job] of jobs.entries()) {
+      const run = await runJobStarter(mom, job, scripts[i]!);
+      assert.is(run.exitCode, 0, run.stderr);
+      const home = '/opt/vmbatch/rte/APPS/TEST/HELLO-1.0/pkg';
+      assert.is(
+        run.stdout,
+        [
+          `hello from ${home}`,
+          `HELLO_HOME=${home} LIB_VERSION=2.0 REFDATA=/data/ref/data`,
+          'reference data 1',
+          'control',
+          'install.log',
+          'installed-by-install',
+          'pkg',
+          'stage0-ran',
+          'hello runtime stage 2',
+        ].join('\n'),
+      );
+    }
   } finally {
-    assert.is((await runEpilogue(mom, job, script, 0)).exitCode, 0);
+    for (const [i, job] of jobs.entries()) assert.is((await runEpilogue(mom, job, scripts[i]!, 0)).exitCode, 0);
   }
   assert.equal(listRtes(join(mom.stateDir, 'cache')).map((r) => r.users.length), [0, 0, 0], 'uses released');
   await clean();
 });
-
-async function checkRteJob(boot: { exitCode: number; stderr: string }, job: JobSpec, script: string): Promise<void> {
-  assert.is(boot.exitCode, 0, boot.stderr);
-  const resolved = readFileSync(mom.logFile, 'utf8').split('\n').find((l) => l.includes('msg="rtes resolved"'))!;
-  assert.ok(resolved.endsWith('base=vmbatch-test-guest vm=VMLinux/vmbatch-test template=testguest packages="ENV/TEST/LIB-2.0 APPS/TEST/HELLO-1.0 DATA/TEST/REFDATA-1"'), resolved);
-  const run = await runJobStarter(mom, job, script);
-  assert.is(run.exitCode, 0, run.stderr);
-  const home = '/opt/vmbatch/rte/APPS/TEST/HELLO-1.0/pkg';
-  assert.is(
-    run.stdout,
-    [
-      `hello from ${home}`,
-      `HELLO_HOME=${home} LIB_VERSION=2.0 REFDATA=/data/ref/data`,
-      'reference data 1',
-      'control',
-      'install.log',
-      'installed-by-install',
-      'pkg',
-      'stage0-ran',
-      'hello runtime stage 2',
-    ].join('\n'),
-  );
-  for (const path of ['/rtes/hello-1.0.tar.gz', '/rtes/lib-2.0.tar', '/rtes/refdata.img', '/catalogue.rdf']) assert.is(server.requests(path), 1, path);
-  const states = listRtes(join(mom.stateDir, 'cache'));
-  assert.equal(states.map((r) => [r.name, r.state, r.users.length]).sort(), [
-    ['APPS/TEST/HELLO-1.0', 'INSTALLED', 1],
-    ['DATA/TEST/REFDATA-1', 'INSTALLED', 1],
-    ['ENV/TEST/LIB-2.0', 'INSTALLED', 1],
-  ]);
-}
 
 // prologue runs that end before any guest boots
 async function refused(jobId: string, resources: string): Promise<{ exitCode: number; stderr: string; notice: string }> {
