@@ -13,7 +13,7 @@ import { indexCatalogues } from '../src/catalogue/catalogue-index.js';
 import { resolveRequest, type ResolveContext } from '../src/catalogue/resolve-request.js';
 import type { Catalogue } from '../src/catalogue/catalogue-model.js';
 import { generateCatalogue } from './generate-catalogue.js';
-import { median, ms } from './measure.js';
+import { median, ms, printSummary, type SummaryRow } from './measure.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const n = Number(process.env.BENCH_CATALOGUE_N ?? 10_000);
@@ -33,13 +33,7 @@ function gcWithin(from: number, to: number): number {
   return collections.filter((e) => e.startTime >= from && e.startTime < to).reduce((sum, e) => sum + e.duration, 0);
 }
 
-interface Summary {
-  figure: string;
-  value: string;
-  target: string;
-  met: boolean | undefined;
-}
-const summary: Summary[] = [];
+const summary: SummaryRow[] = [];
 
 /** The floor under any reader: saxes with namespaces on, counting start tags and nothing else. */
 function countElements(text: string): number {
@@ -173,12 +167,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  console.log('\nsummary');
-  const w = Math.max(...summary.map((r) => r.figure.length));
-  const wv = Math.max(...summary.map((r) => r.value.length));
-  const wt = Math.max(...summary.map((r) => r.target.length));
-  console.log(`   ${'figure'.padEnd(w)}  ${'measured'.padEnd(wv)}  ${'target'.padEnd(wt)}  verdict`);
-  for (const r of summary) console.log(`   ${r.figure.padEnd(w)}  ${r.value.padEnd(wv)}  ${r.target.padEnd(wt)}  ${r.met === undefined ? '-' : r.met ? 'met' : 'NOT met'}`);
+  printSummary('summary', summary);
 }
 
 main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });

@@ -17,7 +17,7 @@ import { createCowOverlay } from '../src/images/disk-formats.js';
 import { fetchImage, type FetchResult } from '../src/images/fetch-image.js';
 import type { HashSpec } from '../src/images/hash-spec.js';
 import { imageInfo } from '../src/images/image-info.js';
-import { median, ms } from './measure.js';
+import { median, ms, printSummary, type SummaryRow } from './measure.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const overlayRuns = Number(process.env.BENCH_OVERLAY_RUNS ?? 31);
@@ -108,13 +108,7 @@ function processIo(): { rchar: number; readBytes: number } {
   return { rchar: field('rchar'), readBytes: field('read_bytes') };
 }
 
-interface Summary {
-  figure: string;
-  value: string;
-  target: string;
-  met: boolean | undefined;
-}
-const summary: Summary[] = [];
+const summary: SummaryRow[] = [];
 
 // ---- 1. hashing while downloading ---------------------------------------------------------------
 async function benchDownload(tmp: string, server: Server): Promise<void> {
@@ -325,12 +319,7 @@ async function main(): Promise<void> {
     server?.stop();
     rmSync(tmp, { recursive: true, force: true });
   }
-  console.log(`\nsummary (${((performance.now() - started) / 1000).toFixed(0)} s in all)`);
-  const w = Math.max(...summary.map((r) => r.figure.length));
-  const wv = Math.max(...summary.map((r) => r.value.length));
-  const wt = Math.max(...summary.map((r) => r.target.length));
-  console.log(`   ${'figure'.padEnd(w)}  ${'measured'.padEnd(wv)}  ${'target'.padEnd(wt)}  verdict`);
-  for (const r of summary) console.log(`   ${r.figure.padEnd(w)}  ${r.value.padEnd(wv)}  ${r.target.padEnd(wt)}  ${r.met === undefined ? '-' : r.met ? 'met' : 'NOT met'}`);
+  printSummary(`summary (${((performance.now() - started) / 1000).toFixed(0)} s in all)`, summary);
 }
 
 main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });

@@ -556,14 +556,19 @@ class Reading {
   }
 
   private texts(f: Fields, key: Key): string[] {
-    const texts: string[] = [];
+    return this.collect(f, key, (p) => this.text(p));
+  }
+
+  /** What `read` makes of every property `key` of a node, in order, leaving out what it refused. */
+  private collect<T>(f: Fields, key: Key, read: (p: RdfProperty) => T | undefined): T[] {
+    const out: T[] = [];
     const { properties } = f.d;
     for (let i = 0; i < properties.length; i++) {
       if (f.keys[i] !== key) continue;
-      const text = this.text(properties[i]!);
-      if (text !== undefined) texts.push(text);
+      const value = read(properties[i]!);
+      if (value !== undefined) out.push(value);
     }
-    return texts;
+    return out;
   }
 
   /** A reference: by rdf:resource, by a node written inline, or by name (literal text). */
@@ -588,14 +593,7 @@ class Reading {
   }
 
   private refs(f: Fields, key: Key): NodeRef[] {
-    const refs: NodeRef[] = [];
-    const { properties } = f.d;
-    for (let i = 0; i < properties.length; i++) {
-      if (f.keys[i] !== key) continue;
-      const ref = this.ref(properties[i]!);
-      if (ref) refs.push(ref);
-    }
-    return refs;
+    return this.collect(f, key, (p) => this.ref(p));
   }
 }
 
