@@ -222,7 +222,13 @@ function discovered(meta: MetaPackage, neededBy: string | undefined): ResolvedPa
 
 function resolvedOf(meta: MetaPackage, instance: InstancePackage, neededBy: string | undefined): ResolvedPackage {
   if (instance.type === 'TarPackage') return { kind: 'tar', name: meta.name, instance: instance.uri, urls: instance.urls, environ: instance.environ, neededBy };
-  if (instance.type === 'ImagePackage') return { kind: 'image', name: meta.name, instance: instance.uri, urls: instance.urls, mountpoint: instance.mountpoint, neededBy };
+  if (instance.type === 'ImagePackage') {
+    // the mount point becomes a word of the guest's scripts
+    if (instance.mountpoint !== undefined && !/^\/[A-Za-z0-9._+\/-]*$/.test(instance.mountpoint)) {
+      throw new VmbatchError('RTE_UNSUPPORTED', { name: meta.name, reason: `its kb:mountpoint '${instance.mountpoint}' is not an absolute path of letters, digits and '._+-/'` });
+    }
+    return { kind: 'image', name: meta.name, instance: instance.uri, urls: instance.urls, mountpoint: instance.mountpoint, neededBy };
+  }
   throw new VmbatchError('RTE_UNSUPPORTED', { name: meta.name, reason: 'its instance is a DebianPackage, which vmbatch does not install (wrap it as a TarPackage)' });
 }
 

@@ -11,7 +11,8 @@ import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
 import { domainsDir } from '../helpers/paths.js';
 import { makeRteImage, makeRteTarball } from '../helpers/rte-packages.js';
-import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, updateMomConfig, writeJobScript, type Mom } from '../torque/pbs-mom.js';
+import { makePartitionedImage } from '../helpers/partitioned-image.js';
+import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, updateMomConfig, withMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
 import { listRtes } from '../../src/catalogue/rte-admin.js';
 
 let user: HostUser;
@@ -151,6 +152,38 @@ test('two jobs at once ask for an RTE with a dependency and an image package: on
   }
   assert.equal(listRtes(join(mom.stateDir, 'cache')).map((r) => r.users.length), [0, 0, 0], 'uses released');
   await clean();
+});
+
+test('ROOTSSH and DISK guests install them too; vbdomain picks among the templates realising the VM', async () => {
+  const shipped = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8');
+  const noCdrom = (t: string, method: string) => t.replace('<vbpreparemethod>CDROM</vbpreparemethod>', `<vbpreparemethod>${method}</vbpreparemethod>`).replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, '');
+  const image = join(mom.root, 'partitioned.qcow2');
+  await makePartitionedImage(image, [{ sizeMiB: 16, label: 'vbhome' }, { sizeMiB: 16, label: 'vbroot' }, { sizeMiB: 8, label: 'vbjobs' }]);
+  const domains = {
+    rootssh: noCdrom(shipped, 'ROOTSSH'),
+    disk: noCdrom(shipped, 'DISK')
+      .replace('/var/lib/vmbatch/guest/disk.qcow2', image)
+      .replace('<devices>', "<devices>\n    <vbdisks>\n      <vbdisk name='rootdisk' dev='vda' partition='vda2'/>\n      <vbdisk name='jobdisk' dev='vda' partition='vda3'/>\n    </vbdisks>"),
+  };
+  const guest = '/var/lib/vmbatch/guest';
+  const config = { rootSsh: { privateKeyFile: `${guest}/root_ssh_key`, hostKeysFile: `${guest}/guest_host_key.pub` }, catalogue: { sources: [server.url('/catalogue.rdf')] } };
+  await withMom({ domains, config }, async (node) => {
+    const nodeBefore = (await leftovers(node)).domains;
+    for (const [jobId, domain] of [['540.vm', 'rootssh'], ['541.vm', 'disk']] as const) {
+      const job = { jobId, user, resources: `other=vbrte=APPS/TEST/HELLO-1.0+DATA/TEST/REFDATA-1:vbdomain=${domain}` };
+      const script = writeJobScript(node, job, '#!/bin/sh\nhello\ncat "$REFDATA/README"\n');
+      const pro = await runPrologue(node, job, script);
+      try {
+        assert.is(pro.exitCode, 0, `${domain}: ${pro.stderr}`);
+        assert.match(readFileSync(node.logFile, 'utf8'), `msg="rtes resolved" base=vmbatch-test-guest vm=VMLinux/vmbatch-test template=${domain} `);
+        const run = await runJobStarter(node, job, script);
+        assert.is(run.stdout, 'hello from /opt/vmbatch/rte/APPS/TEST/HELLO-1.0/pkg\nreference data 1\nhello runtime stage 2', `${domain}: ${run.stderr}`);
+      } finally {
+        assert.is((await runEpilogue(node, job, script, 0)).exitCode, 0);
+      }
+    }
+    assert.equal(await leftovers(node), { domains: nodeBefore, jobs: [], ports: [], attempts: [] });
+  });
 });
 
 // prologue runs that end before any guest boots
