@@ -10,7 +10,7 @@ import type { RtePlan } from './rte-plan.js';
  */
 export async function prepareRtes(rte: RtePlan, ctx: CacheContext): Promise<void> {
   for (const p of rte.packages) {
-    await ensureRtePackage(ctx, { name: p.name, instance: p.instance, url: p.url, kind: p.kind, check: p.kind === 'tar' ? checkRteTarball : undefined });
+    await ensureRtePackage(ctx, { name: p.name, instance: p.instance, url: p.url, mirrors: p.mirrors, kind: p.kind, check: p.kind === 'tar' ? checkRteTarball : undefined });
   }
 }
 

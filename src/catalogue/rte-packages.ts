@@ -10,6 +10,8 @@ import { readRteState, refusalReason, rteFile, transition, type RteActor, type R
 
 /** A package of a catalogue to provide: its identity and an optional check of the downloaded file (returns the problems). */
 export interface RtePackage extends RteIdentity {
+  /** further URLs of the same file, tried in order when `url` cannot be downloaded */
+  mirrors?: string[];
   check?: (file: string) => Promise<string[]>;
 }
 
@@ -53,7 +55,7 @@ export async function ensureRtePackage(ctx: CacheContext, pkg: RtePackage): Prom
     // INSTALLABLE, or an INSTALLING whose job died (we hold the lock, the data is incomplete)
     transition(paths, 'INSTALLING', ctx.jobRef, undefined, identity);
   });
-  const source: ImageSource = { url: pkg.url, hash: undefined, origin: 'template', maxBytes: undefined, allowedPrefixes: undefined };
+  const source: ImageSource = { url: pkg.url, mirrors: pkg.mirrors, hash: undefined, origin: 'template', maxBytes: undefined, allowedPrefixes: undefined };
   try {
     await ensureCachedImage(ctx, source, 'raw');
   } catch (error) {

@@ -8,8 +8,10 @@ export interface PlannedRtePackage {
   name: string;
   kind: 'tar' | 'image';
   instance: string;
-  /** the first kb:url: the one fetched (further URLs are shown in the plan, not tried) */
+  /** the first kb:url: the package's identity in the cache, fetched first */
   url: string;
+  /** the further kb:urls, tried in order when the first cannot be downloaded */
+  mirrors: string[];
   cacheFile: string;
   /** image: the read-only disk the guest sees (target and serial) */
   disk?: { target: string; serial: string };
@@ -28,8 +30,8 @@ export function planRtes(resolution: RteResolution, input: { cacheDir: string; u
   const targets = freeVirtioTargets(input.usedTargets);
   let images = 0;
   const packages = fetched.map((p): PlannedRtePackage => {
-    const url = p.urls[0]!;
-    const planned: PlannedRtePackage = { name: p.name, kind: p.kind, instance: p.instance, url, cacheFile: entryPaths(input.cacheDir, 'download', entryKey(url)).data };
+    const [url, ...mirrors] = p.urls as [string, ...string[]];
+    const planned: PlannedRtePackage = { name: p.name, kind: p.kind, instance: p.instance, url, mirrors, cacheFile: entryPaths(input.cacheDir, 'download', entryKey(url)).data };
     if (p.kind === 'image') planned.disk = { target: targets.next().value as string, serial: imageSerial(images++) };
     return planned;
   });

@@ -188,7 +188,7 @@ async function resolve(config: Config, argv: string[]): Promise<number> {
       ...value.packages.map(
         (p, i) =>
           `  ${i + 1}. ${p.name}  ${p.kind}` +
-          (p.kind === 'command' ? `  (the guest must have ${p.command})` : `  ${'url' in p ? p.url : ''}  -> ${p.guest?.kind === 'image' ? `read-only disk at ${p.guest.mount}` : p.guest?.dir ?? ''}`) +
+          (p.kind === 'command' ? `  (the guest must have ${p.command})` : `  ${'url' in p ? p.url : ''}${'mirrors' in p && p.mirrors?.length ? ` (mirrors: ${p.mirrors.join(' ')})` : ''}  -> ${p.guest?.kind === 'image' ? `read-only disk at ${p.guest.mount}` : p.guest?.dir ?? ''}`) +
           (p.neededBy ? `  (needed by ${p.neededBy})` : ''),
       ),
       '',

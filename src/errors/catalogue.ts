@@ -108,6 +108,16 @@ export const errorCatalogue = {
     message: (p) => `downloading ${p.url} failed: ${p.reason}:\n${bullets(p.chain)}`,
     hint: () => 'fix the redirects on the image server, or put the final URL in the template',
   }),
+  DOWNLOAD_MIRRORS_FAILED: entry<{ url: string; failures: string[] }>({
+    kind: 'transient',
+    message: (p) => `${p.url} could not be downloaded from any of its ${p.failures.length} URLs:\n${bullets(p.failures)}`,
+    hint: () => 'at least one of the servers may recover; the job is requeued up to maxAttempts times. Fix or drop the URLs that are wrong',
+  }),
+  DOWNLOAD_MIRRORS_REFUSED: entry<{ url: string; failures: string[] }>({
+    kind: 'permanent',
+    message: (p) => `${p.url} could not be downloaded from any of its ${p.failures.length} URLs:\n${bullets(p.failures)}`,
+    hint: () => 'every server refused the file; fix the URLs in the catalogue (`curl -I URL` shows what each server says)',
+  }),
   IMAGE_HASH_MISMATCH: entry<{ url: string; algorithm: string; expected: string; actual: string }>({
     kind: 'permanent',
     message: (p) => `the image ${p.url} does not match its ${p.algorithm} hash: expected ${p.expected}, got ${p.actual}`,

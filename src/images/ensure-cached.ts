@@ -8,7 +8,7 @@ import { withFileLock } from '../fsutil/file-lock.js';
 import { entryKey, entryPaths, readEntryMeta, writeEntryMeta, type EntryMeta, type EntryPaths } from './cache-entry.js';
 import { noteCacheUse, type CacheContext } from './cache-context.js';
 import { addEntryUser } from './cache-users.js';
-import { fetchImage } from './fetch-image.js';
+import { fetchImage, type FetchResult } from './fetch-image.js';
 import { createDigest, formatHash, type HashSpec } from './hash-spec.js';
 import { imageInfo, type ImageInfo } from './image-info.js';
 import type { ImageSource } from './image-source.js';
@@ -72,16 +72,7 @@ async function confirmDigest(ctx: CacheContext, paths: EntryPaths, meta: EntryMe
 async function downloadEntry(ctx: CacheContext, paths: EntryPaths, source: ImageSource, format: string): Promise<EntryMeta> {
   removeStaleParts(paths);
   const part = `${paths.data}.part-${hostname()}-${process.pid}`;
-  ctx.log.info('download start', { url: source.url, job: ctx.jobRef });
-  const result = await fetchImage({
-    source,
-    file: part,
-    stallTimeoutMs: ctx.stallTimeoutMs,
-    maxRedirects: ctx.maxRedirects,
-    caFile: ctx.caFile,
-    deadline: ctx.deadline,
-    onProgress: ctx.onProgress && ((got, total) => ctx.onProgress!(source.url, got, total)),
-  });
+  const result = await fetchFromMirrors(ctx, source, part);
   let info: ImageInfo;
   try {
     info = await checkImage(part, format, source.url);
@@ -105,6 +96,39 @@ async function downloadEntry(ctx: CacheContext, paths: EntryPaths, source: Image
   ctx.log.info('download done', { url: source.url, bytes: result.bytes, ms: Math.round(result.ms), digest: formatHash(result.digest) });
   return meta;
 }
+
+// The source's URL, then each mirror in turn while the failure is the server's or the
+// file's; one that says this node cannot take the file at all (disk full, budget spent, a
+// tool missing, a bug) ends the search. When every URL failed the error lists them all.
+async function fetchFromMirrors(ctx: CacheContext, source: ImageSource, part: string): Promise<FetchResult> {
+  const urls = [source.url, ...(source.mirrors ?? [])];
+  const failures: VmbatchError[] = [];
+  for (const url of urls) {
+    ctx.log.info('download start', { url, job: ctx.jobRef, ...(url === source.url ? {} : { for: source.url }) });
+    try {
+      return await fetchImage({
+        source: { ...source, url },
+        file: part,
+        stallTimeoutMs: ctx.stallTimeoutMs,
+        maxRedirects: ctx.maxRedirects,
+        caFile: ctx.caFile,
+        deadline: ctx.deadline,
+        onProgress: ctx.onProgress && ((got, total) => ctx.onProgress!(url, got, total)),
+      });
+    } catch (error) {
+      if (!isVmbatchError(error) || nodeProblems.has(error.code)) throw error;
+      failures.push(error);
+      if (url !== urls.at(-1)) ctx.log.warn('download failed; trying the next URL', { url, error: error.message });
+    }
+  }
+  if (failures.length === 1) throw failures[0];
+  const params = { url: source.url, failures: failures.map((f) => f.message) };
+  // one URL that may work later is enough for the job to be worth requeueing
+  throw failures.some((f) => f.kind === 'transient') ? new VmbatchError('DOWNLOAD_MIRRORS_FAILED', params) : new VmbatchError('DOWNLOAD_MIRRORS_REFUSED', params);
+}
+
+// Failures another URL cannot cure: they are this node's, not the server's or the file's.
+const nodeProblems = new Set<string>(['DISK_FULL', 'DOWNLOAD_DEADLINE', 'TOOL_MISSING']);
 
 // The holder of the lock is the only writer: any temp file left is a dead downloader's.
 function removeStaleParts(paths: EntryPaths): void {

@@ -10,6 +10,8 @@ export interface ImageSource {
   maxBytes: number | undefined;
   /** URL prefixes every redirect hop must stay under (submitter images only) */
   allowedPrefixes: string[] | undefined;
+  /** further URLs of the same file, tried in order when a download from `url` fails; the cache entry stays `url`'s */
+  mirrors?: string[];
 }
 
 const schemeOf = (text: string) => /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(text)?.[1]?.toLowerCase();

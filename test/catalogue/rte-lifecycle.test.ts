@@ -151,6 +151,32 @@ test('a 500 is transient: no FAILED mark and no rte.json are left, and the next 
   assert.is(server.requests('/flaky.tar'), 2);
 });
 
+test('further kb:urls are mirrors: all refusing marks FAILED with every reason, a 503 among them leaves it INSTALLABLE, a working one installs it under the first URL', async () => {
+  const s = node();
+  server.route('/mirror-a/weka.tar', { kind: 'status', status: 404 });
+  server.route('/mirror-b/weka.tar', { kind: 'status', status: 404 });
+  server.route('/mirror-c/weka.tar', { kind: 'status', status: 503 });
+  const [a, b, c] = ['/mirror-a/weka.tar', '/mirror-b/weka.tar', '/mirror-c/weka.tar'].map((p) => server.url(p)) as [string, string, string];
+  const p: RtePackage = { ...pkg('APPS/BIO/MIRRORED-1.0', '/mirror-c/weka.tar'), mirrors: [a] };
+  const transient = await expectVmbatchError(() => ensureRtePackage(s.ctx('m1'), p), 'DOWNLOAD_MIRRORS_FAILED');
+  assert.is(transient.kind, 'transient');
+  assert.not.ok(existsSync(rteFile(rtePaths(s.cacheDir, c))), 'INSTALLABLE: the next job tries again');
+
+  const q: RtePackage = { ...pkg('APPS/BIO/MIRRORED-2.0', '/mirror-a/weka.tar'), mirrors: [b] };
+  const refused = await expectVmbatchError(() => ensureRtePackage(s.ctx('m2'), q), 'DOWNLOAD_MIRRORS_REFUSED');
+  const reason = `${a} could not be downloaded from any of its 2 URLs:\n  - downloading ${a} failed: the server answered 404 Not Found\n  - downloading ${b} failed: the server answered 404 Not Found`;
+  assert.is(refused.message, reason);
+  assert.is(recordOf(s, q)?.state, 'FAILED');
+  assert.is(recordOf(s, q)?.reason, reason);
+  await setRteState(s.cacheDir, 'APPS/BIO/MIRRORED-2.0', 'INSTALLABLE');
+
+  server.route('/mirror-c/weka.tar', { kind: 'data', data: good });
+  const got = await ensureRtePackage(s.ctx('m3'), { ...q, mirrors: [b, c] });
+  assert.ok(readFileSync(got.file).equals(good));
+  assert.is(got.paths.dir, rtePaths(s.cacheDir, a).dir);
+  assert.equal({ state: recordOf(s, q)?.state, url: recordOf(s, q)?.url }, { state: 'INSTALLED', url: a });
+});
+
 test('check() problems mark the package FAILED (RTE_PACKAGE_INVALID); the job releases it; an admin reset fetches it again', async () => {
   const s = node();
   const p = pkg('APPS/BIO/BROKEN-2.0', '/broken.tar');

@@ -19,7 +19,7 @@ const catalogue = (base: string) => `<?xml version="1.0"?>
   <kb:MetaPackage rdf:about="#vm" kb:name="VMLinux/vmbatch-test"><kb:provides>vmbatch-test-guest</kb:provides>
     <kb:VirtualMachine><kb:os>vmbatch-test-guest</kb:os></kb:VirtualMachine></kb:MetaPackage>
   <kb:MetaPackage rdf:about="#weka" kb:name="APPS/BIO/WEKA-3.4.10" kb:description="WEKA machine learning"><kb:instance rdf:resource="#weka-tar"/></kb:MetaPackage>
-  <kb:TarPackage rdf:about="#weka-tar" kb:url="weka.tar"><kb:basesystem rdf:resource="#guest"/><kb:depends rdf:resource="#jre"/></kb:TarPackage>
+  <kb:TarPackage rdf:about="#weka-tar" kb:url="weka.tar"><kb:url>mirror/weka.tar</kb:url><kb:basesystem rdf:resource="#guest"/><kb:depends rdf:resource="#jre"/></kb:TarPackage>
   <kb:MetaPackage rdf:about="#jre" kb:name="ENV/Java/JRE-1.5.0"><kb:instance rdf:resource="#jre-tar"/></kb:MetaPackage>
   <kb:TarPackage rdf:about="#jre-tar" kb:url="jre.tar"><kb:basesystem rdf:resource="#guest"/></kb:TarPackage>
 </rdf:RDF>
@@ -56,11 +56,12 @@ test('resolve prints the plan in install order; --json has the same; exit 0', as
       'virtual machine: VMLinux/vmbatch-test (domain template testguest)',
       'packages, in install order:',
       `  1. ENV/Java/JRE-1.5.0  tar  ${server.url('/rtes/jre.tar')}  -> /opt/vmbatch/rte/ENV/Java/JRE-1.5.0  (needed by APPS/BIO/WEKA-3.4.10)`,
-      `  2. APPS/BIO/WEKA-3.4.10  tar  ${server.url('/rtes/weka.tar')}  -> /opt/vmbatch/rte/APPS/BIO/WEKA-3.4.10`,
+      `  2. APPS/BIO/WEKA-3.4.10  tar  ${server.url('/rtes/weka.tar')} (mirrors: ${server.url('/rtes/mirror/weka.tar')})  -> /opt/vmbatch/rte/APPS/BIO/WEKA-3.4.10`,
     ].join('\n'),
   );
   const json = JSON.parse((await cli(['resolve', 'APPS/BIO/WEKA-3.4.10', '--json'])).stdout);
   assert.equal([json.template, json.packages.map((p: { name: string }) => p.name)], ['testguest', ['ENV/Java/JRE-1.5.0', 'APPS/BIO/WEKA-3.4.10']]);
+  assert.equal(json.packages.map((p: { mirrors: string[] }) => p.mirrors), [[], [server.url('/rtes/mirror/weka.tar')]]);
 });
 
 test("Janitor exit codes: 1 when a request cannot be provided or a package is unknown; 2 for a bad command line", async () => {

@@ -45,7 +45,9 @@ const catalogue = `<?xml version="1.0"?>
   <kb:MetaPackage rdf:about="#lib" kb:name="ENV/TEST/LIB-2.0">
     <kb:instance rdf:resource="#lib-tar"/>
   </kb:MetaPackage>
-  <kb:TarPackage rdf:about="#lib-tar" kb:url="rtes/lib-2.0.tar">
+  <kb:TarPackage rdf:about="#lib-tar">
+    <kb:url>rtes/moved-away/lib-2.0.tar</kb:url>
+    <kb:url>rtes/lib-2.0.tar</kb:url>
     <kb:basesystem>vmbatch-test-guest</kb:basesystem>
   </kb:TarPackage>
   <kb:MetaPackage rdf:about="#data" kb:name="DATA/TEST/REFDATA-1">
@@ -122,7 +124,13 @@ test('two jobs at once ask for an RTE with a dependency and an image package: on
     for (const line of resolved) {
       assert.ok(line.endsWith('base=vmbatch-test-guest vm=VMLinux/vmbatch-test template=testguest packages="ENV/TEST/LIB-2.0 APPS/TEST/HELLO-1.0 DATA/TEST/REFDATA-1"'), line);
     }
-    for (const path of ['/rtes/hello-1.0.tar.gz', '/rtes/lib-2.0.tar', '/rtes/refdata.img', '/catalogue.rdf']) assert.is(server.requests(path), 1, path);
+    // LIB's first URL is gone (404): its mirror delivered it, once, for both jobs
+    for (const path of ['/rtes/hello-1.0.tar.gz', '/rtes/moved-away/lib-2.0.tar', '/rtes/lib-2.0.tar', '/rtes/refdata.img', '/catalogue.rdf']) assert.is(server.requests(path), 1, path);
+    const moved = server.url('/rtes/moved-away/lib-2.0.tar');
+    assert.equal(
+      readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes('msg="download failed; trying the next URL"')).map((l) => l.replace(/^.*? level=/, 'level=').replace(/ job=\S+/, '')),
+      [`level=warn hook=prologue msg="download failed; trying the next URL" url=${moved} error="downloading ${moved} failed: the server answered 404 Not Found"`],
+    );
     assert.equal(listRtes(join(mom.stateDir, 'cache')).map((r) => [r.name, r.state, r.users.length]).sort(), [
       ['APPS/TEST/HELLO-1.0', 'INSTALLED', 2],
       ['DATA/TEST/REFDATA-1', 'INSTALLED', 2],

@@ -9,7 +9,7 @@ import { readCacheUses } from '../../src/images/cache-context.js';
 import { releaseCacheUses } from '../../src/images/release-uses.js';
 import { entryKey, entryPaths } from '../../src/images/cache-entry.js';
 import { entryUsers } from '../../src/images/cache-users.js';
-import { createLogger } from '../../src/log/logger.js';
+import { createLogger, type Logger } from '../../src/log/logger.js';
 import { expectVmbatchError } from '../helpers/expect-error.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
 import { cacheScratch, runImagesCli, templateSource, type CacheScratch } from '../helpers/image-cache.js';
@@ -117,6 +117,58 @@ test('an image replaced upstream (new hash in the template) is fetched again', a
   assert.is(server.requests('/c.img'), 2);
 });
 
+// A logger that keeps the warnings, to see what a failed mirror leaves in the hook's log.
+function warningsLog(): { log: Logger; warnings: string[] } {
+  const warnings: string[] = [];
+  return { warnings, log: { info: () => undefined, error: () => undefined, warn: (msg, fields) => warnings.push(`${msg} ${fields?.url}: ${fields?.error}`) } };
+}
+
+test("mirrors are tried in order after a 404 and a refused connection; the entry is the first URL's; a wrong hash moves on too", async () => {
+  server.route('/m/gone.img', { kind: 'status', status: 404 });
+  server.route('/m/good.img', { kind: 'data', data });
+  server.route('/m/other.img', { kind: 'data', data: Buffer.from('not the image') });
+  const first = server.url('/m/gone.img');
+  const { log, warnings } = warningsLog();
+  const source = { ...templateSource(first, { algorithm: 'sha256', value: sha256 }), mirrors: ['http://127.0.0.1:1/m/refused.img', server.url('/m/other.img'), server.url('/m/good.img')] };
+  const got = await ensureCachedImage(scratch.ctx('m1', { log }), source, 'raw');
+  assert.is(got.paths.dir, entryOf(first).dir, 'cached under the first URL, whichever mirror delivered');
+  assert.is(got.meta.identity, first);
+  assert.ok(readFileSync(got.paths.data).equals(data));
+  assert.equal(warnings, [
+    `download failed; trying the next URL ${first}: downloading ${first} failed: the server answered 404 Not Found`,
+    'download failed; trying the next URL http://127.0.0.1:1/m/refused.img: downloading http://127.0.0.1:1/m/refused.img failed: the connection was refused',
+    `download failed; trying the next URL ${server.url('/m/other.img')}: the image ${server.url('/m/other.img')} does not match its sha256 hash: expected ${sha256}, got ${createHash('sha256').update('not the image').digest('hex')}`,
+  ]);
+  assert.equal(readdirSync(got.paths.dir).sort(), ['image', 'last-used', 'lock', 'meta.json', 'users'], 'no part file of a failed mirror is left');
+  // the next job finds the entry: no URL is asked again
+  const before = ['/m/gone.img', '/m/other.img', '/m/good.img'].map((p) => server.requests(p));
+  await ensureCachedImage(scratch.ctx('m2'), source, 'raw');
+  assert.equal(['/m/gone.img', '/m/other.img', '/m/good.img'].map((p) => server.requests(p)), before);
+  await releaseCacheUses(scratch.ctx('m1').usesFile, 'testhost--m1', createLogger(undefined, 'test'));
+  await releaseCacheUses(scratch.ctx('m2').usesFile, 'testhost--m2', createLogger(undefined, 'test'));
+});
+
+test('every mirror failing: one transient failure makes the whole transient; all refused is permanent; each reason is listed', async () => {
+  server.route('/m/404a.img', { kind: 'status', status: 404 });
+  server.route('/m/404b.img', { kind: 'status', status: 404 });
+  server.route('/m/503.img', { kind: 'status', status: 503 });
+  const [a, b, c] = ['/m/404a.img', '/m/404b.img', '/m/503.img'].map((p) => server.url(p)) as [string, string, string];
+  const transient = await expectVmbatchError(() => ensureCachedImage(scratch.ctx('m3'), { ...templateSource(a), mirrors: [c, b] }, 'raw'), 'DOWNLOAD_MIRRORS_FAILED');
+  assert.is(
+    transient.message,
+    `${a} could not be downloaded from any of its 3 URLs:\n  - downloading ${a} failed: the server answered 404 Not Found\n  - downloading ${c} failed: the server answered 503 Service Unavailable\n  - downloading ${b} failed: the server answered 404 Not Found`,
+  );
+  assert.is(transient.hint, 'at least one of the servers may recover; the job is requeued up to maxAttempts times. Fix or drop the URLs that are wrong');
+  assert.is(transient.kind, 'transient');
+  const refused = await expectVmbatchError(() => ensureCachedImage(scratch.ctx('m3'), { ...templateSource(a), mirrors: [b] }, 'raw'), 'DOWNLOAD_MIRRORS_REFUSED');
+  assert.is(refused.message, `${a} could not be downloaded from any of its 2 URLs:\n  - downloading ${a} failed: the server answered 404 Not Found\n  - downloading ${b} failed: the server answered 404 Not Found`);
+  assert.is(refused.kind, 'permanent');
+  assert.not.ok(existsSync(entryOf(a).dir), 'no entry is left');
+  assert.equal(readCacheUses(scratch.ctx('m3').usesFile), [], 'a failed job uses nothing');
+  // a single URL keeps its own error, unwrapped
+  await expectVmbatchError(() => ensureCachedImage(scratch.ctx('m3'), { ...templateSource(a), mirrors: [] }, 'raw'), 'DOWNLOAD_HTTP_STATUS');
+});
+
 test('disk full: an announced size that cannot fit fails before a byte is written; a full disk mid-stream leaves nothing', async () => {
   const mount = join(scratch.root, 'small');
   mkdirSync(mount);
@@ -131,6 +183,10 @@ test('disk full: an announced size that cannot fit fails before a byte is writte
     server.route('/chunked.img', { kind: 'chunked', data });
     const late = await expectVmbatchError(() => ensureCachedImage(small.ctx('7'), templateSource(server.url('/chunked.img')), 'raw'), 'DISK_FULL');
     assert.match(late.message, /: the filesystem is full \(ENOSPC\) after \d+ bytes$/);
+    // no mirror can cure a full disk: the search ends there, the next URL is not asked
+    server.route('/mirror-of-big.img', { kind: 'data', data });
+    await expectVmbatchError(() => ensureCachedImage(small.ctx('7'), { ...templateSource(url), mirrors: [server.url('/mirror-of-big.img')] }, 'raw'), 'DISK_FULL');
+    assert.is(server.requests('/mirror-of-big.img'), 0);
     assert.equal(readdirSync(join(small.cacheDir, 'images')), [], 'no half-written entry');
   } finally {
     await execa('umount', [mount]);
