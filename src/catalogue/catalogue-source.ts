@@ -28,13 +28,13 @@ export interface CatalogueFetchOptions {
   now?: () => number;
 }
 
-/** A catalogue's text and where it came from: the file itself, a download, or the cache (fresh or stale). */
+/** A catalogue's text and where it came from: the file itself, a download, or the cache (fresh, confirmed by the server, or stale). */
 export interface CatalogueText {
   text: string;
   /** the path or URL as configured */
   source: string;
-  from: 'file' | 'download' | 'cache' | 'stale-cache';
-  /** when the text was downloaded (ISO 8601); absent for a local file */
+  from: 'file' | 'download' | 'cache' | 'revalidated' | 'stale-cache';
+  /** when the text was downloaded or last confirmed current (ISO 8601); absent for a local file */
   fetchedAt?: string;
 }
 
@@ -58,7 +58,11 @@ const metaSchema = z.object({
   /** the URL the text finally came from (after redirects) */
   finalUrl: z.string(),
   bytes: z.number().int().nonnegative(),
+  /** when it was downloaded, or last confirmed current by a 304 */
   fetchedAt: z.string(),
+  /** the server's validators, sent back on the next refresh (If-None-Match, If-Modified-Since) */
+  etag: z.string().optional(),
+  lastModified: z.string().optional(),
 });
 type CatalogueMeta = z.infer<typeof metaSchema>;
 
@@ -67,7 +71,9 @@ type CatalogueMeta = z.infer<typeof metaSchema>;
  * the shared cache and fetched again once older than refreshSeconds, under the entry's lock so
  * that concurrent prologues fetch it once. A new copy replaces the cached one only when it was
  * downloaded completely and reads as a catalogue (a broken one raises the reader's error and
- * leaves the old copy). When the server cannot be reached, the cached copy is used with a
+ * leaves the old copy). A refresh is a conditional GET: when the server answers 304 Not
+ * Modified, the cached copy counts as fresh again without a download or a new check. When the
+ * server cannot be reached, the cached copy is used with a
  * warning; without one, CATALOGUE_UNAVAILABLE says why.
  */
 export async function fetchCatalogueText(source: string, opts: CatalogueFetchOptions): Promise<CatalogueText> {
@@ -87,7 +93,7 @@ export async function fetchCatalogueText(source: string, opts: CatalogueFetchOpt
       if (cached && (isFresh(cached.meta, opts.refreshSeconds, now()) || Date.parse(cached.meta.fetchedAt) >= asked)) {
         return { text: cached.text, source, from: 'cache' as const, fetchedAt: cached.meta.fetchedAt };
       }
-      return await download(source, paths, opts, now);
+      return await download(source, paths, cached, opts, now);
     });
   } catch (error) {
     if (error instanceof ReaderError) throw error.original;
@@ -122,8 +128,14 @@ function isFresh(meta: CatalogueMeta, refreshSeconds: number, now: number): bool
   return now - Date.parse(meta.fetchedAt) < refreshSeconds * 1000;
 }
 
+/** A cached catalogue: its text and its record. */
+interface CachedCatalogue {
+  text: string;
+  meta: CatalogueMeta;
+}
+
 // The cached copy with its record; undefined when there is none (or it is damaged, which counts as none).
-function readCached(paths: CatalogueEntryPaths): { text: string; meta: CatalogueMeta } | undefined {
+function readCached(paths: CatalogueEntryPaths): CachedCatalogue | undefined {
   try {
     const meta = metaSchema.parse(JSON.parse(readFileSync(paths.meta, 'utf8')));
     return { text: readFileSync(paths.data, 'utf8'), meta };
@@ -140,7 +152,7 @@ class ReaderError extends Error {
 }
 
 // Called with the entry's lock held: the holder is the only writer of the entry.
-async function download(source: string, paths: CatalogueEntryPaths, opts: CatalogueFetchOptions, now: () => number): Promise<CatalogueText> {
+async function download(source: string, paths: CatalogueEntryPaths, cached: CachedCatalogue | undefined, opts: CatalogueFetchOptions, now: () => number): Promise<CatalogueText> {
   // a temp file left here is a dead fetcher's
   for (const name of readdirSync(paths.dir)) if (name.startsWith('catalogue.rdf.part-')) rmSync(join(paths.dir, name), { force: true });
   const part = `${paths.data}.part-${hostname()}-${process.pid}`;
@@ -151,7 +163,16 @@ async function download(source: string, paths: CatalogueEntryPaths, opts: Catalo
     maxRedirects: opts.maxRedirects,
     caFile: opts.caFile,
     deadline: opts.deadline,
+    validators: { etag: cached?.meta.etag, lastModified: cached?.meta.lastModified },
   });
+  const fetchedAt = new Date(now()).toISOString();
+  if ('notModified' in result) {
+    // a 304 is only the answer to our validators, so there is a cached copy
+    const { text, meta } = cached!;
+    writeFileAtomic(paths.meta, JSON.stringify({ ...meta, fetchedAt }, null, 2) + '\n', { mode: 0o644 });
+    opts.log.info('catalogue not modified', { source, ms: Math.round(result.ms) });
+    return { text, source, from: 'revalidated', fetchedAt };
+  }
   let text: string;
   try {
     text = readFileSync(part, 'utf8');
@@ -164,8 +185,7 @@ async function download(source: string, paths: CatalogueEntryPaths, opts: Catalo
   } finally {
     rmSync(part, { force: true });
   }
-  const fetchedAt = new Date(now()).toISOString();
-  const meta: CatalogueMeta = { version: 1, url: source, finalUrl: result.finalUrl, bytes: result.bytes, fetchedAt };
+  const meta: CatalogueMeta = { version: 1, url: source, finalUrl: result.finalUrl, bytes: result.bytes, fetchedAt, ...result.validators };
   writeFileAtomic(paths.meta, JSON.stringify(meta, null, 2) + '\n', { mode: 0o644 });
   opts.log.info('catalogue fetched', { source, bytes: result.bytes, ms: Math.round(result.ms) });
   return { text, source, from: 'download', fetchedAt };

@@ -26,6 +26,21 @@ export interface FetchOptions {
   onProgress?: (got: number, total: number | undefined) => void;
   /** a PEM file of extra CAs trusted for https (images.caFile), besides the public ones */
   caFile?: string;
+  /** the validators of a copy already held: the GET is conditional and a 304 ends it (NotModified) */
+  validators?: Validators;
+}
+
+/** What identifies a version of a file to its server (RFC 9110): the ETag and Last-Modified it sent. */
+export interface Validators {
+  etag?: string;
+  lastModified?: string;
+}
+
+/** The answer to a conditional fetch when the copy held is current: nothing was written. */
+export interface NotModified {
+  notModified: true;
+  finalUrl: string;
+  ms: number;
 }
 
 /** What a finished download gave: size, digest (computed as the bytes streamed in), final URL. */
@@ -34,6 +49,8 @@ export interface FetchResult {
   digest: HashSpec;
   finalUrl: string;
   ms: number;
+  /** what the server sent to identify this version, for a later conditional fetch */
+  validators: Validators;
 }
 
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
@@ -46,17 +63,24 @@ const chunkBytes = 4 * 1024 * 1024;
  * Redirects, stalls, short bodies, size limits, a full disk and a wrong digest each raise
  * their catalogue error; `file` is then removed, so nothing partial is ever left for use.
  */
-export async function fetchImage(options: FetchOptions): Promise<FetchResult> {
+export async function fetchImage(options: FetchOptions & { validators: Validators }): Promise<FetchResult | NotModified>;
+export async function fetchImage(options: FetchOptions): Promise<FetchResult>;
+export async function fetchImage(options: FetchOptions): Promise<FetchResult | NotModified> {
   const started = performance.now();
   const { source, file } = options;
   const algorithm = source.hash?.algorithm ?? 'sha256';
-  let body: { stream: Readable; total: number | undefined; finalUrl: string } | undefined;
+  let body: Body | undefined;
   const fate: ConnectionFate = { stalled: false, reset: false };
   const handle = await open(file, 'wx', 0o644);
   try {
     // the mode asked for, whatever the umask (pbs_mom runs hooks with 0077)
     await handle.chmod(0o644);
-    body = await openBody(options, fate);
+    const opened = await openBody(options, fate);
+    if ('notModified' in opened) {
+      await rm(file, { force: true });
+      return { notModified: true, finalUrl: opened.finalUrl, ms: performance.now() - started };
+    }
+    body = opened;
     if (body.total !== undefined) checkSpace(source, file, body.total);
     const digest = createDigest(algorithm);
     let got = 0;
@@ -93,7 +117,7 @@ export async function fetchImage(options: FetchOptions): Promise<FetchResult> {
     if (source.hash && actual !== source.hash.value) {
       throw new VmbatchError('IMAGE_HASH_MISMATCH', { url: source.url, algorithm, expected: source.hash.value, actual });
     }
-    return { bytes: got, digest: { algorithm, value: actual }, finalUrl: body.finalUrl, ms: performance.now() - started };
+    return { bytes: got, digest: { algorithm, value: actual }, finalUrl: body.finalUrl, ms: performance.now() - started, validators: body.validators };
   } catch (error) {
     body?.stream.destroy();
     // nothing partial may stay where it could be taken for an image
@@ -114,7 +138,15 @@ function checkSpace(source: ImageSource, file: string, total: number): void {
   if (total > free) throw new VmbatchError('DISK_FULL', { path: file, reason: `the image has ${total} bytes, the filesystem has ${free} free` });
 }
 
-async function openBody(options: FetchOptions, fate: ConnectionFate): Promise<{ stream: Readable; total: number | undefined; finalUrl: string }> {
+// A response body to stream, with what the server said about it.
+interface Body {
+  stream: Readable;
+  total: number | undefined;
+  finalUrl: string;
+  validators: Validators;
+}
+
+async function openBody(options: FetchOptions, fate: ConnectionFate): Promise<Body | { notModified: true; finalUrl: string }> {
   const { source } = options;
   if (source.url.startsWith('file:')) {
     const path = fileURLToPath(source.url);
@@ -124,16 +156,22 @@ async function openBody(options: FetchOptions, fate: ConnectionFate): Promise<{ 
     } catch (error) {
       throw new VmbatchError('DOWNLOAD_FAILED', { url: source.url, reason: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message });
     }
-    return { stream: createReadStream(path, { highWaterMark: chunkBytes }), total: size, finalUrl: source.url };
+    return { stream: createReadStream(path, { highWaterMark: chunkBytes }), total: size, finalUrl: source.url, validators: {} };
   }
   const chain = [source.url];
   let url = source.url;
+  const conditional = conditionalHeaders(options.validators);
   // the CA file is read once per fetch, and only when an https hop needs it
   let ca: string[] | undefined;
   for (;;) {
     if (url.startsWith('https:') && options.caFile !== undefined && ca === undefined) ca = await trustedCas(source.url, options.caFile);
-    const response = await request(url, options.stallTimeoutMs, fate, ca);
+    const response = await request(url, options.stallTimeoutMs, fate, ca, conditional);
     const status = response.statusCode ?? 0;
+    // only a conditional request may be answered 304; to any other it is an error like 404
+    if (status === 304 && Object.keys(conditional).length > 0) {
+      response.resume();
+      return { notModified: true, finalUrl: url };
+    }
     if (redirectStatuses.has(status) && response.headers.location) {
       response.resume();
       const next = new URL(response.headers.location, url).href;
@@ -152,8 +190,18 @@ async function openBody(options: FetchOptions, fate: ConnectionFate): Promise<{ 
       throw new VmbatchError(code, { url, status, statusText: response.statusMessage ?? '' });
     }
     const length = response.headers['content-length'];
-    return { stream: response, total: length === undefined ? undefined : Number(length), finalUrl: url };
+    const { etag, 'last-modified': lastModified } = response.headers;
+    return { stream: response, total: length === undefined ? undefined : Number(length), finalUrl: url, validators: { etag, lastModified } };
   }
+}
+
+// If-None-Match and If-Modified-Since from the validators of the copy held (a server that
+// knows ETags decides by If-None-Match and ignores the date).
+function conditionalHeaders(validators: Validators | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (validators?.etag) headers['if-none-match'] = validators.etag;
+  if (validators?.lastModified) headers['if-modified-since'] = validators.lastModified;
+  return headers;
 }
 
 // A redirect may only lead to http(s); a submitter's image must stay under the policy's prefixes.
@@ -200,10 +248,10 @@ async function trustedCas(url: string, caFile: string): Promise<string[]> {
 }
 
 // One GET; the socket's idle timeout covers connecting, waiting for headers and a stalled body.
-function request(url: string, stallTimeoutMs: number, fate: ConnectionFate, ca: string[] | undefined): Promise<http.IncomingMessage> {
+function request(url: string, stallTimeoutMs: number, fate: ConnectionFate, ca: string[] | undefined, extraHeaders: Record<string, string>): Promise<http.IncomingMessage> {
   const client = url.startsWith('https:') ? https : http;
   return new Promise((resolve, reject) => {
-    const headers = { 'user-agent': 'vmbatch', 'accept-encoding': 'identity' };
+    const headers = { 'user-agent': 'vmbatch', 'accept-encoding': 'identity', ...extraHeaders };
     const req = client.get(url, ca && url.startsWith('https:') ? { headers, ca } : { headers }, resolve);
     req.setTimeout(stallTimeoutMs, () => {
       fate.stalled = true;

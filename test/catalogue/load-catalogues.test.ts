@@ -131,6 +131,47 @@ test('a cached copy older than refreshSeconds is fetched again', async () => {
   assert.is(server.requests('/refresh.rdf'), 3);
 });
 
+test('a refresh is a conditional GET: 304 keeps the cached copy (fresh again, no download, no check); a new version replaces it', async () => {
+  const url = server.url('/etag.rdf');
+  const lastModified = 'Sat, 01 Mar 2025 11:00:00 GMT';
+  server.route('/etag.rdf', { kind: 'data', data: Buffer.from(catalogue('Tagged-1')), etag: '"v1"', lastModified });
+  const t0 = Date.parse('2025-03-01T12:00:00.000Z');
+  const first = await fetchCatalogueText(url, options({ now: () => t0 }));
+  assert.is(first.from, 'download');
+  assert.is(server.lastHeaders('/etag.rdf')?.['if-none-match'], undefined, 'nothing cached: a plain GET');
+  const meta = JSON.parse(readFileSync(catalogueEntryPaths(cacheDir, url).meta, 'utf8'));
+  assert.equal([meta.etag, meta.lastModified], ['"v1"', lastModified]);
+
+  const later = await fetchCatalogueText(url, options({ now: () => t0 + 3600_000 }));
+  assert.equal(later, { text: catalogue('Tagged-1'), source: url, from: 'revalidated', fetchedAt: '2025-03-01T13:00:00.000Z' });
+  assert.equal([server.lastHeaders('/etag.rdf')?.['if-none-match'], server.lastHeaders('/etag.rdf')?.['if-modified-since']], ['"v1"', lastModified]);
+  assert.is(server.notModified('/etag.rdf'), 1);
+  assert.equal(lines.map((l) => l.msg), ['catalogue fetched', 'catalogue not modified']);
+  // fresh again from the 304 on: the next hour asks nobody
+  assert.is((await fetchCatalogueText(url, options({ now: () => t0 + 2 * 3600_000 - 1000 }))).from, 'cache');
+  assert.is(server.requests('/etag.rdf'), 2);
+
+  server.route('/etag.rdf', { kind: 'data', data: Buffer.from(catalogue('Tagged-2')), etag: '"v2"' });
+  const changed = await fetchCatalogueText(url, options({ now: () => t0 + 3 * 3600_000 }));
+  assert.equal([changed.from, changed.text], ['download', catalogue('Tagged-2')]);
+  const newMeta = JSON.parse(readFileSync(catalogueEntryPaths(cacheDir, url).meta, 'utf8'));
+  assert.equal([newMeta.etag, newMeta.lastModified], ['"v2"', undefined], "the new version's validators replace the old ones");
+});
+
+test('a server without an ETag is asked If-Modified-Since; one that sends no validators gets plain GETs', async () => {
+  const dated = server.url('/dated.rdf');
+  server.route('/dated.rdf', { kind: 'data', data: Buffer.from(catalogue('Dated-1')), lastModified: 'Sat, 01 Mar 2025 11:00:00 GMT' });
+  const t0 = Date.parse('2025-03-01T12:00:00.000Z');
+  await fetchCatalogueText(dated, options({ now: () => t0 }));
+  assert.is((await fetchCatalogueText(dated, options({ now: () => t0 + 3600_000 }))).from, 'revalidated');
+  assert.equal([server.lastHeaders('/dated.rdf')?.['if-none-match'], server.lastHeaders('/dated.rdf')?.['if-modified-since']], [undefined, 'Sat, 01 Mar 2025 11:00:00 GMT']);
+  const plain = server.url('/plain.rdf');
+  route('/plain.rdf', catalogue('Plain-1'));
+  await fetchCatalogueText(plain, options({ now: () => t0 }));
+  assert.is((await fetchCatalogueText(plain, options({ now: () => t0 + 3600_000 }))).from, 'download');
+  assert.equal([server.lastHeaders('/plain.rdf')?.['if-none-match'], server.lastHeaders('/plain.rdf')?.['if-modified-since']], [undefined, undefined]);
+});
+
 test('a server that is down: the cached copy is used, with a warning that says how old it is', async () => {
   const gone = await startImageServer();
   gone.route('/cat.rdf', { kind: 'data', data: Buffer.from(catalogue('Debian-12')) });

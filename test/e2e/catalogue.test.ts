@@ -90,7 +90,7 @@ test.before(async () => {
   for (const [path, file] of [['/rtes/hello-1.0.tar.gz', 'hello.tar.gz'], ['/rtes/lib-2.0.tar', 'lib.tar'], ['/rtes/refdata.img', 'refdata.img'], ['/rtes/noinstall.tar', 'noinstall.tar'], ['/rtes/fails.tar', 'fails.tar']] as const) {
     server.route(path, { kind: 'file', path: join(dir, file) });
   }
-  server.route('/catalogue.rdf', { kind: 'data', data: Buffer.from(catalogue) });
+  server.route('/catalogue.rdf', { kind: 'data', data: Buffer.from(catalogue), etag: '"catalogue-1"' });
   server.route('/down.rdf', { kind: 'status', status: 503 });
   server.route('/broken.rdf', { kind: 'data', data: Buffer.from('<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="urn:kb#">\n  <kb:MetaPackage kb:name="X">\n</rdf:RDF>\n') });
   // the shipped test guest template realises the catalogue's VM (<vbcatalogue vm='VMLinux/vmbatch-test'/>)
@@ -162,7 +162,7 @@ test('two jobs at once ask for an RTE with a dependency and an image package: on
   await clean();
 });
 
-test('ROOTSSH and DISK guests install them too; vbdomain picks among the templates realising the VM', async () => {
+test('ROOTSSH and DISK guests install them too; vbdomain picks among the templates realising the VM; a refresh the server answers 304 costs no download', async () => {
   const shipped = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8');
   const noCdrom = (t: string, method: string) => t.replace('<vbpreparemethod>CDROM</vbpreparemethod>', `<vbpreparemethod>${method}</vbpreparemethod>`).replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, '');
   const image = join(mom.root, 'partitioned.qcow2');
@@ -174,7 +174,8 @@ test('ROOTSSH and DISK guests install them too; vbdomain picks among the templat
       .replace('<devices>', "<devices>\n    <vbdisks>\n      <vbdisk name='rootdisk' dev='vda' partition='vda2'/>\n      <vbdisk name='jobdisk' dev='vda' partition='vda3'/>\n    </vbdisks>"),
   };
   const guest = '/var/lib/vmbatch/guest';
-  const config = { rootSsh: { privateKeyFile: `${guest}/root_ssh_key`, hostKeysFile: `${guest}/guest_host_key.pub` }, catalogue: { sources: [server.url('/catalogue.rdf')] } };
+  const config = { rootSsh: { privateKeyFile: `${guest}/root_ssh_key`, hostKeysFile: `${guest}/guest_host_key.pub` }, catalogue: { sources: [server.url('/catalogue.rdf')], refreshSeconds: 0 } };
+  const unchanged = server.notModified('/catalogue.rdf');
   await withMom({ domains, config }, async (node) => {
     const nodeBefore = (await leftovers(node)).domains;
     for (const [jobId, domain] of [['540.vm', 'rootssh'], ['541.vm', 'disk']] as const) {
@@ -191,6 +192,10 @@ test('ROOTSSH and DISK guests install them too; vbdomain picks among the templat
       }
     }
     assert.equal(await leftovers(node), { domains: nodeBefore, jobs: [], ports: [], attempts: [] });
+    // this node's cache had no copy for the first job; the second job's refresh (refreshSeconds 0) was a 304
+    const log = readFileSync(node.logFile, 'utf8');
+    assert.equal([(log.match(/msg="catalogue fetched"/g) ?? []).length, (log.match(/msg="catalogue not modified"/g) ?? []).length], [1, 1]);
+    assert.is(server.notModified('/catalogue.rdf') - unchanged, 1);
   });
 });
 

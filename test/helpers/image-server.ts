@@ -6,7 +6,8 @@ import { EventEmitter } from 'node:events';
 
 /** What the test server does for one path. */
 export type Route =
-  | { kind: 'data'; data: Buffer }
+  /** with `etag` or `lastModified` the server sends them and answers conditional GETs with 304 as RFC 9110 says */
+  | { kind: 'data'; data: Buffer; etag?: string; lastModified?: string }
   /** `data` without Content-Length (chunked): the client learns the size only at the end */
   | { kind: 'chunked'; data: Buffer }
   | { kind: 'file'; path: string }
@@ -22,6 +23,10 @@ export interface ImageServer {
   url(path: string): string;
   route(path: string, route: Route): void;
   requests(path: string): number;
+  /** the headers of the last request for the path */
+  lastHeaders(path: string): http.IncomingHttpHeaders | undefined;
+  /** how many requests for the path were answered 304 */
+  notModified(path: string): number;
   /** emits 'sent' (path, bytes) as the body goes out */
   events: EventEmitter;
   close(): Promise<void>;
@@ -31,14 +36,22 @@ export interface ImageServer {
 export async function startImageServer(options: { tls?: { key: string; cert: string } } = {}): Promise<ImageServer> {
   const routes = new Map<string, Route>();
   const counts = new Map<string, number>();
+  const headers = new Map<string, http.IncomingHttpHeaders>();
+  const notModified = new Map<string, number>();
   const events = new EventEmitter();
   const sockets = new Set<Socket>();
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = req.url ?? '/';
     counts.set(path, (counts.get(path) ?? 0) + 1);
+    headers.set(path, req.headers);
     const route = routes.get(path);
     if (!route) {
       res.writeHead(404, 'Not Found').end();
+      return;
+    }
+    if (route.kind === 'data' && isNotModified(route, req.headers)) {
+      notModified.set(path, (notModified.get(path) ?? 0) + 1);
+      res.writeHead(304, validatorHeaders(route)).end();
       return;
     }
     serve(route, path, res, events);
@@ -54,6 +67,8 @@ export async function startImageServer(options: { tls?: { key: string; cert: str
     url: (path) => `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}${path}`,
     route: (path, route) => void routes.set(path, route),
     requests: (path) => counts.get(path) ?? 0,
+    lastHeaders: (path) => headers.get(path),
+    notModified: (path) => notModified.get(path) ?? 0,
     events,
     close: async () => {
       for (const s of sockets) s.destroy();
@@ -62,10 +77,23 @@ export async function startImageServer(options: { tls?: { key: string; cert: str
   };
 }
 
+// RFC 9110 13.2.2: If-None-Match decides when present (weak comparison); If-Modified-Since only without it.
+function isNotModified(route: { etag?: string; lastModified?: string }, req: http.IncomingHttpHeaders): boolean {
+  const weak = (tag: string) => tag.trim().replace(/^W\//, '');
+  const noneMatch = req['if-none-match'];
+  if (noneMatch !== undefined) return route.etag !== undefined && (noneMatch.trim() === '*' || noneMatch.split(',').some((t) => weak(t) === weak(route.etag!)));
+  const since = req['if-modified-since'];
+  return since !== undefined && route.lastModified !== undefined && Date.parse(route.lastModified) <= Date.parse(since);
+}
+
+function validatorHeaders(route: { etag?: string; lastModified?: string }): Record<string, string> {
+  return { ...(route.etag ? { etag: route.etag } : {}), ...(route.lastModified ? { 'last-modified': route.lastModified } : {}) };
+}
+
 function serve(route: Route, path: string, res: http.ServerResponse, events: EventEmitter): void {
   switch (route.kind) {
     case 'data':
-      res.writeHead(200, { 'content-length': route.data.length }).end(route.data);
+      res.writeHead(200, { 'content-length': route.data.length, ...validatorHeaders(route) }).end(route.data);
       return;
     case 'chunked':
       res.writeHead(200).end(route.data);

@@ -56,6 +56,21 @@ test('404 and 500 name the URL and the status', async () => {
   assert.is(broken.kind, 'transient', 'a server error requeues the job');
 });
 
+test('a conditional fetch: 304 writes nothing and says so; a changed file streams with its new validators; a 304 nobody asked for is an error', async () => {
+  server.route('/tagged', { kind: 'data', data, etag: '"abc"', lastModified: 'Sat, 01 Mar 2025 11:00:00 GMT' });
+  const file = join(dir, 'out.part');
+  const fetchIf = (etag: string) => fetchImage({ source: source(server.url('/tagged')), file, stallTimeoutMs: 5000, maxRedirects: 3, validators: { etag } });
+  const same = await fetchIf('"abc"');
+  assert.equal({ ...same, ms: 0 }, { notModified: true, finalUrl: server.url('/tagged'), ms: 0 });
+  const changed = await fetchIf('"old"');
+  assert.ok('validators' in changed && changed.bytes === data.length);
+  assert.equal('validators' in changed && changed.validators, { etag: '"abc"', lastModified: 'Sat, 01 Mar 2025 11:00:00 GMT' });
+  rmSync(file);
+  server.route('/always-304', { kind: 'status', status: 304 });
+  const unasked = await expectVmbatchError(() => fetchTo(server.url('/always-304')), 'DOWNLOAD_HTTP_STATUS');
+  assert.is(unasked.message, `downloading ${server.url('/always-304')} failed: the server answered 304 Not Modified`);
+});
+
 test('a connection reset and a short body are told apart, with the bytes that came', async () => {
   server.route('/reset', { kind: 'broken', data, after: 65536, how: 'reset' });
   const reset = await expectVmbatchError(() => fetchTo(server.url('/reset')), 'DOWNLOAD_INCOMPLETE');
