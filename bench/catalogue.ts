@@ -12,6 +12,11 @@ import { readCatalogue } from '../src/catalogue/read-catalogue.js';
 import { indexCatalogues } from '../src/catalogue/catalogue-index.js';
 import { resolveRequest, type ResolveContext } from '../src/catalogue/resolve-request.js';
 import type { Catalogue } from '../src/catalogue/catalogue-model.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { execa } from 'execa';
+import { fetchCatalogueText } from '../src/catalogue/catalogue-source.js';
+import { createLogger } from '../src/log/logger.js';
 import { generateCatalogue } from './generate-catalogue.js';
 import { median, ms, printSummary, type SummaryRow } from './measure.js';
 
@@ -163,11 +168,64 @@ async function main(): Promise<void> {
     summary.push({ figure: 'readCatalogue, first call (JIT cold)', value: `${reader.first.toFixed(0)} ms`, target: '(reference)', met: undefined });
     summary.push({ figure: 'readCatalogue / saxes alone', value: `${(reader.median / saxes.median).toFixed(2)}x (${saxes.median.toFixed(0)} ms saxes)`, target: '(reference)', met: undefined });
     summary.push({ figure: 'heap kept by the loaded catalogue', value: `${((after - before) / MiB).toFixed(1)} MiB`, target: '(reference)', met: undefined });
+
+    await benchRefresh(dir, text);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 
   printSummary('summary', summary);
+}
+
+/**
+ * 3. A remote catalogue's refresh (what a prologue pays once the cached copy is older than
+ * refreshSeconds), from a loopback server that sends an ETag: a full refresh (download, check
+ * that it reads, store) against a conditional one the server answers 304, each next to curl
+ * doing the same request.
+ */
+async function benchRefresh(dir: string, text: string): Promise<void> {
+  const body = Buffer.from(text);
+  const etag = '"bench-1"';
+  const server = createServer((req, res) => {
+    if (req.headers['if-none-match'] === etag) res.writeHead(304, { etag }).end();
+    else res.writeHead(200, { 'content-length': body.length, etag }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/catalogue.rdf`;
+  try {
+    const options = (cacheDir: string) => ({ cacheDir, refreshSeconds: 0, stallTimeoutMs: 10_000, maxRedirects: 3, deadline: Date.now() + 60_000, log: createLogger(undefined, 'bench') });
+    const full: number[] = [];
+    const conditional: number[] = [];
+    for (let i = 0; i <= runs; i++) {
+      // a cache of its own: nothing to send back, so the whole catalogue comes and is checked
+      const fresh = join(dir, `refresh-full-${i}`);
+      const t = await ms(() => fetchCatalogueText(url, options(fresh)));
+      if (i > 0) full.push(t);
+    }
+    const warm = join(dir, 'refresh-304');
+    await fetchCatalogueText(url, options(warm));
+    for (let i = 0; i <= runs; i++) {
+      let from = '';
+      const t = await ms(async () => void ({ from } = await fetchCatalogueText(url, options(warm))));
+      if (from !== 'revalidated') throw new Error(`expected a 304 revalidation, got ${from}`);
+      if (i > 0) conditional.push(t);
+    }
+    // the bare tool's figure includes starting a process, as a prologue's own start does
+    const curl = async (args: string[]): Promise<number> => {
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) times.push(await ms(() => execa('curl', ['-sS', '-o', '/dev/null', ...args, url])));
+      return median(times);
+    };
+    const curlFull = await curl([]);
+    const curl304 = await curl(['-H', `If-None-Match: ${etag}`]);
+    console.log(`\n3. refreshing the same catalogue from a loopback HTTP server with an ETag (median of ${runs})`);
+    console.log(`   ${'full refresh: download, check it reads, store'.padEnd(48)} ${median(full).toFixed(1).padStart(8)} ms   curl alone (GET, 200) ${curlFull.toFixed(1)} ms`);
+    console.log(`   ${'conditional refresh answered 304'.padEnd(48)} ${median(conditional).toFixed(1).padStart(8)} ms   curl alone (If-None-Match, 304) ${curl304.toFixed(1)} ms`);
+    summary.push({ figure: 'catalogue refresh, 304 / full refresh', value: `${median(conditional).toFixed(1)} / ${median(full).toFixed(0)} ms (${(median(full) / median(conditional)).toFixed(0)}x less)`, target: '(reference)', met: undefined });
+    summary.push({ figure: 'catalogue refresh 304 / curl 304', value: `${(median(conditional) / curl304).toFixed(2)}x`, target: '(reference)', met: undefined });
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }
 
 main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });

@@ -9,6 +9,7 @@ import { withFileLock } from '../fsutil/file-lock.js';
 import { entryKey } from '../images/cache-entry.js';
 import { fetchImage } from '../images/fetch-image.js';
 import type { Logger } from '../log/logger.js';
+import type { Catalogue } from './catalogue-model.js';
 import { readCatalogue } from './read-catalogue.js';
 
 /** How a catalogue source is fetched and how long a cached copy of a remote one counts as fresh. */
@@ -36,6 +37,8 @@ export interface CatalogueText {
   from: 'file' | 'download' | 'cache' | 'revalidated' | 'stale-cache';
   /** when the text was downloaded or last confirmed current (ISO 8601); absent for a local file */
   fetchedAt?: string;
+  /** a download was read to check it before it replaced the cached copy: the result, so it is not read twice */
+  catalogue?: Catalogue;
 }
 
 /** The files of a remote catalogue's cache entry. */
@@ -174,10 +177,11 @@ async function download(source: string, paths: CatalogueEntryPaths, cached: Cach
     return { text, source, from: 'revalidated', fetchedAt };
   }
   let text: string;
+  let catalogue: Catalogue;
   try {
     text = readFileSync(part, 'utf8');
     try {
-      readCatalogue(text, source);
+      catalogue = readCatalogue(text, source);
     } catch (error) {
       throw new ReaderError(error);
     }
@@ -188,7 +192,7 @@ async function download(source: string, paths: CatalogueEntryPaths, cached: Cach
   const meta: CatalogueMeta = { version: 1, url: source, finalUrl: result.finalUrl, bytes: result.bytes, fetchedAt, ...result.validators };
   writeFileAtomic(paths.meta, JSON.stringify(meta, null, 2) + '\n', { mode: 0o644 });
   opts.log.info('catalogue fetched', { source, bytes: result.bytes, ms: Math.round(result.ms) });
-  return { text, source, from: 'download', fetchedAt };
+  return { text, source, from: 'download', fetchedAt, catalogue };
 }
 
 // A refresh failed: the cached copy, if any, is better than no catalogue.

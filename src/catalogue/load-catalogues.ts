@@ -25,7 +25,8 @@ export async function loadCatalogues(config: Config, opts: { deadline: number; l
     const source = config.catalogue.sources[i]!;
     if (settled.status === 'rejected') throw logged(settled.reason, source, opts.log);
     try {
-      return readCatalogue(settled.value.text, settled.value.source);
+      // a fresh download was already read to check it
+      return settled.value.catalogue ?? readCatalogue(settled.value.text, settled.value.source);
     } catch (error) {
       throw logged(error, source, opts.log, settled.value);
     }
