@@ -3,18 +3,18 @@
 // into a temp file under /tmp and read from there.
 // Target: readCatalogue <= 0.5 s for 10,000 MetaPackages (BENCH_CATALOGUE_N changes n).
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
+import { execa } from 'execa';
 import { SaxesParser } from 'saxes';
 import { readCatalogue } from '../src/catalogue/read-catalogue.js';
 import { indexCatalogues } from '../src/catalogue/catalogue-index.js';
 import { resolveRequest, type ResolveContext } from '../src/catalogue/resolve-request.js';
 import type { Catalogue } from '../src/catalogue/catalogue-model.js';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { execa } from 'execa';
 import { fetchCatalogueText } from '../src/catalogue/catalogue-source.js';
 import { createLogger } from '../src/log/logger.js';
 import { generateCatalogue } from './generate-catalogue.js';
@@ -193,20 +193,20 @@ async function benchRefresh(dir: string, text: string): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/catalogue.rdf`;
   try {
-    const options = (cacheDir: string) => ({ cacheDir, refreshSeconds: 0, stallTimeoutMs: 10_000, maxRedirects: 3, deadline: Date.now() + 60_000, log: createLogger(undefined, 'bench') });
+    const fetchOptions = (cacheDir: string) => ({ cacheDir, refreshSeconds: 0, stallTimeoutMs: 10_000, maxRedirects: 3, deadline: Date.now() + 60_000, log: createLogger(undefined, 'bench') });
     const full: number[] = [];
     const conditional: number[] = [];
     for (let i = 0; i <= runs; i++) {
       // a cache of its own: nothing to send back, so the whole catalogue comes and is checked
       const fresh = join(dir, `refresh-full-${i}`);
-      const t = await ms(() => fetchCatalogueText(url, options(fresh)));
+      const t = await ms(() => fetchCatalogueText(url, fetchOptions(fresh)));
       if (i > 0) full.push(t);
     }
     const warm = join(dir, 'refresh-304');
-    await fetchCatalogueText(url, options(warm));
+    await fetchCatalogueText(url, fetchOptions(warm));
     for (let i = 0; i <= runs; i++) {
       let from = '';
-      const t = await ms(async () => void ({ from } = await fetchCatalogueText(url, options(warm))));
+      const t = await ms(async () => void ({ from } = await fetchCatalogueText(url, fetchOptions(warm))));
       if (from !== 'revalidated') throw new Error(`expected a 304 revalidation, got ${from}`);
       if (i > 0) conditional.push(t);
     }

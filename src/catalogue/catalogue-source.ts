@@ -172,7 +172,7 @@ async function download(source: string, paths: CatalogueEntryPaths, cached: Cach
   if ('notModified' in result) {
     // a 304 is only the answer to our validators, so there is a cached copy
     const { text, meta } = cached!;
-    writeFileAtomic(paths.meta, JSON.stringify({ ...meta, fetchedAt }, null, 2) + '\n', { mode: 0o644 });
+    writeMeta(paths, { ...meta, fetchedAt });
     opts.log.info('catalogue not modified', { source, ms: Math.round(result.ms) });
     return { text, source, from: 'revalidated', fetchedAt };
   }
@@ -189,10 +189,14 @@ async function download(source: string, paths: CatalogueEntryPaths, cached: Cach
   } finally {
     rmSync(part, { force: true });
   }
-  const meta: CatalogueMeta = { version: 1, url: source, finalUrl: result.finalUrl, bytes: result.bytes, fetchedAt, ...result.validators };
-  writeFileAtomic(paths.meta, JSON.stringify(meta, null, 2) + '\n', { mode: 0o644 });
+  writeMeta(paths, { version: 1, url: source, finalUrl: result.finalUrl, bytes: result.bytes, fetchedAt, ...result.validators });
   opts.log.info('catalogue fetched', { source, bytes: result.bytes, ms: Math.round(result.ms) });
   return { text, source, from: 'download', fetchedAt, catalogue };
+}
+
+// The record goes last and atomically: a reader sees the old record or the new one, never half.
+function writeMeta(paths: CatalogueEntryPaths, meta: CatalogueMeta): void {
+  writeFileAtomic(paths.meta, JSON.stringify(meta, null, 2) + '\n', { mode: 0o644 });
 }
 
 // A refresh failed: the cached copy, if any, is better than no catalogue.

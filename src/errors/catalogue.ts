@@ -110,12 +110,12 @@ export const errorCatalogue = {
   }),
   DOWNLOAD_MIRRORS_FAILED: entry<{ url: string; failures: string[] }>({
     kind: 'transient',
-    message: (p) => `${p.url} could not be downloaded from any of its ${p.failures.length} URLs:\n${bullets(p.failures)}`,
+    message: (p) => everyUrlFailed(p),
     hint: () => 'at least one of the servers may recover; the job is requeued up to maxAttempts times. Fix or drop the URLs that are wrong',
   }),
   DOWNLOAD_MIRRORS_REFUSED: entry<{ url: string; failures: string[] }>({
     kind: 'permanent',
-    message: (p) => `${p.url} could not be downloaded from any of its ${p.failures.length} URLs:\n${bullets(p.failures)}`,
+    message: (p) => everyUrlFailed(p),
     hint: () => 'every server refused the file; fix the URLs in the catalogue (`curl -I URL` shows what each server says)',
   }),
   IMAGE_HASH_MISMATCH: entry<{ url: string; algorithm: string; expected: string; actual: string }>({
@@ -378,6 +378,11 @@ export const errorCatalogue = {
 export type ErrorCode = keyof typeof errorCatalogue;
 /** The parameters an error code's message needs. */
 export type ErrorParams<C extends ErrorCode> = Parameters<(typeof errorCatalogue)[C]['message']>[0];
+
+// The two mirror errors say the same; their kind (and so the hint) tells requeue from abort.
+function everyUrlFailed(p: { url: string; failures: string[] }): string {
+  return `${p.url} could not be downloaded from any of its ${p.failures.length} URLs:\n${bullets(p.failures)}`;
+}
 
 function bullets(lines: string[]): string {
   return lines.map((l) => `  - ${l}`).join('\n');

@@ -146,7 +146,7 @@ interface Body {
   validators: Validators;
 }
 
-async function openBody(options: FetchOptions, fate: ConnectionFate): Promise<Body | { notModified: true; finalUrl: string }> {
+async function openBody(options: FetchOptions, fate: ConnectionFate): Promise<Body | Omit<NotModified, 'ms'>> {
   const { source } = options;
   if (source.url.startsWith('file:')) {
     const path = fileURLToPath(source.url);

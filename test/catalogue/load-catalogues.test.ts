@@ -8,8 +8,8 @@ import { loadCatalogues } from '../../src/catalogue/load-catalogues.js';
 import { readCatalogue } from '../../src/catalogue/read-catalogue.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import type { VmbatchError } from '../../src/errors/vmbatch-error.js';
-import type { LogFields, Logger } from '../../src/log/logger.js';
 import { expectVmbatchError } from '../helpers/expect-error.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
 import { makeTestCerts, type TestCerts } from '../helpers/tls-certs.js';
 
@@ -25,13 +25,7 @@ let certs: TestCerts;
 let n = 0;
 /** a fresh cache directory per test: no test sees another's cached copies */
 let cacheDir: string;
-let lines: { level: string; msg: string; fields: LogFields | undefined }[];
-
-const log: Logger = {
-  info: (msg, fields) => void lines.push({ level: 'info', msg, fields }),
-  warn: (msg, fields) => void lines.push({ level: 'warn', msg, fields }),
-  error: (msg, fields) => void lines.push({ level: 'error', msg, fields }),
-};
+const { log, lines } = recordingLogger();
 const options = (extra: Partial<CatalogueFetchOptions> = {}): CatalogueFetchOptions => ({
   cacheDir,
   refreshSeconds: 3600,
@@ -66,7 +60,7 @@ test.after(async () => {
 });
 test.before.each(() => {
   cacheDir = join(root, `cache-${n++}`);
-  lines = [];
+  lines.length = 0;
 });
 test.after.each(() => {
   // no temp file of a download is ever left in an entry

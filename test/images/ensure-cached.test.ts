@@ -9,8 +9,9 @@ import { readCacheUses } from '../../src/images/cache-context.js';
 import { releaseCacheUses } from '../../src/images/release-uses.js';
 import { entryKey, entryPaths } from '../../src/images/cache-entry.js';
 import { entryUsers } from '../../src/images/cache-users.js';
-import { createLogger, type Logger } from '../../src/log/logger.js';
+import { createLogger } from '../../src/log/logger.js';
 import { expectVmbatchError } from '../helpers/expect-error.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
 import { cacheScratch, runImagesCli, templateSource, type CacheScratch } from '../helpers/image-cache.js';
 
@@ -117,23 +118,18 @@ test('an image replaced upstream (new hash in the template) is fetched again', a
   assert.is(server.requests('/c.img'), 2);
 });
 
-// A logger that keeps the warnings, to see what a failed mirror leaves in the hook's log.
-function warningsLog(): { log: Logger; warnings: string[] } {
-  const warnings: string[] = [];
-  return { warnings, log: { info: () => undefined, error: () => undefined, warn: (msg, fields) => warnings.push(`${msg} ${fields?.url}: ${fields?.error}`) } };
-}
-
 test("mirrors are tried in order after a 404 and a refused connection; the entry is the first URL's; a wrong hash moves on too", async () => {
   server.route('/m/gone.img', { kind: 'status', status: 404 });
   server.route('/m/good.img', { kind: 'data', data });
   server.route('/m/other.img', { kind: 'data', data: Buffer.from('not the image') });
   const first = server.url('/m/gone.img');
-  const { log, warnings } = warningsLog();
+  const { log, lines } = recordingLogger();
   const source = { ...templateSource(first, { algorithm: 'sha256', value: sha256 }), mirrors: ['http://127.0.0.1:1/m/refused.img', server.url('/m/other.img'), server.url('/m/good.img')] };
   const got = await ensureCachedImage(scratch.ctx('m1', { log }), source, 'raw');
   assert.is(got.paths.dir, entryOf(first).dir, 'cached under the first URL, whichever mirror delivered');
   assert.is(got.meta.identity, first);
   assert.ok(readFileSync(got.paths.data).equals(data));
+  const warnings = lines.filter((l) => l.level === 'warn').map((l) => `${l.msg} ${l.fields?.url}: ${l.fields?.error}`);
   assert.equal(warnings, [
     `download failed; trying the next URL ${first}: downloading ${first} failed: the server answered 404 Not Found`,
     'download failed; trying the next URL http://127.0.0.1:1/m/refused.img: downloading http://127.0.0.1:1/m/refused.img failed: the connection was refused',
