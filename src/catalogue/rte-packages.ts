@@ -43,8 +43,11 @@ export function rtePaths(cacheDir: string, url: string): EntryPaths {
 export async function ensureRtePackage(ctx: CacheContext, pkg: RtePackage): Promise<RtePackageFile> {
   const identity: RteIdentity = { name: pkg.name, instance: pkg.instance, url: pkg.url, kind: pkg.kind };
   const paths = rtePaths(ctx.cacheDir, pkg.url);
-  // a refusal needs no lock: only an admin or the sweep ends these states
-  throwIfRefused(readRteState(paths), pkg.name);
+  // a refusal needs no lock: only an admin or the sweep ends these states. REMOVING is the
+  // exception: a live sweep holds the lock while it deletes, so waiting for the lock (moments)
+  // beats requeueing the job; under the lock it is what a dead sweep left, and refused there.
+  const seen = readRteState(paths);
+  if (seen?.state !== 'REMOVING') throwIfRefused(seen, pkg.name);
   const budget = () => ({ timeoutMs: Math.max(0, ctx.deadline - Date.now()), purpose: `job ${ctx.jobRef} installing ${pkg.name}` });
   await withFileLock(paths.lock, budget(), async () => {
     const record = readRteState(paths);

@@ -8,7 +8,9 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
-import { ensureRtePackage, markRteFailed, rtePaths, type RtePackage } from '../../src/catalogue/rte-packages.js';
+import { ensureRtePackage, markRteFailed, rtePaths, type RtePackage, type RtePackageFile } from '../../src/catalogue/rte-packages.js';
+import { withFileLock } from '../../src/fsutil/file-lock.js';
+import { removeLockedEntry } from '../../src/images/cache-admin.js';
 import { listRtes, setRteState } from '../../src/catalogue/rte-admin.js';
 import { readRteState, rteFile, transition, type RteRecord } from '../../src/catalogue/rte-state.js';
 import { sweepRtes, type SweepAction } from '../../src/catalogue/rte-sweep.js';
@@ -447,6 +449,26 @@ test('a sweep killed while removing leaves REMOVING: jobs are refused until the 
   assert.not.ok(existsSync(rtePaths(s.cacheDir, p.url).dir));
   await ensureRtePackage(s.ctx('h3'), p);
   assert.is(server.requests('/halfgone.tar'), 2);
+});
+
+test('a job that finds the package REMOVING by a live sweep waits for the sweep and fetches a fresh copy instead of being requeued', async () => {
+  const s = node();
+  const p = pkg('APPS/SWEPT-1', '/swept.tar');
+  server.route('/swept.tar', { kind: 'data', data: good });
+  await ensureRtePackage(s.ctx('w1'), p);
+  await release(s, 'w1');
+  const paths = rtePaths(s.cacheDir, p.url);
+  let job!: Promise<RtePackageFile>;
+  // what sweepRtes does for a forced removal, with the job arriving between its two steps
+  await withFileLock(paths.lock, { timeoutMs: 0, purpose: 'test sweep' }, async () => {
+    transition(paths, 'REMOVING', 'sweep', 'unused (forced)');
+    job = ensureRtePackage(s.ctx('w2'), p);
+    removeLockedEntry(paths);
+  });
+  const got = await job;
+  assert.ok(readFileSync(got.file).equals(good));
+  assert.equal(history(recordOf(s, p)), ['INSTALLABLE->INSTALLING by testhost--w2', 'INSTALLING->INSTALLED by testhost--w2'], 'a new entry, fetched again');
+  assert.is(server.requests('/swept.tar'), 2);
 });
 
 test('RACE: 3 prologue processes (12 jobs each, one after the other) and 3 forced sweeps back to back: no package is ever removed under a job that uses it', async () => {
