@@ -1,5 +1,5 @@
 # vmbatch — the two commands of the README are `make demo` and `make test`.
-.PHONY: all setup build guest demo test test-unit bench install-hooks clean
+.PHONY: all setup build guest demo test test-unit bench bench-compare install-hooks clean
 
 all: build
 
@@ -30,6 +30,14 @@ bench: setup
 	node dist/bench/images.js
 	node dist/bench/context.js
 	node dist/bench/catalogue.js
+
+## this checkout's prologue next to an earlier commit's, alternating in one run: make bench-compare BASE=COMMIT
+bench-compare: setup
+	@test -n "$(BASE)" || { echo "bench-compare: name the earlier commit, e.g. make bench-compare BASE=HEAD~5" >&2; exit 2; }
+	rm -rf /tmp/vmbatch-bench-base && git worktree add -f --detach /tmp/vmbatch-bench-base $(BASE)
+	ln -s $(CURDIR)/node_modules /tmp/vmbatch-bench-base/node_modules
+	cd /tmp/vmbatch-bench-base && npm run build --silent
+	node dist/bench/prologue-compare.js /tmp/vmbatch-bench-base; rc=$$?; git worktree remove --force /tmp/vmbatch-bench-base; exit $$rc
 
 ## install the hooks into a real pbs_mom: make install-hooks MOM_PRIV=/var/spool/torque/mom_priv
 install-hooks: build
