@@ -211,6 +211,11 @@ export const errorCatalogue = {
       `disk ${p.dev} has no partition ${p.partition}` + (p.found.length ? ` (its partitions: ${p.found.join(', ')})` : ' (it has no partition table vmbatch can read: MBR primary or GPT)'),
     hint: () => "fix <vbdisk partition=...> to name a partition of the image (`sfdisk -d IMAGE` lists them)",
   }),
+  PARTITION_TABLE_INVALID: entry<{ dev: string; problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the partition table of disk ${p.dev} is invalid; nothing was written into it:\n${bullets(p.problems)}`,
+    hint: () => 'DISK contextualization needs a valid MBR or GPT within the disk (`sfdisk --verify IMAGE` or `sgdisk --verify IMAGE` checks it); repair or rebuild the image',
+  }),
   DISK_CONTEXT_FAILED: entry<{ partition: string; reason: string }>({
     kind: 'permanent',
     message: (p) => `cannot write the job's context into ${p.partition}: ${p.reason}`,
