@@ -3,7 +3,8 @@
 // refused at once with every problem, before root's qemu-img dd or qemu-io touch the image.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTreeIntoPartition, type PartitionWrite } from '../../src/context/disk-context.js';
@@ -51,6 +52,23 @@ test('real MBR and GPT tables made by sfdisk are read: their partitions are list
     const e = await expectVmbatchError(() => write(file, 7), 'PARTITION_NOT_FOUND');
     assert.is(e.message, 'disk vda has no partition vda7 (its partitions: vda1 (8 MiB), vda2 (4 MiB))', table);
   }
+});
+
+test('a tree written into a GPT partition lands there, and only there (read back with debugfs)', async () => {
+  const file = join(dir, 'write.qcow2');
+  await makePartitionedImage(file, [{ sizeMiB: 4, label: 'a' }, { sizeMiB: 4, label: 'b' }], 'gpt');
+  const tree = join(dir, 'written');
+  mkdirSync(join(tree, 'etc'), { recursive: true });
+  writeFileSync(join(tree, 'etc', 'hello'), 'from the host\n');
+  const scratch = join(dir, 'scratch-write');
+  mkdirSync(scratch, { recursive: true });
+  await writeTreeIntoPartition(target(file, 2), tree, '/', scratch);
+  const raw = join(dir, 'part2.raw');
+  // partition 2 starts at 1 MiB + 4 MiB
+  await execa('qemu-img', ['dd', '-f', 'qcow2', '-O', 'raw', 'bs=1M', 'skip=5', 'count=9', `if=${file}`, `of=${raw}`]);
+  assert.is((await execa('debugfs', ['-R', 'cat /etc/hello', raw])).stdout, 'from the host');
+  await execa('qemu-img', ['dd', '-f', 'qcow2', '-O', 'raw', 'bs=1M', 'skip=1', 'count=5', `if=${file}`, `of=${raw}`]);
+  assert.match((await execa('debugfs', ['-R', 'stat /etc/hello', raw], { reject: false })).stderr, 'File not found by ext2_lookup');
 });
 
 test('a GPT with entry size 0 and four billion entries is refused at once (it made the reader spin for minutes)', async () => {
