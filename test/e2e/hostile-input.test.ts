@@ -27,7 +27,6 @@ const diskTemplate = (vda: string) =>
 let user: HostUser;
 let server: ImageServer;
 let mom: Mom;
-let before: string[];
 let brokenImage: string;
 
 test.before(async () => {
@@ -47,14 +46,17 @@ test.before(async () => {
   const policy = join(mom.root, 'user-images.json');
   writeFileSync(policy, JSON.stringify({ allow: [server.url('/users/')], requireHash: true, maxSizeMiB: 64 }));
   updateMomConfig(mom, { images: { userImagePolicy: policy } });
-  before = (await leftovers(mom)).domains;
 });
 test.after(async () => {
   teardownMom(mom);
   await server.close();
 });
 
-const clean = async () => assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
+// no domain of these jobs, no job directory, port or attempt record (other tests' guests may come and go meanwhile)
+const clean = async () => {
+  const left = await leftovers(mom);
+  assert.equal({ ...left, domains: left.domains.filter((d) => /^vmbatch-75\d\d\.vm$/.test(d)) }, { domains: [], jobs: [], ports: [], attempts: [] });
+};
 const cacheEntries = () => (existsSync(join(mom.stateDir, 'cache', 'images')) ? readdirSync(join(mom.stateDir, 'cache', 'images')) : []);
 
 // Runs a prologue that must abort: exit 1, the notice (the submitter's, 0600) equal to stderr,
