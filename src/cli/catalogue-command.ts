@@ -34,6 +34,11 @@ export const CatalogueExit = { ok: 0, cannotProvide: 1, error: 2 } as const;
 /** `vmbatch catalogue SUBCOMMAND`. */
 export async function catalogueCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  // help needs no configuration: it works on a node not set up yet
+  if (sub === '--help' || sub === '-h' || sub === 'help') {
+    process.stdout.write(`usage:\n${catalogueUsage}`);
+    return 0;
+  }
   try {
     const config = loadConfig();
     switch (sub) {

@@ -28,6 +28,11 @@ export const imagesUsage = `  images list [--json]        the image cache: entri
 /** `vmbatch images SUBCOMMAND`: the site admin's view of the image cache. */
 export async function imagesCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  // help needs no configuration: it works on a node not set up yet
+  if (sub === '--help' || sub === '-h' || sub === 'help') {
+    process.stdout.write(`usage:\n${imagesUsage}`);
+    return 0;
+  }
   try {
     const config = loadConfig();
     const cacheDir = cacheDirOf(config);

@@ -4,7 +4,8 @@ import { VmbatchError } from '../errors/vmbatch-error.js';
 import { runTool } from '../exec/run-tool.js';
 import type { VbAttrs } from '../domain/vb-tags.js';
 import type { DiskPlan } from '../images/disk-plan.js';
-import { partitionNumber, readPartitionTable, type Partition } from './partition-table.js';
+import { imageInfo } from '../images/image-info.js';
+import { partitionNumber, partitionTableHeadBytes, readPartitionTable, type Partition } from './partition-table.js';
 
 /** Where the context files lie on the guest's root file system (rootdisk). */
 export const diskContextDir = '/var/lib/vmbatch/context';
@@ -29,6 +30,14 @@ export function planDiskContext(partitions: VbAttrs<'vbdisk'>[], disks: DiskPlan
     const number = partitionNumber(p.partition);
     if (!disk || disk.kind !== 'disk' || number === undefined) {
       throw new VmbatchError('DISK_CONTEXT_FAILED', { partition: p.partition, reason: `the template has no disk with <target dev='${p.dev}'/> to hold it` });
+    }
+    // the partition table (and so every offset and size root's qemu-img dd and qemu-io use)
+    // would be the submitter's: a submitter's image is never written into
+    if ((disk.base.kind === 'shared' || disk.base.kind === 'download') && disk.base.source.origin === 'submitter') {
+      throw new VmbatchError('USER_IMAGE_REFUSED', {
+        image: disk.base.source.url,
+        reason: `the domain template contextualizes by DISK, writing into partition ${p.partition} of this image, whose partition table would be the submitter's; submitter images need a CDROM or ROOTSSH template`,
+      });
     }
     if (!disk.file.startsWith(`${jobDir}/`)) {
       throw new VmbatchError('DISK_CONTEXT_FAILED', { partition: p.partition, reason: `disk ${p.dev} is used in place (read-only or shared); it needs a per-job copy-on-write overlay` });
@@ -65,15 +74,19 @@ export async function writeTreeIntoPartition(target: PartitionWrite, tree: strin
 async function findPartition(target: PartitionWrite, scratch: string): Promise<Partition> {
   const head = join(scratch, 'head.raw');
   try {
-    await runTool(['qemu-img', 'dd', '-f', target.format, '-O', 'raw', 'bs=512', 'count=64', `if=${target.file}`, `of=${head}`]);
-    const buf = Buffer.alloc(64 * 512);
+    const diskBytes = (await imageInfo(target.file, target.format)).virtualSize;
+    const sectors = partitionTableHeadBytes / 512;
+    await runTool(['qemu-img', 'dd', '-f', target.format, '-O', 'raw', 'bs=512', `count=${sectors}`, `if=${target.file}`, `of=${head}`]);
+    // a disk smaller than what is asked for gives a shorter file
+    const buf = Buffer.alloc(Math.min(partitionTableHeadBytes, diskBytes));
     const fd = openSync(head, 'r');
-    readSync(fd, buf, 0, buf.length, 0);
+    const read = readSync(fd, buf, 0, buf.length, 0);
     closeSync(fd);
-    const table = readPartitionTable(buf);
-    const part = table.find((p) => p.number === target.number);
+    const table = readPartitionTable(buf.subarray(0, read), diskBytes);
+    if ('problems' in table) throw new VmbatchError('PARTITION_TABLE_INVALID', { dev: target.dev, problems: table.problems });
+    const part = table.partitions.find((p) => p.number === target.number);
     if (!part) {
-      throw new VmbatchError('PARTITION_NOT_FOUND', { dev: target.dev, partition: target.partition, found: table.map((p) => `${target.dev}${p.number} (${Math.round(p.size / 1048576)} MiB)`) });
+      throw new VmbatchError('PARTITION_NOT_FOUND', { dev: target.dev, partition: target.partition, found: table.partitions.map((p) => `${target.dev}${p.number} (${Math.round(p.size / 1048576)} MiB)`) });
     }
     return part;
   } finally {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { VmbatchError } from '../errors/vmbatch-error.js';
+import { closestName } from './did-you-mean.js';
 import { vbTags, type VbAttrs, type VbTagName } from './vb-tags.js';
 import { childNames, children, parseXml, textOf, type XmlElement } from './xml-tree.js';
 
@@ -55,8 +56,10 @@ export async function loadTemplate(file: string): Promise<DomainTemplate> {
 
 /** Validates template text (see loadTemplate). */
 export async function parseTemplate(text: string, file: string): Promise<DomainTemplate> {
-  const parsed = await parseXml(text);
-  if ('reason' in parsed) throw new VmbatchError('DOMAIN_XML_MALFORMED', { file, ...parsed });
+  const parsed = await parseXml(text, { attributeNames: (element) => (element in vbTags ? attributeNames(vbTags[element as VbTagName].schema) : []) });
+  if ('problems' in parsed) {
+    throw new VmbatchError('DOMAIN_XML_MALFORMED', { file, problems: parsed.problems.map((p) => `line ${p.line}, column ${p.column}: ${p.reason}`) });
+  }
   const problems: string[] = [];
   if (parsed.root !== 'domain') {
     throw new VmbatchError('DOMAIN_TEMPLATE_INVALID', { file, problems: [`the root element is <${parsed.root}>, not <domain>`] });
@@ -209,7 +212,15 @@ function describeIssue(issue: z.ZodIssue, schema: z.ZodTypeAny): string {
   const [part, attr] = issue.path.map(String);
   const allowed = attributeNames(schema);
   if (issue.code === 'unrecognized_keys') {
-    return `unknown attribute(s) ${issue.keys.join(', ')}` + (allowed.length ? ` (allowed: ${allowed.join(', ')})` : ' (this tag takes no attributes)');
+    const suggestions = issue.keys.flatMap((k) => {
+      const close = closestName(k, allowed);
+      return close ? [issue.keys.length > 1 ? `${close} for ${k}` : close] : [];
+    });
+    return (
+      `unknown attribute(s) ${issue.keys.join(', ')}` +
+      (allowed.length ? ` (allowed: ${allowed.join(', ')})` : ' (this tag takes no attributes)') +
+      (suggestions.length ? `; did you mean ${suggestions.join(', ')}?` : '')
+    );
   }
   if (part === 'text') {
     if (issue.code === 'invalid_enum_value') return `text '${String(issue.received)}' must be one of ${issue.options.join(', ')}`;

@@ -1,4 +1,5 @@
 import xml2js from 'xml2js';
+import { wellFormednessProblems, type WellFormednessOptions, type XmlProblem } from './xml-wellformed.js';
 
 const { Builder, parseStringPromise } = xml2js;
 
@@ -9,26 +10,25 @@ export interface XmlElement {
   [child: string]: unknown;
 }
 
-/** A parse failure with the position sax reported. */
-export interface XmlSyntaxError {
-  line: number;
-  column: number;
-  reason: string;
-}
-
-/** Parses XML text into the xml2js tree of its root element, or a syntax error with its position. */
-export async function parseXml(text: string): Promise<{ root: string; element: XmlElement } | XmlSyntaxError> {
+/**
+ * Parses XML text into the xml2js tree of its root element, or every well-formedness problem
+ * (see wellFormednessProblems) when it is not well-formed.
+ */
+export async function parseXml(text: string, options: WellFormednessOptions = {}): Promise<{ root: string; element: XmlElement } | { problems: XmlProblem[] }> {
+  const problems = wellFormednessProblems(text, options);
+  if (problems.length) return { problems };
   try {
     const doc = (await parseStringPromise(text, { explicitArray: true, explicitCharkey: true, trim: true })) as Record<string, XmlElement>;
-    if (!doc) return { line: 1, column: 1, reason: 'the document is empty' };
+    if (!doc) return { problems: [{ line: 1, column: 1, reason: 'the document is empty' }] };
     const [root, element] = Object.entries(doc)[0] ?? [];
-    if (!root || !element) return { line: 1, column: 1, reason: 'the document has no root element' };
+    if (!root || !element) return { problems: [{ line: 1, column: 1, reason: 'the document has no root element' }] };
     return { root, element: typeof element === 'string' ? { _: element } : element };
   } catch (error) {
+    // saxes found nothing: what sax-js (inside xml2js) still refuses, with its position
     const msg = (error as Error).message;
     const m = /^(.*)\nLine: (\d+)\nColumn: (\d+)/s.exec(msg);
-    if (m) return { reason: lowerFirst(m[1]!.trim()), line: Number(m[2]) + 1, column: Number(m[3]) };
-    return { line: 1, column: 1, reason: lowerFirst(msg.split('\n')[0] ?? msg) };
+    if (m) return { problems: [{ reason: lowerFirst(m[1]!.trim()), line: Number(m[2]) + 1, column: Number(m[3]) }] };
+    return { problems: [{ line: 1, column: 1, reason: lowerFirst(msg.split('\n')[0] ?? msg) }] };
   }
 }
 

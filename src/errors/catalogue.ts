@@ -160,10 +160,10 @@ export const errorCatalogue = {
       (p.available.length ? ` (available: ${p.available.join(', ')})` : ' (the directory holds no templates)'),
     hint: () => 'request one of the available templates with -l other=vbdomain=NAME, or ask the site admin to add it',
   }),
-  DOMAIN_XML_MALFORMED: entry<{ file: string; line: number; column: number; reason: string }>({
+  DOMAIN_XML_MALFORMED: entry<{ file: string; problems: string[] }>({
     kind: 'permanent',
-    message: (p) => `domain template ${p.file} is not well-formed XML: ${p.reason} at line ${p.line}, column ${p.column}`,
-    hint: () => 'fix the XML at that position; `vmbatch validate FILE` checks a template without running a job',
+    message: (p) => `domain template ${p.file} is not well-formed XML:\n${bullets(p.problems)}`,
+    hint: () => 'fix the XML at each position (`xmllint --noout FILE` shows the same places); `vmbatch validate FILE` checks a template without running a job',
   }),
   DOMAIN_TEMPLATE_INVALID: entry<{ file: string; problems: string[] }>({
     kind: 'permanent',
@@ -210,6 +210,11 @@ export const errorCatalogue = {
     message: (p) =>
       `disk ${p.dev} has no partition ${p.partition}` + (p.found.length ? ` (its partitions: ${p.found.join(', ')})` : ' (it has no partition table vmbatch can read: MBR primary or GPT)'),
     hint: () => "fix <vbdisk partition=...> to name a partition of the image (`sfdisk -d IMAGE` lists them)",
+  }),
+  PARTITION_TABLE_INVALID: entry<{ dev: string; problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the partition table of disk ${p.dev} is invalid; nothing was written into it:\n${bullets(p.problems)}`,
+    hint: () => 'DISK contextualization needs a valid MBR or GPT within the disk (`sfdisk --verify IMAGE` or `sgdisk --verify IMAGE` checks it); repair or rebuild the image',
   }),
   DISK_CONTEXT_FAILED: entry<{ partition: string; reason: string }>({
     kind: 'permanent',

@@ -67,6 +67,11 @@ export function checkUserImage(input: { image: string; hashText: string | undefi
 /** The normalized URL when `image` is an http(s) URL under one of `allow`; else the refusal. */
 export function checkUserImageUrl(image: string, allow: string[]): string | VmbatchError {
   const refuse = (reason: string) => new VmbatchError('USER_IMAGE_REFUSED', { image, reason });
+  // the raw string, before the URL parser drops control characters (after which '.%0a.' would
+  // be '..') or decodes anything; '%25' (an escaped '%') is how '%2e' gets past one decoding
+  const control = /[\x00-\x1f\x7f]/.exec(image);
+  if (control) return refuse(`it contains the control character 0x${control[0].charCodeAt(0).toString(16).padStart(2, '0')}`);
+  if (/%25/i.test(image)) return refuse("it contains '%25', an escaped '%' (a double-encoded escape)");
   let parsed: URL;
   try {
     parsed = new URL(image);

@@ -54,15 +54,23 @@ export interface ResourceList {
  */
 export function parseResourceList(list: string): ResourceList {
   const resources: Record<string, string> = {};
+  // every `other=` value as given: a second one would silently replace the first
+  const others: string[] = [];
   let last: string | undefined;
   for (const piece of list.split(',')) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(piece);
     if (m?.[1] !== undefined) {
       last = m[1];
       resources[last] = m[2] ?? '';
+      if (last === 'other') others.push(m[2] ?? '');
     } else if (last !== undefined) {
       resources[last] += `,${piece}`;
+      if (last === 'other') others[others.length - 1] += `,${piece}`;
     }
+  }
+  if (others.length > 1) {
+    const given = others.map((o) => `'${o}'`).join(', ');
+    throw new VmbatchError('RESOURCE_INVALID', { problems: [`other= is given ${others.length} times (${given}); give every vb setting in one other=, joined with ':'`] });
   }
   return { resources, request: parseOther(resources.other ?? '') };
 }

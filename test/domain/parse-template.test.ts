@@ -27,9 +27,9 @@ test('the shipped test guest and the slides examples validate', async () => {
   assert.is(slc5.vb.jobPath, '/torque/mom_priv/jobs');
 });
 
-test('malformed XML names the file, the parser reason and the position', async () => {
+test('malformed XML names the file, each problem and its position', async () => {
   const e = await expectVmbatchError(() => parseTemplate("<domain type='qemu'>\n  <name>x</name>\n  <vbconfig>\n</domain>\n", 'bad.xml'), 'DOMAIN_XML_MALFORMED');
-  assert.is(e.message, 'domain template bad.xml is not well-formed XML: unexpected close tag at line 4, column 9');
+  assert.is(e.message, 'domain template bad.xml is not well-formed XML:\n  - line 4, column 1: the end tag </domain> does not match the open element <vbconfig> (line 3, column 3), which has no end tag');
   assert.is(e.kind, 'permanent');
 });
 

@@ -66,8 +66,9 @@ test('malformed domain XML aborts the job (1) with the position', async () => {
   const { stderr } = await failingJob('201.vm', 'other=vbdomain=broken', 1);
   assert.is(
     stderr,
-    `vmbatch: DOMAIN_XML_MALFORMED: domain template ${mom.domainsDir}/broken.xml is not well-formed XML: unexpected close tag at line 4, column 9\n` +
-      '  hint: fix the XML at that position; `vmbatch validate FILE` checks a template without running a job\n' +
+    `vmbatch: DOMAIN_XML_MALFORMED: domain template ${mom.domainsDir}/broken.xml is not well-formed XML:\n` +
+      '  - line 4, column 1: the end tag </domain> does not match the open element <vbconfig> (line 3, column 3), which has no end tag\n' +
+      '  hint: fix the XML at each position (`xmllint --noout FILE` shows the same places); `vmbatch validate FILE` checks a template without running a job\n' +
       'vmbatch: job 201.vm is aborted.',
   );
 });

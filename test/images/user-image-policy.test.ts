@@ -42,6 +42,19 @@ test('every refusal says why, in words the submitter reads', async () => {
   );
 });
 
+test('control characters and double-encoded escapes are refused on the raw string, before the URL parser drops or decodes them', async () => {
+  // the WHATWG parser drops tab and newline: '.\t.' would reach the server as '..'
+  assert.is(await reason('https://images.example.org/vm/.\t./.\n./etc/passwd', hash), 'it contains the control character 0x09');
+  assert.is(await reason('https://images.example.org/vm/a\x00.img', hash), 'it contains the control character 0x00');
+  assert.is(await reason('https://images.example.org/vm/a\x7f.img', hash), 'it contains the control character 0x7f');
+  assert.is(await reason('https://images.example.org/vm/a.img\r\nX-Injected: 1', hash), 'it contains the control character 0x0d');
+  // '%252e' decodes once to '%2e', which a second decoding (a proxy, the server) makes '.'
+  assert.is(await reason('https://images.example.org/vm/%252e%252e/secret', hash), "it contains '%25', an escaped '%' (a double-encoded escape)");
+  assert.is(await reason('https://images.example.org/vm/a.img?x=%25', hash), "it contains '%25', an escaped '%' (a double-encoded escape)");
+  // other escapes are fine
+  assert.is(check('https://images.example.org/vm/my%20image.qcow2', hash).url, 'https://images.example.org/vm/my%20image.qcow2');
+});
+
 test('the policy file is validated with every problem and its path', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vmbatch-policy-'));
   try {

@@ -55,4 +55,14 @@ test('bad RTE names are refused with their position', async () => {
   );
 });
 
+test('a second other= in the resource list is refused, naming both, rather than replacing the first', async () => {
+  const e = await expectVmbatchError(() => parseResourceList('other=vbdomain=testguest,nodes=1,other=vbuserimage=http://h/a,b.img'), 'RESOURCE_INVALID');
+  assert.is(
+    e.message,
+    "the job's vmbatch resource request is invalid:\n  - other= is given 2 times ('vbdomain=testguest', 'vbuserimage=http://h/a,b.img'); give every vb setting in one other=, joined with ':'",
+  );
+  // other text in one other= is still not vmbatch's business
+  assert.equal(parseResourceList('other=scratch=big:vbdomain=testguest,nodes=1').request, { vbdomain: 'testguest' });
+});
+
 test.run();
