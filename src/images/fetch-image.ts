@@ -26,6 +26,8 @@ export interface FetchOptions {
   onProgress?: (got: number, total: number | undefined) => void;
   /** a PEM file of extra CAs trusted for https (images.caFile), besides the public ones */
   caFile?: string;
+  /** the file's mode (default 0644); a private image is private from its first byte */
+  mode?: number;
   /** the validators of a copy already held: the GET is conditional and a 304 ends it (NotModified) */
   validators?: Validators;
 }
@@ -71,10 +73,11 @@ export async function fetchImage(options: FetchOptions): Promise<FetchResult | N
   const algorithm = source.hash?.algorithm ?? 'sha256';
   let body: Body | undefined;
   const fate: ConnectionFate = { stalled: false, reset: false };
-  const handle = await open(file, 'wx', 0o644);
+  const mode = options.mode ?? 0o644;
+  const handle = await open(file, 'wx', mode);
   try {
     // the mode asked for, whatever the umask (pbs_mom runs hooks with 0077)
-    await handle.chmod(0o644);
+    await handle.chmod(mode);
     const opened = await openBody(options, fate);
     if ('notModified' in opened) {
       await rm(file, { force: true });
