@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import type { CacheContext } from './cache-context.js';
 import { ensureOnceDisk } from './created-disk.js';
@@ -46,7 +46,13 @@ export async function prepareDisks(disks: DiskPlan[], ctx: CacheContext): Promis
           deadline: ctx.deadline,
           onProgress: ctx.onProgress && ((got, total) => ctx.onProgress!(displayUrl(base.source.url), got, total)),
         });
-        await checkImage(disk.file, disk.baseFormat, displayUrl(base.source.url), limitsOf(ctx, base.source));
+        try {
+          await checkImage(disk.file, disk.baseFormat, displayUrl(base.source.url), limitsOf(ctx, base.source));
+        } catch (error) {
+          // a refused image is not left in the job's directory for anything to open
+          rmSync(disk.file, { force: true });
+          throw error;
+        }
         continue;
       case 'empty':
         if (base.once === undefined) {
