@@ -18,8 +18,9 @@ import { cacheScratch, runImagesCli, templateSource, type CacheScratch } from '.
 let server: ImageServer;
 let scratch: CacheScratch;
 let dir: string;
-// the victims: another job's overlay (root's, 0600), and a FIFO: any open() of it for reading
-// blocks until a writer comes, so a check that opened what the header names would hang
+// the victims: another job's overlay (root's, 0600), and a FIFO: qemu's file driver refuses a
+// FIFO with its own error (old code: IMAGE_FORMAT_MISMATCH from a failed qemu-img info), and an
+// open() for reading by anything else blocks: so the error code alone shows that no tool opened it
 let victim: string;
 let fifo: string;
 let victimDigest: string;
@@ -55,10 +56,10 @@ async function dataFileImage(name: string, target: string): Promise<{ url: strin
   return { url: server.url(`/${name}`), bytes };
 }
 
-// The refusal must come before anything opens the FIFO: a hang here is the hole reopened.
+// The refusal must come from the header, before any tool: a hang or another code is the hole reopened.
 async function refusedInTime(fn: () => Promise<unknown>, code: string) {
   let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the check opened what the header names (it blocked on the FIFO)')), 15_000)));
+  const hang = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the check blocked: something opened what the header names')), 15_000)));
   try {
     return await Promise.race([expectVmbatchError(fn, code), hang]);
   } finally {
