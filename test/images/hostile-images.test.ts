@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ensureCachedImage } from '../../src/images/ensure-cached.js';
@@ -199,7 +199,15 @@ test("a seed whose overlay header was rewritten to name a data file is not commi
   const again = await ensureOnceDisk(scratch.ctx('7305'), { name: 'hostile-seed', sizeMiB: 16, format: 'qcow2', overlay: good, cow: 'qcow2' });
   await execa('qemu-img', ['create', '-q', '-u', '-f', 'qcow2', '-F', 'qcow2', '-b', again.paths.data, good, '16M']);
   assert.is(await releaseOnceDisk(again.paths, 'testhost--7305', { overlay: good, cow: 'qcow2' }), 'committed');
-  writeFileSync(join(dir, 'done'), '');
+  assert.ok(readEntryMeta(again.paths)?.sealed);
+  // the sealed disk's header is read again by every job that uses it
+  const fd = openSync(again.paths.data, 'r+');
+  const bit = Buffer.alloc(8);
+  bit.writeBigUInt64BE(4n);
+  writeSync(fd, bit, 0, 8, 72);
+  closeSync(fd);
+  const reuse = await expectVmbatchError(() => ensureOnceDisk(scratch.ctx('7306'), { name: 'hostile-seed', sizeMiB: 16, format: 'qcow2', overlay: join(dir, 'o7306.qcow2'), cow: 'qcow2' }), 'IMAGE_REFERENCES_OUTSIDE');
+  assert.is(reuse.message, outside('create:hostile-seed', 'an external data file ((a file named when the image is opened))'));
 });
 
 test.run();
