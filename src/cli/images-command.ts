@@ -99,6 +99,7 @@ async function fetch(config: ReturnType<typeof loadConfig>, cacheDir: string, ar
         maxRedirects: config.images.maxRedirects,
         caFile: config.images.caFile,
         createOnceWaitMs: 0,
+        maxVirtualBytes: config.images.maxVirtualSizeMiB * 1048576,
         usesFile,
         log,
         onProgress: bar && ((label, got, total) => bar.update(label, got, total)),

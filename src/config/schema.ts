@@ -21,6 +21,8 @@ export const imagesSchema = z
     maxRedirects: z.number().int().min(0).max(20).default(5),
     /** how long a job waits for the first job of a create='once' disk to hand it over */
     createOnceWaitSeconds: z.number().min(0).max(280).default(0),
+    /** largest virtual size of a template's image (MiB): a guest can fill up to that much of STATEDIR */
+    maxVirtualSizeMiB: z.number().int().positive().default(262144),
     /** a PEM file of extra certificate authorities trusted for https downloads (images and catalogues) */
     caFile: z.string().startsWith('/').optional(),
   })

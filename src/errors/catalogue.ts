@@ -138,6 +138,21 @@ export const errorCatalogue = {
     message: (p) => `the image ${p.url} has a backing file (${p.backing}) and cannot be used as a base image`,
     hint: () => 'flatten it first (`qemu-img convert -O qcow2 IN OUT`); a base image must be self-contained',
   }),
+  IMAGE_REFERENCES_OUTSIDE: entry<{ url: string; what: string }>({
+    kind: 'permanent',
+    message: (p) => `the image ${p.url} names ${p.what} and is refused: the guest and root's tools would open that host file with their rights`,
+    hint: () => 'make it self-contained (`qemu-img convert -O qcow2 IN OUT` where the data is yours); a base image may point at no other file',
+  }),
+  IMAGE_UNCHECKABLE: entry<{ url: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `the image ${p.url} cannot be checked safely and is refused: ${p.reason}`,
+    hint: () => 'convert it to a self-contained qcow2 or raw image (`qemu-img convert -O qcow2 IN OUT`)',
+  }),
+  IMAGE_VIRTUAL_SIZE_TOO_LARGE: entry<{ url: string; size: number; limit: number }>({
+    kind: 'permanent',
+    message: (p) => `the image ${p.url} has a virtual size of ${p.size} bytes, more than the ${p.limit} MiB the site allows`,
+    hint: () => 'use an image with a smaller virtual disk, or ask the site to raise maxVirtualSizeMiB (user image policy) or images.maxVirtualSizeMiB (template images)',
+  }),
   IMAGE_FORMAT_MISMATCH: entry<{ url: string; declared: string; actual: string }>({
     kind: 'permanent',
     message: (p) => `the image ${p.url} is ${p.actual}, but the template declares <driver type='${p.declared}'/>`,

@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { diskFullOfToolError } from '../errors/disk-full.js';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 
 /** The Debian package that provides each external tool vmbatch runs. */
@@ -41,7 +42,8 @@ export interface ToolResult {
 
 /**
  * Runs one external tool: the single executor every subprocess goes through. A tool that is
- * absent raises TOOL_MISSING; a failed run raises TOOL_FAILED with argv, exit code and stderr.
+ * absent raises TOOL_MISSING; a failed run raises TOOL_FAILED with argv, exit code and stderr,
+ * or DISK_FULL when its stderr says the disk is full or the quota used up.
  */
 export async function runTool(argv: string[], options: RunToolOptions = {}): Promise<ToolResult> {
   const [file, ...args] = argv;
@@ -78,7 +80,8 @@ export async function runTool(argv: string[], options: RunToolOptions = {}): Pro
         : result.signal
           ? `signal ${result.signal}`
           : exitCode;
-    throw new VmbatchError('TOOL_FAILED', { argv, exitCode: how, stderr: stderr || String(result.cause ?? '') });
+    // a full disk is the node's state, not the tool's fault: transient, so the job is requeued
+    throw diskFullOfToolError(argv, stderr) ?? new VmbatchError('TOOL_FAILED', { argv, exitCode: how, stderr: stderr || String(result.cause ?? '') });
   }
   return { argv, exitCode, stdout, stderr, ms };
 }

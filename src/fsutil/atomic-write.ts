@@ -19,6 +19,15 @@ export function writeFileAtomic(path: string, data: string | Buffer, options: At
     fchmodSync(fd, options.mode ?? 0o644);
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);
+  } catch (error) {
+    // a failed write (ENOSPC) must not leak the descriptor: it would keep the file's space
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    // write(2)'s error names no file: name the one being written (DISK_FULL shows it)
+    if (error instanceof Error && (error as NodeJS.ErrnoException).path === undefined) (error as NodeJS.ErrnoException).path = path;
+    throw error;
+  }
+  try {
     closeSync(fd);
     if (options.uid !== undefined) chownSync(tmp, options.uid, options.gid ?? -1);
     renameSync(tmp, path);

@@ -4,6 +4,7 @@ import { teardownJob } from '../cleanup/teardown.js';
 import { selectTemplate } from '../domain/select-template.js';
 import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
 import { prologueExitCode, HookExit } from '../errors/exit-codes.js';
+import { asDiskFull } from '../errors/disk-full.js';
 import { reservePort } from '../hypervisor/port-allocator.js';
 import { reserveAddress } from '../network/address-pool.js';
 import { parsePrologueArgv, type PrologueArgs } from '../job/hook-argv.js';
@@ -43,7 +44,9 @@ export async function runPrologue(argv: string[], env: NodeJS.ProcessEnv): Promi
     attempt = recordAttempt(config.stateDir, args.jobId);
     await bootJob(config, args, attempt, timings, started);
     return { exitCode: HookExit.ok, timings };
-  } catch (error) {
+  } catch (thrown) {
+    // a full disk, whatever step hit it (a write, a mkdir, a copy), is transient
+    const error = asDiskFull(thrown);
     const maxAttempts = config?.maxAttempts ?? 1;
     let reported = error;
     const exitCode = prologueExitCode(error, attempt, maxAttempts);

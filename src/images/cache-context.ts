@@ -15,6 +15,8 @@ export interface CacheContext {
   /** images.caFile: extra CAs trusted for https downloads */
   caFile?: string;
   createOnceWaitMs: number;
+  /** images.maxVirtualSizeMiB in bytes: the largest virtual size of a template's image */
+  maxVirtualBytes?: number;
   /** the job's record of the entries it uses (JobPaths.cacheUses) */
   usesFile: string;
   log: Logger;

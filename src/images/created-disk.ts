@@ -8,6 +8,8 @@ import { noteCacheUse, type CacheContext } from './cache-context.js';
 import { addEntryUser, entryUsers, removeEntryUser } from './cache-users.js';
 import { commitOverlay, createEmptyDisk, qemuFormatOf, type CowFormat, type CreatedFormat } from './disk-formats.js';
 import { readTrimmedText } from '../fsutil/read-text.js';
+import { isVmbatchError } from '../errors/vmbatch-error.js';
+import { checkImageHeader } from './check-image.js';
 
 /** A created='once' disk and whether this job is its first writer (the seed). */
 export interface OnceDisk {
@@ -35,6 +37,8 @@ export async function ensureOnceDisk(
     const outcome = await withFileLock(paths.lock, { timeoutMs: Math.max(0, ctx.deadline - Date.now()), purpose: `job ${ctx.jobRef} using disk ${disk.name}` }, async () => {
       let meta = readEntryMeta(paths);
       if (!meta) meta = await createOnce(paths, disk);
+      // a seed's commit wrote guest data into it: read its header again before anyone uses it
+      else await checkImageHeader(paths.data, meta.format, meta.identity);
       const seeding = existsSync(paths.seeding);
       if (seeding && Date.now() < waitUntil) return 'wait' as const;
       const seed = !meta.sealed && !seeding && entryUsers(paths).length === 0;
@@ -83,21 +87,23 @@ export async function releaseOnceDisk(
   jobRef: string,
   seed: { overlay: string; cow: CowFormat } | undefined,
   options: { keepSeed: boolean } = { keepSeed: true },
-): Promise<'committed' | 'dropped' | 'released'> {
+): Promise<'committed' | 'dropped' | 'released' | 'refused'> {
   if (!seed) {
     removeEntryUser(paths, jobRef);
     return 'released';
   }
   if (!existsSync(paths.dir)) return 'released';
   return withFileLock(paths.lock, { timeoutMs: 60_000, purpose: `job ${jobRef} releasing its seed` }, async () => {
-    let outcome: 'committed' | 'dropped' | 'released' = 'released';
+    let outcome: 'committed' | 'dropped' | 'released' | 'refused' = 'released';
     if (readTrimmedText(paths.seeding) === jobRef) {
       const others = entryUsers(paths).filter((u) => u !== jobRef);
       const meta = readEntryMeta(paths);
       if (options.keepSeed && others.length === 0 && meta && existsSync(seed.overlay)) {
-        await commitOverlay(seed.cow, seed.overlay);
-        writeEntryMeta(paths, { ...meta, sealed: true });
-        outcome = 'committed';
+        if (await overlayIsOurs(seed, paths.data)) {
+          await commitOverlay(seed.cow, seed.overlay);
+          writeEntryMeta(paths, { ...meta, sealed: true });
+          outcome = 'committed';
+        } else outcome = 'refused';
       } else outcome = 'dropped';
       rmSync(paths.seeding, { force: true });
     }
@@ -106,6 +112,18 @@ export async function releaseOnceDisk(
   });
 }
 
+// Root's `qemu-img commit` opens the overlay and what it names: the overlay must name the disk
+// as its backing file and nothing else (no other backing file, no data file), as vmbatch made
+// it. A guest (or an escaped qemu) that rewrote the header gets its writes dropped ('refused').
+async function overlayIsOurs(seed: { overlay: string; cow: CowFormat }, base: string): Promise<boolean> {
+  try {
+    const header = await checkImageHeader(seed.overlay, qemuFormatOf(seed.cow), seed.overlay, { expectedBacking: base });
+    return header.backingFile === base || header.parent === base;
+  } catch (error) {
+    if (isVmbatchError(error)) return false;
+    throw error;
+  }
+}
 
 // Waits for a file to go: inotify on this node, a slow poll for other nodes sharing the cache.
 async function waitForRemoval(file: string, timeoutMs: number): Promise<void> {

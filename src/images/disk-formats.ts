@@ -35,17 +35,17 @@ export function driverTypeOf(qemuFormat: string, hypervisor: Hypervisor): string
 }
 
 /**
- * Makes `file` a copy-on-write overlay of `base` in the hypervisor's format. Its cost does not
- * depend on the base's size: the virtual size is given, so qemu-img does not read the base.
+ * Makes `file` a copy-on-write overlay of `base` in the hypervisor's format. qemu-img never
+ * opens the base (`-u` with the virtual size from the checked header): root does not read an
+ * image on the way, and the cost does not depend on the base's size.
  */
-export async function createCowOverlay(input: { cow: CowFormat; base: string; baseFormat: string; virtualSize: number | undefined; file: string }): Promise<void> {
+export async function createCowOverlay(input: { cow: CowFormat; base: string; baseFormat: string; virtualSize: number; file: string }): Promise<void> {
   const { cow, base, baseFormat, file } = input;
   if (cow === 'vhd') {
     // blktap2 VHD differencing disks are vhd-util's; qemu-img's vpc driver has no backing files
     await runTool(['vhd-util', 'snapshot', '-n', file, '-p', base, ...(baseFormat === 'vpc' ? [] : ['-m'])]);
   } else {
-    const size = input.virtualSize === undefined ? [] : [String(input.virtualSize)];
-    await runTool(['qemu-img', 'create', '-q', '-f', cow, '-F', baseFormat, '-b', base, file, ...size]);
+    await runTool(['qemu-img', 'create', '-q', '-u', '-f', cow, '-F', baseFormat, '-b', base, file, String(input.virtualSize)]);
   }
   // the job's data: not for other users of the node
   chmodSync(file, 0o600);

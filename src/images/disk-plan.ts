@@ -4,7 +4,7 @@ import { diskFilePath, type JobPaths } from '../state/job-paths.js';
 import { entryKey, entryPaths } from './cache-entry.js';
 import { cowFormatOf, defaultCreatedFormat, driverTypeOf, qemuFormatOf, type CowFormat, type CreatedFormat } from './disk-formats.js';
 import { hashSpecOf } from './hash-spec.js';
-import { resolveTemplateSource, type ImageSource } from './image-source.js';
+import { resolveTemplateSource, sourceIdentity, type ImageSource } from './image-source.js';
 
 /** Where a disk's data comes from. */
 export type DiskBase =
@@ -82,7 +82,7 @@ export function planDisks(template: DomainTemplate, input: DiskPlanInput): DiskP
 function baseOf(disk: TemplateDisk, template: DomainTemplate, input: DiskPlanInput): { base: DiskBase; baseFormat: string } {
   const fetched = (source: ImageSource, copyMethod: 'shared' | 'download'): DiskBase =>
     copyMethod === 'shared'
-      ? { kind: 'shared', source, cacheFile: entryPaths(input.cacheDir, 'download', entryKey(source.url)).data }
+      ? { kind: 'shared', source, cacheFile: entryPaths(input.cacheDir, 'download', entryKey(sourceIdentity(source))).data }
       : { kind: 'download', source };
   const declared = qemuFormatOf(disk.driverType);
   if (disk.userImage && input.userImage) return { base: fetched(input.userImage.source, input.userImage.copyMethod), baseFormat: declared };

@@ -1,6 +1,6 @@
-import { createReadStream, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, createReadStream, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
 import { ensureDir } from '../fsutil/ensure-dir.js';
@@ -8,10 +8,12 @@ import { withFileLock } from '../fsutil/file-lock.js';
 import { entryKey, entryPaths, readEntryMeta, writeEntryMeta, type EntryMeta, type EntryPaths } from './cache-entry.js';
 import { noteCacheUse, type CacheContext } from './cache-context.js';
 import { addEntryUser } from './cache-users.js';
+import { guestGroupGid } from './guest-group.js';
 import { fetchImage, type FetchResult } from './fetch-image.js';
 import { createDigest, formatHash, type HashSpec } from './hash-spec.js';
-import { imageInfo, type ImageInfo } from './image-info.js';
-import type { ImageSource } from './image-source.js';
+import { checkImage, checkImageHeader, type ImageLimits } from './check-image.js';
+import type { ImageInfo } from './image-info.js';
+import { displayUrl, sourceIdentity, type ImageSource } from './image-source.js';
 
 /** A complete, verified cache entry a job now uses. */
 export interface CachedImage {
@@ -27,16 +29,19 @@ export interface CachedImage {
  * is removed by the next holder.
  */
 export async function ensureCachedImage(ctx: CacheContext, source: ImageSource, format: string): Promise<CachedImage> {
-  const paths = entryPaths(ctx.cacheDir, 'download', entryKey(source.url));
-  ensureDir(paths.dir, 0o755);
+  const paths = entryPaths(ctx.cacheDir, 'download', entryKey(sourceIdentity(source)));
+  ensureDir(dirname(paths.dir), 0o755);
+  // a submitter's entry: others may pass through to the image (guests' group) but not list it
+  ensureDir(paths.dir, source.origin === 'submitter' ? 0o711 : 0o755);
   const timeoutMs = Math.max(0, ctx.deadline - Date.now());
-  return withFileLock(paths.lock, { timeoutMs, purpose: `job ${ctx.jobRef} fetching ${source.url}` }, async () => {
+  return withFileLock(paths.lock, { timeoutMs, purpose: `job ${ctx.jobRef} fetching ${displayUrl(source.url)}` }, async () => {
     let meta = readEntryMeta(paths);
     if (meta && !existsSync(paths.data)) meta = undefined;
     if (meta && source.hash) meta = await confirmDigest(ctx, paths, meta, source.hash);
     try {
       if (!meta) meta = await downloadEntry(ctx, paths, source, format);
-      else await checkImage(paths.data, format, source.url);
+      // a cheap re-check of what was checked at download: the header is read again, in-process
+      else await checkImageHeader(paths.data, format, displayUrl(source.url), limitsOf(ctx, source));
     } catch (error) {
       // nothing half-made stays: an entry without its record is removed with its lock
       if (!readEntryMeta(paths)) rmSync(paths.dir, { recursive: true, force: true });
@@ -72,10 +77,16 @@ async function confirmDigest(ctx: CacheContext, paths: EntryPaths, meta: EntryMe
 async function downloadEntry(ctx: CacheContext, paths: EntryPaths, source: ImageSource, format: string): Promise<EntryMeta> {
   removeStaleParts(paths);
   const part = `${paths.data}.part-${hostname()}-${process.pid}`;
-  const result = await fetchFromMirrors(ctx, source, part);
+  const submitters = source.origin === 'submitter';
+  const result = await fetchFromMirrors(ctx, source, part, submitters ? 0o600 : 0o644);
   let info: ImageInfo;
   try {
-    info = await checkImage(part, format, source.url);
+    info = await checkImage(part, format, displayUrl(source.url), limitsOf(ctx, source));
+    // a submitter's image: root's, readable by the guests' group only (never by other users)
+    if (submitters) {
+      chownSync(part, 0, await guestGroupGid());
+      chmodSync(part, 0o640);
+    }
   } catch (error) {
     rmSync(part, { force: true });
     throw error;
@@ -84,7 +95,8 @@ async function downloadEntry(ctx: CacheContext, paths: EntryPaths, source: Image
   const meta: EntryMeta = {
     version: 1,
     kind: 'download',
-    identity: source.url,
+    // the URL as it may be shown: no credentials, no query (the key still distinguishes queries)
+    identity: displayUrl(source.url),
     bytes: result.bytes,
     digests: [result.digest],
     format: info.format,
@@ -93,36 +105,37 @@ async function downloadEntry(ctx: CacheContext, paths: EntryPaths, source: Image
     sealed: false,
   };
   writeEntryMeta(paths, meta);
-  ctx.log.info('download done', { url: source.url, bytes: result.bytes, ms: Math.round(result.ms), digest: formatHash(result.digest) });
+  ctx.log.info('download done', { url: displayUrl(source.url), bytes: result.bytes, ms: Math.round(result.ms), digest: formatHash(result.digest) });
   return meta;
 }
 
 // The source's URL, then each mirror in turn while the failure is the server's or the
 // file's; one that says this node cannot take the file at all (disk full, budget spent, a
 // tool missing, a bug) ends the search. When every URL failed the error lists them all.
-async function fetchFromMirrors(ctx: CacheContext, source: ImageSource, part: string): Promise<FetchResult> {
+async function fetchFromMirrors(ctx: CacheContext, source: ImageSource, part: string, mode: number): Promise<FetchResult> {
   const urls = [source.url, ...(source.mirrors ?? [])];
   const failures: VmbatchError[] = [];
   for (const url of urls) {
-    ctx.log.info('download start', { url, job: ctx.jobRef, ...(url === source.url ? {} : { for: source.url }) });
+    ctx.log.info('download start', { url: displayUrl(url), job: ctx.jobRef, ...(url === source.url ? {} : { for: displayUrl(source.url) }) });
     try {
       return await fetchImage({
         source: { ...source, url },
         file: part,
+        mode,
         stallTimeoutMs: ctx.stallTimeoutMs,
         maxRedirects: ctx.maxRedirects,
         caFile: ctx.caFile,
         deadline: ctx.deadline,
-        onProgress: ctx.onProgress && ((got, total) => ctx.onProgress!(url, got, total)),
+        onProgress: ctx.onProgress && ((got, total) => ctx.onProgress!(displayUrl(url), got, total)),
       });
     } catch (error) {
       if (!isVmbatchError(error) || nodeProblems.has(error.code)) throw error;
       failures.push(error);
-      if (url !== urls.at(-1)) ctx.log.warn('download failed; trying the next URL', { url, error: error.message });
+      if (url !== urls.at(-1)) ctx.log.warn('download failed; trying the next URL', { url: displayUrl(url), error: error.message });
     }
   }
   if (failures.length === 1) throw failures[0];
-  const params = { url: source.url, failures: failures.map((f) => f.message) };
+  const params = { url: displayUrl(source.url), failures: failures.map((f) => f.message) };
   // one URL that may work later is enough for the job to be worth requeueing
   throw failures.some((f) => f.kind === 'transient') ? new VmbatchError('DOWNLOAD_MIRRORS_FAILED', params) : new VmbatchError('DOWNLOAD_MIRRORS_REFUSED', params);
 }
@@ -135,19 +148,7 @@ function removeStaleParts(paths: EntryPaths): void {
   for (const name of readdirSync(paths.dir)) if (name.startsWith('image.part-')) rmSync(join(paths.dir, name), { force: true });
 }
 
-/**
- * Opens the image as the format the template declares (never probing untrusted bytes into
- * another format) and refuses one that has a backing file: it could name any file of the host.
- */
-export async function checkImage(file: string, format: string, url: string): Promise<ImageInfo> {
-  let info: ImageInfo;
-  try {
-    info = await imageInfo(file, format);
-  } catch (error) {
-    if (!isVmbatchError(error, 'TOOL_FAILED')) throw error;
-    const actual = await imageInfo(file).then((i) => i.format, () => 'unreadable');
-    throw new VmbatchError('IMAGE_FORMAT_MISMATCH', { url, declared: format, actual });
-  }
-  if (info.backingFile) throw new VmbatchError('IMAGE_HAS_BACKING_FILE', { url, backing: info.backingFile });
-  return info;
+/** The limits an image from `source` is held to: a submitter's policy, else the site's for templates. */
+export function limitsOf(ctx: Pick<CacheContext, 'maxVirtualBytes'>, source: ImageSource): ImageLimits {
+  return { maxVirtualBytes: source.maxVirtualBytes ?? ctx.maxVirtualBytes };
 }

@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
 import { createDigest, type HashSpec } from './hash-spec.js';
-import type { ImageSource } from './image-source.js';
+import { displayUrl, type ImageSource } from './image-source.js';
 import { checkUserImageUrl } from './user-image-policy.js';
 
 /** How a download is bounded and observed. */
@@ -26,6 +26,8 @@ export interface FetchOptions {
   onProgress?: (got: number, total: number | undefined) => void;
   /** a PEM file of extra CAs trusted for https (images.caFile), besides the public ones */
   caFile?: string;
+  /** the file's mode (default 0644); a private image is private from its first byte */
+  mode?: number;
   /** the validators of a copy already held: the GET is conditional and a 304 ends it (NotModified) */
   validators?: Validators;
 }
@@ -71,10 +73,11 @@ export async function fetchImage(options: FetchOptions): Promise<FetchResult | N
   const algorithm = source.hash?.algorithm ?? 'sha256';
   let body: Body | undefined;
   const fate: ConnectionFate = { stalled: false, reset: false };
-  const handle = await open(file, 'wx', 0o644);
+  const mode = options.mode ?? 0o644;
+  const handle = await open(file, 'wx', mode);
   try {
     // the mode asked for, whatever the umask (pbs_mom runs hooks with 0077)
-    await handle.chmod(0o644);
+    await handle.chmod(mode);
     const opened = await openBody(options, fate);
     if ('notModified' in opened) {
       await rm(file, { force: true });
@@ -122,7 +125,7 @@ export async function fetchImage(options: FetchOptions): Promise<FetchResult | N
     body?.stream.destroy();
     // nothing partial may stay where it could be taken for an image
     await rm(file, { force: true });
-    throw error;
+    throw withUrlsShown(error);
   } finally {
     await handle.close().catch(() => undefined);
   }
@@ -207,12 +210,12 @@ function conditionalHeaders(validators: Validators | undefined): Record<string, 
 // A redirect may only lead to http(s); a submitter's image must stay under the policy's prefixes.
 function checkRedirect(source: ImageSource, next: string): void {
   if (!/^https?:/.test(next)) {
-    throw new VmbatchError('DOWNLOAD_FAILED', { url: source.url, reason: `the server redirected to ${next}, which is not an http(s) URL` });
+    throw new VmbatchError('DOWNLOAD_FAILED', { url: source.url, reason: `the server redirected to ${displayUrl(next)}, which is not an http(s) URL` });
   }
   if (source.allowedPrefixes) {
     const verdict = checkUserImageUrl(next, source.allowedPrefixes);
     if (verdict instanceof VmbatchError) {
-      throw new VmbatchError('USER_IMAGE_REFUSED', { image: source.url, reason: `the server redirected to ${next}, which the site does not allow` });
+      throw new VmbatchError('USER_IMAGE_REFUSED', { image: source.url, reason: `the server redirected to ${displayUrl(next)}, which the site does not allow` });
     }
   }
 }
@@ -326,4 +329,15 @@ function mapStreamError(error: unknown, at: { url: string; file: string; got: nu
     return new VmbatchError('DOWNLOAD_INCOMPLETE', { url, got, expected: total, reason });
   }
   return new VmbatchError('DOWNLOAD_FAILED', { url, reason: (error as Error).message });
+}
+
+// Errors name URLs as they may be shown (logs, notices, other users' listings): without
+// credentials and with the query, which often carries an access token, replaced by `?…`.
+function withUrlsShown(error: unknown): unknown {
+  if (!isVmbatchError(error)) return error;
+  const params = { ...error.params } as Record<string, unknown>;
+  for (const key of ['url', 'image']) if (typeof params[key] === 'string') params[key] = displayUrl(params[key] as string);
+  if (Array.isArray(params.chain)) params.chain = (params.chain as string[]).map(displayUrl);
+  if (JSON.stringify(params) === JSON.stringify(error.params)) return error;
+  return new VmbatchError(error.code, params as never);
 }

@@ -12,6 +12,40 @@ export interface ImageSource {
   allowedPrefixes: string[] | undefined;
   /** further URLs of the same file, tried in order when a download from `url` fails; the cache entry stays `url`'s */
   mirrors?: string[];
+  /** largest virtual size accepted, in bytes (a submitter's policy; templates use images.maxVirtualSizeMiB) */
+  maxVirtualBytes?: number;
+  /** a submitter's image: the uid it is cached for, so no other user is ever given that copy */
+  ownerUid?: number;
+}
+
+/**
+ * The cache key of a source: its URL (query included, so different queries are different
+ * entries), and for a submitter's image the submitter's uid as well.
+ */
+export function sourceIdentity(source: Pick<ImageSource, 'url' | 'origin' | 'ownerUid'>): string {
+  if (source.origin !== 'submitter') return source.url;
+  // a submitter image without its owner would be shared with every user: never
+  if (source.ownerUid === undefined) throw new Error(`submitter image ${displayUrl(source.url)} has no owner uid`);
+  return `${source.url}\nuid=${source.ownerUid}`;
+}
+
+/**
+ * A URL as it may be shown (records, listings, logs, errors): without user name, password,
+ * fragment, and with the query replaced by `?…`, since query strings often carry access tokens.
+ */
+export function displayUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url.replace(/[?#].*$/s, '');
+  }
+  const query = parsed.search ? '?…' : '';
+  parsed.username = '';
+  parsed.password = '';
+  parsed.search = '';
+  parsed.hash = '';
+  return parsed.href + query;
 }
 
 const schemeOf = (text: string) => /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(text)?.[1]?.toLowerCase();

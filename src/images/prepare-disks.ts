@@ -1,10 +1,12 @@
-import { chmodSync, existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import type { CacheContext } from './cache-context.js';
 import { ensureOnceDisk } from './created-disk.js';
 import { createCowOverlay, createEmptyDisk } from './disk-formats.js';
 import type { DiskPlan } from './disk-plan.js';
-import { checkImage, ensureCachedImage } from './ensure-cached.js';
+import { checkImage, checkImageHeader } from './check-image.js';
+import { ensureCachedImage, limitsOf } from './ensure-cached.js';
+import { displayUrl } from './image-source.js';
 import { fetchImage } from './fetch-image.js';
 
 /**
@@ -18,11 +20,13 @@ export async function prepareDisks(disks: DiskPlan[], ctx: CacheContext): Promis
     if (disk.kind === 'context') continue;
     const { base } = disk;
     let baseFile: string;
-    let virtualSize: number | undefined;
+    let virtualSize: number;
     switch (base.kind) {
       case 'file':
         if (!existsSync(base.path)) throw new VmbatchError('BASE_IMAGE_MISSING', { target: disk.target, path: base.path });
         baseFile = base.path;
+        // the site's own file, yet checked like any base: the overlay is made without opening it
+        virtualSize = (await checkImageHeader(base.path, disk.baseFormat, base.path, { maxVirtualBytes: ctx.maxVirtualBytes })).virtualSize;
         break;
       case 'shared': {
         const cached = await ensureCachedImage(ctx, base.source, disk.baseFormat);
@@ -34,14 +38,21 @@ export async function prepareDisks(disks: DiskPlan[], ctx: CacheContext): Promis
         await fetchImage({
           source: base.source,
           file: disk.file,
+          // the job's own copy: private from its first byte
+          mode: 0o600,
           stallTimeoutMs: ctx.stallTimeoutMs,
           maxRedirects: ctx.maxRedirects,
           caFile: ctx.caFile,
           deadline: ctx.deadline,
-          onProgress: ctx.onProgress && ((got, total) => ctx.onProgress!(base.source.url, got, total)),
+          onProgress: ctx.onProgress && ((got, total) => ctx.onProgress!(displayUrl(base.source.url), got, total)),
         });
-        chmodSync(disk.file, 0o600);
-        await checkImage(disk.file, disk.baseFormat, base.source.url);
+        try {
+          await checkImage(disk.file, disk.baseFormat, displayUrl(base.source.url), limitsOf(ctx, base.source));
+        } catch (error) {
+          // a refused image is not left in the job's directory for anything to open
+          rmSync(disk.file, { force: true });
+          throw error;
+        }
         continue;
       case 'empty':
         if (base.once === undefined) {

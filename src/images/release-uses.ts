@@ -10,6 +10,7 @@ import { releaseOnceDisk } from './created-disk.js';
 export async function releaseCacheUses(usesFile: string, jobRef: string, log: Logger, options: { keepSeed: boolean } = { keepSeed: true }): Promise<void> {
   for (const use of readCacheUses(usesFile)) {
     const outcome = await releaseOnceDisk(use.entry, jobRef, use.seed, options);
-    if (outcome !== 'released') log.info(outcome === 'committed' ? 'seed committed' : 'seed dropped: the disk is in use by other jobs', { disk: use.entry.dir, job: jobRef });
+    if (outcome === 'refused') log.warn('seed refused: its overlay no longer names only the disk as its backing file; its writes are dropped', { disk: use.entry.dir, job: jobRef });
+    else if (outcome !== 'released') log.info(outcome === 'committed' ? 'seed committed' : 'seed dropped: the disk is in use by other jobs', { disk: use.entry.dir, job: jobRef });
   }
 }

@@ -23,6 +23,8 @@ export const userImagePolicySchema = z
     requireHash: z.boolean().default(true),
     /** largest image accepted, in MiB */
     maxSizeMiB: z.number().int().positive().default(10240),
+    /** largest virtual size accepted, in MiB: what the guest can write into the node's STATEDIR */
+    maxVirtualSizeMiB: z.number().int().positive().default(65536),
     /** 'shared': cached once per image for every job; 'download': fetched for each job */
     copyMethod: z.enum(['shared', 'download']).default('shared'),
   })
@@ -61,7 +63,7 @@ export function checkUserImage(input: { image: string; hashText: string | undefi
   } else if (policy.requireHash) {
     throw refuse('the site requires its hash: add :vbuserimagehash=sha256:HEX to -l other=');
   }
-  return { url, hash, origin: 'submitter', maxBytes: policy.maxSizeMiB * 1024 * 1024, allowedPrefixes: policy.allow };
+  return { url, hash, origin: 'submitter', maxBytes: policy.maxSizeMiB * 1024 * 1024, maxVirtualBytes: policy.maxVirtualSizeMiB * 1048576, allowedPrefixes: policy.allow };
 }
 
 /** The normalized URL when `image` is an http(s) URL under one of `allow`; else the refusal. */

@@ -37,7 +37,7 @@ export interface ProloguePlan {
   diskContext: PartitionWrite[];
   rootSsh: Config['rootSsh'] | undefined;
   /** how images are fetched and shared */
-  images: { cacheDir: string; stallTimeoutMs: number; maxRedirects: number; caFile?: string; createOnceWaitMs: number };
+  images: { cacheDir: string; stallTimeoutMs: number; maxRedirects: number; caFile?: string; createOnceWaitMs: number; maxVirtualBytes: number };
   iso: IsoLayout;
   /** runtime environments from the catalogue: fetched by the host, installed by the guest */
   rte: RtePlan | undefined;
@@ -92,7 +92,9 @@ export function planPrologue(input: {
     ...networkParams(input.staticAddress),
     VB_CONSOLE_LOGIN: template.vb.remoteshell.mode === 'console' ? template.vb.remoteshell.device : '',
   };
-  const disks = planDisks(template, { paths, cacheDir, siteBase: config.images.siteBase, userImage: input.userImage });
+  // a submitter's image is cached for that submitter alone
+  const userImage = input.userImage && { ...input.userImage, source: { ...input.userImage.source, ownerUid: submitter.uid } };
+  const disks = planDisks(template, { paths, cacheDir, siteBase: config.images.siteBase, userImage });
   const sshPort = template.vb.sshForward ? input.sshPort : undefined;
   const domainXml = renderDomain(template, {
     domainName,
@@ -125,6 +127,7 @@ export function planPrologue(input: {
       maxRedirects: config.images.maxRedirects,
       caFile: config.images.caFile,
       createOnceWaitMs: config.images.createOnceWaitSeconds * 1000,
+      maxVirtualBytes: config.images.maxVirtualSizeMiB * 1048576,
     },
     iso: planIso(template, {
       params,

@@ -97,7 +97,7 @@ test('copy-on-write overlays per hypervisor: qcow2 (QEMU/KVM) and QCOW (Xen 3) o
     const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', file])).stdout);
     assert.equal([info.format, info['backing-filename'], info['virtual-size']], [cow, base, 32 * 1048576]);
   }
-  const vhd = await expectVmbatchError(() => createCowOverlay({ cow: 'vhd', base, baseFormat: 'raw', virtualSize: undefined, file: join(scratch.root, 'over.vhd') }), 'TOOL_MISSING');
+  const vhd = await expectVmbatchError(() => createCowOverlay({ cow: 'vhd', base, baseFormat: 'raw', virtualSize: 32 * 1048576, file: join(scratch.root, 'over.vhd') }), 'TOOL_MISSING');
   assert.match(vhd.message, "'vhd-util'");
 });
 

@@ -82,7 +82,7 @@ test('file:// and traversal sources are refused at planning, before anything is 
 });
 
 test('a submitter image needs a disk the template lets them replace', async () => {
-  const userImage = { source: { url: 'http://127.0.0.1/u.qcow2', hash: undefined, origin: 'submitter' as const, maxBytes: 1, allowedPrefixes: ['http://127.0.0.1/'] }, copyMethod: 'shared' as const };
+  const userImage = { source: { url: 'http://127.0.0.1/u.qcow2', hash: undefined, origin: 'submitter' as const, maxBytes: 1, allowedPrefixes: ['http://127.0.0.1/'], ownerUid: 1000 }, copyMethod: 'shared' as const };
   const error = await expectVmbatchError(async () => planDisks(await loadTemplate(join(domainsDir, 'testguest.xml')), { ...input, userImage }), 'USER_IMAGE_REFUSED');
   assert.match(error.message, 'testguest.xml has no disk a submitter may replace (<vbuserimage/>)');
   const plan = planDisks(await template('QEMU', `<disk><driver type='qcow2'/><source file='/img/default.qcow2'/><vbuserimage/><target dev='vda'/></disk>`), { ...input, userImage });

@@ -7,7 +7,7 @@ import { checkUserImage, loadUserImagePolicy, type UserImagePolicy } from '../..
 import { formatError } from '../../src/errors/vmbatch-error.js';
 import { expectVmbatchError } from '../helpers/expect-error.js';
 
-const policy: UserImagePolicy = { allow: ['https://images.example.org/vm/', 'http://127.0.0.1:8080/users/'], requireHash: true, maxSizeMiB: 100, copyMethod: 'shared' };
+const policy: UserImagePolicy = { allow: ['https://images.example.org/vm/', 'http://127.0.0.1:8080/users/'], requireHash: true, maxSizeMiB: 100, maxVirtualSizeMiB: 2048, copyMethod: 'shared' };
 const hash = `sha256:${'a'.repeat(64)}`;
 const check = (image: string, hashText: string | undefined) => checkUserImage({ image, hashText, policy, policyPath: '/etc/vmbatch/user-images.json' });
 const reason = async (image: string, hashText: string | undefined) =>
@@ -19,6 +19,7 @@ test('an image under an allowed prefix with its hash becomes a policy-bound sour
     hash: { algorithm: 'sha256', value: 'a'.repeat(64) },
     origin: 'submitter',
     maxBytes: 100 * 1048576,
+    maxVirtualBytes: 2048 * 1048576,
     allowedPrefixes: policy.allow,
   });
 });
@@ -70,7 +71,7 @@ test('the policy file is validated with every problem and its path', async () =>
       '  - unknown setting(s) extra',
     ].join('\n'));
     writeFileSync(file, JSON.stringify({ allow: ['HTTPS://OK.example.org/vm/'] }));
-    assert.equal(loadUserImagePolicy(file), { allow: ['https://ok.example.org/vm/'], requireHash: true, maxSizeMiB: 10240, copyMethod: 'shared' });
+    assert.equal(loadUserImagePolicy(file), { allow: ['https://ok.example.org/vm/'], requireHash: true, maxSizeMiB: 10240, maxVirtualSizeMiB: 65536, copyMethod: 'shared' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
