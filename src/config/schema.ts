@@ -21,6 +21,8 @@ export const imagesSchema = z
     maxRedirects: z.number().int().min(0).max(20).default(5),
     /** how long a job waits for the first job of a create='once' disk to hand it over */
     createOnceWaitSeconds: z.number().min(0).max(280).default(0),
+    /** the users (names or uids) whose jobs may seed a create='once' disk; every other job's writes stay in its own overlay */
+    createOnceSeeders: z.array(z.union([z.string().min(1), z.number().int().nonnegative()])).default([]),
     /** a PEM file of extra certificate authorities trusted for https downloads (images and catalogues) */
     caFile: z.string().startsWith('/').optional(),
   })

@@ -15,6 +15,8 @@ export interface CacheContext {
   /** images.caFile: extra CAs trusted for https downloads */
   caFile?: string;
   createOnceWaitMs: number;
+  /** whether the job's user is one of images.createOnceSeeders: only then may it seed a create='once' disk */
+  createOnceSeeder?: boolean;
   /** the job's record of the entries it uses (JobPaths.cacheUses) */
   usesFile: string;
   log: Logger;
