@@ -126,6 +126,14 @@ export const configSchema = z
     images: imagesSchema.default({}),
     /** software catalogues: runtime environments a job requests with vbrte */
     catalogue: catalogueSchema.default({}),
+    /** the batch system, as `vmbatch reconcile` asks it which jobs it still has on this node */
+    torque: z
+      .object({
+        /** pbs_mom's mom_priv: a job is still there while mom_priv/jobs/JOBID.JB or JOBID.SC exists; not set: no oracle */
+        momPriv: z.string().startsWith('/').optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 
