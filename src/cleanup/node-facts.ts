@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { listDomains, virsh } from '../hypervisor/virsh.js';
+import { jobIdSchema } from '../job/names.js';
 import { cacheDirOf } from '../images/cache-entry.js';
 import { listCache } from '../images/cache-admin.js';
 import { parseJobRef } from '../images/cache-users.js';
@@ -124,7 +125,7 @@ function cacheMarks(config: Config): { cacheUses: CacheMark[]; seedings: CacheMa
 async function ownDomains(config: Config): Promise<string[]> {
   const own: string[] = [];
   for (const name of await listDomains(config.libvirtUri)) {
-    if (!name.startsWith('vmbatch-')) continue;
+    if (!name.startsWith('vmbatch-') || !jobIdSchema.safeParse(name.slice('vmbatch-'.length)).success) continue;
     const xml = await virsh(config.libvirtUri, ['dumpxml', name], { okExitCodes: [1] });
     if (xml.exitCode !== 0) continue;
     const jobDir = jobPaths(config.stateDir, name.slice('vmbatch-'.length)).dir;
