@@ -1,3 +1,4 @@
+// (e2e: boots guests and drives libvirt; the pure decisions are in test/cleanup/reconcile-plan.test.ts)
 // `vmbatch reconcile` after missed epilogues, against real libvirt (qemu:///system), real
 // files and real prologues through the Torque harness: what belongs to no live job goes, with a
 // printed and a logged line each; what a live job or a running prologue holds stays.
