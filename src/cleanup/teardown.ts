@@ -18,15 +18,16 @@ export interface TeardownReport {
 /**
  * Removes everything a job has on this node: its domain, its uses of the image cache, its
  * directory (overlays, ISO, keys, console log, state), its port and address reservations. Idempotent, and correct after a prologue that
- * failed or was killed half-way: each step works from the job id alone.
+ * failed or was killed half-way: each step works from the job id alone. `dropSeed`: a seed's
+ * writes are dropped even from a guest that got ready (reconcile: the job died unseen).
  */
-export async function teardownJob(config: Config, jobId: string): Promise<TeardownReport> {
+export async function teardownJob(config: Config, jobId: string, options: { dropSeed?: boolean } = {}): Promise<TeardownReport> {
   const domain = await destroyDomain(config.libvirtUri, domainNameFor(jobId));
   const paths = jobPaths(config.stateDir, jobId);
   // the guest is gone: its overlays may now be committed and its cache entries released; a
   // seed is kept only from a guest that got ready (a failed prologue's overlay is not a seed)
   const phase = safePhase(paths.stateFile);
-  await releaseCacheUses(paths.cacheUses, jobRefOf(jobId), createLogger(config.logFile, 'teardown'), { keepSeed: phase === 'ready' });
+  await releaseCacheUses(paths.cacheUses, jobRefOf(jobId), createLogger(config.logFile, 'teardown'), { keepSeed: phase === 'ready' && !options.dropSeed });
   rmSync(paths.dir, { recursive: true, force: true });
   releasePorts(config.stateDir, jobId);
   releaseAddress(config.stateDir, jobId);

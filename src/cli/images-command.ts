@@ -14,6 +14,7 @@ import { releaseCacheUses } from '../images/release-uses.js';
 import { loadUserImagePolicy } from '../images/user-image-policy.js';
 import { qemuFormatOf } from '../images/disk-formats.js';
 import { createLogger } from '../log/logger.js';
+import { ensureDir } from '../fsutil/ensure-dir.js';
 
 /** Usage of `vmbatch images`. */
 export const imagesUsage = `  images list [--json]        the image cache: entries, sizes, last use, jobs using them
@@ -85,7 +86,10 @@ async function fetch(config: ReturnType<typeof loadConfig>, cacheDir: string, ar
   const url = resolveTemplateSource(source, config.images.siteBase);
   const bar = process.stderr.isTTY ? createProgressBar(process.stderr) : undefined;
   const log = createLogger(config.logFile, 'images');
-  // the fetch is a job of its own for the cache's use records, released at the end
+  // the fetch is a job of its own for the cache's use records, released at the end; on a fresh
+  // node (an admin pre-fetching before the first job) the state directory does not exist yet
+  ensureDir(config.stateDir, 0o755);
+  ensureDir(cacheDir, 0o755);
   const scratch = mkdtempSync(join(config.stateDir, 'fetch-'));
   const jobRef = jobRefOf(`fetch-${process.pid}`);
   const usesFile = join(scratch, 'uses');

@@ -13,6 +13,9 @@ For site admins:
   validate FILE...             check domain templates, report every problem
   plan JOBID USER GROUP SCRIPT [--resources LIST]
                                dry run: print the prologue's plan (domain XML, disks, ISO)
+  reconcile [--dry-run] [--json]
+                               after a crash, a reboot or a missed epilogue: remove what belongs
+                               to no live job (run at boot, from pbs_mom's start and from cron)
 `;
 
 const imagesHelp = async () =>
@@ -37,6 +40,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./images-command.js')).imagesCommand(rest);
     case 'catalogue':
       return (await import('./catalogue-command.js')).catalogueCommand(rest);
+    case 'reconcile':
+      return (await import('./reconcile-command.js')).reconcileCommand(rest);
     case undefined:
     case '-h':
     case '--help':

@@ -23,6 +23,8 @@ export const imagesSchema = z
     createOnceWaitSeconds: z.number().min(0).max(280).default(0),
     /** largest virtual size of a template's image (MiB): a guest can fill up to that much of STATEDIR */
     maxVirtualSizeMiB: z.number().int().positive().default(262144),
+    /** the users (names or uids) whose jobs may seed a create='once' disk; every other job's writes stay in its own overlay */
+    createOnceSeeders: z.array(z.union([z.string().min(1), z.number().int().nonnegative()])).default([]),
     /** a PEM file of extra certificate authorities trusted for https downloads (images and catalogues) */
     caFile: z.string().startsWith('/').optional(),
   })
@@ -126,6 +128,14 @@ export const configSchema = z
     images: imagesSchema.default({}),
     /** software catalogues: runtime environments a job requests with vbrte */
     catalogue: catalogueSchema.default({}),
+    /** the batch system, as `vmbatch reconcile` asks it which jobs it still has on this node */
+    torque: z
+      .object({
+        /** pbs_mom's mom_priv: a job is still there while mom_priv/jobs/JOBID.JB or JOBID.SC exists; not set: no oracle */
+        momPriv: z.string().startsWith('/').optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

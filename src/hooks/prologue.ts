@@ -16,6 +16,7 @@ import { applyPlan, makeJobDir, timePhase, type PhaseTimings } from '../plan/app
 import { planPrologue } from '../plan/prologue-plan.js';
 import { recordAttempt } from '../state/attempts.js';
 import { jobPaths } from '../state/job-paths.js';
+import { writeJobOwner } from '../state/job-owner.js';
 import { userImageOf } from '../images/user-image-request.js';
 import { resolveJobRtes } from '../catalogue/resolve-job.js';
 
@@ -92,6 +93,8 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
   // a leftover of an earlier attempt (killed prologue, missed epilogue) would block the name
   await teardownJob(config, args.jobId);
   makeJobDir(jobPaths(config.stateDir, args.jobId).dir);
+  // at once: reconcile leaves a directory alone while the prologue that made it runs
+  writeJobOwner(jobPaths(config.stateDir, args.jobId).dir);
   const sshPort = await reservePort(config.stateDir, args.jobId, config.sshForwardPorts);
   const staticAddress = await reserveAddress(config, args.jobId);
   const plan = planPrologue({ config, args, template, submitter, sshPort, userImage, staticAddress, rte });

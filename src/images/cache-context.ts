@@ -17,6 +17,8 @@ export interface CacheContext {
   createOnceWaitMs: number;
   /** images.maxVirtualSizeMiB in bytes: the largest virtual size of a template's image */
   maxVirtualBytes?: number;
+  /** whether the job's user is one of images.createOnceSeeders: only then may it seed a create='once' disk */
+  createOnceSeeder?: boolean;
   /** the job's record of the entries it uses (JobPaths.cacheUses) */
   usesFile: string;
   log: Logger;

@@ -18,11 +18,18 @@ export interface OnceDisk {
   seed: boolean;
 }
 
+/** Whether a job's user is one the admin designated (images.createOnceSeeders: names or uids) to seed create='once' disks. */
+export function isCreateOnceSeeder(seeders: (string | number)[], who: { user: string; uid: number }): boolean {
+  return seeders.some((s) => s === who.user || s === who.uid);
+}
+
 /**
  * Gets the created='once' disk `name`: made empty by the first job that asks, then shared by
- * every job through copy-on-write overlays. The first job to run alone on a disk nobody has
- * filled yet is its seed: at its teardown its overlay is committed into the disk (e.g. a
- * filled CernVM-FS cache) when no other job uses the disk, so later jobs start from it. Jobs
+ * every job through copy-on-write overlays. The first job of a designated user
+ * (images.createOnceSeeders, ctx.createOnceSeeder) to run alone on a disk nobody has filled yet
+ * is its seed; any other job's writes stay in its own overlay, which its teardown drops. At the
+ * seed's teardown its overlay is committed into the disk (e.g. a filled CernVM-FS cache) when
+ * no other job uses the disk, so later jobs start from it. Jobs
  * that come while a seed runs wait up to images.createOnceWaitSeconds for it, then start from
  * the disk as it is (their overlays never see the seed's writes, which are then dropped).
  */
@@ -41,7 +48,11 @@ export async function ensureOnceDisk(
       else await checkImageHeader(paths.data, meta.format, meta.identity);
       const seeding = existsSync(paths.seeding);
       if (seeding && Date.now() < waitUntil) return 'wait' as const;
-      const seed = !meta.sealed && !seeding && entryUsers(paths).length === 0;
+      const couldSeed = !meta.sealed && !seeding && entryUsers(paths).length === 0;
+      // a seed writes for every later job of every user: the admin chooses who may
+      const seed = couldSeed && ctx.createOnceSeeder === true;
+      if (seed) ctx.log.info('seeding', { disk: paths.dir, name: disk.name, job: ctx.jobRef });
+      else if (couldSeed) ctx.log.info('not a seed: the job is not one of images.createOnceSeeders; its writes stay in its overlay', { disk: paths.dir, name: disk.name, job: ctx.jobRef });
       noteCacheUse(ctx.usesFile, { entry: paths, ...(seed ? { seed: { overlay: disk.overlay, cow: disk.cow } } : {}) });
       if (seed) writeFileAtomic(paths.seeding, ctx.jobRef + '\n', { mode: 0o644 });
       addEntryUser(paths, ctx.jobRef);

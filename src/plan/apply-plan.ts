@@ -12,6 +12,7 @@ import { noteGuestRteFailure, prepareRtes } from '../catalogue/prepare-rtes.js';
 import type { Logger } from '../log/logger.js';
 import { waitForReady } from '../readiness/wait-ready.js';
 import { writeJobState, type JobState } from '../state/job-state.js';
+import { currentBootId } from '../state/boot-id.js';
 import { rteSetupOf, type ProloguePlan } from './prologue-plan.js';
 
 /** Milliseconds spent in each phase of the prologue. */
@@ -43,6 +44,7 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     guestScriptPath: plan.guestScriptPath,
     rte: rteSetupOf(plan),
     createdAt: new Date().toISOString(),
+    bootId: currentBootId(),
   };
   writeJobState(plan.paths.stateFile, state);
   // ROOTSSH only: ssh2 is loaded when needed (start-up time counts for every job); a broken key

@@ -10,6 +10,7 @@ import type { GuestParams } from '../context/guest-params.js';
 import type { DomainTemplate } from '../domain/parse-template.js';
 import { renderDomain } from '../domain/render-domain.js';
 import { cacheDirOf } from '../images/cache-entry.js';
+import { isCreateOnceSeeder } from '../images/created-disk.js';
 import { planDisks, type DiskPlan, type DiskPlanInput } from '../images/disk-plan.js';
 import type { PrologueArgs } from '../job/hook-argv.js';
 import { domainNameFor } from '../job/names.js';
@@ -37,7 +38,7 @@ export interface ProloguePlan {
   diskContext: PartitionWrite[];
   rootSsh: Config['rootSsh'] | undefined;
   /** how images are fetched and shared */
-  images: { cacheDir: string; stallTimeoutMs: number; maxRedirects: number; caFile?: string; createOnceWaitMs: number; maxVirtualBytes: number };
+  images: { cacheDir: string; stallTimeoutMs: number; maxRedirects: number; caFile?: string; createOnceWaitMs: number; maxVirtualBytes: number; createOnceSeeder: boolean };
   iso: IsoLayout;
   /** runtime environments from the catalogue: fetched by the host, installed by the guest */
   rte: RtePlan | undefined;
@@ -128,6 +129,8 @@ export function planPrologue(input: {
       caFile: config.images.caFile,
       createOnceWaitMs: config.images.createOnceWaitSeconds * 1000,
       maxVirtualBytes: config.images.maxVirtualSizeMiB * 1048576,
+      // only the admin's designated users may write into a shared create='once' disk
+      createOnceSeeder: isCreateOnceSeeder(config.images.createOnceSeeders, submitter),
     },
     iso: planIso(template, {
       params,

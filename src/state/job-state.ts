@@ -24,6 +24,8 @@ export const jobStateSchema = z.object({
   hostScriptPath: z.string(),
   guestScriptPath: z.string(),
   createdAt: z.string(),
+  /** the node's boot id when the prologue ran: a state of an earlier boot belongs to no live job */
+  bootId: z.string().optional(),
 });
 /** A job's state. */
 export type JobState = z.input<typeof jobStateSchema>;

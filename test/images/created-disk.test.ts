@@ -3,7 +3,9 @@ import * as assert from 'uvu/assert';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { ensureOnceDisk, releaseOnceDisk } from '../../src/images/created-disk.js';
+import { ensureOnceDisk, isCreateOnceSeeder, releaseOnceDisk } from '../../src/images/created-disk.js';
+import type { CacheContext } from '../../src/images/cache-context.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 import { createCowOverlay, createEmptyDisk } from '../../src/images/disk-formats.js';
 import { readEntryMeta } from '../../src/images/cache-entry.js';
 import { entryUsers } from '../../src/images/cache-users.js';
@@ -16,11 +18,13 @@ test.before(() => {
 });
 test.after(() => rmSync(scratch.root, { recursive: true, force: true }));
 
+// a job of a user the admin designated in images.createOnceSeeders
+const seeder = (job: string, overrides: Partial<CacheContext> = {}) => scratch.ctx(job, { createOnceSeeder: true, ...overrides });
 const disk = (job: string) => ({ name: 'cvmfs-cache', sizeMiB: 8, format: 'qcow2' as const, overlay: join(scratch.root, `${job}.qcow2`), cow: 'qcow2' as const });
 const qemuIo = (file: string, format: string, command: string) => execa('qemu-io', ['-f', format, '-c', command, file], { reject: false });
 
 async function useOnce(job: string) {
-  const once = await ensureOnceDisk(scratch.ctx(job), disk(job));
+  const once = await ensureOnceDisk(seeder(job), disk(job));
   await createCowOverlay({ cow: 'qcow2', base: once.paths.data, baseFormat: 'qcow2', virtualSize: once.meta.virtualSize, file: disk(job).overlay });
   return once;
 }
@@ -44,9 +48,9 @@ test("create='once': the first job alone seeds the disk; its writes are committe
 
 test("create='once' with jobs running beside the seed: the seed's writes are dropped, the disk stays as the others saw it", async () => {
   const name = { ...disk('3'), name: 'shared-scratch' };
-  const seed = await ensureOnceDisk(scratch.ctx('3'), name);
+  const seed = await ensureOnceDisk(seeder('3'), name);
   await createCowOverlay({ cow: 'qcow2', base: seed.paths.data, baseFormat: 'qcow2', virtualSize: seed.meta.virtualSize, file: name.overlay });
-  const other = await ensureOnceDisk(scratch.ctx('4'), { ...name, overlay: join(scratch.root, '4.qcow2') });
+  const other = await ensureOnceDisk(seeder('4'), { ...name, overlay: join(scratch.root, '4.qcow2') });
   assert.equal([seed.seed, other.seed], [true, false]);
   await qemuIo(name.overlay, 'qcow2', 'write -P 0xcd 0 64k');
   assert.is(await releaseOnceDisk(seed.paths, 'testhost--3', { overlay: name.overlay, cow: 'qcow2' }), 'dropped');
@@ -57,22 +61,60 @@ test("create='once' with jobs running beside the seed: the seed's writes are dro
 
 test('a seed whose guest never got ready is dropped, and a later job seeds instead', async () => {
   const name = { ...disk('7'), name: 'failed-seed' };
-  const seed = await ensureOnceDisk(scratch.ctx('7'), name);
+  const seed = await ensureOnceDisk(seeder('7'), name);
   await createCowOverlay({ cow: 'qcow2', base: seed.paths.data, baseFormat: 'qcow2', virtualSize: seed.meta.virtualSize, file: name.overlay });
   assert.is(await releaseOnceDisk(seed.paths, 'testhost--7', { overlay: name.overlay, cow: 'qcow2' }, { keepSeed: false }), 'dropped');
   assert.is(readEntryMeta(seed.paths)?.sealed, false);
-  assert.is((await ensureOnceDisk(scratch.ctx('8'), { ...name, overlay: join(scratch.root, '8.qcow2') })).seed, true);
+  assert.is((await ensureOnceDisk(seeder('8'), { ...name, overlay: join(scratch.root, '8.qcow2') })).seed, true);
 });
 
 test('a job waits for a running seed up to createOnceWaitSeconds, and goes on when it ends', async () => {
   const name = { ...disk('5'), name: 'waited' };
-  const seed = await ensureOnceDisk(scratch.ctx('5'), name);
+  const seed = await ensureOnceDisk(seeder('5'), name);
   const started = Date.now();
-  const waiting = ensureOnceDisk(scratch.ctx('6', { createOnceWaitMs: 20_000 }), { ...name, overlay: join(scratch.root, '6.qcow2') });
+  const waiting = ensureOnceDisk(seeder('6', { createOnceWaitMs: 20_000 }), { ...name, overlay: join(scratch.root, '6.qcow2') });
   setTimeout(() => void releaseOnceDisk(seed.paths, 'testhost--5', { overlay: name.overlay, cow: 'qcow2' }), 200);
   const after = await waiting;
   assert.ok(Date.now() - started < 10_000, 'it went on when the seed ended, not at the timeout');
   assert.is(after.seed, true, 'the seed was dropped (its overlay was never made), so the waiting job seeds');
+});
+
+test("only a designated user's job seeds: another user's writes are never committed, the disk stays empty for a designated job", async () => {
+  const name = { ...disk('20'), name: 'designated' };
+  const hostile = recordingLogger();
+  const other = await ensureOnceDisk(scratch.ctx('20', { log: hostile.log }), name);
+  assert.is(other.seed, false, 'a job of a user not in images.createOnceSeeders is never the seed');
+  assert.is(existsSync(other.paths.seeding), false);
+  assert.equal(hostile.lines, [
+    {
+      level: 'info',
+      msg: 'not a seed: the job is not one of images.createOnceSeeders; its writes stay in its overlay',
+      fields: { disk: other.paths.dir, name: 'designated', job: 'testhost--20' },
+    },
+  ]);
+  await createCowOverlay({ cow: 'qcow2', base: other.paths.data, baseFormat: 'qcow2', virtualSize: other.meta.virtualSize, file: name.overlay });
+  assert.is((await qemuIo(name.overlay, 'qcow2', 'write -P 0x66 0 64k')).exitCode, 0);
+  // teardown passes the job's noted use: no seed, so nothing of the overlay reaches the disk
+  assert.is(await releaseOnceDisk(other.paths, 'testhost--20', undefined), 'released');
+  assert.is((await qemuIo(other.paths.data, 'qcow2', 'read -P 0 0 64k')).exitCode, 0, "the other user's writes are not in the disk");
+  assert.is(readEntryMeta(other.paths)?.sealed, false);
+
+  const admin = recordingLogger();
+  const designated = await ensureOnceDisk(seeder('21', { log: admin.log }), { ...name, overlay: join(scratch.root, '21.qcow2') });
+  assert.is(designated.seed, true);
+  assert.equal(admin.lines, [{ level: 'info', msg: 'seeding', fields: { disk: designated.paths.dir, name: 'designated', job: 'testhost--21' } }]);
+  await createCowOverlay({ cow: 'qcow2', base: designated.paths.data, baseFormat: 'qcow2', virtualSize: designated.meta.virtualSize, file: join(scratch.root, '21.qcow2') });
+  assert.is((await qemuIo(join(scratch.root, '21.qcow2'), 'qcow2', 'write -P 0x77 0 64k')).exitCode, 0);
+  assert.is(await releaseOnceDisk(designated.paths, 'testhost--21', { overlay: join(scratch.root, '21.qcow2'), cow: 'qcow2' }), 'committed');
+  assert.is((await qemuIo(designated.paths.data, 'qcow2', 'read -P 0x77 0 64k')).exitCode, 0, "the designated job's writes are committed");
+});
+
+test('images.createOnceSeeders names users by name or uid; none by default', () => {
+  const who = { user: 'alice', uid: 31337 };
+  assert.is(isCreateOnceSeeder([], who), false);
+  assert.is(isCreateOnceSeeder(['alice'], who), true);
+  assert.is(isCreateOnceSeeder([31337], who), true);
+  assert.is(isCreateOnceSeeder(['31337', 'bob', 1000], who), false, 'a uid written as a string is a user name');
 });
 
 test('created disks in every format; formats whose tool is missing say which tool and package', async () => {

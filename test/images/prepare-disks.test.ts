@@ -46,7 +46,7 @@ test('one job, every kind of disk: per-job download, shared read-only, created a
   const paths = jobPaths(scratch.stateDir, '9.vm');
   mkdirSync(paths.dir, { recursive: true });
   const plan = planDisks(template, { paths, cacheDir: scratch.cacheDir, siteBase: server.url('/img/'), userImage: undefined });
-  await prepareDisks(plan, scratch.ctx('9.vm', { usesFile: paths.cacheUses }));
+  await prepareDisks(plan, scratch.ctx('9.vm', { usesFile: paths.cacheUses, createOnceSeeder: true }));
   const file = (i: number) => (plan[i]!.kind === 'disk' ? plan[i]!.file : '');
   assert.ok(readFileSync(file(0)).equals(data), 'the per-job download is the image');
   assert.is(statSync(file(0)).mode & 0o777, 0o600, 'and private to the job');

@@ -1,0 +1,151 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { listDomains, virsh } from '../hypervisor/virsh.js';
+import { jobIdSchema } from '../job/names.js';
+import { cacheDirOf } from '../images/cache-entry.js';
+import { listCache } from '../images/cache-admin.js';
+import { parseJobRef } from '../images/cache-users.js';
+import { readTrimmedText } from '../fsutil/read-text.js';
+import { listAttempts, type AttemptRecord } from '../state/attempts.js';
+import { bootTimeMs, currentBootId, processStartTicks } from '../state/boot-id.js';
+import { jobPaths } from '../state/job-paths.js';
+import { ownerAlive, readJobOwner } from '../state/job-owner.js';
+import { readJobState } from '../state/job-state.js';
+import { listReservations, type Reservation } from '../state/reservations.js';
+
+/** What the node holds of one job directory, read once. */
+export interface JobFacts {
+  jobId: string;
+  dir: string;
+  /** the boot the job's prologue ran in (its owner record, else its state); undefined when neither says */
+  bootId: string | undefined;
+  dirMtimeMs: number;
+  hasOwnerRecord: boolean;
+  prologueAlive: boolean;
+  /** the batch system's word (torque.momPriv); undefined without an oracle */
+  batchSystemHas: boolean | undefined;
+}
+
+/** A job's mark in a cache entry (a use record, or the `seeding` mark of a create='once' disk), for this node's jobs only. */
+export interface CacheMark {
+  entryDir: string;
+  file: string;
+  lock: string;
+  jobRef: string;
+  jobId: string;
+}
+
+/** Everything `vmbatch reconcile` decides from: a snapshot of the node, no decision in it. */
+export interface NodeFacts {
+  bootId: string;
+  bootTimeMs: number;
+  now: number;
+  oracle: 'torque' | 'none';
+  jobs: JobFacts[];
+  /** the libvirt domains called vmbatch-JOBID whose files are in this node's job directory of JOBID */
+  domains: string[];
+  reservations: Reservation[];
+  attempts: AttemptRecord[];
+  cacheUses: CacheMark[];
+  seedings: CacheMark[];
+  /** `images fetch` runs (jobRef fetch-PID) whose process still runs */
+  liveFetches: string[];
+}
+
+/** Reads the node: job directories, domains, reservations of every kind, attempt counters, this node's marks in the image cache. */
+export async function gatherNodeFacts(config: Config): Promise<NodeFacts> {
+  const bootId = currentBootId();
+  // the job directories are read last: a prologue makes its directory before its reservations,
+  // cache records and domain, so whatever of a live prologue was seen, its directory is seen too
+  const reservations = listReservations(config.stateDir);
+  const attempts = listAttempts(config.stateDir);
+  const { cacheUses, seedings } = cacheMarks(config);
+  const domains = await ownDomains(config);
+  const fetches = [...cacheUses, ...seedings].map((m) => m.jobId).filter((id) => /^fetch-\d+$/.test(id));
+  return {
+    bootId,
+    bootTimeMs: bootTimeMs(),
+    now: Date.now(),
+    oracle: config.torque.momPriv === undefined ? 'none' : 'torque',
+    jobs: jobFacts(config, bootId),
+    domains,
+    reservations,
+    attempts,
+    cacheUses,
+    seedings,
+    liveFetches: [...new Set(fetches)].filter((id) => processStartTicks(Number(id.slice('fetch-'.length))) !== undefined),
+  };
+}
+
+function jobFacts(config: Config, bootId: string): JobFacts[] {
+  const momPriv = config.torque.momPriv;
+  const jobs: JobFacts[] = [];
+  for (const jobId of readdirOrEmpty(join(config.stateDir, 'jobs'))) {
+    const dir = jobPaths(config.stateDir, jobId).dir;
+    let dirMtimeMs: number;
+    try {
+      dirMtimeMs = statSync(dir).mtimeMs;
+    } catch {
+      continue;
+    }
+    const owner = readJobOwner(dir);
+    jobs.push({
+      jobId,
+      dir,
+      bootId: owner?.bootId ?? safeStateBootId(jobPaths(config.stateDir, jobId).stateFile),
+      dirMtimeMs,
+      hasOwnerRecord: owner !== undefined,
+      prologueAlive: owner !== undefined && ownerAlive(owner, bootId),
+      batchSystemHas: momPriv === undefined ? undefined : ['JB', 'SC'].some((ext) => existsSync(join(momPriv, 'jobs', `${jobId}.${ext}`))),
+    });
+  }
+  return jobs;
+}
+
+// This node's use records and seeding marks in the image cache.
+function cacheMarks(config: Config): { cacheUses: CacheMark[]; seedings: CacheMark[] } {
+  const host = hostname();
+  const cacheUses: CacheMark[] = [];
+  const seedings: CacheMark[] = [];
+  for (const listing of listCache(cacheDirOf(config))) {
+    const mark = (file: string, jobRef: string) => ({ entryDir: listing.paths.dir, file, lock: listing.paths.lock, jobRef, jobId: parseJobRef(jobRef).jobId });
+    // a cache shared by nodes: another node's marks are that node's to reconcile
+    for (const ref of listing.users) if (parseJobRef(ref).host === host) cacheUses.push(mark(join(listing.paths.users, ref), ref));
+    const seeder = listing.seeding ? readTrimmedText(listing.paths.seeding) : undefined;
+    if (seeder && parseJobRef(seeder).host === host) seedings.push(mark(listing.paths.seeding, seeder));
+  }
+  return { cacheUses, seedings };
+}
+
+// The vmbatch-* domains of this state directory. libvirt may run guests of another vmbatch
+// (another state directory) or an admin's domain of that name: a domain is ours only when its
+// files (console log, overlays) are in our job directory of its job id.
+async function ownDomains(config: Config): Promise<string[]> {
+  const own: string[] = [];
+  for (const name of await listDomains(config.libvirtUri)) {
+    if (!name.startsWith('vmbatch-') || !jobIdSchema.safeParse(name.slice('vmbatch-'.length)).success) continue;
+    const xml = await virsh(config.libvirtUri, ['dumpxml', name], { okExitCodes: [1] });
+    if (xml.exitCode !== 0) continue;
+    const jobDir = jobPaths(config.stateDir, name.slice('vmbatch-'.length)).dir;
+    if (xml.stdout.includes(`'${jobDir}/`) || xml.stdout.includes(`"${jobDir}/`)) own.push(name);
+  }
+  return own;
+}
+
+function readdirOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+}
+
+function safeStateBootId(stateFile: string): string | undefined {
+  try {
+    return readJobState(stateFile)?.bootId;
+  } catch {
+    return undefined;
+  }
+}
