@@ -185,7 +185,7 @@ test('a cached entry whose header changed after its check is refused when the ne
 
 test("a seed whose overlay header was rewritten to name a data file is not committed: the disk and the victim stay as they were", async () => {
   const overlay = join(dir, 'seed-overlay.qcow2');
-  const once = await ensureOnceDisk(scratch.ctx('7304'), { name: 'hostile-seed', sizeMiB: 16, format: 'qcow2', overlay, cow: 'qcow2' });
+  const once = await ensureOnceDisk(scratch.ctx('7304', { createOnceSeeder: true }), { name: 'hostile-seed', sizeMiB: 16, format: 'qcow2', overlay, cow: 'qcow2' });
   assert.ok(once.seed);
   await execa('qemu-img', ['create', '-q', '-u', '-f', 'qcow2', '-F', 'qcow2', '-b', once.paths.data, '-o', `data_file=${overlay}.data`, overlay, '16M']);
   await execa('qemu-img', ['amend', '-o', `data_file=${victim}`, overlay]);
@@ -196,7 +196,7 @@ test("a seed whose overlay header was rewritten to name a data file is not commi
   assert.not.ok(readEntryMeta(once.paths)?.sealed, 'not sealed: a later job may seed');
   // an overlay as vmbatch makes it is committed
   const good = join(dir, 'seed-good.qcow2');
-  const again = await ensureOnceDisk(scratch.ctx('7305'), { name: 'hostile-seed', sizeMiB: 16, format: 'qcow2', overlay: good, cow: 'qcow2' });
+  const again = await ensureOnceDisk(scratch.ctx('7305', { createOnceSeeder: true }), { name: 'hostile-seed', sizeMiB: 16, format: 'qcow2', overlay: good, cow: 'qcow2' });
   await execa('qemu-img', ['create', '-q', '-u', '-f', 'qcow2', '-F', 'qcow2', '-b', again.paths.data, good, '16M']);
   assert.is(await releaseOnceDisk(again.paths, 'testhost--7305', { overlay: good, cow: 'qcow2' }), 'committed');
   assert.ok(readEntryMeta(again.paths)?.sealed);
