@@ -32,7 +32,9 @@ export async function resolveGuestGroup(config: Config): Promise<number> {
  * A full pool is transient: the job is requeued.
  */
 export async function reserveGuestIdentity(config: Config, jobId: string): Promise<GuestIdentity> {
-  const gid = await resolveGuestGroup(config);
+  // looked up while the uid is reserved (each getent costs a process start)
+  const group = resolveGuestGroup(config);
+  group.catch(() => undefined);
   const { first, last } = config.guestIdentity.uids;
   // made private before reserveOne sees it (it keeps an existing directory's mode)
   ensureDir(join(config.stateDir, guestUidKind), 0o700);
@@ -44,6 +46,7 @@ export async function reserveGuestIdentity(config: Config, jobId: string): Promi
     const user = await runTool(['getent', 'passwd', c], { okExitCodes: [2] });
     return user.exitCode === 2;
   });
+  const gid = await group;
   if (uid === undefined) throw new VmbatchError('GUEST_UIDS_EXHAUSTED', { first, last });
   return { uid: Number(uid), gid };
 }
