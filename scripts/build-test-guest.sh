@@ -6,9 +6,13 @@
 #   initrd.img   busybox + dropbear + modules + /init (the guest side of the contract)
 #   disk.qcow2   a 64 MiB ext4 data disk mounted at /home in the guest
 #   BUILD-ID     what it was built from; an unchanged BUILD-ID skips the rebuild
+# initrd.img holds the guests' site host private key (ROOTSSH): it is root:GROUP 0640, GROUP
+# being the group every guest's qemu runs with (guestIdentity.group, VMBATCH_GUEST_GROUP).
 set -euo pipefail
 
 out=${1:-/var/lib/vmbatch/guest}
+group=${VMBATCH_GUEST_GROUP:-libvirt-qemu}
+getent group "$group" >/dev/null || { echo "build-test-guest: group '$group' does not exist (VMBATCH_GUEST_GROUP)" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/vmbatch-guest.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -22,6 +26,11 @@ pkgs=("$kernel_pkg" busybox-static dropbear-bin libtomcrypt1 libtommath1 zlib1g 
 versions=$(for p in "${pkgs[@]}"; do apt-cache policy "$p" | awk -v p="$p" '/Candidate:/{print p"="$2}'; done)
 build_id=$( { echo "$versions"; cat "$here/test-guest/init" "$0"; } | sha256sum | cut -c1-16)
 if [[ -f $out/BUILD-ID && $(cat "$out/BUILD-ID") == "$build_id" && -f $out/vmlinux && -f $out/initrd.img && -f $out/disk.qcow2 && -f $out/root_ssh_key ]]; then
+  # an initrd installed readable by everyone (older builds) is made private without a rebuild
+  if [[ $(stat -c %u:%G:%a "$out/initrd.img") != "0:$group:640" ]]; then
+    chown "root:$group" "$out/initrd.img" && chmod 0640 "$out/initrd.img"
+    echo "test guest: $out/initrd.img made root:$group 0640"
+  fi
   echo "test guest up to date in $out ($build_id)"
   exit 0
 fi
@@ -99,9 +108,11 @@ mkfs.ext4 -q -F -L vbhome -d diskroot disk.raw
 qemu-img convert -q -f raw -O qcow2 disk.raw disk.qcow2
 
 mkdir -p "$out"
-for f in vmlinux initrd.img disk.qcow2 guest_host_key.pub root_ssh_key.pub; do
+for f in vmlinux disk.qcow2 guest_host_key.pub root_ssh_key.pub; do
   install -m 0644 "$f" "$out/.$f.tmp" && mv -f "$out/.$f.tmp" "$out/$f"
 done
+# the site host private key is inside: the guests' group may read it, other local users not
+install -m 0640 -o root -g "$group" initrd.img "$out/.initrd.img.tmp" && mv -f "$out/.initrd.img.tmp" "$out/initrd.img"
 install -m 0600 root_ssh_key "$out/.root_ssh_key.tmp" && mv -f "$out/.root_ssh_key.tmp" "$out/root_ssh_key"
 echo "$build_id" > "$out/.BUILD-ID.tmp" && mv -f "$out/.BUILD-ID.tmp" "$out/BUILD-ID"
 echo "test guest built in $out: kernel $kver, initrd $(du -h "$out/initrd.img" | cut -f1)"

@@ -9,6 +9,7 @@ import { readJobState } from '../state/job-state.js';
 import { jobRefOf } from '../images/cache-users.js';
 import { releaseCacheUses } from '../images/release-uses.js';
 import { createLogger } from '../log/logger.js';
+import { releaseGuestIdentity } from '../identity/guest-identity.js';
 
 /** What a teardown found and removed. */
 export interface TeardownReport {
@@ -17,7 +18,7 @@ export interface TeardownReport {
 
 /**
  * Removes everything a job has on this node: its domain, its uses of the image cache, its
- * directory (overlays, ISO, keys, console log, state), its port and address reservations. Idempotent, and correct after a prologue that
+ * directory (overlays, ISO, keys, console log, state), its port, address and guest uid reservations. Idempotent, and correct after a prologue that
  * failed or was killed half-way: each step works from the job id alone. `dropSeed`: a seed's
  * writes are dropped even from a guest that got ready (reconcile: the job died unseen).
  */
@@ -31,6 +32,8 @@ export async function teardownJob(config: Config, jobId: string, options: { drop
   rmSync(paths.dir, { recursive: true, force: true });
   releasePorts(config.stateDir, jobId);
   releaseAddress(config.stateDir, jobId);
+  // last: the uid goes back to the pool only when no guest runs as it and no file of it is left
+  releaseGuestIdentity(config.stateDir, jobId);
   return { domain };
 }
 

@@ -82,6 +82,31 @@ export const networkSchema = z
     }
   });
 
+// The first uid above every 16-bit id (system, regular, systemd's dynamic users, nobody) and the
+// largest valid uid_t (4294967295 is (uid_t)-1); a pool larger than this many uids is a typo.
+const guestUidMin = 65536;
+const guestUidMax = 4294967294;
+const guestPoolMax = 65536;
+
+/**
+ * Who each guest's qemu runs as: one uid of the pool per job (no real user may have them) and
+ * a group all guests share. The default pool lies in systemd's unused range 1879048192-2063597567:
+ * above Debian's subordinate uids (SUB_UID_MAX 600100000) and systemd-nspawn's container ranges,
+ * below 2^31 (some software keeps uids in a signed 32-bit int).
+ */
+export const guestIdentitySchema = z
+  .object({
+    uids: z
+      .object({ first: z.number().int().min(guestUidMin).max(guestUidMax), last: z.number().int().min(guestUidMin).max(guestUidMax) })
+      .strict()
+      .refine((r) => r.first <= r.last, { message: 'first must not be greater than last' })
+      .refine((r) => r.last - r.first < guestPoolMax, { message: `a pool holds at most ${guestPoolMax} uids` })
+      .default({ first: 1900000000, last: 1900000999 }),
+    /** the group of every guest's qemu (resolved with getent): shared read-only inputs may be root:GROUP 0640 */
+    group: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a group name').default('libvirt-qemu'),
+  })
+  .strict();
+
 /** The site configuration of vmbatch (/etc/vmbatch/vmbatch.json); every key has a default. */
 export const configSchema = z
   .object({
@@ -136,6 +161,8 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** each guest's qemu identity: a uid of this pool per job, one shared group */
+    guestIdentity: guestIdentitySchema.default({}),
   })
   .strict();
 

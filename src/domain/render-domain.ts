@@ -17,6 +17,8 @@ export interface DomainRendering {
   kernelParams?: Record<string, string | number>;
   /** read-only raw disks added after the template's (RTE images), found by the guest through their serial */
   extraDisks?: { file: string; target: string; serial: string }[];
+  /** the job's own qemu identity: a static DAC label, libvirt relabelling nothing */
+  guestIdentity?: { uid: number; gid: number };
 }
 
 const qemuNamespace = 'http://libvirt.org/schemas/domain/qemu/1.0';
@@ -83,6 +85,13 @@ export function renderDomain(template: DomainTemplate, r: DomainRendering): stri
     ...Object.entries(r.kernelParams ?? {}).map(([name, value]) => `vmbatch.${name}=${value}`),
   ];
   if (os && cmdline && words.length) os.cmdline = [{ _: `${textOf(cmdline)} ${words.join(' ')}`.trim() }];
+  if (r.guestIdentity) {
+    // vmbatch owns every file's ownership: a template's DAC label (domain or per device) would
+    // let libvirt chown shared bases to a guest; other models' labels are the admin's
+    stripDacSeclabels(domain);
+    const label = `+${r.guestIdentity.uid}:+${r.guestIdentity.gid}`;
+    domain.seclabel = [...children(domain, 'seclabel'), { $: { type: 'static', model: 'dac', relabel: 'no' }, label: [{ _: label }] }];
+  }
   stripVbTags(domain);
   return buildXml('domain', domain);
 }
@@ -95,6 +104,19 @@ export function stripVbTags(element: XmlElement): void {
       continue;
     }
     for (const child of children(element, name)) stripVbTags(child);
+  }
+}
+
+/** Removes every DAC <seclabel> (and every one without a model, which libvirt may give to DAC), at any depth. */
+export function stripDacSeclabels(element: XmlElement): void {
+  for (const name of childNames(element)) {
+    if (name === 'seclabel') {
+      const kept = children(element, name).filter((l) => l.$?.model !== undefined && l.$.model !== 'dac');
+      if (kept.length) element[name] = kept;
+      else delete element[name];
+      continue;
+    }
+    for (const child of children(element, name)) stripDacSeclabels(child);
   }
 }
 

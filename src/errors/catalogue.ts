@@ -220,6 +220,16 @@ export const errorCatalogue = {
     message: (p) => `no free static address for the guest: every address of this node's pool (${p.pool}) is taken by a running job`,
     hint: () => 'the job is requeued; give network.addresses (or network.count) more addresses, or run fewer jobs on this node at once',
   }),
+  GUEST_UIDS_EXHAUSTED: entry<{ first: number; last: number }>({
+    kind: 'transient',
+    message: (p) => `no free uid for the guest's qemu: every uid of this node's pool (${p.first}-${p.last}) is taken by a running job`,
+    hint: () => 'the job is requeued; widen guestIdentity.uids in the configuration, or run fewer jobs on this node at once',
+  }),
+  GUEST_GROUP_UNUSABLE: entry<{ group: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `the guests' group '${p.group}' (guestIdentity.group) cannot be used: ${p.reason}`,
+    hint: () => "set guestIdentity.group to an existing group that is not root's, e.g. libvirt-qemu (docs/admin.md, \"Guest identity\")",
+  }),
   PARTITION_NOT_FOUND: entry<{ dev: string; partition: string; found: string[] }>({
     kind: 'permanent',
     message: (p) =>

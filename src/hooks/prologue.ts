@@ -19,6 +19,7 @@ import { jobPaths } from '../state/job-paths.js';
 import { writeJobOwner } from '../state/job-owner.js';
 import { userImageOf } from '../images/user-image-request.js';
 import { resolveJobRtes } from '../catalogue/resolve-job.js';
+import { reserveGuestIdentity } from '../identity/guest-identity.js';
 
 /** The outcome of a prologue run: the exit code for pbs_mom and the phase timings. */
 export interface PrologueOutcome {
@@ -97,7 +98,8 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
   writeJobOwner(jobPaths(config.stateDir, args.jobId).dir);
   const sshPort = await reservePort(config.stateDir, args.jobId, config.sshForwardPorts);
   const staticAddress = await reserveAddress(config, args.jobId);
-  const plan = planPrologue({ config, args, template, submitter, sshPort, userImage, staticAddress, rte });
+  const guestIdentity = await reserveGuestIdentity(config, args.jobId);
+  const plan = planPrologue({ config, args, template, submitter, sshPort, userImage, staticAddress, rte, guestIdentity });
   const { guestReport } = await applyPlan(plan, timings, { startedAt: started, deadline }, log);
   timings.total = Date.now() - started;
   log.info('ready', { job: args.jobId, domain: plan.domainName, port: plan.sshPort, guest: guestReport, ...timings });

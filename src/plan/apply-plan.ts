@@ -13,6 +13,7 @@ import type { Logger } from '../log/logger.js';
 import { waitForReady } from '../readiness/wait-ready.js';
 import { writeJobState, type JobState } from '../state/job-state.js';
 import { currentBootId } from '../state/boot-id.js';
+import { guestFilesOf, handOverToGuest } from '../identity/guest-files.js';
 import { rteSetupOf, type ProloguePlan } from './prologue-plan.js';
 
 /** Milliseconds spent in each phase of the prologue. */
@@ -62,6 +63,10 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     writeFileAtomic(plan.paths.userKey, plan.userKey.privateKey, { mode: 0o600, uid: plan.submitter.uid, gid: plan.submitter.gid });
     writeFileAtomic(plan.paths.domainXml, plan.domainXml, { mode: 0o644 });
     closeSync(openSync(plan.paths.consoleFile, 'w', 0o600));
+    // last step before the boot: every root tool (qemu-img, genisoimage, debugfs) is done with
+    // the job's disks and ISO; from now on the job's qemu may rewrite them, so root opens none
+    // of them with a tool again (only a created 'once' seed overlay, checked before its commit)
+    handOverToGuest(guestFilesOf(plan), plan.guestIdentity);
   });
   writeJobState(plan.paths.stateFile, { ...state, phase: 'booting' });
   await time('create', () => createDomain(plan.libvirtUri, plan.domainName, plan.paths.domainXml));
@@ -121,8 +126,8 @@ export async function timePhase<T>(timings: PhaseTimings, phase: string, step: (
 
 /** Makes the job directory: root-owned, traversable so the user reaches their key and qemu its files. */
 export function makeJobDir(dir: string): void {
-  // explicit chmod: pbs_mom runs the prologue with umask 0077, and libvirt's qemu user must
-  // reach the overlays and the submitter their key
+  // explicit chmod: pbs_mom runs the prologue with umask 0077, and the job's qemu uid must
+  // reach its overlays and the submitter their key
   ensureDir(dirname(dir), 0o755);
   mkdirSync(dir, { mode: 0o755 });
   chownSync(dir, 0, 0);

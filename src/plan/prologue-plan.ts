@@ -21,6 +21,7 @@ import type { StaticAddress } from '../network/address-pool.js';
 import type { RteResolution } from '../catalogue/resolve-request.js';
 import { planRtes, type RtePlan } from '../catalogue/rte-plan.js';
 import { guestRteList, jobRteSetup } from '../context/rte-layout.js';
+import type { GuestIdentity } from '../identity/guest-identity.js';
 
 /** Everything the prologue will do, as plain values: printable by a dry run, performed by applyPlan. */
 export interface ProloguePlan {
@@ -45,6 +46,8 @@ export interface ProloguePlan {
   domainXml: string;
   sshPort: number | undefined;
   staticAddress: StaticAddress | undefined;
+  /** the uid and gid the job's qemu runs as (libvirt's static DAC label) */
+  guestIdentity: GuestIdentity;
   nonce: string;
   readinessTimeoutMs: number;
   userKey: SshKeyPair;
@@ -63,6 +66,7 @@ export function planPrologue(input: {
   userImage?: DiskPlanInput['userImage'];
   staticAddress?: StaticAddress;
   rte?: RteResolution | undefined;
+  guestIdentity: GuestIdentity;
 }): ProloguePlan {
   const { config, args, template, submitter } = input;
   const paths = jobPaths(config.stateDir, args.jobId);
@@ -108,6 +112,7 @@ export function planPrologue(input: {
     kernelParams:
       template.vb.prepareMethod === 'ROOTSSH' ? { user: submitter.user, uid: submitter.uid, group: submitter.group, gid: submitter.gid, jobid: args.jobId } : undefined,
     extraDisks: rte?.packages.flatMap((p) => (p.disk ? [{ file: p.cacheFile, ...p.disk }] : [])),
+    guestIdentity: input.guestIdentity,
   });
   const timeoutSeconds = Math.min(template.vb.readiness.timeout ?? config.readinessTimeoutSeconds, config.prologueBudgetSeconds);
   return {
@@ -145,6 +150,7 @@ export function planPrologue(input: {
     domainXml,
     sshPort,
     staticAddress: input.staticAddress,
+    guestIdentity: input.guestIdentity,
     nonce,
     readinessTimeoutMs: timeoutSeconds * 1000,
     userKey,
@@ -200,6 +206,7 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
       : {}),
     sshForward: plan.sshPort === undefined ? null : `127.0.0.1:${plan.sshPort}`,
     network: plan.staticAddress ?? 'dhcp',
+    guestIdentity: plan.guestIdentity,
     readinessTimeoutSeconds: plan.readinessTimeoutMs / 1000,
     guestScriptPath: plan.guestScriptPath,
     domainXml: plan.domainXml,

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -49,6 +49,32 @@ test('libvirt accepts the rendered XML (schema check and test:///default define)
     // test:///default checks the semantics libvirt applies at define time, without a hypervisor
     const define = await execa('virsh', ['-c', 'test:///default', 'define', file], { reject: false });
     assert.is(define.exitCode, 0, define.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the job's own qemu identity: a static DAC label without relabelling replaces the template's DAC labels, other models' stay", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmbatch-render-'));
+  try {
+    const shipped = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8');
+    const labelled = shipped
+      .replace('</devices>', "  <channel type='unix'><source mode='bind' path='/run/x.sock'><seclabel model='dac' relabel='yes'><label>+999:+994</label></seclabel></source><target type='virtio' name='x'/></channel>\n  </devices>")
+      .replace('</domain>', "<seclabel type='dynamic' model='dac' relabel='yes'/>\n<seclabel type='none'/>\n<seclabel type='none' model='selinux'/>\n</domain>");
+    writeFileSync(join(dir, 'labelled.xml'), labelled);
+    const xml = renderDomain(await loadTemplate(join(dir, 'labelled.xml')), { ...rendering, guestIdentity: { uid: 1900000007, gid: 994 } });
+    const labels = xml.match(/<seclabel[^]*?(\/>|<\/seclabel>)/g);
+    assert.equal(labels, [
+      '<seclabel type="none" model="selinux"/>',
+      '<seclabel type="static" model="dac" relabel="no">\n    <label>+1900000007:+994</label>\n  </seclabel>',
+    ]);
+    assert.match(xml, '<source mode="bind" path="/run/x.sock"/>');
+    // without an identity (never in a prologue) the template is left as it is
+    assert.is(renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), rendering).includes('seclabel'), false);
+    const file = join(dir, 'domain.xml');
+    writeFileSync(file, xml);
+    const validate = await execa('virt-xml-validate', [file, 'domain'], { reject: false });
+    assert.is(validate.exitCode, 0, validate.stderr + validate.stdout);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
