@@ -6,7 +6,7 @@ import { entryKey, entryPaths, readEntryMeta, type EntryPaths } from '../images/
 import { removeEntryUser } from '../images/cache-users.js';
 import { ensureCachedImage } from '../images/ensure-cached.js';
 import type { ImageSource } from '../images/image-source.js';
-import { readRteState, refusalReason, rteFile, transition, type RteActor, type RteIdentity, type RteRecord } from './rte-state.js';
+import { readRteState, refusalReason, rteFile, rteGuestFailuresKept, transition, writeRteState, type RteActor, type RteIdentity, type RteRecord } from './rte-state.js';
 
 /** A package of a catalogue to provide: its identity and an optional check of the downloaded file (returns the problems). */
 export interface RtePackage extends RteIdentity {
@@ -87,20 +87,58 @@ export async function ensureRtePackage(ctx: CacheContext, pkg: RtePackage): Prom
   });
 }
 
+/** The FAILED reason other users see when guests' reports marked a package: vmbatch's words, never a guest's. */
+export function guestFailuresReason(users: number): string {
+  return `the installation failed in the guests of ${users} different users' jobs; see the node's log`;
+}
+
+/** What a guest's report of a failed install did: the record after it, and whether it marked the package FAILED now. */
+export interface GuestFailureOutcome {
+  record: RteRecord;
+  /** the distinct users whose guests reported it since it last worked */
+  users: number;
+  markedFailed: boolean;
+}
+
 /**
- * Marks a package FAILED because its control/install failed in the guest (the prologue calls
- * it with the guest's report). A package already FAILED keeps its first reason. Resolves to the
- * record, or undefined when the cache has no record of the package (nothing to mark).
+ * Records that the guest of job `by`, submitted by `uid`, reported the package's control/install
+ * failing. A guest is its submitter's to control, so one user's reports, however many, change
+ * nothing for others: the package becomes FAILED only once the guests of `threshold` different
+ * users reported it (distinct uids, kept in rte.json under the entry's lock), with vmbatch's
+ * reason. Undefined when the cache has no record of the package (nothing to record).
  */
-export async function markRteFailed(cacheDir: string, url: string, name: string, reason: string, by: RteActor): Promise<RteRecord | undefined> {
-  const paths = rtePaths(cacheDir, url);
+export async function recordGuestRteFailure(cacheDir: string, pkg: { url: string; name: string }, report: { uid: number; by: RteActor }, threshold: number): Promise<GuestFailureOutcome | undefined> {
+  const paths = rtePaths(cacheDir, pkg.url);
   if (!existsSync(rteFile(paths))) return undefined;
-  return withFileLock(paths.lock, { timeoutMs: markTimeoutMs, purpose: `${by} marking ${name} FAILED` }, async () => {
+  return withFileLock(paths.lock, { timeoutMs: markTimeoutMs, purpose: `${report.by} recording a guest failure of ${pkg.name}` }, async () => {
     const record = readRteState(paths);
-    if (!record || record.state === 'FAILED') return record;
-    const refused = refusalReason(record.state, 'FAILED', by);
-    if (refused) throw new VmbatchError('RTE_STATE_REFUSED', { name, from: record.state, to: 'FAILED', reason: refused });
-    return transition(paths, 'FAILED', by, reason);
+    if (!record) return undefined;
+    if (record.state === 'FAILED') return { record, users: record.guestFailures?.length ?? 0, markedFailed: false };
+    // one entry per user: a user's later report replaces their earlier one
+    const failures = [...(record.guestFailures ?? []).filter((f) => f.uid !== report.uid), { uid: report.uid, by: report.by, time: new Date().toISOString() }].slice(-rteGuestFailuresKept);
+    writeRteState(paths, { ...record, guestFailures: failures });
+    // FAILED only from a state the table lets a job fail (an INSTALLING by another job settles first)
+    if (failures.length >= threshold && refusalReason(record.state, 'FAILED', report.by) === undefined) {
+      return { record: transition(paths, 'FAILED', report.by, guestFailuresReason(failures.length)), users: failures.length, markedFailed: true };
+    }
+    return { record: readRteState(paths) ?? record, users: failures.length, markedFailed: false };
+  });
+}
+
+/**
+ * A guest installed the package and reported ready: the reports of failures before are
+ * forgotten (the count starts again). Reads without the lock first, so the usual case, no
+ * reports, costs one small read.
+ */
+export async function clearGuestRteFailures(cacheDir: string, pkg: { url: string; name: string }, by: RteActor): Promise<void> {
+  const paths = rtePaths(cacheDir, pkg.url);
+  if (!readRteState(paths)?.guestFailures?.length) return;
+  await withFileLock(paths.lock, { timeoutMs: markTimeoutMs, purpose: `${by} clearing the guest failures of ${pkg.name}` }, async () => {
+    const record = readRteState(paths);
+    // FAILED keeps its evidence; the admin's reset clears it
+    if (!record?.guestFailures?.length || record.state === 'FAILED') return;
+    const { guestFailures: _cleared, ...rest } = record;
+    writeRteState(paths, rest);
   });
 }
 

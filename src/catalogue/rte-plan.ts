@@ -22,10 +22,12 @@ export interface RtePlan {
   resolution: RteResolution;
   packages: PlannedRtePackage[];
   guest: GuestRte[];
+  /** how many different users' guests must report a package's install failing before it is FAILED for all */
+  failuresToMarkFailed: number;
 }
 
 /** Plans the resolved packages: cache files, context volume paths, extra disks with free targets. */
-export function planRtes(resolution: RteResolution, input: { cacheDir: string; usedTargets: string[] }): RtePlan {
+export function planRtes(resolution: RteResolution, input: { cacheDir: string; usedTargets: string[]; failuresToMarkFailed?: number }): RtePlan {
   const fetched = resolution.packages.filter((p): p is Exclude<ResolvedPackage, { kind: 'command' }> => p.kind !== 'command');
   const targets = freeVirtioTargets(input.usedTargets);
   let images = 0;
@@ -36,7 +38,7 @@ export function planRtes(resolution: RteResolution, input: { cacheDir: string; u
     return planned;
   });
   const guest = planGuestRtes(resolution.packages, { tarPath: rteTarName, imageSerial });
-  return { resolution, packages, guest };
+  return { resolution, packages, guest, failuresToMarkFailed: input.failuresToMarkFailed ?? 2 };
 }
 
 /** The serial of the n-th RTE image disk, by which the guest finds it (/sys/block/DEV/serial). */

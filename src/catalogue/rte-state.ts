@@ -45,6 +45,18 @@ export const rteIdentitySchema = z.object({
 /** What identifies the package of an entry. */
 export type RteIdentity = z.infer<typeof rteIdentitySchema>;
 
+/** A guest's report that the package's install failed in a job: only the host's own facts (whose job, when). */
+export const rteGuestFailureSchema = z.object({
+  uid: z.number().int().min(0),
+  by: rteActorSchema,
+  time: z.string().datetime(),
+});
+/** A guest's report that the package's install failed. */
+export type RteGuestFailure = z.infer<typeof rteGuestFailureSchema>;
+
+/** How many guest failure reports (one per user) rte.json keeps (the latest). */
+export const rteGuestFailuresKept = 32;
+
 /** The content of rte.json. */
 export const rteRecordSchema = rteIdentitySchema.extend({
   version: z.literal(1),
@@ -56,6 +68,8 @@ export const rteRecordSchema = rteIdentitySchema.extend({
   /** why (FAILED: what failed) */
   reason: z.string().optional(),
   history: z.array(rteTransitionSchema).max(rteHistoryLength),
+  /** the distinct users whose guests reported the install failing since it last worked (one entry per uid) */
+  guestFailures: z.array(rteGuestFailureSchema).max(rteGuestFailuresKept).optional(),
 });
 /** The content of rte.json. */
 export type RteRecord = z.infer<typeof rteRecordSchema>;
@@ -190,6 +204,8 @@ export function transition(paths: EntryPaths, to: RteState, by: RteActor, reason
     by,
     ...(reason === undefined ? {} : { reason }),
     history: [...(current?.history ?? []), step].slice(-rteHistoryLength),
+    // guests' reports outlive a change of state (they are why it became FAILED), not a fresh start
+    ...(current?.guestFailures?.length && to !== 'INSTALLABLE' ? { guestFailures: current.guestFailures } : {}),
   };
   writeRteState(paths, record);
   return record;

@@ -49,6 +49,8 @@ export const catalogueSchema = z
     denyRte: patterns.default([]),
     /** an installed package unused for this long is swept (the Janitor's rteexpirytime; default 3 days) */
     rteExpirySeconds: z.number().int().min(0).default(3 * 24 * 3600),
+    /** a package's install reported failing by the guests of this many different users' jobs is marked FAILED for all (a guest is its submitter's to forge) */
+    failuresToMarkFailed: z.number().int().min(1).default(2),
   })
   .strict();
 

@@ -1,5 +1,5 @@
 import { createReadStream, readFileSync } from 'node:fs';
-import ssh2 from 'ssh2';
+import ssh2, { type Client } from 'ssh2';
 import { PassThrough } from 'node:stream';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
 import { connectGuest, runOnGuest } from '../remoteshell/ssh-session.js';
@@ -44,20 +44,52 @@ export async function prepareOverRootSsh(login: RootSshLogin, input: { contextTa
       continue;
     }
     try {
-      const stderr = new PassThrough();
-      const errors: Buffer[] = [];
-      stderr.on('data', (d: Buffer) => errors.push(d));
-      const command = `rm -rf ${guestContextDir} && mkdir -p ${guestContextDir} && tar -x -f - -C ${guestContextDir} && sh ${guestContextDir}/prolog.sh ${guestContextDir}`;
-      const status = await runOnGuest(client, command, { stdout: new PassThrough().resume(), stderr, stdin: createReadStream(input.contextTar) });
-      if (status !== 0) {
-        const reason = Buffer.concat(errors).toString('utf8').trim().split('\n').slice(-5).join('\n') || `prolog.sh exited with ${status}`;
-        throw new VmbatchError('GUEST_PROLOG_FAILED', { domain: input.domain, reason });
-      }
+      await runPrologOverSsh(client, input);
       return;
     } finally {
       client.end();
     }
   }
+}
+
+/** How much of prolog.sh's stderr an error quotes: its last lines, and at most this many characters. */
+export const prologStderrTail = { lines: 20, chars: 4096 };
+
+// Sends the context and runs prolog.sh on a logged-in client, no longer than the deadline (a
+// hanging prolog must not hold the prologue until pbs_mom kills it). Its stderr is kept as a
+// bounded tail however much the guest writes.
+async function runPrologOverSsh(client: Client, input: { contextTar: string; domain: string; deadline: number }): Promise<void> {
+  const started = Date.now();
+  const stderr = new PassThrough();
+  let tail = '';
+  stderr.on('data', (d: Buffer) => {
+    // twice the quoted size: a line cut at the front is dropped when the tail is quoted
+    tail = (tail + d.toString('latin1')).slice(-2 * prologStderrTail.chars);
+  });
+  const command = `rm -rf ${guestContextDir} && mkdir -p ${guestContextDir} && tar -x -f - -C ${guestContextDir} && sh ${guestContextDir}/prolog.sh ${guestContextDir}`;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, input.deadline - Date.now()))));
+  try {
+    const status = await Promise.race([runOnGuest(client, command, { stdout: new PassThrough().resume(), stderr, stdin: createReadStream(input.contextTar) }), timedOut]);
+    if (status === 'timeout') {
+      // the session goes with the connection; the guest is destroyed with the job
+      client.destroy();
+      throw new VmbatchError('GUEST_PROLOG_TIMEOUT', { domain: input.domain, seconds: Math.round((Date.now() - started) / 1000), stderrTail: quotedTail(tail) });
+    }
+    if (status !== 0) throw new VmbatchError('GUEST_PROLOG_FAILED', { domain: input.domain, reason: quotedTail(tail) || `prolog.sh exited with ${status}` });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// The last lines of the guest's stderr, printable, within prologStderrTail.
+function quotedTail(text: string): string {
+  const lines = text.split(/\r?\n/).map((l) => l.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/[^\x20-\x7e\t]/g, '').trimEnd());
+  // the first piece may be a line cut by the bounded buffer: it is dropped unless it is all there is
+  if (text.length >= 2 * prologStderrTail.chars && lines.length > 1) lines.shift();
+  let quoted = lines.filter(Boolean).slice(-prologStderrTail.lines).join('\n');
+  if (quoted.length > prologStderrTail.chars) quoted = '...' + quoted.slice(-prologStderrTail.chars);
+  return quoted;
 }
 
 /**

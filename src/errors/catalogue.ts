@@ -275,6 +275,14 @@ export const errorCatalogue = {
     message: (p) => `the guest-side prolog of ${p.domain} failed: ${p.reason}`,
     hint: () => 'the guest could not be prepared for this job; docs/guest-contract.md says what the guest needs',
   }),
+  GUEST_PROLOG_TIMEOUT: entry<{ domain: string; seconds: number; stderrTail: string }>({
+    kind: 'transient',
+    message: (p) =>
+      `the guest-side prolog of ${p.domain} (run over ROOTSSH) did not finish within ${p.seconds} s` +
+      (p.stderrTail ? `; last lines of its stderr:\n${indent(p.stderrTail)}` : ' and wrote nothing on stderr'),
+    hint: () =>
+      "as for a guest that does not report ready: a slow node or a step of prolog.sh that waits (a runtime environment's control/install); raise readinessTimeoutSeconds for slow guests (docs/guest-contract.md)",
+  }),
   GUEST_STOPPED: entry<{ domain: string; consoleTail: string }>({
     kind: 'transient',
     message: (p) =>

@@ -102,5 +102,6 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
   const plan = planPrologue({ config, args, template, submitter, sshPort, userImage, staticAddress, rte, guestIdentity });
   const { guestReport } = await applyPlan(plan, timings, { startedAt: started, deadline }, log);
   timings.total = Date.now() - started;
-  log.info('ready', { job: args.jobId, domain: plan.domainName, port: plan.sshPort, guest: guestReport, ...timings });
+  // the peak memory: a guest flooding its console must not grow it (docs/admin.md)
+  log.info('ready', { job: args.jobId, domain: plan.domainName, port: plan.sshPort, guest: guestReport, ...timings, maxRssKiB: process.resourceUsage().maxRSS });
 }

@@ -8,7 +8,7 @@ import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
 import { createDomain } from '../hypervisor/virsh.js';
 import { jobRefOf } from '../images/cache-users.js';
 import { prepareDisks } from '../images/prepare-disks.js';
-import { noteGuestRteFailure, prepareRtes } from '../catalogue/prepare-rtes.js';
+import { noteGuestRteFailure, noteGuestRteSuccess, prepareRtes } from '../catalogue/prepare-rtes.js';
 import type { Logger } from '../log/logger.js';
 import { waitForReady } from '../readiness/wait-ready.js';
 import { writeJobState, type JobState } from '../state/job-state.js';
@@ -90,13 +90,14 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
       return await waitForReady({ uri: plan.libvirtUri, domainName: plan.domainName, consoleFile: plan.paths.consoleFile, nonce: plan.nonce, timeoutMs: Math.max(0, Math.min(plan.readinessTimeoutMs, budgetLeft)) });
     } catch (error) {
       // when the prologue's budget, not the guest's own timeout, cut the wait short, say so
-      if (rte && isVmbatchError(error, 'GUEST_PROLOG_FAILED')) await noteGuestRteFailure(rte, error.params.reason, cache);
+      if (rte && isVmbatchError(error, 'GUEST_PROLOG_FAILED')) await noteGuestRteFailure(rte, error.params.reason, { ...cache, uid: plan.submitter.uid });
       if (isVmbatchError(error, 'GUEST_NOT_READY') && budgetLeft < plan.readinessTimeoutMs) {
         throw new VmbatchError('BUDGET_EXCEEDED', { seconds: Math.round((deadline - startedAt) / 1000) }, { cause: error });
       }
       throw error;
     }
   });
+  if (rte) await noteGuestRteSuccess(rte, { ...cache, uid: plan.submitter.uid });
   writeJobState(plan.paths.stateFile, { ...state, phase: 'ready', guestReport: ready.detail });
   return { guestReport: ready.detail };
 }

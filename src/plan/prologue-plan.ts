@@ -78,7 +78,7 @@ export function planPrologue(input: {
   const jobFile = `${args.jobId}.SC`;
   const tarFiles = planTarFiles(template.vb.tarFiles, config.contextFilesDir);
   const cacheDir = cacheDirOf(config);
-  const rte = input.rte && planRtes(input.rte, { cacheDir, usedTargets: template.disks.map((d) => d.target) });
+  const rte = input.rte && planRtes(input.rte, { cacheDir, usedTargets: template.disks.map((d) => d.target), failuresToMarkFailed: config.catalogue.failuresToMarkFailed });
   const params: GuestParams = {
     VB_NONCE: nonce,
     VB_JOBID: args.jobId,

@@ -8,7 +8,11 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
-import { ensureRtePackage, markRteFailed, rtePaths, type RtePackage, type RtePackageFile } from '../../src/catalogue/rte-packages.js';
+import { ensureRtePackage, rtePaths, type RtePackage, type RtePackageFile } from '../../src/catalogue/rte-packages.js';
+import { noteGuestRteFailure, noteGuestRteSuccess } from '../../src/catalogue/prepare-rtes.js';
+import type { RtePlan } from '../../src/catalogue/rte-plan.js';
+import type { RteResolution } from '../../src/catalogue/resolve-request.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 import { withFileLock } from '../../src/fsutil/file-lock.js';
 import { removeLockedEntry } from '../../src/images/cache-admin.js';
 import { listRtes, setRteState } from '../../src/catalogue/rte-admin.js';
@@ -213,18 +217,70 @@ test('check() problems mark the package FAILED (RTE_PACKAGE_INVALID); the job re
   ]);
 });
 
-test('the guest reports a failed control/install: markRteFailed; later jobs are refused; a first reason is kept', async () => {
+// The job's plan as noteGuestRteFailure sees it: the packages it fetched (and a command check).
+function jobRte(packages: RtePackage[], failuresToMarkFailed = 2): RtePlan {
+  const planned = packages.map((p) => ({ name: p.name, kind: p.kind, instance: p.instance, url: p.url, mirrors: [], cacheFile: '' }));
+  const resolved = [...planned.map((p) => ({ ...p, urls: [p.url] })), { kind: 'command', name: 'ENV/CMD/PERL' }];
+  return { resolution: { requested: [], base: 'b', vm: 'v', template: 't', packages: resolved as unknown as RteResolution['packages'] }, packages: planned, guest: [], failuresToMarkFailed };
+}
+
+test("a guest's failure report: one user's reports, however many, leave the package INSTALLED for others; the guests of two different users mark it FAILED with vmbatch's reason", async () => {
   const s = node();
   const p = pkg('APPS/BIO/GUESTFAIL-1.0', '/guestfail.tar');
   server.route('/guestfail.tar', { kind: 'data', data: good });
   await ensureRtePackage(s.ctx('12'), p);
-  const marked = await markRteFailed(s.cacheDir, p.url, p.name, 'in the guest of job testhost--12: control/install exited 3', 'testhost--12');
-  assert.is(marked?.state, 'FAILED');
-  const again = await markRteFailed(s.cacheDir, p.url, p.name, 'another reason', 'testhost--13');
-  assert.is(again?.reason, 'in the guest of job testhost--12: control/install exited 3');
-  const refused = await expectVmbatchError(() => ensureRtePackage(s.ctx('14'), p), 'RTE_FAILED');
-  assert.is(refused.message, `the runtime environment 'APPS/BIO/GUESTFAIL-1.0' is marked FAILED on this site since ${marked!.since}: in the guest of job testhost--12: control/install exited 3`);
-  assert.is(await markRteFailed(s.cacheDir, server.url('/never.tar'), 'APPS/NEVER-1', 'x', 'testhost--12'), undefined, 'nothing to mark');
+  const { log: rec, lines } = recordingLogger();
+  const rte = jobRte([p]);
+  const evil = 'rte APPS/BIO/GUESTFAIL-1.0: \x1b[31mcall 555-EVIL for support';
+  for (const job of ['12', '13', '14']) await noteGuestRteFailure(rte, evil, { cacheDir: s.cacheDir, jobRef: `testhost--${job}`, uid: 5001, log: rec });
+  const one = recordOf(s, p)!;
+  assert.is(one.state, 'INSTALLED');
+  assert.equal(one.guestFailures?.map((f) => [f.uid, f.by]), [[5001, 'testhost--14']], 'one entry per user, the latest');
+  assert.is((await ensureRtePackage(s.ctx('15'), p)).file, rtePaths(s.cacheDir, p.url).data, 'another user still gets it');
+  // a success starts the count again: another user's failure afterwards is the first
+  await noteGuestRteSuccess(rte, { cacheDir: s.cacheDir, jobRef: 'testhost--15', uid: 5002, log: rec });
+  assert.is(recordOf(s, p)!.guestFailures, undefined);
+  await noteGuestRteFailure(rte, evil, { cacheDir: s.cacheDir, jobRef: 'testhost--16', uid: 5003, log: rec });
+  assert.is(recordOf(s, p)!.state, 'INSTALLED');
+  await noteGuestRteFailure(rte, 'rte APPS/BIO/GUESTFAIL-1.0: control/install exited 3', { cacheDir: s.cacheDir, jobRef: 'testhost--17', uid: 5004, log: rec });
+  const failed = recordOf(s, p)!;
+  assert.is(failed.state, 'FAILED');
+  assert.is(failed.reason, "the installation failed in the guests of 2 different users' jobs; see the node's log");
+  assert.equal(failed.guestFailures?.map((f) => f.uid), [5003, 5004]);
+  const refused = await expectVmbatchError(() => ensureRtePackage(s.ctx('18'), p), 'RTE_FAILED');
+  assert.is(refused.message, `the runtime environment 'APPS/BIO/GUESTFAIL-1.0' is marked FAILED on this site since ${failed.since}: the installation failed in the guests of 2 different users' jobs; see the node's log`);
+  assert.not.match(JSON.stringify(failed), 'EVIL', "no guest's text in rte.json");
+  // the guest's text is in the node's log, with the job and the user
+  assert.equal(lines.filter((l) => l.level === 'warn').length, 5);
+  assert.equal(lines[0], { level: 'warn', msg: 'a guest reported a failed install of a runtime environment', fields: { job: 'testhost--12', uid: 5001, rte: p.name, guest: '\x1b[31mcall 555-EVIL for support' } });
+  assert.equal(lines.at(-1), { level: 'error', msg: 'runtime environment marked FAILED: its install failed in the guests of different users', fields: { rte: p.name, url: p.url, users: 2, jobs: 'testhost--16,testhost--17' } });
+  // the admin's reset forgets the reports
+  await setRteState(s.cacheDir, p.name, 'INSTALLABLE');
+  await ensureRtePackage(s.ctx('19'), p);
+  assert.is(recordOf(s, p)!.guestFailures, undefined);
+});
+
+test('a forged report naming a package the job does not install is ignored (logged); a command check changes nothing; failuresToMarkFailed 1 trusts every guest', async () => {
+  const s = node();
+  const mine = pkg('APPS/MINE-1', '/forge-mine.tar');
+  const other = pkg('APPS/OTHER-1', '/forge-other.tar');
+  server.route('/forge-mine.tar', { kind: 'data', data: good });
+  server.route('/forge-other.tar', { kind: 'data', data: good });
+  await ensureRtePackage(s.ctx('20'), mine);
+  await ensureRtePackage(s.ctx('21'), other);
+  const { log: rec, lines } = recordingLogger();
+  for (const [uid, job] of [[6001, '22'], [6002, '23'], [6003, '24']] as const) {
+    await noteGuestRteFailure(jobRte([mine]), 'rte APPS/OTHER-1: evil text', { cacheDir: s.cacheDir, jobRef: `testhost--${job}`, uid, log: rec });
+    await noteGuestRteFailure(jobRte([mine]), 'rte ENV/CMD/PERL: perl is missing', { cacheDir: s.cacheDir, jobRef: `testhost--${job}`, uid, log: rec });
+  }
+  assert.is(recordOf(s, other)!.state, 'INSTALLED');
+  assert.is(recordOf(s, other)!.guestFailures, undefined);
+  assert.is(recordOf(s, mine)!.guestFailures, undefined);
+  assert.equal(lines.map((l) => l.msg), Array(3).fill('a guest reported a failed install of a runtime environment its job does not install; ignored'));
+  assert.equal(lines[0]!.fields, { job: 'testhost--22', uid: 6001, rte: 'APPS/OTHER-1', guest: 'evil text' });
+  // a site that trusts its guests (failuresToMarkFailed: 1) gets the old behaviour
+  await noteGuestRteFailure(jobRte([mine], 1), 'rte APPS/MINE-1: broken', { cacheDir: s.cacheDir, jobRef: 'testhost--25', uid: 6001, log: rec });
+  assert.is(recordOf(s, mine)!.reason, "the installation failed in the guests of 1 different users' jobs; see the node's log");
 });
 
 test('sweep: removes an expired unused package, marks a used expired one REMOVAL_PENDING (refused to new jobs), keeps FAILED and fresh ones; force removes unused ones', async () => {

@@ -253,7 +253,7 @@ async function failingCatalogues(): Promise<void> {
   assert.ok(broken.stderr.startsWith(`vmbatch: CATALOGUE_XML_INVALID: the software catalogue ${server.url('/broken.rdf')} is not well-formed XML (line 3, column `), broken.stderr);
 }
 
-test('a tarball without control/install is refused on the host and marked FAILED; an install that fails in the guest too', async () => {
+test("a tarball without control/install is refused on the host and marked FAILED; an install that fails in the guests of two different users' jobs too", async () => {
   const noInstall = await refused('530.vm', 'other=vbrte=APPS/TEST/NOINSTALL-1');
   assert.is(noInstall.exitCode, 1);
   assert.is(
@@ -263,14 +263,22 @@ test('a tarball without control/install is refused on the host and marked FAILED
   const fails = await refused('531.vm', 'other=vbrte=APPS/TEST/FAILS-1');
   assert.is(fails.exitCode, 1);
   assert.ok(fails.stderr.includes('rte APPS/TEST/FAILS-1: control/install exited 3 (cannot build the widget)'), fails.stderr);
-  const states = Object.fromEntries(listRtes(join(mom.stateDir, 'cache')).map((r) => [r.name, r.state]));
-  assert.is(states['APPS/TEST/NOINSTALL-1'], 'FAILED');
-  assert.is(states['APPS/TEST/FAILS-1'], 'FAILED');
+  const state = (name: string) => listRtes(join(mom.stateDir, 'cache')).find((r) => r.name === name)?.state;
+  assert.is(state('APPS/TEST/NOINSTALL-1'), 'FAILED');
+  // one user's guest is that user's word only
+  assert.is(state('APPS/TEST/FAILS-1'), 'INSTALLED');
+  const otherUser = await ensureHostUser('vbother', 31339, 31340);
+  const job = { jobId: '7430.vm', user: otherUser, resources: 'other=vbrte=APPS/TEST/FAILS-1' };
+  const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
+  assert.is((await runPrologue(mom, job, script)).exitCode, 1);
+  await endFailedJob(mom, job, script);
+  assert.is(state('APPS/TEST/FAILS-1'), 'FAILED');
   // the next job is refused at once: no download, no guest
   const requests = server.requests('/rtes/fails.tar');
   const again = await refused('532.vm', 'other=vbrte=APPS/TEST/FAILS-1');
   assert.is(again.exitCode, 1);
   assert.ok(again.stderr.startsWith("vmbatch: RTE_FAILED: the runtime environment 'APPS/TEST/FAILS-1' is marked FAILED on this site since "), again.stderr);
+  assert.ok(again.stderr.includes(": the installation failed in the guests of 2 different users' jobs; see the node's log\n"), again.stderr);
   assert.is(server.requests('/rtes/fails.tar'), requests);
   assert.not.ok(existsSync(join(mom.stateDir, 'jobs', '532.vm')));
   await clean();
