@@ -1,7 +1,6 @@
 import { rmSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { destroyDomain } from '../hypervisor/virsh.js';
-import { releasePorts } from '../hypervisor/port-allocator.js';
 import { releaseAddress } from '../network/address-pool.js';
 import { domainNameFor } from '../job/names.js';
 import { jobPaths } from '../state/job-paths.js';
@@ -17,7 +16,7 @@ export interface TeardownReport {
 
 /**
  * Removes everything a job has on this node: its domain, its uses of the image cache, its
- * directory (overlays, ISO, keys, console log, state), its port and address reservations. Idempotent, and correct after a prologue that
+ * directory (overlays, ISO, keys, console log, sockets, state), its address reservation. Idempotent, and correct after a prologue that
  * failed or was killed half-way: each step works from the job id alone.
  */
 export async function teardownJob(config: Config, jobId: string): Promise<TeardownReport> {
@@ -28,7 +27,6 @@ export async function teardownJob(config: Config, jobId: string): Promise<Teardo
   const phase = safePhase(paths.stateFile);
   await releaseCacheUses(paths.cacheUses, jobRefOf(jobId), createLogger(config.logFile, 'teardown'), { keepSeed: phase === 'ready' });
   rmSync(paths.dir, { recursive: true, force: true });
-  releasePorts(config.stateDir, jobId);
   releaseAddress(config.stateDir, jobId);
   return { domain };
 }

@@ -81,7 +81,7 @@ async function plan(argv: string[]): Promise<number> {
     const rte = await (await import('../catalogue/resolve-job.js')).resolveJobRtes(config, request, { deadline: Date.now() + 120_000, log });
     const template = await selectTemplate(config.domainsDir, rte?.template ?? request.vbdomain, config.defaultDomain);
     const submitter = await lookupSubmitter(args.user, args.group);
-    const p = planPrologue({ config, args, template, submitter, sshPort: config.sshForwardPorts.first, userImage, rte });
+    const p = planPrologue({ config, args, template, submitter, userImage, rte });
     process.stdout.write(JSON.stringify(describePlan(p), null, 2) + '\n');
     return 0;
   } catch (error) {

@@ -195,11 +195,6 @@ export const errorCatalogue = {
     message: (p) => `libvirt refused to start ${p.domain}: ${p.stderr.trim()}`,
     hint: () => '`vmbatch plan` prints the domain XML vmbatch hands to virsh; check it against the libvirt message',
   }),
-  PORTS_EXHAUSTED: entry<{ first: number; last: number }>({
-    kind: 'transient',
-    message: (p) => `no free SSH forward port on 127.0.0.1 in ${p.first}-${p.last}: every port is taken by a running job or another program`,
-    hint: () => 'widen sshForwardPorts in the configuration, or run fewer jobs on this node at once',
-  }),
   ADDRESSES_EXHAUSTED: entry<{ pool: string }>({
     kind: 'transient',
     message: (p) => `no free static address for the guest: every address of this node's pool (${p.pool}) is taken by a running job`,

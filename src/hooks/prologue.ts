@@ -4,7 +4,6 @@ import { teardownJob } from '../cleanup/teardown.js';
 import { selectTemplate } from '../domain/select-template.js';
 import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
 import { prologueExitCode, HookExit } from '../errors/exit-codes.js';
-import { reservePort } from '../hypervisor/port-allocator.js';
 import { reserveAddress } from '../network/address-pool.js';
 import { parsePrologueArgv, type PrologueArgs } from '../job/hook-argv.js';
 import { parseResourceList } from '../job/resources.js';
@@ -89,10 +88,9 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
   // a leftover of an earlier attempt (killed prologue, missed epilogue) would block the name
   await teardownJob(config, args.jobId);
   makeJobDir(jobPaths(config.stateDir, args.jobId).dir);
-  const sshPort = await reservePort(config.stateDir, args.jobId, config.sshForwardPorts);
   const staticAddress = await reserveAddress(config, args.jobId);
-  const plan = planPrologue({ config, args, template, submitter, sshPort, userImage, staticAddress, rte });
+  const plan = planPrologue({ config, args, template, submitter, userImage, staticAddress, rte });
   const { guestReport } = await applyPlan(plan, timings, { startedAt: started, deadline }, log);
   timings.total = Date.now() - started;
-  log.info('ready', { job: args.jobId, domain: plan.domainName, port: plan.sshPort, guest: guestReport, ...timings });
+  log.info('ready', { job: args.jobId, domain: plan.domainName, guest: guestReport, ...timings });
 }

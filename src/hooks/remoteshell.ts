@@ -41,10 +41,9 @@ export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadS
       const { runOverConsole } = await import('../remoteshell/console-session.js');
       return await runOverConsole(state.consoleSocket, guestJobCommand({ workdir: env.PBS_O_WORKDIR, env: jobEnvironment(env), script, rte: state.rte }), process.stdout);
     }
-    if (state.sshPort === undefined) throw new VmbatchError('JOB_NOT_PREPARED', { jobId, stateDir: paths.dir });
+    if (state.sshSocket === undefined) throw new VmbatchError('JOB_NOT_PREPARED', { jobId, stateDir: paths.dir });
     const client = await connectGuest({
-      host: state.sshHost,
-      port: state.sshPort,
+      socket: state.sshSocket,
       user: state.user,
       privateKey: readFileSync(paths.userKey, 'utf8'),
       hostPublicKey: state.hostPublicKey,

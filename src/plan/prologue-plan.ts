@@ -42,7 +42,8 @@ export interface ProloguePlan {
   /** runtime environments from the catalogue: fetched by the host, installed by the guest */
   rte: RtePlan | undefined;
   domainXml: string;
-  sshPort: number | undefined;
+  /** <vbsshchannel/>: the unix socket SSH reaches the guest through */
+  sshSocket: string | undefined;
   staticAddress: StaticAddress | undefined;
   nonce: string;
   readinessTimeoutMs: number;
@@ -58,7 +59,6 @@ export function planPrologue(input: {
   args: PrologueArgs;
   template: DomainTemplate;
   submitter: Submitter;
-  sshPort: number | undefined;
   userImage?: DiskPlanInput['userImage'];
   staticAddress?: StaticAddress;
   rte?: RteResolution | undefined;
@@ -93,12 +93,12 @@ export function planPrologue(input: {
     VB_CONSOLE_LOGIN: template.vb.remoteshell.mode === 'console' ? template.vb.remoteshell.device : '',
   };
   const disks = planDisks(template, { paths, cacheDir, siteBase: config.images.siteBase, userImage: input.userImage });
-  const sshPort = template.vb.sshForward ? input.sshPort : undefined;
+  const sshSocket = template.vb.sshChannel ? paths.sshSocket : undefined;
   const domainXml = renderDomain(template, {
     domainName,
     diskFiles: new Map(disks.map((d) => [d.index, { file: d.file, format: d.format }])),
     consoleFile: paths.consoleFile,
-    sshForwardPort: sshPort,
+    sshSocket,
     staticAddress: input.staticAddress,
     loginConsoleSocket: template.vb.remoteshell.mode === 'console' ? paths.consoleSocket : undefined,
     // ROOTSSH guests booted from a kernel learn the submitter before the host logs in
@@ -137,7 +137,7 @@ export function planPrologue(input: {
     }),
     rte,
     domainXml,
-    sshPort,
+    sshSocket,
     staticAddress: input.staticAddress,
     nonce,
     readinessTimeoutMs: timeoutSeconds * 1000,
@@ -192,7 +192,7 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
           },
         }
       : {}),
-    sshForward: plan.sshPort === undefined ? null : `127.0.0.1:${plan.sshPort}`,
+    sshChannel: plan.sshSocket ?? null,
     network: plan.staticAddress ?? 'dhcp',
     readinessTimeoutSeconds: plan.readinessTimeoutMs / 1000,
     guestScriptPath: plan.guestScriptPath,
