@@ -266,6 +266,11 @@ export const errorCatalogue = {
     message: (p) => `job ${p.jobId} has no prepared guest (nothing in ${p.stateDir})`,
     hint: () => 'remoteshell runs only after the vmbatch prologue prepared the job; check that mom_priv/prologue is vmbatch\'s',
   }),
+  JOB_NOT_OWNED: entry<{ jobId: string; user: string; uid: number }>({
+    kind: 'permanent',
+    message: (p) => `job ${p.jobId} belongs to ${p.user}, not to uid ${p.uid}: only its submitter reaches its guest`,
+    hint: () => "remoteshell runs as the job's submitter (pbs_mom's $job_starter does so); the job's SSH socket and key are theirs alone",
+  }),
   JOB_ID_MISSING: entry<Record<string, never>>({
     kind: 'permanent',
     message: () => 'remoteshell cannot tell which job it runs: PBS_JOBID is not set',

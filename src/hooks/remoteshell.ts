@@ -26,6 +26,9 @@ export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadS
     const paths = jobPaths(config.stateDir, jobId);
     const state = readJobState(paths.stateFile);
     if (!state || state.phase !== 'ready') throw new VmbatchError('JOB_NOT_PREPARED', { jobId, stateDir: paths.dir });
+    // the socket and the key refuse anyone else anyway; say so instead of failing on a file
+    const uid = process.getuid?.();
+    if (uid !== undefined && uid !== 0 && uid !== state.uid) throw new VmbatchError('JOB_NOT_OWNED', { jobId, user: state.user, uid });
 
     const interactive = stdin.isTTY === true;
     let script: string | undefined;

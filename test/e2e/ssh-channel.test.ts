@@ -7,18 +7,23 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'n
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
+import { repoRoot } from '../helpers/paths.js';
 import { leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
 
 let mom: Mom;
 let user: HostUser;
 let other: HostUser;
-let before: string[];
+
+// What the node holds of this file's jobs (7101-7103): other suites may boot guests meanwhile.
+async function left() {
+  const l = await leftovers(mom);
+  return { ...l, domains: l.domains.filter((d) => /^vmbatch-710\d\.vm$/.test(d)) };
+}
 
 test.before(async () => {
   user = await ensureHostUser('vbe2e', 31337, 31338);
   other = await ensureHostUser('vbother', 31339, 31340);
   mom = await setupMom();
-  before = (await leftovers(mom)).domains;
 });
 test.after(() => teardownMom(mom));
 
@@ -98,7 +103,7 @@ test('the job runs over its own unix socket: the submitter\'s only, no TCP port 
     }
     assert.is((await runEpilogue(mom, job, script, 0)).exitCode, 0);
     assert.not.ok(existsSync(socket), 'the socket goes with the job directory');
-    assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
+    assert.equal(await left(), { domains: [], jobs: [], ports: [], attempts: [] });
   } finally {
     squatter.kill();
     await squatter.catch(() => undefined);
@@ -116,7 +121,11 @@ test('remoteshell run by another user than the submitter cannot reach the guest'
     const run = await runJobStarter(mom, { ...job, user: other }, script);
     assert.is(run.exitCode, 255);
     assert.is(run.stdout, '');
-    assert.match(run.stderr, /^vmbatch: /);
+    assert.is(
+      run.stderr,
+      "vmbatch: JOB_NOT_OWNED: job 7102.vm belongs to vbe2e, not to uid 31339: only its submitter reaches its guest\n" +
+        "  hint: remoteshell runs as the job's submitter (pbs_mom's $job_starter does so); the job's SSH socket and key are theirs alone",
+    );
     const probe = await asUser(other, `import { connect } from 'node:net'; const s = connect(${JSON.stringify(socket)}); s.on('connect', () => { console.log('connected'); s.destroy(); }); s.on('error', (e) => console.log(e.code));`);
     assert.is(probe.stdout, 'EACCES');
     // the submitter still gets the guest: nothing the other user did held the channel
@@ -125,7 +134,20 @@ test('remoteshell run by another user than the submitter cannot reach the guest'
   } finally {
     await runEpilogue(mom, job, script, 0);
   }
-  assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
+  assert.equal(await left(), { domains: [], jobs: [], ports: [], attempts: [] });
+});
+
+test('`vmbatch plan` shows the SSH channel socket, and the domain XML has the channel and no host port', async () => {
+  const job = { jobId: '7103.vm', user };
+  const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
+  const run = await execa(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'plan', job.jobId, user.user, user.group, script], { env: { VMBATCH_CONFIG: mom.configFile }, reject: false });
+  assert.is(run.exitCode, 0, run.stderr);
+  const plan = JSON.parse(run.stdout);
+  assert.is(plan.sshChannel, join(mom.stateDir, 'jobs', '7103.vm', 'ssh.sock'));
+  assert.not.ok('sshForward' in plan);
+  assert.match(plan.domainXml, `<channel type="unix">\n      <source mode="bind" path="${plan.sshChannel}"/>\n      <target type="virtio" name="org.vmbatch.ssh"/>\n    </channel>`);
+  assert.not.match(plan.domainXml, /hostfwd|<interface/);
+  assert.equal(await left(), { domains: [], jobs: [], ports: [], attempts: [] });
 });
 
 test.run();
