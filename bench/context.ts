@@ -13,7 +13,7 @@ import { planCloudInitIso } from '../src/context/cloud-init.js';
 import { planContextIso, type IsoLayout } from '../src/context/iso-layout.js';
 import { generateKeyPair } from '../src/context/keys.js';
 import { ensureHostUser } from '../test/helpers/host-user.js';
-import { domainsDir } from '../test/helpers/paths.js';
+import { domainsDir, testGuestDir } from '../test/helpers/paths.js';
 import { runEpilogue, runPrologue, setupMom, teardownMom, writeJobScript } from '../test/torque/pbs-mom.js';
 import { median, ms } from './measure.js';
 
@@ -62,9 +62,27 @@ async function main(): Promise<void> {
     }
 
     // ROOTSSH in a real guest: the prologue's 'rootssh' phase, and ssh(1) doing the same login,
-    // archive transfer and unpack into the same (still running) guest
+    // archive transfer and unpack into the same (still running) guest, over the job's SSH socket
+    // (ssh(1) cannot open a unix socket itself: a python3 relay is its ProxyCommand)
+    const unixRelay = join(dir, 'unix-relay.py');
+    writeFileSync(
+      unixRelay,
+      [
+        'import os, socket, sys, threading',
+        's = socket.socket(socket.AF_UNIX)',
+        's.connect(sys.argv[1])',
+        'def up():',
+        '    while (b := os.read(0, 65536)):',
+        '        s.sendall(b)',
+        '    s.shutdown(socket.SHUT_WR)',
+        'threading.Thread(target=up, daemon=True).start()',
+        'while (b := s.recv(65536)):',
+        '    os.write(1, b)',
+        '',
+      ].join('\n'),
+    );
     const user = await ensureHostUser('vbbench', 41101, 41102);
-    const guest = '/var/lib/vmbatch/guest';
+    const guest = testGuestDir;
     const template = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8')
       .replace('<vbpreparemethod>CDROM</vbpreparemethod>', '<vbpreparemethod>ROOTSSH</vbpreparemethod>')
       .replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, '');
@@ -79,7 +97,7 @@ async function main(): Promise<void> {
         if (run.exitCode !== 0) throw new Error(run.stderr);
         const line = readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes(`job=${job.jobId}`) && l.includes('msg="ready"')).pop() ?? '';
         phase.push(Number(/ rootssh=([\d.]+)/.exec(line)?.[1]));
-        const port = Number(/ port=(\d+)/.exec(line)?.[1]);
+        const socket = join(mom.stateDir, 'jobs', job.jobId, 'ssh.sock');
         const tarFile = join(dir, 'ctx.tar');
         await buildContextTar(planContextIso(input), tarFile, join(dir, 'st'));
         // the guest's root listener is gone after prolog.sh: the per-job server refuses root, so
@@ -87,7 +105,7 @@ async function main(): Promise<void> {
         const key = join(mom.stateDir, 'jobs', job.jobId, 'user_key');
         sshBare.push(
           await ms(() =>
-            execa('ssh', ['-q', '-i', key, '-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', 'vbbench@127.0.0.1', 'mkdir -p /tmp/c && tar -x -f - -C /tmp/c && true'], { inputFile: tarFile }),
+            execa('ssh', ['-q', '-i', key, '-o', `ProxyCommand=python3 ${unixRelay} ${socket}`, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', 'vbbench@guest', 'mkdir -p /tmp/c && tar -x -f - -C /tmp/c && true'], { inputFile: tarFile }),
           ),
         );
         await runEpilogue(mom, job, script, 0);

@@ -47,8 +47,7 @@ async function main(): Promise<void> {
         .replaceAll(dir, scratch)
         .replace(/<name>[^<]*<\/name>/, `<name>vmbatch-bare-${i}</name>`)
         .replace(/disk-vda\.qcow2/, 'overlay.qcow2')
-        .replace(/context\.iso/, 'c.iso')
-        .replace(/hostfwd=tcp:127\.0\.0\.1:\d+/, `hostfwd=tcp:127.0.0.1:${43900 + i}`);
+        .replace(/context\.iso/, 'c.iso');
       writeFileSync(join(scratch, 'bare.xml'), xml);
       writeFileSync(join(scratch, 'console.log'), '');
       bare.create!.push(await ms(() => execa('virsh', ['-q', '-c', 'qemu:///system', 'create', join(scratch, 'bare.xml')])));

@@ -1,7 +1,6 @@
 import { rmSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { destroyDomain } from '../hypervisor/virsh.js';
-import { releasePorts } from '../hypervisor/port-allocator.js';
 import { releaseAddress } from '../network/address-pool.js';
 import { domainNameFor } from '../job/names.js';
 import { jobPaths } from '../state/job-paths.js';
@@ -18,7 +17,7 @@ export interface TeardownReport {
 
 /**
  * Removes everything a job has on this node: its domain, its uses of the image cache, its
- * directory (overlays, ISO, keys, console log, state), its port, address and guest uid reservations. Idempotent, and correct after a prologue that
+ * directory (overlays, ISO, keys, console log, sockets, state), its address and guest uid reservations. Idempotent, and correct after a prologue that
  * failed or was killed half-way: each step works from the job id alone. `dropSeed`: a seed's
  * writes are dropped even from a guest that got ready (reconcile: the job died unseen).
  */
@@ -30,7 +29,6 @@ export async function teardownJob(config: Config, jobId: string, options: { drop
   const phase = safePhase(paths.stateFile);
   await releaseCacheUses(paths.cacheUses, jobRefOf(jobId), createLogger(config.logFile, 'teardown'), { keepSeed: phase === 'ready' && !options.dropSeed });
   rmSync(paths.dir, { recursive: true, force: true });
-  releasePorts(config.stateDir, jobId);
   releaseAddress(config.stateDir, jobId);
   // last: the uid goes back to the pool only when no guest runs as it and no file of it is left
   releaseGuestIdentity(config.stateDir, jobId);

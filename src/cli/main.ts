@@ -86,9 +86,9 @@ async function plan(argv: string[]): Promise<number> {
     const rte = await (await import('../catalogue/resolve-job.js')).resolveJobRtes(config, request, { deadline: Date.now() + 120_000, log });
     const template = await selectTemplate(config.domainsDir, rte?.template ?? request.vbdomain, config.defaultDomain);
     const submitter = await lookupSubmitter(args.user, args.group);
-    // a dry run reserves nothing: the first port and uid of the pools stand for the job's
+    // a dry run reserves nothing: the first uid of the pool stands for the job's
     const guestIdentity = { uid: config.guestIdentity.uids.first, gid: await (await import('../identity/guest-identity.js')).resolveGuestGroup(config) };
-    const p = planPrologue({ config, args, template, submitter, sshPort: config.sshForwardPorts.first, userImage, rte, guestIdentity });
+    const p = planPrologue({ config, args, template, submitter, userImage, rte, guestIdentity });
     process.stdout.write(JSON.stringify(describePlan(p), null, 2) + '\n');
     return 0;
   } catch (error) {

@@ -128,11 +128,8 @@ export const configSchema = z
     prologueBudgetSeconds: z.number().int().positive().max(290).default(240),
     /** prologue attempts per job before a transient failure aborts instead of requeueing */
     maxAttempts: z.number().int().min(1).max(20).default(3),
-    /** loopback ports for the guests' SSH forwards */
-    sshForwardPorts: z
-      .object({ first: z.number().int().min(1024).max(65535), last: z.number().int().min(1024).max(65535) })
-      .refine((r) => r.first <= r.last, { message: 'first must not be greater than last' })
-      .default({ first: 42000, last: 42999 }),
+    /** obsolete and ignored: guests are reached over a per-job unix socket, no host port (kept so older configurations load) */
+    sshForwardPorts: z.unknown().optional(),
     /** guest directory for the job script when the template has no <vbjobpath> */
     guestJobPath: z.string().startsWith('/').default('/var/spool/vmbatch/jobs'),
     /** write why a job was aborted or requeued into the job's working directory, as the submitter */

@@ -9,9 +9,32 @@ import { shellQuote } from '../shell/quote.js';
 /** Where shipped tar files are written in a cloud-init guest before they are unpacked. */
 const guestTarDir = '/var/lib/vmbatch/tar';
 
+/** The guest's SSH channel device (udev names virtio-serial ports by their name). */
+const sshChannelDevice = '/dev/virtio-ports/org.vmbatch.ssh';
+
+/**
+ * The systemd unit that serves SSH on the channel: `sshd -i` handles one connection on its
+ * standard input and output (the port opened once, read-write: it may be open only once at a
+ * time); it writes its version first, which blocks until a host client is connected, and is
+ * started again after every connection.
+ */
+export const sshChannelUnit = [
+  '[Unit]',
+  'Description=vmbatch: SSH on the virtio-serial port org.vmbatch.ssh',
+  'StartLimitIntervalSec=0',
+  '',
+  '[Service]',
+  'ExecStartPre=/bin/mkdir -p /run/sshd',
+  `ExecStart=/bin/sh -c 'exec /usr/sbin/sshd -i -e <>${sshChannelDevice} >&0'`,
+  'Restart=always',
+  'RestartSec=200ms',
+  '',
+].join('\n');
+
 /**
  * Lays out a cloud-init NoCloud seed (volume `cidata`): `user-data` creates the group and the
  * user with the host's ids and the per-job authorised key, installs the per-job host key,
+ * serves SSH on the virtio-serial port org.vmbatch.ssh (a systemd unit running `sshd -i`),
  * writes the job script and the shipped tar files, unpacks those, and reports readiness on the
  * console; `meta-data` gives the job its own instance-id (so cloud-init runs again for every
  * job on a reused image); `network-config` (version 2) sets a static address when there is one.
@@ -50,11 +73,12 @@ export function planCloudInitIso(input: {
     ssh_genkeytypes: ['ed25519'],
     ssh_keys: { ed25519_private: input.hostKey.privateKey, ed25519_public: input.hostKey.publicKey },
     write_files: [
+      { path: '/etc/systemd/system/vmbatch-ssh-channel.service', content: sshChannelUnit, permissions: '0644' },
       { path: `${p.VB_JOBPATH}/${p.VB_JOBFILE}`, encoding: 'b64', content: Buffer.from(input.jobScript).toString('base64'), owner, permissions: '0500', defer: true },
       ...shipped.map((t, i) => ({ path: `${guestTarDir}/${i + 1}.tar`, encoding: 'b64', content: readFileSync(t.file).toString('base64'), permissions: '0600' })),
     ],
     // one script: a failed step reports VMBATCH-FAILED instead of a ready line, and the ready
-    // line waits until sshd listens (cloud-init's final stage is not ordered after ssh)
+    // line follows the start of the SSH channel's service
     runcmd: [['sh', '-c', finalScript(p, shipped)]],
   };
   const rtes = p.VB_RTES ? [{ path: 'rte-install.sh', mode: 0o755, content: guestScript('rte-install.sh') }, { path: 'vmbatch.env', mode: 0o644, content: renderGuestEnv(p), secret: true }] : [];
@@ -97,7 +121,8 @@ function finalScript(p: GuestParams, shipped: TarPlan[]): string {
           'umount $ctx',
         ]
       : []),
-    "if command -v ss >/dev/null; then i=0; until ss -ltn | grep -q ':22 '; do i=$((i+1)); [ $i -lt 150 ] || fail 'sshd is not listening'; sleep 0.2; done; fi",
+    `[ -c ${sshChannelDevice} ] || fail 'no virtio-serial port org.vmbatch.ssh: the template needs <vbsshchannel/>'`,
+    "systemctl daemon-reload && systemctl start vmbatch-ssh-channel.service || fail 'the SSH channel service did not start'",
     `addr=$(ip -4 addr show | sed -n 's/.*inet \\([0-9.]*\\)\\/.*/\\1/p' | grep -v '^127\\.' | head -n 1)`,
     `printf 'VMBATCH-READY %s %s ip=%s\\n' ${p.VB_NONCE} "$(hostname)" "\${addr:-none}" > ${console}`,
   ].join('\n');

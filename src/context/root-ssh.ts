@@ -2,15 +2,15 @@ import { createReadStream, readFileSync } from 'node:fs';
 import ssh2, { type Client } from 'ssh2';
 import { PassThrough } from 'node:stream';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
-import { connectGuest, runOnGuest } from '../remoteshell/ssh-session.js';
+import { connectGuest, endpointName, runOnGuest } from '../remoteshell/ssh-session.js';
 
 /** Where the context files are unpacked in the guest before prolog.sh runs from them. */
 const guestContextDir = '/run/vmbatch-context';
 
 /** How the host logs in to a booting guest as root (ROOTSSH). */
 export interface RootSshLogin {
-  host: string;
-  port: number;
+  /** the job's SSH channel (a unix socket) */
+  socket: string;
   user: string;
   privateKeyFile: string;
   /** OpenSSH public key lines the guest may present */
@@ -25,7 +25,7 @@ export interface RootSshLogin {
  * `deadline`; a host key the site does not list is refused at once.
  */
 export async function prepareOverRootSsh(login: RootSshLogin, input: { contextTar: string; domain: string; deadline: number }): Promise<void> {
-  const target = `${login.user}@${login.host}:${login.port}`;
+  const target = endpointName(login);
   const started = Date.now();
   const { privateKey, hostKeys } = readRootSshKeys(login);
   let lastReason = 'no attempt was made';
@@ -34,7 +34,7 @@ export async function prepareOverRootSsh(login: RootSshLogin, input: { contextTa
     if (left <= 0) throw new VmbatchError('ROOT_SSH_FAILED', { target, seconds: Math.round((Date.now() - started) / 1000), reason: lastReason });
     let client;
     try {
-      client = await connectGuest({ host: login.host, port: login.port, user: login.user, privateKey, hostPublicKey: hostKeys }, Math.min(left, 20_000));
+      client = await connectGuest({ socket: login.socket, user: login.user, privateKey, hostPublicKey: hostKeys }, Math.min(left, 20_000));
     } catch (error) {
       if (!isVmbatchError(error, 'SSH_FAILED')) throw error;
       lastReason = String((error.params as { reason: string }).reason);

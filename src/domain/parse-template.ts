@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import { closestName } from './did-you-mean.js';
-import { vbTags, type VbAttrs, type VbTagName } from './vb-tags.js';
+import { retiredVbTags, vbTags, type VbAttrs, type VbTagName } from './vb-tags.js';
 import { childNames, children, parseXml, textOf, type XmlElement } from './xml-tree.js';
 
 /** One `<disk>` of a template with its vb* settings. */
@@ -30,7 +30,8 @@ export interface VbConfig {
   readiness: VbAttrs<'vbreadiness'>;
   tarFiles: VbAttrs<'vbtarfile'>[];
   partitions: VbAttrs<'vbdisk'>[];
-  sshForward: VbAttrs<'vbsshforward'> | undefined;
+  /** <vbsshchannel/>: SSH reaches the guest over a virtio-serial port (a per-job unix socket on the host) */
+  sshChannel: boolean;
   remoteshell: VbAttrs<'vbremoteshell'>;
   /** names of the catalogue VirtualMachine MetaPackages this template realises (<vbcatalogue vm=...>) */
   catalogueVms: string[];
@@ -143,12 +144,13 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
     }
     if (partitions.length && !partitions.some((p) => p.name === 'rootdisk')) problems.push("domain/devices/vbdisks: DISK contextualization needs a <vbdisk name='rootdisk'>");
   }
-  const sshForwards = devices ? children(devices, 'vbsshforward') : [];
-  if (sshForwards.length > 1) problems.push('domain/devices: <vbsshforward> may appear only once');
+  const sshChannels = devices ? children(devices, 'vbsshchannel') : [];
+  if (sshChannels.length > 1) problems.push('domain/devices: <vbsshchannel> may appear only once');
+  if (sshChannels.length && (hypervisor === 'XEN3' || hypervisor === 'XEN4')) problems.push('domain/devices: <vbsshchannel> needs QEMU or KVM (a virtio-serial port whose host side is a unix socket)');
   if (prepareMethod && prepareMethod !== 'CDROM' && cdroms.length > 0) problems.push(`domain/devices: <vbpreparecdrom> is for CDROM contextualization; ${prepareMethod} has no context volume`);
   const consoleMode = attrsOf<'vbremoteshell'>(one('vbremoteshell'))?.mode === 'console';
   if (consoleMode && (hypervisor === 'XEN3' || hypervisor === 'XEN4')) problems.push("domain/vbconfig/vbremoteshell: mode='console' needs QEMU or KVM (a second serial port as a socket)");
-  if (prepareMethod === 'ROOTSSH' && sshForwards.length === 0) problems.push('domain/devices: ROOTSSH contextualization needs <vbsshforward> (the host logs in to the guest through it)');
+  if (prepareMethod === 'ROOTSSH' && sshChannels.length === 0) problems.push('domain/devices: ROOTSSH contextualization needs <vbsshchannel/> (the host logs in to the guest through it)');
 
   if (problems.length) throw new VmbatchError('DOMAIN_TEMPLATE_INVALID', { file, problems });
   const readinessEl = one('vbreadiness');
@@ -165,7 +167,7 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
       readiness: attrsOf<'vbreadiness'>(readinessEl) ?? vbTags.vbreadiness.schema.parse({ text: '', attrs: {} }).attrs,
       tarFiles: children(config, 'vbtarfiles').flatMap((t) => children(t, 'vbtarfile')).map((t) => attrsOf<'vbtarfile'>(t)!).filter(Boolean),
       partitions,
-      sshForward: attrsOf<'vbsshforward'>(sshForwards[0]),
+      sshChannel: sshChannels.length > 0,
       remoteshell: attrsOf<'vbremoteshell'>(one('vbremoteshell')) ?? vbTags.vbremoteshell.schema.parse({ text: '', attrs: {} }).attrs,
       catalogueVms: children(config, 'vbcatalogue').map((c) => attrsOf<'vbcatalogue'>(c)?.vm).filter((v): v is string => v !== undefined),
     },
@@ -189,6 +191,11 @@ function checkVbTags(element: XmlElement, name: string, path: string, problems: 
     list.forEach((el, i) => {
       const childPath = `${path}/${child}${list.length > 1 ? `[${i + 1}]` : ''}`;
       if (child.toLowerCase().startsWith('vb')) {
+        const retired = retiredVbTags[child];
+        if (retired) {
+          problems.push(`${childPath}: <${child}> ${retired}`);
+          return;
+        }
         const tag = vbTags[child as VbTagName];
         if (!tag) {
           const allowed = Object.entries(vbTags).filter(([, t]) => t.parent === name).map(([n]) => n);

@@ -2,7 +2,7 @@ import { buildXml, childNames, children, cloneTree, textOf, type XmlElement } fr
 import type { DomainTemplate } from './parse-template.js';
 import type { StaticAddress } from '../network/address-pool.js';
 
-/** What the final domain needs beyond the template: name, disk files, console file, SSH port. */
+/** What the final domain needs beyond the template: name, disk files, console file, SSH socket. */
 export interface DomainRendering {
   domainName: string;
   /** by the template's 1-based disk index: the file the disk uses and its format */
@@ -10,8 +10,9 @@ export interface DomainRendering {
   consoleFile: string;
   /** console remoteshell: the socket of the second serial port */
   loginConsoleSocket?: string;
-  sshForwardPort: number | undefined;
-  /** a static address: the SSH forward goes to it, and a direct-boot kernel line carries it */
+  /** <vbsshchannel/>: the unix socket libvirt makes for the guest's SSH port (virtio-serial org.vmbatch.ssh) */
+  sshSocket: string | undefined;
+  /** a static address: a direct-boot kernel line carries it */
   staticAddress?: StaticAddress;
   /** more `vmbatch.NAME=value` words for a direct-boot kernel line (ROOTSSH: the submitter) */
   kernelParams?: Record<string, string | number>;
@@ -21,11 +22,12 @@ export interface DomainRendering {
   guestIdentity?: { uid: number; gid: number };
 }
 
-const qemuNamespace = 'http://libvirt.org/schemas/domain/qemu/1.0';
+/** The name of the guest's virtio-serial port that serves SSH (its name in /sys/class/virtio-ports, /dev/virtio-ports/NAME with udev). */
+export const sshChannelName = 'org.vmbatch.ssh';
 
 /**
  * Renders the libvirt XML handed to virsh: the job's name, per-job disk files, a console file
- * for readiness, the loopback SSH forward, and every vb* tag removed.
+ * for readiness, the SSH channel (a unix socket, no TCP port), and every vb* tag removed.
  */
 export function renderDomain(template: DomainTemplate, r: DomainRendering): string {
   const domain = cloneTree(template.tree);
@@ -64,18 +66,11 @@ export function renderDomain(template: DomainTemplate, r: DomainRendering): stri
     devices.serial = serials;
   }
 
-  const forward = template.vb.sshForward;
-  if (forward && r.sshForwardPort !== undefined) {
-    domain.$ = { ...domain.$, 'xmlns:qemu': qemuNamespace };
-    const args = [
-      '-netdev',
-      `user,id=vbnet0,restrict=on,hostfwd=tcp:127.0.0.1:${r.sshForwardPort}-${r.staticAddress?.address ?? ''}:${forward.port}`,
-      '-device',
-      `virtio-net-pci,netdev=vbnet0,bus=pci.0,addr=${forward.slot}`,
-    ];
-    const existing = children(domain, 'qemu:commandline')[0];
-    const argList = [...(existing ? children(existing, 'qemu:arg') : []), ...args.map((value) => ({ $: { value } }))];
-    domain['qemu:commandline'] = [{ ...existing, 'qemu:arg': argList }];
+  // SSH reaches the guest through a unix socket in the job directory, never a host TCP port
+  // that any local user could reach or take first; libvirt adds the virtio-serial controller
+  if (template.vb.sshChannel && r.sshSocket) {
+    const channel: XmlElement = { $: { type: 'unix' }, source: [{ $: { mode: 'bind', path: r.sshSocket } }], target: [{ $: { type: 'virtio', name: sshChannelName } }] };
+    devices.channel = [...children(devices, 'channel'), channel];
   }
   // a guest booted from a kernel gets its static network on the boot line, before any volume is read
   const os = children(domain, 'os')[0];

@@ -72,18 +72,8 @@ export const vbTags = {
       attrs: z.object({ name: z.string().min(1), dev: z.string().min(1), partition: z.string().min(1) }).strict(),
     }),
   },
-  vbsshforward: {
-    parent: 'devices',
-    schema: z.object({
-      text: z.string(),
-      attrs: z
-        .object({
-          port: z.coerce.number().int().min(1).max(65535).default(22),
-          slot: z.string().regex(/^0x[0-9a-fA-F]{1,2}$/, 'must be a PCI slot like 0x10').default('0x10'),
-        })
-        .strict(),
-    }),
-  },
+  /** SSH to the guest over a virtio-serial port whose host side is a per-job unix socket (only the submitter and root may open it) */
+  vbsshchannel: { parent: 'devices', schema: z.object({ text: z.string(), attrs: z.object({}).strict() }) },
   vbdisksource: {
     parent: 'disk',
     schema: z.object({
@@ -139,6 +129,12 @@ export const vbTags = {
     }),
   },
 } as const;
+
+/** vb* tags vmbatch no longer takes, with why and what to write instead (a template naming one is refused). */
+export const retiredVbTags: Record<string, string> = {
+  vbsshforward:
+    "is no longer supported: its SSH forward is a TCP port on the host's loopback, which every local user can reach and take first (the job then fails to start); write <vbsshchannel/> instead: SSH over a virtio-serial port whose host side is a unix socket only the submitter and root may open",
+};
 
 /** The name of a vb* tag. */
 export type VbTagName = keyof typeof vbTags;

@@ -210,11 +210,6 @@ export const errorCatalogue = {
     message: (p) => `libvirt refused to start ${p.domain}: ${p.stderr.trim()}`,
     hint: () => '`vmbatch plan` prints the domain XML vmbatch hands to virsh; check it against the libvirt message',
   }),
-  PORTS_EXHAUSTED: entry<{ first: number; last: number }>({
-    kind: 'transient',
-    message: (p) => `no free SSH forward port on 127.0.0.1 in ${p.first}-${p.last}: every port is taken by a running job or another program`,
-    hint: () => 'widen sshForwardPorts in the configuration, or run fewer jobs on this node at once',
-  }),
   ADDRESSES_EXHAUSTED: entry<{ pool: string }>({
     kind: 'transient',
     message: (p) => `no free static address for the guest: every address of this node's pool (${p.pool}) is taken by a running job`,
@@ -308,6 +303,11 @@ export const errorCatalogue = {
     kind: 'permanent',
     message: (p) => `job ${p.jobId} has no prepared guest (nothing in ${p.stateDir})`,
     hint: () => 'remoteshell runs only after the vmbatch prologue prepared the job; check that mom_priv/prologue is vmbatch\'s',
+  }),
+  JOB_NOT_OWNED: entry<{ jobId: string; user: string; uid: number }>({
+    kind: 'permanent',
+    message: (p) => `job ${p.jobId} belongs to ${p.user}, not to uid ${p.uid}: only its submitter reaches its guest`,
+    hint: () => "remoteshell runs as the job's submitter (pbs_mom's $job_starter does so); the job's SSH socket and key are theirs alone",
   }),
   JOB_ID_MISSING: entry<Record<string, never>>({
     kind: 'permanent',

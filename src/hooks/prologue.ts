@@ -5,7 +5,6 @@ import { selectTemplate } from '../domain/select-template.js';
 import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
 import { prologueExitCode, HookExit } from '../errors/exit-codes.js';
 import { asDiskFull } from '../errors/disk-full.js';
-import { reservePort } from '../hypervisor/port-allocator.js';
 import { reserveAddress } from '../network/address-pool.js';
 import { parsePrologueArgv, type PrologueArgs } from '../job/hook-argv.js';
 import { parseResourceList } from '../job/resources.js';
@@ -96,12 +95,11 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
   makeJobDir(jobPaths(config.stateDir, args.jobId).dir);
   // at once: reconcile leaves a directory alone while the prologue that made it runs
   writeJobOwner(jobPaths(config.stateDir, args.jobId).dir);
-  const sshPort = await reservePort(config.stateDir, args.jobId, config.sshForwardPorts);
   const staticAddress = await reserveAddress(config, args.jobId);
   const guestIdentity = await reserveGuestIdentity(config, args.jobId);
-  const plan = planPrologue({ config, args, template, submitter, sshPort, userImage, staticAddress, rte, guestIdentity });
+  const plan = planPrologue({ config, args, template, submitter, userImage, staticAddress, rte, guestIdentity });
   const { guestReport } = await applyPlan(plan, timings, { startedAt: started, deadline }, log);
   timings.total = Date.now() - started;
   // the peak memory: a guest flooding its console must not grow it (docs/admin.md)
-  log.info('ready', { job: args.jobId, domain: plan.domainName, port: plan.sshPort, guest: guestReport, ...timings, maxRssKiB: process.resourceUsage().maxRSS });
+  log.info('ready', { job: args.jobId, domain: plan.domainName, guest: guestReport, ...timings, maxRssKiB: process.resourceUsage().maxRSS });
 }

@@ -26,6 +26,9 @@ export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadS
     const paths = jobPaths(config.stateDir, jobId);
     const state = readJobState(paths.stateFile);
     if (!state || state.phase !== 'ready') throw new VmbatchError('JOB_NOT_PREPARED', { jobId, stateDir: paths.dir });
+    // the socket and the key refuse anyone else anyway; say so instead of failing on a file
+    const uid = process.getuid?.();
+    if (uid !== undefined && uid !== 0 && uid !== state.uid) throw new VmbatchError('JOB_NOT_OWNED', { jobId, user: state.user, uid });
 
     const interactive = stdin.isTTY === true;
     let script: string | undefined;
@@ -41,10 +44,9 @@ export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadS
       const { runOverConsole } = await import('../remoteshell/console-session.js');
       return await runOverConsole(state.consoleSocket, guestJobCommand({ workdir: env.PBS_O_WORKDIR, env: jobEnvironment(env), script, rte: state.rte }), process.stdout);
     }
-    if (state.sshPort === undefined) throw new VmbatchError('JOB_NOT_PREPARED', { jobId, stateDir: paths.dir });
+    if (state.sshSocket === undefined) throw new VmbatchError('JOB_NOT_PREPARED', { jobId, stateDir: paths.dir });
     const client = await connectGuest({
-      host: state.sshHost,
-      port: state.sshPort,
+      socket: state.sshSocket,
       user: state.user,
       privateKey: readFileSync(paths.userKey, 'utf8'),
       hostPublicKey: state.hostPublicKey,

@@ -21,7 +21,7 @@ export type PhaseTimings = Record<string, number>;
 
 /**
  * Performs a plan: disks (images, created disks, overlays), context ISO, the user's key, the domain, readiness. The job
- * directory already exists (it was made before the port was reserved). Throws a catalogue
+ * directory already exists (it was made before the address was reserved). Throws a catalogue
  * error on failure and leaves the cleanup to teardownJob. Readiness waits no longer than
  * the budget's deadline (epoch ms). Returns what the guest reported with its ready line.
  */
@@ -36,8 +36,7 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     domainName: plan.domainName,
     libvirtUri: plan.libvirtUri,
     phase: 'preparing',
-    sshHost: '127.0.0.1',
-    sshPort: plan.sshPort,
+    sshSocket: plan.sshSocket,
     hostPublicKey: plan.hostKey.publicKey,
     remoteshell: plan.remoteshell,
     consoleSocket: plan.remoteshell === 'console' ? plan.paths.consoleSocket : undefined,
@@ -70,16 +69,18 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
   });
   writeJobState(plan.paths.stateFile, { ...state, phase: 'booting' });
   await time('create', () => createDomain(plan.libvirtUri, plan.domainName, plan.paths.domainXml));
-  // qemu made the login console's socket; only the submitter (remoteshell runs as them) may use it
-  if (plan.remoteshell === 'console') {
-    chownSync(plan.paths.consoleSocket, plan.submitter.uid, plan.submitter.gid);
-    chmodSync(plan.paths.consoleSocket, 0o600);
+  // qemu made the login console's and the SSH channel's sockets; only the submitter (remoteshell
+  // runs as them) and root may use them
+  for (const socket of [plan.remoteshell === 'console' ? plan.paths.consoleSocket : undefined, plan.sshSocket]) {
+    if (socket === undefined) continue;
+    chownSync(socket, plan.submitter.uid, plan.submitter.gid);
+    chmodSync(socket, 0o600);
   }
-  const { rootSsh, sshPort } = plan;
-  if (rootSshModule && rootSsh && sshPort !== undefined) {
+  const { rootSsh, sshSocket } = plan;
+  if (rootSshModule && rootSsh && sshSocket !== undefined) {
     await time('rootssh', () =>
       rootSshModule.prepareOverRootSsh(
-        { host: '127.0.0.1', port: sshPort, ...rootSsh },
+        { socket: sshSocket, ...rootSsh },
         { contextTar: plan.paths.contextTar, domain: plan.domainName, deadline: Math.min(deadline, Date.now() + plan.readinessTimeoutMs) },
       ),
     );

@@ -44,7 +44,8 @@ export interface ProloguePlan {
   /** runtime environments from the catalogue: fetched by the host, installed by the guest */
   rte: RtePlan | undefined;
   domainXml: string;
-  sshPort: number | undefined;
+  /** <vbsshchannel/>: the unix socket SSH reaches the guest through */
+  sshSocket: string | undefined;
   staticAddress: StaticAddress | undefined;
   /** the uid and gid the job's qemu runs as (libvirt's static DAC label) */
   guestIdentity: GuestIdentity;
@@ -62,7 +63,6 @@ export function planPrologue(input: {
   args: PrologueArgs;
   template: DomainTemplate;
   submitter: Submitter;
-  sshPort: number | undefined;
   userImage?: DiskPlanInput['userImage'];
   staticAddress?: StaticAddress;
   rte?: RteResolution | undefined;
@@ -100,12 +100,12 @@ export function planPrologue(input: {
   // a submitter's image is cached for that submitter alone
   const userImage = input.userImage && { ...input.userImage, source: { ...input.userImage.source, ownerUid: submitter.uid } };
   const disks = planDisks(template, { paths, cacheDir, siteBase: config.images.siteBase, userImage });
-  const sshPort = template.vb.sshForward ? input.sshPort : undefined;
+  const sshSocket = template.vb.sshChannel ? paths.sshSocket : undefined;
   const domainXml = renderDomain(template, {
     domainName,
     diskFiles: new Map(disks.map((d) => [d.index, { file: d.file, format: d.format }])),
     consoleFile: paths.consoleFile,
-    sshForwardPort: sshPort,
+    sshSocket,
     staticAddress: input.staticAddress,
     loginConsoleSocket: template.vb.remoteshell.mode === 'console' ? paths.consoleSocket : undefined,
     // ROOTSSH guests booted from a kernel learn the submitter before the host logs in
@@ -148,7 +148,7 @@ export function planPrologue(input: {
     }),
     rte,
     domainXml,
-    sshPort,
+    sshSocket,
     staticAddress: input.staticAddress,
     guestIdentity: input.guestIdentity,
     nonce,
@@ -204,7 +204,7 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
           },
         }
       : {}),
-    sshForward: plan.sshPort === undefined ? null : `127.0.0.1:${plan.sshPort}`,
+    sshChannel: plan.sshSocket ?? null,
     network: plan.staticAddress ?? 'dhcp',
     guestIdentity: plan.guestIdentity,
     readinessTimeoutSeconds: plan.readinessTimeoutMs / 1000,

@@ -1,3 +1,4 @@
+import { connect as connectSocket } from 'node:net';
 import ssh2 from 'ssh2';
 
 const { Client } = ssh2;
@@ -7,18 +8,26 @@ import { publicKeyBlob } from '../context/keys.js';
 
 /** Where and as whom to reach a job's guest. */
 export interface GuestEndpoint {
-  host: string;
-  port: number;
+  /** the job's SSH channel: a unix socket (the guest's virtio-serial port org.vmbatch.ssh) */
+  socket: string;
   user: string;
   privateKey: string;
   /** the guest's per-job host key (OpenSSH public line), or the site's guest host keys: the only keys accepted */
   hostPublicKey: string | string[];
 }
 
-/** Connects to the guest, verifying its host key against the per-job key (no trust on first use). */
+/** How an endpoint is named in messages: user@socket. */
+export function endpointName(endpoint: Pick<GuestEndpoint, 'socket' | 'user'>): string {
+  return `${endpoint.user}@${endpoint.socket}`;
+}
+
+/**
+ * Connects to the guest over its SSH channel (a unix socket, so the file's owner and mode
+ * decide who may connect), verifying its host key against the per-job key (no trust on first use).
+ */
 export function connectGuest(endpoint: GuestEndpoint, timeoutMs = 30_000): Promise<Client> {
   const expected = [endpoint.hostPublicKey].flat().map(publicKeyBlob);
-  const target = `${endpoint.user}@${endpoint.host}:${endpoint.port}`;
+  const target = endpointName(endpoint);
   return new Promise((resolve, reject) => {
     const client = new Client();
     let hostKeyRejected = false;
@@ -37,8 +46,7 @@ export function connectGuest(endpoint: GuestEndpoint, timeoutMs = 30_000): Promi
         reject(new VmbatchError('SSH_FAILED', { target, reason: hostKeyRejected ? `the guest presented a host key that is not ${Array.isArray(endpoint.hostPublicKey) ? 'one the site lists' : "this job's"}` : error.message }));
       })
       .connect({
-        host: endpoint.host,
-        port: endpoint.port,
+        sock: connectSocket(endpoint.socket),
         username: endpoint.user,
         privateKey: endpoint.privateKey,
         readyTimeout: timeoutMs,

@@ -7,6 +7,8 @@ export interface JobPaths {
   consoleFile: string;
   /** console remoteshell: the guest's second serial port, a socket the submitter may open */
   consoleSocket: string;
+  /** <vbsshchannel/>: the guest's SSH port, a socket only the submitter (and root) may open */
+  sshSocket: string;
   isoFile: string;
   /** where the context files are staged (for the ISO, the ROOTSSH archive or the DISK writes) */
   contextStaging: string;
@@ -26,6 +28,7 @@ export function jobPaths(stateDir: string, jobId: string): JobPaths {
     stateFile: join(dir, 'state.json'),
     consoleFile: join(dir, 'console.log'),
     consoleSocket: join(dir, 'console.sock'),
+    sshSocket: join(dir, 'ssh.sock'),
     isoFile: join(dir, 'context.iso'),
     contextStaging: join(dir, 'context.d'),
     contextTar: join(dir, 'context.tar'),

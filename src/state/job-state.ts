@@ -11,8 +11,8 @@ export const jobStateSchema = z.object({
   domainName: z.string(),
   libvirtUri: z.string(),
   phase: z.enum(['preparing', 'booting', 'ready']),
-  sshHost: z.string(),
-  sshPort: z.number().int().optional(),
+  /** the guest's SSH channel: a unix socket owned by the submitter, mode 0600 (absent without <vbsshchannel/>) */
+  sshSocket: z.string().optional(),
   hostPublicKey: z.string(),
   /** how remoteshell reaches the job: SSH (default), or the guest's login console socket */
   remoteshell: z.enum(['ssh', 'console']).default('ssh'),

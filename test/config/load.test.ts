@@ -23,7 +23,7 @@ test('every invalid setting is reported at once', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vmbatch-config-'));
   try {
     const file = join(dir, 'c.json');
-    writeFileSync(file, JSON.stringify({ stateDir: 'relative', prologueBudgetSeconds: 600, sshForwardPorts: { first: 5000, last: 4000 }, colour: 'red' }));
+    writeFileSync(file, JSON.stringify({ stateDir: 'relative', prologueBudgetSeconds: 600, maxAttempts: 0, colour: 'red' }));
     const e = await expectVmbatchError(() => loadConfig(file), 'CONFIG_INVALID');
     assert.is(
       e.message,
@@ -31,7 +31,7 @@ test('every invalid setting is reported at once', async () => {
         `the vmbatch configuration ${file} is invalid:`,
         "  - stateDir: Invalid input: must start with \"/\"",
         '  - prologueBudgetSeconds: Number must be less than or equal to 290',
-        '  - sshForwardPorts: first must not be greater than last',
+        '  - maxAttempts: Number must be greater than or equal to 1',
         '  - unknown setting(s) colour',
       ].join('\n'),
     );
@@ -66,6 +66,17 @@ test("guest identity: a pool of uids no user has and the guests' group by defaul
       '  - guestIdentity.group: must be a group name',
       '  - guestIdentity: unknown setting(s) user',
     ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an older configuration with sshForwardPorts still loads: the key is obsolete and ignored', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmbatch-config-'));
+  try {
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ sshForwardPorts: { first: 42000, last: 42999 } }));
+    assert.is(loadConfig(file).stateDir, '/var/lib/vmbatch');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { planCloudInitIso } from '../../src/context/cloud-init.js';
+import { planCloudInitIso, sshChannelUnit } from '../../src/context/cloud-init.js';
 import { generateKeyPair } from '../../src/context/keys.js';
 import { makeTar } from '../helpers/make-tar.js';
 
@@ -60,14 +60,21 @@ test('user-data creates the user with the exact ids and key, the job, the tar fi
   const doc = JSON.parse(text.slice('#cloud-config\n'.length));
   assert.equal(doc.bootcmd, [['sh', '-c', 'getent group physics >/dev/null || groupadd -g 31338 physics']]);
   assert.equal([doc.users[0].name, doc.users[0].uid, doc.users[0].primary_group, doc.users[0].homedir], ["o'brien", 31337, 'physics', '/home/obrien']);
-  assert.equal(doc.write_files[0].path, '/var/spool/vmbatch/jobs/12.vm.SC');
-  assert.is(Buffer.from(doc.write_files[0].content, 'base64').toString(), '#!/bin/sh\necho job\n');
-  assert.equal([doc.write_files[0].owner, doc.write_files[0].permissions, doc.write_files[0].defer], ["o'brien:physics", '0500', true]);
+  assert.equal(doc.write_files[0], { path: '/etc/systemd/system/vmbatch-ssh-channel.service', content: sshChannelUnit, permissions: '0644' });
+  assert.is(
+    sshChannelUnit,
+    '[Unit]\nDescription=vmbatch: SSH on the virtio-serial port org.vmbatch.ssh\nStartLimitIntervalSec=0\n\n[Service]\nExecStartPre=/bin/mkdir -p /run/sshd\n' +
+      "ExecStart=/bin/sh -c 'exec /usr/sbin/sshd -i -e <>/dev/virtio-ports/org.vmbatch.ssh >&0'\nRestart=always\nRestartSec=200ms\n",
+  );
+  assert.equal(doc.write_files[1].path, '/var/spool/vmbatch/jobs/12.vm.SC');
+  assert.is(Buffer.from(doc.write_files[1].content, 'base64').toString(), '#!/bin/sh\necho job\n');
+  assert.equal([doc.write_files[1].owner, doc.write_files[1].permissions, doc.write_files[1].defer], ["o'brien:physics", '0500', true]);
   assert.equal(doc.runcmd.length, 1);
   assert.is(doc.runcmd[0][2].split('\n').join('\n'), [
     `fail() { printf 'VMBATCH-FAILED %s %s\\n' ${'a'.repeat(32)} "$1" > /dev/ttyS0; exit 1; }`,
     "{ mkdir -p /home/obrien/myapp && tar -x -o -f /var/lib/vmbatch/tar/1.tar -C /home/obrien/myapp --strip-components 1 && chown -R 31337:31338 /home/obrien/myapp && rm -f /var/lib/vmbatch/tar/1.tar; } || fail 'unpacking tar file 1 into myapp failed'",
-    "if command -v ss >/dev/null; then i=0; until ss -ltn | grep -q ':22 '; do i=$((i+1)); [ $i -lt 150 ] || fail 'sshd is not listening'; sleep 0.2; done; fi",
+    "[ -c /dev/virtio-ports/org.vmbatch.ssh ] || fail 'no virtio-serial port org.vmbatch.ssh: the template needs <vbsshchannel/>'",
+    "systemctl daemon-reload && systemctl start vmbatch-ssh-channel.service || fail 'the SSH channel service did not start'",
     "addr=$(ip -4 addr show | sed -n 's/.*inet \\([0-9.]*\\)\\/.*/\\1/p' | grep -v '^127\\.' | head -n 1)",
     `printf 'VMBATCH-READY %s %s ip=%s\\n' ${'a'.repeat(32)} "$(hostname)" "\${addr:-none}" > /dev/ttyS0`,
   ].join('\n'));

@@ -14,7 +14,7 @@ test('the shipped test guest and the slides examples validate', async () => {
   const t = await loadTemplate(join(domainsDir, 'testguest.xml'));
   assert.is(t.vb.prepareMethod, 'CDROM');
   assert.is(t.vb.hypervisor, 'QEMU');
-  assert.equal(t.vb.sshForward, { port: 22, slot: '0x10' });
+  assert.is(t.vb.sshChannel, true);
   assert.is(t.disks.length, 2);
   const cernvm = await loadTemplate(join(domainsDir, 'examples', 'cernvm3-xen4-cdrom.xml'));
   assert.equal(cernvm.vb.tarFiles, [{ tarfile: 'alice.tar', path: '.', strip: 1, option: 'cdrom' }]);
@@ -25,6 +25,36 @@ test('the shipped test guest and the slides examples validate', async () => {
     { name: 'jobdisk', dev: 'xvda', partition: 'xvda3' },
   ]);
   assert.is(slc5.vb.jobPath, '/torque/mom_priv/jobs');
+});
+
+test('<vbsshforward> is refused with why and what to write instead; <vbsshchannel/> is checked', async () => {
+  const old = await expectVmbatchError(() => parseTemplate(wrap(cdromConfig, `${cdromDisk}<vbsshforward port='22' slot='0x10'/>`), 'old.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  assert.is(
+    old.message,
+    [
+      'domain template old.xml is invalid:',
+      "  - domain/devices/vbsshforward: <vbsshforward> is no longer supported: its SSH forward is a TCP port on the host's loopback, which every local user can reach and take first (the job then fails to start); write <vbsshchannel/> instead: SSH over a virtio-serial port whose host side is a unix socket only the submitter and root may open",
+    ].join('\n'),
+  );
+  const rootssh = '<vbconfig><vbpreparemethod>ROOTSSH</vbpreparemethod><vbhypervisor>QEMU</vbhypervisor></vbconfig>';
+  const bad = await expectVmbatchError(() => parseTemplate(wrap(rootssh, "<vbsshchannel port='22'/>"), 'bad.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  assert.is(
+    bad.message,
+    [
+      'domain template bad.xml is invalid:',
+      '  - domain/devices/vbsshchannel: unknown attribute(s) port (this tag takes no attributes)',
+    ].join('\n'),
+  );
+  const missing = await expectVmbatchError(() => parseTemplate(wrap(rootssh, ''), 'none.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  assert.match(missing.message, '  - domain/devices: ROOTSSH contextualization needs <vbsshchannel/> (the host logs in to the guest through it)');
+  const xen = await expectVmbatchError(
+    () => parseTemplate(wrap('<vbconfig><vbpreparemethod>CDROM</vbpreparemethod><vbhypervisor>XEN4</vbhypervisor></vbconfig>', `${cdromDisk}<vbsshchannel/><vbsshchannel/>`, 'xen'), 'xen.xml'),
+    'DOMAIN_TEMPLATE_INVALID',
+  );
+  assert.match(xen.message, '  - domain/devices: <vbsshchannel> may appear only once\n  - domain/devices: <vbsshchannel> needs QEMU or KVM (a virtio-serial port whose host side is a unix socket)');
+  const ok = await parseTemplate(wrap(cdromConfig, `${cdromDisk}<vbsshchannel/>`), 'ok.xml');
+  assert.is(ok.vb.sshChannel, true);
+  assert.is((await parseTemplate(wrap(cdromConfig, cdromDisk), 'none.xml')).vb.sshChannel, false);
 });
 
 test('malformed XML names the file, each problem and its position', async () => {

@@ -15,27 +15,27 @@ const rendering = {
     [2, { file: '/state/jobs/7.vm/context.iso', format: 'raw' }],
   ]),
   consoleFile: '/state/jobs/7.vm/console.log',
-  sshForwardPort: 42123,
+  sshSocket: '/state/jobs/7.vm/ssh.sock',
 };
 
-test('a static address goes on the kernel boot line and is where the SSH forward points', async () => {
+test('a static address goes on the kernel boot line', async () => {
   const staticAddress = { address: '10.0.2.20', prefixLength: 24, gateway: '10.0.2.2', dns: ['10.0.2.3', '10.0.2.4'] };
   const xml = renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), { ...rendering, staticAddress });
   assert.match(xml, '<cmdline>console=ttyS0 quiet panic=-1 vmbatch.net=10.0.2.20/24,10.0.2.2,10.0.2.3+10.0.2.4</cmdline>');
-  assert.match(xml, 'hostfwd=tcp:127.0.0.1:42123-10.0.2.20:22"/>');
   const rootssh = renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), { ...rendering, kernelParams: { user: 'alice', uid: 1001 } });
   assert.match(rootssh, '<cmdline>console=ttyS0 quiet panic=-1 vmbatch.user=alice vmbatch.uid=1001</cmdline>');
 });
 
-test('the final XML has no vb* tag, the job name, per-job disks, a console file and the loopback forward', async () => {
+test('the final XML has no vb* tag, the job name, per-job disks, a console file and the SSH channel socket, and no network', async () => {
   const xml = renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), rendering);
   assert.not.match(xml, /<vb/);
   assert.match(xml, '<name>vmbatch-7.vm</name>');
   assert.match(xml, '<source file="/state/jobs/7.vm/disk-vda.qcow2"/>');
   assert.match(xml, '<source file="/state/jobs/7.vm/context.iso"/>');
   assert.match(xml, '<serial type="file">\n      <source path="/state/jobs/7.vm/console.log"/>');
-  assert.match(xml, '<qemu:arg value="user,id=vbnet0,restrict=on,hostfwd=tcp:127.0.0.1:42123-:22"/>');
-  assert.match(xml, '<qemu:arg value="virtio-net-pci,netdev=vbnet0,bus=pci.0,addr=0x10"/>');
+  assert.match(xml, '<channel type="unix">\n      <source mode="bind" path="/state/jobs/7.vm/ssh.sock"/>\n      <target type="virtio" name="org.vmbatch.ssh"/>\n    </channel>');
+  // no host TCP port and no NIC: nothing of the job is in the shared loopback TCP space
+  assert.not.match(xml, /hostfwd|qemu:commandline|<interface/);
 });
 
 test('libvirt accepts the rendered XML (schema check and test:///default define)', async () => {

@@ -10,7 +10,7 @@ import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { makeTar } from '../helpers/make-tar.js';
 import { makePartitionedImage } from '../helpers/partitioned-image.js';
 import { createHash } from 'node:crypto';
-import { domainsDir } from '../helpers/paths.js';
+import { domainsDir, testGuestDir } from '../helpers/paths.js';
 import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, updateMomConfig, withMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
 
 let user: HostUser;
@@ -74,7 +74,9 @@ test('an archive with an entry outside its target aborts the job before anything
 
 test('static network: addresses from the node pool, on the boot line and the context volume; a full pool requeues', async () => {
   const network = { mode: 'static', base: '10.0.2.20', count: 2, prefixLength: 24, gateway: '10.0.2.2', dns: ['10.0.2.3'] };
-  await withMom({ config: { network } }, async (node) => {
+  // the guest's own network card (QEMU user-mode networking, 10.0.2.0/24); SSH still goes over the channel
+  const withNic = shipped.replace('<vbsshchannel/>', "<vbsshchannel/>\n    <interface type='user'><model type='virtio'/></interface>");
+  await withMom({ config: { network, defaultDomain: 'nic' }, domains: { nic: withNic } }, async (node) => {
     const jobs = ['511.vm', '512.vm', '513.vm'].map((jobId) => ({ jobId, user }));
     const scripts = jobs.map((job) => writeJobScript(node, job, '#!/bin/sh\nip addr show eth0 | sed -n "s/.*inet \\([0-9./]*\\).*/\\1/p"\ngrep -o "vmbatch.net=[^ ]*" /proc/cmdline\n'));
     const runs = await Promise.all(jobs.map((job, i) => runPrologue(node, job, scripts[i]!)));
@@ -96,7 +98,7 @@ test('static network: addresses from the node pool, on the boot line and the con
       assert.is(run.exitCode, 0, run.stderr);
       outputs.push(run.stdout);
     }
-    assert.equal(outputs.sort(), ['10.0.2.20/24\nvmbatch.net=10.0.2.20/24,10.0.2.2,10.0.2.3', '10.0.2.21/24\nvmbatch.net=10.0.2.21/24,10.0.2.2,10.0.2.3'], 'SSH reaches each guest at its static address');
+    assert.equal(outputs.sort(), ['10.0.2.20/24\nvmbatch.net=10.0.2.20/24,10.0.2.2,10.0.2.3', '10.0.2.21/24\nvmbatch.net=10.0.2.21/24,10.0.2.2,10.0.2.3'], 'each guest has its static address');
     for (const [i, job] of jobs.entries()) {
       const epilogue = runs[i]!.exitCode === 0 ? runEpilogue(node, job, scripts[i]!, 0) : endFailedJob(node, job, scripts[i]!);
       assert.is((await epilogue).exitCode, 0);
@@ -111,8 +113,7 @@ const rootSshTemplate = shipped
   .replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, '');
 
 test('ROOTSSH: the host logs in as root with the site key, sends the context and runs prolog.sh; the job runs as the user', async () => {
-  const guest = '/var/lib/vmbatch/guest';
-  const rootSsh = { privateKeyFile: `${guest}/root_ssh_key`, hostKeysFile: `${guest}/guest_host_key.pub` };
+  const rootSsh = { privateKeyFile: `${testGuestDir}/root_ssh_key`, hostKeysFile: `${testGuestDir}/guest_host_key.pub` };
   await withMom({ domains: { rootssh: rootSshTemplate }, config: { rootSsh } }, async (node) => {
     const job = { jobId: '521.vm', user, resources: 'other=vbdomain=rootssh' };
     const script = writeJobScript(node, job, '#!/bin/sh\nid -un; id -u\ngrep -o "vmbatch\\.[a-z]*=[^ ]*" /proc/cmdline | tr "\\n" " "\n');
@@ -130,14 +131,15 @@ test('ROOTSSH: the host logs in as root with the site key, sends the context and
 test('ROOTSSH with a key the guest does not accept: a clear error, the job aborted, nothing left', async () => {
   const keyDir = mkdtempSync(join(tmpdir(), 'vmbatch-rootkey-'));
   await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'wrong')]);
-  const rootSsh = { privateKeyFile: join(keyDir, 'wrong'), hostKeysFile: '/var/lib/vmbatch/guest/guest_host_key.pub' };
+  const rootSsh = { privateKeyFile: join(keyDir, 'wrong'), hostKeysFile: `${testGuestDir}/guest_host_key.pub` };
   try {
     await withMom({ domains: { rootssh: rootSshTemplate }, config: { rootSsh } }, async (node) => {
       const job = { jobId: '522.vm', user, resources: 'other=vbdomain=rootssh' };
       const script = writeJobScript(node, job, '#!/bin/sh\ntrue\n');
       const pro = await runPrologue(node, job, script);
       assert.is(pro.exitCode, 1);
-      assert.match(pro.stderr, /^vmbatch: ROOT_SSH_REFUSED: the guest refused the root login root@127\.0\.0\.1:\d+: All configured authentication methods failed\n/);
+      assert.match(pro.stderr, `vmbatch: ROOT_SSH_REFUSED: the guest refused the root login root@${node.stateDir}/jobs/522.vm/ssh.sock: All configured authentication methods failed\n`);
+      assert.ok(pro.stderr.startsWith('vmbatch: ROOT_SSH_REFUSED'), pro.stderr);
       assert.match(pro.stderr, 'vmbatch: job 522.vm is aborted.');
       assert.is((await endFailedJob(node, job, script)).exitCode, 0);
       assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });
@@ -183,16 +185,15 @@ test('DISK: context and init scripts written into the image\'s partitions before
 });
 
 test('ROOTSSH to a guest whose SSH server never answers: requeued after the readiness timeout, nothing left', async () => {
-  const guest = '/var/lib/vmbatch/guest';
-  const rootSsh = { privateKeyFile: `${guest}/root_ssh_key`, hostKeysFile: `${guest}/guest_host_key.pub` };
-  // the forward leads to a guest port where nothing listens
-  const template = rootSshTemplate.replace("<vbsshforward port='22'", "<vbsshforward port='2222'").replace("timeout='120'", "timeout='6'");
+  const rootSsh = { privateKeyFile: `${testGuestDir}/root_ssh_key`, hostKeysFile: `${testGuestDir}/guest_host_key.pub` };
+  // the guest runs no init at all (busybox sleeps as PID 1): its SSH channel is never served
+  const template = rootSshTemplate.replace('<cmdline>console=ttyS0 quiet panic=-1</cmdline>', '<cmdline>console=ttyS0 quiet panic=-1 rdinit=/bin/busybox sleep 3600</cmdline>').replace("timeout='120'", "timeout='6'");
   await withMom({ domains: { deaf: template }, config: { rootSsh } }, async (node) => {
     const job = { jobId: '523.vm', user, resources: 'other=vbdomain=deaf' };
     const script = writeJobScript(node, job, '#!/bin/sh\ntrue\n');
     const pro = await runPrologue(node, job, script);
     assert.is(pro.exitCode, 2, pro.stderr);
-    assert.match(pro.stderr, /^vmbatch: ROOT_SSH_FAILED: cannot log in to the guest as root@127\.0\.0\.1:\d+ within [67] s: /);
+    assert.match(pro.stderr, new RegExp(`^vmbatch: ROOT_SSH_FAILED: cannot log in to the guest as root@${node.stateDir}/jobs/523\\.vm/ssh\\.sock within [67] s: Timed out while waiting for handshake\n`));
     assert.match(pro.stderr, 'vmbatch: job 523.vm is requeued (attempt 1 of 3).');
     assert.is((await endFailedJob(node, job, script)).exitCode, 0);
     assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });

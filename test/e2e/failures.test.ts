@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { leftovers, runEpilogue, runPrologue, setupMom, teardownMom, withMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
-import { domainsDir } from '../helpers/paths.js';
+import { domainsDir, testGuestDir } from '../helpers/paths.js';
 
 let user: HostUser;
 let before: string[];
@@ -95,7 +95,7 @@ test('a base image that does not exist aborts the job (1)', async () => {
   const { stderr } = await failingJob('211.vm', 'other=vbdomain=noimage', 1);
   assert.is(
     stderr,
-    'vmbatch: BASE_IMAGE_MISSING: the base image of disk vda, /var/lib/vmbatch/guest/missing.qcow2, does not exist\n' +
+    `vmbatch: BASE_IMAGE_MISSING: the base image of disk vda, ${testGuestDir}/missing.qcow2, does not exist\n` +
       '  hint: install the image at that path (for the test guest: make guest) or fix <source file=...> in the template\n' +
       'vmbatch: job 211.vm is aborted.',
   );

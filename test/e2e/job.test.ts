@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { generateKeyPair } from '../../src/context/keys.js';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
+import { testGuestDir } from '../helpers/paths.js';
 import { leftovers, pelogPermissionProblem, runEpilogue, runInteractiveJobStarter, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
 
 let mom: Mom;
@@ -59,7 +60,7 @@ test('a job runs in its own guest as the submitter, with its exit code, and leav
 });
 
 test('the base image is never written: every job gets its own copy-on-write overlay', async () => {
-  const base = '/var/lib/vmbatch/guest/disk.qcow2';
+  const base = `${testGuestDir}/disk.qcow2`;
   const sum = async () => (await execa('sha256sum', [base])).stdout;
   const beforeSum = await sum();
   const job = { jobId: '102.vm', user };
@@ -136,7 +137,7 @@ test('remoteshell refuses a guest whose host key is not the job\'s (no trust on 
     const run = await runJobStarter(mom, job, script);
     assert.is(run.exitCode, 255);
     assert.is(run.stdout, '');
-    assert.match(run.stderr, /^vmbatch: SSH_FAILED: cannot reach the job's guest over SSH at vbe2e@127\.0\.0\.1:\d+: the guest presented a host key that is not this job's\n/);
+    assert.ok(run.stderr.startsWith(`vmbatch: SSH_FAILED: cannot reach the job's guest over SSH at vbe2e@${mom.stateDir}/jobs/107.vm/ssh.sock: the guest presented a host key that is not this job's\n`), run.stderr);
   } finally {
     await runEpilogue(mom, job, script, 255);
   }

@@ -70,7 +70,7 @@ async function strandedJob(jobId: string) {
   writeJobOwner(paths.dir);
   writeJobState(paths.stateFile, {
     version: 1, jobId, user: user.user, uid: user.uid, domainName: `vmbatch-${jobId}`, libvirtUri: 'qemu:///system', phase: 'ready',
-    sshHost: '127.0.0.1', hostPublicKey: 'x', hostScriptPath: '/x', guestScriptPath: '/y', createdAt: new Date().toISOString(), bootId: currentBootId(),
+    hostPublicKey: 'x', hostScriptPath: '/x', guestScriptPath: '/y', createdAt: new Date().toISOString(), bootId: currentBootId(),
   });
   const overlay = join(paths.dir, 'disk-vdb.qcow2');
   const once = await ensureOnceDisk(ctx(jobId), { name: 'stranded', sizeMiB: 8, format: 'qcow2', overlay, cow: 'qcow2' });

@@ -1,12 +1,12 @@
 // A stand-in for pbs_mom: it installs and calls the vmbatch hooks exactly as
 // shared/reference/torque-contract.md records a real Torque 6.1.3 doing it (argv, environment,
 // uid, cwd, umask, stdin, hook permission checks). Torque itself is not packaged in Debian.
-import { chmodSync, chownSync, copyFileSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import type { HostUser } from '../helpers/host-user.js';
-import { domainsDir as shippedDomains, repoRoot } from '../helpers/paths.js';
+import { domainsDir as shippedDomains, repoRoot, testGuestDir } from '../helpers/paths.js';
 
 /** One fake compute node: mom_priv with the hooks, a state dir, domains and a config. */
 export interface Mom {
@@ -48,8 +48,10 @@ export async function setupMom(options: { config?: Record<string, unknown>; doma
   mkdirSync(stateDir, { mode: 0o755 });
   const domainsDir = join(root, 'domains');
   mkdirSync(domainsDir);
-  copyFileSync(join(shippedDomains, 'testguest.xml'), join(domainsDir, 'testguest.xml'));
-  for (const [name, xml] of Object.entries(options.domains ?? {})) writeFileSync(join(domainsDir, `${name}.xml`), xml);
+  // the templates name the test guest's files; VMBATCH_TEST_GUEST moves them (helpers/paths.ts)
+  const atGuest = (xml: string) => xml.replaceAll('/var/lib/vmbatch/guest/', `${testGuestDir}/`);
+  writeFileSync(join(domainsDir, 'testguest.xml'), atGuest(readFileSync(join(shippedDomains, 'testguest.xml'), 'utf8')));
+  for (const [name, xml] of Object.entries(options.domains ?? {})) writeFileSync(join(domainsDir, `${name}.xml`), atGuest(xml));
   const logFile = join(root, 'vmbatch.log');
   const configFile = join(root, 'vmbatch.json');
   writeFileSync(configFile, JSON.stringify({ domainsDir, stateDir, logFile, defaultDomain: 'testguest', ...options.config }, null, 2), { mode: 0o644 });
@@ -213,7 +215,10 @@ export async function runJobStarter(mom: Mom, job: JobSpec, scriptPath: string):
   return { exitCode: run.exitCode ?? -1, stdout: run.stdout, stderr: run.stderr };
 }
 
-/** What a node holds of jobs: domains named vmbatch-*, job dirs, port reservations, attempt counters. */
+/**
+ * What a node holds of jobs: domains named vmbatch-*, job dirs, attempt counters, and
+ * STATEDIR/ports (port reservations of old; guests have no host port now, so it must stay empty).
+ */
 export async function leftovers(mom: Mom): Promise<{ domains: string[]; jobs: string[]; ports: string[]; attempts: string[] }> {
   const names = (await execa('virsh', ['-q', '-c', 'qemu:///system', 'list', '--all', '--name'])).stdout;
   const ls = (d: string) => {

@@ -2,8 +2,9 @@
 # vmbatch guest prolog: run by the guest's init from the context volume (argument 1 = where
 # the volume is mounted). Portable POSIX sh: busybox, dropbear, or a full distribution with
 # useradd and OpenSSH. It creates the submitting user with the host's uid/gid, authorises the
-# per-job key, installs the per-job host key, installs the job script, starts the SSH server
-# and finally reports readiness (or failure) on the console named in vmbatch.env.
+# per-job key, installs the per-job host key, installs the job script, serves SSH on the
+# virtio-serial port org.vmbatch.ssh and finally reports readiness (or failure) on the console
+# named in vmbatch.env.
 set -eu
 ctx=${1:-$(dirname "$0")}
 . "$ctx/vmbatch.env"
@@ -73,6 +74,23 @@ if [ -n "${VB_RTES:-}" ]; then
   out=$(sh "$ctx/rte-install.sh" "$ctx" 2>&1) || fail "$(printf '%s\n' "$out" | tail -n 1)"
 fi
 
+# SSH reaches the guest only over the virtio-serial port org.vmbatch.ssh (on the host a unix socket
+# that only the submitter and root may open); the SSH server listens on no network address
+ssh_port=
+for f in /sys/class/virtio-ports/*/name; do
+  [ "$(cat "$f" 2>/dev/null)" = org.vmbatch.ssh ] || continue
+  d=${f%/name}; ssh_port=/dev/${d##*/}
+done
+# serves the port unless the guest's init already does (the vmbatch test guest does): a port may be
+# open only once at a time, so one read-write descriptor carries both directions
+serve_ssh_port() {
+  [ -n "$ssh_port" ] || fail "no virtio-serial port org.vmbatch.ssh: the template needs <vbsshchannel/>"
+  [ -f /run/vmbatch-ssh-relay.pid ] && kill -0 "$(cat /run/vmbatch-ssh-relay.pid)" 2>/dev/null && return 0
+  ( exec 3<>"$ssh_port" || exit 1
+    while :; do "$@" <&3 >&3 2>/dev/null || sleep 1; done ) </dev/null >/dev/null 2>&1 &
+  echo $! > /run/vmbatch-ssh-relay.pid
+}
+
 # the per-job host key, so the host verifies this guest instead of trusting on first use
 if command -v dropbear >/dev/null 2>&1; then
   mkdir -p /etc/dropbear
@@ -80,13 +98,18 @@ if command -v dropbear >/dev/null 2>&1; then
     || fail "dropbearconvert could not read the host key"
   # a root SSH server the host used to run this script (ROOTSSH) gives way; its session lives on
   [ -f /run/dropbear.pid ] && kill "$(cat /run/dropbear.pid)" 2>/dev/null && rm -f /run/dropbear.pid
-  # -s: no passwords, -w: no root logins; dropbear returns once it listens
-  dropbear -r /etc/dropbear/dropbear_ed25519_host_key -p 22 -s -w || fail "dropbear did not start"
+  # -s: no passwords, -w: no root logins; loopback only; dropbear returns once it listens
+  dropbear -r /etc/dropbear/dropbear_ed25519_host_key -p 127.0.0.1:22 -s -w || fail "dropbear did not start"
+  # dropbear -i needs a socket: nc bridges the port to it (a line before the SSH version blocks
+  # until a host client is connected, where reading the port would return end-of-file at once)
+  serve_ssh_port sh -c 'printf "vmbatch-ssh-channel\r\n" && exec nc 127.0.0.1 22'
 elif command -v sshd >/dev/null 2>&1; then
   install -m 0600 "$ctx/ssh/ssh_host_ed25519_key" /etc/ssh/ssh_host_ed25519_key
   install -m 0644 "$ctx/ssh/ssh_host_ed25519_key.pub" /etc/ssh/ssh_host_ed25519_key.pub
-  if command -v systemctl >/dev/null 2>&1; then systemctl restart ssh 2>/dev/null || systemctl restart sshd
-  else service ssh restart 2>/dev/null || service sshd restart; fi
+  mkdir -p /run/sshd
+  # sshd -i serves one connection on its standard input and output; it writes its version
+  # first, which blocks until a host client is connected
+  serve_ssh_port "$(command -v sshd)" -i
 else
   fail "no SSH server (dropbear or sshd) in the guest"
 fi
