@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   const bareSum = (['disks', 'iso', 'create'] as const).reduce((s, p) => s + median(bare[p]!), 0);
   const whole = median(phases['whole prologue (hook process)']!) - median(phases.ready!) - bareSum;
   console.log(`vmbatch's in-process overhead above the bare tools (parse + keys + Σ(phase − bare)): ${overhead.toFixed(1)} ms (target ≤ 150 ms)`);
-  console.log(`whole hook overhead incl. node start-up, module loading, leftover check, port reservation: ${whole.toFixed(1)} ms (same target)`);
+  console.log(`whole hook overhead incl. node start-up, module loading, leftover check, reservations: ${whole.toFixed(1)} ms (same target)`);
   const startup: number[] = [];
   for (let i = 0; i < 5; i++) startup.push(await ms(() => execa(process.execPath, ['-e', `import(${JSON.stringify(fileURLToPath(new URL('../src/hooks/prologue.js', import.meta.url)))})`])));
   console.log(`  of which node start-up + loading the prologue's modules: ${median(startup).toFixed(1)} ms`);

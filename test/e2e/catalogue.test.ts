@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
-import { domainsDir } from '../helpers/paths.js';
+import { domainsDir, testGuestDir } from '../helpers/paths.js';
 import { makeRteImage, makeRteTarball } from '../helpers/rte-packages.js';
 import { makePartitionedImage } from '../helpers/partitioned-image.js';
 import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, updateMomConfig, withMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
@@ -173,7 +173,7 @@ test('ROOTSSH and DISK guests install them too; vbdomain picks among the templat
       .replace('/var/lib/vmbatch/guest/disk.qcow2', image)
       .replace('<devices>', "<devices>\n    <vbdisks>\n      <vbdisk name='rootdisk' dev='vda' partition='vda2'/>\n      <vbdisk name='jobdisk' dev='vda' partition='vda3'/>\n    </vbdisks>"),
   };
-  const guest = '/var/lib/vmbatch/guest';
+  const guest = testGuestDir;
   const config = { rootSsh: { privateKeyFile: `${guest}/root_ssh_key`, hostKeysFile: `${guest}/guest_host_key.pub` }, catalogue: { sources: [server.url('/catalogue.rdf')], refreshSeconds: 0 } };
   const unchanged = server.notModified('/catalogue.rdf');
   await withMom({ domains, config }, async (node) => {
