@@ -5,6 +5,7 @@ import type { SshKeyPair } from './keys.js';
 import type { TarPlan } from './tar-plan.js';
 import type { StaticAddress } from '../network/address-pool.js';
 import { shellQuote } from '../shell/quote.js';
+import { sshChannelMarker } from './ssh-channel-marker.js';
 
 /** Where shipped tar files are written in a cloud-init guest before they are unpacked. */
 const guestTarDir = '/var/lib/vmbatch/tar';
@@ -25,7 +26,8 @@ export const sshChannelUnit = [
   '',
   '[Service]',
   'ExecStartPre=/bin/mkdir -p /run/sshd',
-  `ExecStart=/bin/sh -c 'exec /usr/sbin/sshd -i -e <>${sshChannelDevice} >&0'`,
+  // the marker line first (it blocks until the host connects), then one sshd session on the port
+  `ExecStart=/bin/sh -c 'exec <>${sshChannelDevice} >&0; echo ${sshChannelMarker}; exec /usr/sbin/sshd -i -e'`,
   'Restart=always',
   'RestartSec=200ms',
   '',

@@ -1,10 +1,10 @@
-import { connect as connectSocket } from 'node:net';
 import ssh2 from 'ssh2';
 
 const { Client } = ssh2;
 type Client = InstanceType<typeof Client>;
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import { publicKeyBlob } from '../context/keys.js';
+import { openSshChannel } from './ssh-channel.js';
 
 /** Where and as whom to reach a job's guest. */
 export interface GuestEndpoint {
@@ -25,9 +25,13 @@ export function endpointName(endpoint: Pick<GuestEndpoint, 'socket' | 'user'>): 
  * Connects to the guest over its SSH channel (a unix socket, so the file's owner and mode
  * decide who may connect), verifying its host key against the per-job key (no trust on first use).
  */
-export function connectGuest(endpoint: GuestEndpoint, timeoutMs = 30_000): Promise<Client> {
+export async function connectGuest(endpoint: GuestEndpoint, timeoutMs = 30_000): Promise<Client> {
   const expected = [endpoint.hostPublicKey].flat().map(publicKeyBlob);
   const target = endpointName(endpoint);
+  const deadline = Date.now() + timeoutMs;
+  const sock = await openSshChannel(endpoint.socket, timeoutMs).catch((error: Error) => {
+    throw new VmbatchError('SSH_FAILED', { target, reason: error.message });
+  });
   return new Promise((resolve, reject) => {
     const client = new Client();
     let hostKeyRejected = false;
@@ -46,10 +50,10 @@ export function connectGuest(endpoint: GuestEndpoint, timeoutMs = 30_000): Promi
         reject(new VmbatchError('SSH_FAILED', { target, reason: hostKeyRejected ? `the guest presented a host key that is not ${Array.isArray(endpoint.hostPublicKey) ? 'one the site lists' : "this job's"}` : error.message }));
       })
       .connect({
-        sock: connectSocket(endpoint.socket),
+        sock,
         username: endpoint.user,
         privateKey: endpoint.privateKey,
-        readyTimeout: timeoutMs,
+        readyTimeout: Math.max(1000, deadline - Date.now()),
         hostVerifier: (key: Buffer) => {
           hostKeyRejected = !expected.some((e) => key.equals(e));
           return !hostKeyRejected;

@@ -14,7 +14,10 @@ import { currentBootId } from './boot-id.js';
  */
 export async function reserveOne(stateDir: string, kind: string, jobId: string, candidates: string[], usable: (c: string) => Promise<boolean> = async () => true): Promise<string | undefined> {
   const dir = join(stateDir, kind);
-  ensureDir(dir, 0o755);
+  // private: which job holds which address or uid is nobody else's business (a watcher of a
+  // world-readable list could race the next job for what it is about to take)
+  ensureDir(stateDir, 0o755);
+  ensureDir(dir, 0o700);
   markKind(stateDir, kind);
   for (const candidate of candidates) {
     const file = join(dir, candidate);
@@ -122,7 +125,7 @@ function markKind(stateDir: string, kind: string): void {
 
 function tryCreate(file: string, jobId: string): boolean {
   try {
-    const fd = openSync(file, 'wx', 0o644);
+    const fd = openSync(file, 'wx', 0o600);
     writeSync(fd, `${jobId}\n${currentBootId()}\n`);
     closeSync(fd);
     return true;

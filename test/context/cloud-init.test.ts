@@ -64,7 +64,7 @@ test('user-data creates the user with the exact ids and key, the job, the tar fi
   assert.is(
     sshChannelUnit,
     '[Unit]\nDescription=vmbatch: SSH on the virtio-serial port org.vmbatch.ssh\nStartLimitIntervalSec=0\n\n[Service]\nExecStartPre=/bin/mkdir -p /run/sshd\n' +
-      "ExecStart=/bin/sh -c 'exec /usr/sbin/sshd -i -e <>/dev/virtio-ports/org.vmbatch.ssh >&0'\nRestart=always\nRestartSec=200ms\n",
+      "ExecStart=/bin/sh -c 'exec <>/dev/virtio-ports/org.vmbatch.ssh >&0; echo vmbatch-ssh-channel; exec /usr/sbin/sshd -i -e'\nRestart=always\nRestartSec=200ms\n",
   );
   assert.equal(doc.write_files[1].path, '/var/spool/vmbatch/jobs/12.vm.SC');
   assert.is(Buffer.from(doc.write_files[1].content, 'base64').toString(), '#!/bin/sh\necho job\n');

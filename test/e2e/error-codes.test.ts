@@ -12,7 +12,6 @@ import { jobStarterEnv, leftovers, runEpilogue, runJobStarter, runPrologue, setu
 const shipped = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8');
 let user: HostUser;
 let mom: Mom;
-let garbage: string;
 
 test.before(async () => {
   user = await ensureHostUser('vbe2e', 31337, 31338);
@@ -25,13 +24,13 @@ test.before(async () => {
       rootssh: shipped
         .replace('<vbpreparemethod>CDROM</vbpreparemethod>', '<vbpreparemethod>ROOTSSH</vbpreparemethod>')
         .replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, ''),
-      // a base "qcow2" that is a text file: qemu-img cannot make the overlay over it
-      notqcow2: shipped.replace('/var/lib/vmbatch/guest/disk.qcow2', '@GARBAGE@'),
+      // an empty VHD disk larger than the format holds: qemu-img refuses to make it
+      hugevhd: shipped.replace(
+        '<disk type=\'file\' device=\'cdrom\'>',
+        "<disk type='file' device='disk'>\n      <driver name='qemu' type='vpc'/>\n      <vbdisksource source='scratch' size='3145728' create='always' format='vpc'/>\n      <target dev='vdb' bus='virtio'/>\n    </disk>\n    <disk type='file' device='cdrom'>",
+      ),
     },
   });
-  garbage = join(mom.root, 'garbage.qcow2');
-  writeFileSync(garbage, 'this is not a disk image\n');
-  writeFileSync(join(mom.domainsDir, 'notqcow2.xml'), readFileSync(join(mom.domainsDir, 'notqcow2.xml'), 'utf8').replace('@GARBAGE@', garbage));
 });
 test.after(() => teardownMom(mom));
 
@@ -104,13 +103,12 @@ test('ROOT_SSH_KEYS_INVALID: a ROOTSSH template with a site key that is not a ke
   }
 });
 
-test('TOOL_FAILED: qemu-img refusing to make the overlay aborts the job (1) with its argv, exit code and message', async () => {
-  const stderr = await failingPrologue({ jobId: '7624.vm', user, resources: 'other=vbdomain=notqcow2' }, 1);
-  const overlay = `${mom.stateDir}/jobs/7624.vm/disk-vda.qcow2`;
+test('TOOL_FAILED: qemu-img refusing to make a created disk aborts the job (1) with its argv, exit code and message', async () => {
+  const stderr = await failingPrologue({ jobId: '7624.vm', user, resources: 'other=vbdomain=hugevhd' }, 1);
+  const disk = `${mom.stateDir}/jobs/7624.vm/disk-vdb.vhd`;
   assert.is(
     stderr,
-    `vmbatch: TOOL_FAILED: qemu-img create -q -f qcow2 -F qcow2 -b ${garbage} ${overlay} failed with exit code 1: qemu-img: ${overlay}: Image is not in qcow2 format\n` +
-      'Could not open backing image.\n' +
+    `vmbatch: TOOL_FAILED: qemu-img create -q -f vpc ${disk} 3145728M failed with exit code 1: qemu-img: ${disk}: The image size is too large for file format 'vpc'\n` +
       "  hint: the message above is the tool's own; fix what it names, then run the job again\n" +
       'vmbatch: job 7624.vm is aborted.',
   );

@@ -107,9 +107,9 @@ elif command -v sshd >/dev/null 2>&1; then
   install -m 0600 "$ctx/ssh/ssh_host_ed25519_key" /etc/ssh/ssh_host_ed25519_key
   install -m 0644 "$ctx/ssh/ssh_host_ed25519_key.pub" /etc/ssh/ssh_host_ed25519_key.pub
   mkdir -p /run/sshd
-  # sshd -i serves one connection on its standard input and output; it writes its version
-  # first, which blocks until a host client is connected
-  serve_ssh_port "$(command -v sshd)" -i
+  # sshd -i serves one connection on its standard input and output; the marker line before it
+  # blocks until a host client is connected
+  serve_ssh_port sh -c 'printf "vmbatch-ssh-channel\r\n" && exec "$0" -i' "$(command -v sshd)"
 else
   fail "no SSH server (dropbear or sshd) in the guest"
 fi
