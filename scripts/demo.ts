@@ -45,7 +45,7 @@ async function main(): Promise<number> {
     line(`  job (remoteshell) ${(t2 - t1).toFixed(1).padStart(8)}`);
     line(`  epilogue          ${(t3 - t2).toFixed(1).padStart(8)}`);
     const left = await leftovers(mom);
-    line(`\nafter the epilogue: ${left.domains.filter((d) => d.includes(job.jobId)).length} domain(s), ${left.jobs.length} job dir(s), ${left.ports.length} port reservation(s) left`);
+    line(`\nafter the epilogue: ${left.domains.filter((d) => d.includes(job.jobId)).length} domain(s), ${left.jobs.length} job dir(s) left`);
     return epi.exitCode === 0 && run.exitCode === 0 ? 0 : 1;
   } finally {
     teardownMom(mom);

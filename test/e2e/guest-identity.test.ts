@@ -75,7 +75,8 @@ const ours = async (node: Mom) => {
 };
 const uidReservations = () => {
   const dir = join(mom.stateDir, 'guest-uids');
-  return Object.fromEntries(readdirSync(dir).map((n) => [n, readFileSync(join(dir, n), 'utf8')]));
+  // a reservation holds the job id, then the boot id
+  return Object.fromEntries(readdirSync(dir).map((n) => [n, readFileSync(join(dir, n), 'utf8').split('\n')[0]]));
 };
 
 test("two jobs at once: each qemu has its own uid of the pool and the guests' group; no file is relabelled; one guest's uid reaches no other job's files", async () => {

@@ -2,7 +2,7 @@
 // nor read which job holds what (a watcher could race the next prologue for what it takes).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { releaseAll, reserveOne } from '../../src/state/reservations.js';
@@ -13,6 +13,8 @@ test('a reservation directory is 0700 and its files 0600: another user gets EACC
   const other = await ensureHostUser('vbother', 31339, 31340);
   const stateDir = mkdtempSync('/tmp/vmbatch-reservations-');
   chmodSync(stateDir, 0o755);
+  // a reservation is held while its job has a directory (a prologue makes it before reserving)
+  for (const job of ['7701.vm', '7702.vm', '7703.vm']) mkdirSync(join(stateDir, 'jobs', job), { recursive: true });
   try {
     assert.is(await reserveOne(stateDir, 'addresses', '7701.vm', ['10.0.2.20', '10.0.2.21']), '10.0.2.20');
     const dir = join(stateDir, 'addresses');
