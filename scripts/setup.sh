@@ -13,3 +13,8 @@ npm run build --silent
 bash scripts/build-test-guest.sh /var/lib/vmbatch/guest
 # a stock Debian cloud image with the real cloud-init (debootstrap; cached in /var/cache/vmbatch)
 bash scripts/build-cloud-guest.sh /var/lib/vmbatch/cloud-guest
+# Earlier vmbatch versions let libvirt chown the images a guest opened to its qemu user (and
+# leave them so); guests now run as per-job uids and shared bases stay root's, read-only to them
+for d in /var/lib/vmbatch/guest /var/lib/vmbatch/cloud-guest; do
+  find "$d" -maxdepth 1 -type f \( ! -user root -o ! -group root \) ! -name initrd.img -exec chown root:root {} +
+done
