@@ -19,6 +19,8 @@ export interface CacheContext {
   maxVirtualBytes?: number;
   /** whether the job's user is one of images.createOnceSeeders: only then may it seed a create='once' disk */
   createOnceSeeder?: boolean;
+  /** the guests' group (guestIdentity.group): a submitter's cached image is readable by it alone; not set: the default group */
+  guestGid?: number;
   /** the job's record of the entries it uses (JobPaths.cacheUses) */
   usesFile: string;
   log: Logger;

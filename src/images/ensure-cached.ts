@@ -84,7 +84,7 @@ async function downloadEntry(ctx: CacheContext, paths: EntryPaths, source: Image
     info = await checkImage(part, format, displayUrl(source.url), limitsOf(ctx, source));
     // a submitter's image: root's, readable by the guests' group only (never by other users)
     if (submitters) {
-      chownSync(part, 0, await guestGroupGid());
+      chownSync(part, 0, ctx.guestGid ?? (await guestGroupGid()));
       chmodSync(part, 0o640);
     }
   } catch (error) {

@@ -52,7 +52,7 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
   const rootSshModule = plan.method === 'ROOTSSH' ? await import('../context/root-ssh.js') : undefined;
   if (rootSshModule && plan.rootSsh) rootSshModule.readRootSshKeys(plan.rootSsh);
 
-  const cache = { ...plan.images, jobRef: jobRefOf(plan.jobId), deadline, usesFile: plan.paths.cacheUses, log };
+  const cache = { ...plan.images, guestGid: plan.guestIdentity.gid, jobRef: jobRefOf(plan.jobId), deadline, usesFile: plan.paths.cacheUses, log };
   await time('disks', () => prepareDisks(plan.disks, cache));
   const { rte } = plan;
   if (rte) await time('rtes', () => prepareRtes(rte, cache));
