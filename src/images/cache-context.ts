@@ -19,7 +19,7 @@ export interface CacheContext {
   maxVirtualBytes?: number;
   /** whether the job's user is one of images.createOnceSeeders: only then may it seed a create='once' disk */
   createOnceSeeder?: boolean;
-  /** the guests' group (guestIdentity.group): a submitter's cached image is readable by it alone; not set: the default group */
+  /** the guests' group (guestIdentity.group): a submitter's cached image is readable by it alone (needed only for those) */
   guestGid?: number;
   /** the job's record of the entries it uses (JobPaths.cacheUses) */
   usesFile: string;

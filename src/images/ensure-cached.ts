@@ -8,7 +8,6 @@ import { withFileLock } from '../fsutil/file-lock.js';
 import { entryKey, entryPaths, readEntryMeta, writeEntryMeta, type EntryMeta, type EntryPaths } from './cache-entry.js';
 import { noteCacheUse, type CacheContext } from './cache-context.js';
 import { addEntryUser } from './cache-users.js';
-import { guestGroupGid } from './guest-group.js';
 import { fetchImage, type FetchResult } from './fetch-image.js';
 import { createDigest, formatHash, type HashSpec } from './hash-spec.js';
 import { checkImage, checkImageHeader, type ImageLimits } from './check-image.js';
@@ -84,7 +83,9 @@ async function downloadEntry(ctx: CacheContext, paths: EntryPaths, source: Image
     info = await checkImage(part, format, displayUrl(source.url), limitsOf(ctx, source));
     // a submitter's image: root's, readable by the guests' group only (never by other users)
     if (submitters) {
-      chownSync(part, 0, ctx.guestGid ?? (await guestGroupGid()));
+      // the plan carries the group (guestIdentity.group, resolved once per prologue)
+      if (ctx.guestGid === undefined) throw new Error("a submitter's image reached the cache without the guests' group");
+      chownSync(part, 0, ctx.guestGid);
       chmodSync(part, 0o640);
     }
   } catch (error) {

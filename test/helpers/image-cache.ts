@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { execa, execaSync } from 'execa';
 import type { CacheContext } from '../../src/images/cache-context.js';
 import type { ImageSource } from '../../src/images/image-source.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -38,6 +38,7 @@ export function cacheScratch(config: Record<string, unknown> = {}, root = mkdtem
       maxRedirects: 5,
       createOnceWaitMs: 0,
       usesFile: join(root, `${jobId}.uses`),
+      guestGid: guestsGid(),
       log: createLogger(undefined, 'test'),
       ...overrides,
     }),
@@ -52,4 +53,9 @@ export function templateSource(url: string, hash?: ImageSource['hash']): ImageSo
 /** Runs `vmbatch images ...` as a real process with the scratch node's configuration. */
 export function runImagesCli(scratch: CacheScratch, args: string[]) {
   return execa(process.execPath, [cliPath, 'images', ...args], { env: { VMBATCH_CONFIG: scratch.configFile }, reject: false });
+}
+
+// the gid of guestIdentity.group's default, as the prologue resolves it for its plan
+function guestsGid(): number {
+  return Number(execaSync('getent', ['group', 'libvirt-qemu']).stdout.split(':')[2]);
 }
