@@ -1,6 +1,11 @@
 import { VmbatchError, isVmbatchError } from './vmbatch-error.js';
 
 const noSpaceCodes: Record<string, string> = { ENOSPC: 'the filesystem is full', EDQUOT: 'the disk quota is used up' };
+
+/** Why a write failed for want of space, by errno code (ENOSPC, EDQUOT); undefined for other codes. */
+export function noSpaceReason(code: string | undefined): string | undefined {
+  return code === undefined ? undefined : noSpaceCodes[code];
+}
 // what tools print for ENOSPC and EDQUOT (strerror), whichever tool it is
 const noSpaceText = /No space left on device|Disk quota exceeded/;
 
@@ -24,7 +29,7 @@ export function diskFullOfToolError(argv: string[], stderr: string): VmbatchErro
 export function asDiskFull(error: unknown): unknown {
   if (isVmbatchError(error)) return error;
   const e = error as NodeJS.ErrnoException & { dest?: string };
-  const why = typeof e?.code === 'string' ? noSpaceCodes[e.code] : undefined;
+  const why = noSpaceReason(typeof e?.code === 'string' ? e.code : undefined);
   if (!why) return error;
   const path = e.path ?? e.dest ?? 'a file of the job';
   return new VmbatchError('DISK_FULL', { path, reason: `${why} (${e.code}${e.syscall ? ` in ${e.syscall}` : ''})` });

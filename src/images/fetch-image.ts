@@ -8,6 +8,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { noSpaceReason } from '../errors/disk-full.js';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
 import { createDigest, type HashSpec } from './hash-spec.js';
 import { displayUrl, type ImageSource } from './image-source.js';
@@ -321,7 +322,7 @@ function mapStreamError(error: unknown, at: { url: string; file: string; got: nu
   if (error instanceof StallError || at.fate.stalled) return stalled(url, at.stallMs, got);
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOSPC' || code === 'EFBIG' || code === 'EDQUOT') {
-    const why = code === 'ENOSPC' ? 'the filesystem is full' : code === 'EDQUOT' ? 'the disk quota is used up' : 'the file size limit is reached';
+    const why = noSpaceReason(code) ?? 'the file size limit is reached';
     return new VmbatchError('DISK_FULL', { path: at.file, reason: `${why} (${code}) after ${got} bytes` });
   }
   if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (error as Error).message === 'aborted') {
