@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { destroyDomain } from '../hypervisor/virsh.js';
+import { removeLibvirtLogs } from '../hypervisor/libvirt-log.js';
 import { releaseAddress } from '../network/address-pool.js';
 import { domainNameFor } from '../job/names.js';
 import { jobPaths } from '../state/job-paths.js';
@@ -17,12 +18,15 @@ export interface TeardownReport {
 
 /**
  * Removes everything a job has on this node: its domain, its uses of the image cache, its
- * directory (overlays, ISO, keys, console log, sockets, state), its address and guest uid reservations. Idempotent, and correct after a prologue that
+ * directory (overlays, ISO, keys, console log, sockets, state), libvirt's log of its domain
+ * (unless libvirtLog.keep), its address and guest uid reservations. Idempotent, and correct after a prologue that
  * failed or was killed half-way: each step works from the job id alone. `dropSeed`: a seed's
  * writes are dropped even from a guest that got ready (reconcile: the job died unseen).
  */
 export async function teardownJob(config: Config, jobId: string, options: { dropSeed?: boolean } = {}): Promise<TeardownReport> {
   const domain = await destroyDomain(config.libvirtUri, domainNameFor(jobId));
+  // libvirt keeps a log per domain name forever; the epilogue has read why the guest stopped
+  if (!config.libvirtLog.keep) removeLibvirtLogs(config.libvirtLog.dir, domainNameFor(jobId));
   const paths = jobPaths(config.stateDir, jobId);
   // the guest is gone: its overlays may now be committed and its cache entries released; a
   // seed is kept only from a guest that got ready (a failed prologue's overlay is not a seed)

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { formatError } from '../errors/vmbatch-error.js';
+// No static import: a module that cannot be loaded (an installation being replaced, or not
+// readable by the job's user) must end in one clear line, not in Node's stack trace.
 
 const usage = `usage: vmbatch COMMAND [ARGS]
 
@@ -55,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
 
 async function validate(files: string[]): Promise<number> {
   const { loadTemplate } = await import('../domain/parse-template.js');
+  const { formatError } = await import('../errors/vmbatch-error.js');
   let failed = 0;
   for (const file of files) {
     try {
@@ -75,6 +77,7 @@ async function plan(argv: string[]): Promise<number> {
   const { parseResourceList } = await import('../job/resources.js');
   const { lookupSubmitter } = await import('../job/submitter.js');
   const { describePlan, planPrologue } = await import('../plan/prologue-plan.js');
+  const { formatError } = await import('../errors/vmbatch-error.js');
   try {
     const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { resources: { type: 'string', default: '' } } });
     const [jobId = '', user = '', group = '', script = ''] = positionals;
@@ -88,7 +91,8 @@ async function plan(argv: string[]): Promise<number> {
     const submitter = await lookupSubmitter(args.user, args.group);
     // a dry run reserves nothing: the first uid of the pool stands for the job's
     const guestIdentity = { uid: config.guestIdentity.uids.first, gid: await (await import('../identity/guest-identity.js')).resolveGuestGroup(config) };
-    const p = planPrologue({ config, args, template, submitter, userImage, rte, guestIdentity });
+    const jobScript = (await import('../job/job-script.js')).readJobScript(args.scriptPath);
+    const p = planPrologue({ config, args, template, submitter, userImage, rte, guestIdentity, jobScript });
     process.stdout.write(JSON.stringify(describePlan(p), null, 2) + '\n');
     return 0;
   } catch (error) {
@@ -101,10 +105,27 @@ async function plan(argv: string[]): Promise<number> {
 // lingering handle must not keep a hook alive after its work is done.
 const exitWhenFlushed = (code: number) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 
+/** What a hook exits with when vmbatch itself cannot run: remoteshell as ssh does (the job did not run), the others 1 (pbs_mom aborts the job). */
+function cannotRunStatus(command: string | undefined): number {
+  return command === 'remoteshell' ? 255 : 1;
+}
+
+/** One line for a module that cannot be loaded (missing, or unreadable by this user); undefined for any other error. */
+function loadFailureLine(error: unknown, command: string | undefined): string | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (!['ERR_MODULE_NOT_FOUND', 'ERR_UNSUPPORTED_DIR_IMPORT', 'EACCES', 'EPERM', 'ENOENT'].includes(code ?? '')) return undefined;
+  const what = String((error as Error).message).split('\n')[0];
+  const user = process.env.USER ?? process.env.LOGNAME ?? `uid ${process.getuid?.()}`;
+  const outcome = command === 'remoteshell' ? 'the job did not run' : command === 'prologue' ? 'the job is aborted' : 'nothing was done';
+  return `vmbatch: cannot load vmbatch's code as ${user} (${code}: ${what}); ${outcome}. An administrator must check the installation (complete, and readable by every user)`;
+}
+
+const command = process.argv[2];
 main(process.argv.slice(2)).then(
   (code) => exitWhenFlushed(code),
-  (error: unknown) => {
-    process.stderr.write(formatError(error) + '\n');
-    exitWhenFlushed(1);
+  async (error: unknown) => {
+    const line = loadFailureLine(error, command) ?? (await import('../errors/vmbatch-error.js').then((m) => m.formatError(error)).catch(() => String(error)));
+    process.stderr.write(line + '\n');
+    exitWhenFlushed(cannotRunStatus(command));
   },
 );

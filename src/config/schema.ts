@@ -162,6 +162,16 @@ export const configSchema = z
       .default({}),
     /** each guest's qemu identity: a uid of this pool per job, one shared group */
     guestIdentity: guestIdentitySchema.default({}),
+    /** libvirt's per-domain qemu logs (NAME.log): read for why a guest stopped, then removed with the job */
+    libvirtLog: z
+      .object({
+        /** where libvirt writes them (qemu:///system: /var/log/libvirt/qemu) */
+        dir: z.string().startsWith('/').default('/var/log/libvirt/qemu'),
+        /** keep each job's log after the job (the site then rotates and expires them itself) */
+        keep: z.boolean().default(false),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

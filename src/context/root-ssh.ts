@@ -3,6 +3,7 @@ import ssh2, { type Client } from 'ssh2';
 import { PassThrough } from 'node:stream';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
 import { connectGuest, endpointName, runOnGuest } from '../remoteshell/ssh-session.js';
+import { printableTail } from '../log/printable-tail.js';
 
 /** Where the context files are unpacked in the guest before prolog.sh runs from them. */
 const guestContextDir = '/run/vmbatch-context';
@@ -70,26 +71,22 @@ async function runPrologOverSsh(client: Client, input: { contextTar: string; dom
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, input.deadline - Date.now()))));
   try {
-    const status = await Promise.race([runOnGuest(client, command, { stdout: new PassThrough().resume(), stderr, stdin: createReadStream(input.contextTar) }), timedOut]);
-    if (status === 'timeout') {
+    const run = await Promise.race([runOnGuest(client, command, { stdout: new PassThrough().resume(), stderr, stdin: createReadStream(input.contextTar) }), timedOut]);
+    if (run === 'timeout') {
       // the session goes with the connection; the guest is destroyed with the job
       client.destroy();
       throw new VmbatchError('GUEST_PROLOG_TIMEOUT', { domain: input.domain, seconds: Math.round((Date.now() - started) / 1000), stderrTail: quotedTail(tail) });
     }
-    if (status !== 0) throw new VmbatchError('GUEST_PROLOG_FAILED', { domain: input.domain, reason: quotedTail(tail) || `prolog.sh exited with ${status}` });
+    if (run.status !== 0) throw new VmbatchError('GUEST_PROLOG_FAILED', { domain: input.domain, reason: quotedTail(tail) || `prolog.sh exited with ${run.status}` });
   } finally {
     clearTimeout(timer);
   }
 }
 
-// The last lines of the guest's stderr, printable, within prologStderrTail.
+// The last lines of the guest's stderr, printable, within prologStderrTail (twice the quoted
+// size is kept, so a full buffer means its front was cut).
 function quotedTail(text: string): string {
-  const lines = text.split(/\r?\n/).map((l) => l.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/[^\x20-\x7e\t]/g, '').trimEnd());
-  // the first piece may be a line cut by the bounded buffer: it is dropped unless it is all there is
-  if (text.length >= 2 * prologStderrTail.chars && lines.length > 1) lines.shift();
-  let quoted = lines.filter(Boolean).slice(-prologStderrTail.lines).join('\n');
-  if (quoted.length > prologStderrTail.chars) quoted = '...' + quoted.slice(-prologStderrTail.chars);
-  return quoted;
+  return printableTail(text, prologStderrTail, text.length >= 2 * prologStderrTail.chars);
 }
 
 /**

@@ -324,6 +324,21 @@ export const errorCatalogue = {
     message: (p) => `cannot run the job on the guest's login console ${p.socket}: ${p.reason}`,
     hint: () => "console remoteshell needs the guest to log the user in on the template's <vbremoteshell device> (docs/guest-contract.md)",
   }),
+  JOB_SCRIPT_UNREADABLE: entry<{ path: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `the job script ${p.path} that pbs_mom names cannot be used: ${p.reason}`,
+    hint: () => 'pbs_mom writes the job script itself; resubmit the job, and if it happens again report it to the site admin',
+  }),
+  JOB_FAILED_BY_PROLOGUE: entry<{ jobId: string; code: string }>({
+    kind: 'permanent',
+    message: (p) => `job ${p.jobId} did not run: its prologue failed it with ${p.code}`,
+    hint: () => 'the prologue\'s message above (and vmbatch-JOBID.err in the working directory) says what was wrong and what to change before resubmitting',
+  }),
+  GUEST_LOST: entry<{ jobId: string; domain: string; what: string }>({
+    kind: 'permanent',
+    message: (p) => `job ${p.jobId} lost its guest ${p.domain} while it ran: ${p.what}`,
+    hint: () => "the node's epilogue adds libvirt's reason and the guest's last console lines below; a guest that ran out of memory needs a larger request (-l mem=...)",
+  }),
   JOB_SCRIPT_MISMATCH: entry<{ path: string; expected: string }>({
     kind: 'permanent',
     message: (p) => `remoteshell was asked to run ${p.path}, but this job's script is ${p.expected}`,

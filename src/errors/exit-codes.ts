@@ -15,3 +15,6 @@ export function prologueExitCode(error: unknown, attempt: number, maxAttempts: n
   if (error instanceof VmbatchError && error.kind === 'transient' && attempt < maxAttempts) return HookExit.requeue;
   return HookExit.abort;
 }
+
+/** The exit status of a job that never ran (its prologue failed it, or its guest could not be reached or was lost), as ssh reports a failed connection. */
+export const failedJobExitStatus = 255;

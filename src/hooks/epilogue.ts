@@ -1,5 +1,6 @@
 import { loadConfig } from '../config/load.js';
 import { teardownJob } from '../cleanup/teardown.js';
+import { guestExitReport } from '../cleanup/guest-exit-report.js';
 import { formatError } from '../errors/vmbatch-error.js';
 import { parseEpilogueArgv } from '../job/hook-argv.js';
 import { createLogger } from '../log/logger.js';
@@ -22,6 +23,12 @@ export async function runEpilogue(argv: string[]): Promise<number> {
     const started = performance.now();
     // the retry count belongs to the job, not to its guest: settle it even if teardown fails
     if (args.exitStatus !== requeuedStatus) clearAttempts(config.stateDir, args.jobId);
+    // a guest gone before the job ended: say why in the job's error file, before teardown removes the evidence
+    const lost = await guestExitReport(config, args.jobId).catch(() => undefined);
+    if (lost) {
+      process.stderr.write(lost.lines.join('\n') + '\n');
+      log.warn('guest stopped under the job', { job: args.jobId, reason: lost.reason ?? 'unknown', exit: args.exitStatus });
+    }
     const report = await teardownJob(config, args.jobId);
     log.info('done', { job: args.jobId, domain: report.domain, exit: args.exitStatus, ms: Math.round(performance.now() - started) });
     return 0;

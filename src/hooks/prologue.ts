@@ -3,17 +3,20 @@ import { loadConfig } from '../config/load.js';
 import { teardownJob } from '../cleanup/teardown.js';
 import { selectTemplate } from '../domain/select-template.js';
 import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
-import { prologueExitCode, HookExit } from '../errors/exit-codes.js';
+import { failedJobExitStatus, prologueExitCode, HookExit } from '../errors/exit-codes.js';
 import { asDiskFull } from '../errors/disk-full.js';
 import { reserveAddress } from '../network/address-pool.js';
 import { parsePrologueArgv, type PrologueArgs } from '../job/hook-argv.js';
 import { parseResourceList } from '../job/resources.js';
+import { readJobScript } from '../job/job-script.js';
 import { lookupSubmitter } from '../job/submitter.js';
 import { writeSubmitterNotice } from '../job/submitter-notice.js';
 import { createLogger } from '../log/logger.js';
 import { applyPlan, makeJobDir, timePhase, type PhaseTimings } from '../plan/apply-plan.js';
 import { planPrologue } from '../plan/prologue-plan.js';
 import { recordAttempt } from '../state/attempts.js';
+import { writeJobFailure } from '../state/job-failure.js';
+import { torqueJobStarterConfigured } from '../job/torque-starter.js';
 import { jobPaths } from '../state/job-paths.js';
 import { writeJobOwner } from '../state/job-owner.js';
 import { userImageOf } from '../images/user-image-request.js';
@@ -63,17 +66,49 @@ export async function runPrologue(argv: string[], env: NodeJS.ProcessEnv): Promi
       }
     }
     const job = args ? `job ${args.jobId}` : 'the job';
-    const verdict = exitCode === HookExit.requeue ? `vmbatch: ${job} is requeued (attempt ${attempt} of ${maxAttempts}).` : `vmbatch: ${job} is aborted.`;
+    // only validated arguments name a user (whose directory the notice may be written to)
+    const who = args ? await lookupSubmitter(args.user, args.group).catch(() => undefined) : undefined;
+    // a job failed for good "runs" when a $job_starter exists: vmbatch's remoteshell ends it at
+    // once, so its error file, which Torque does not deliver for an aborted job, carries the reason
+    const failsThroughStarter = exitCode === HookExit.abort && config !== undefined && args !== undefined && who !== undefined && (await failThroughStarter(config, args.jobId, who.uid, reported));
+    const verdict =
+      exitCode === HookExit.requeue
+        ? `vmbatch: ${job} is requeued (attempt ${attempt} of ${maxAttempts}).`
+        : failsThroughStarter
+          ? `vmbatch: ${job} does not run: it ends at once with exit status ${failedJobExitStatus}.`
+          : `vmbatch: ${job} is aborted.`;
     const text = `${formatError(reported)}\n${verdict}\n`;
     process.stderr.write(text);
-    if (config) createLogger(config.logFile, 'prologue').error('failed', { job: args?.jobId, code: reported instanceof VmbatchError ? reported.code : 'INTERNAL', exit: exitCode });
-    // only validated arguments name a user whose directory may be written to
-    if (config?.submitterNotice && args) {
-      const who = await lookupSubmitter(args.user, args.group).catch(() => undefined);
-      const workdir = env.PBS_O_WORKDIR || who?.home;
-      if (who && workdir) await writeSubmitterNotice({ workdir, jobId: args.jobId, uid: who.uid, gid: who.gid }, text);
+    if (config) createLogger(config.logFile, 'prologue').error('failed', { job: args?.jobId, code: codeOf(reported), exit: failsThroughStarter ? HookExit.ok : exitCode, ...(failsThroughStarter ? { verdict: 'fail' } : {}) });
+    if (config?.submitterNotice && args && who) {
+      const workdir = env.PBS_O_WORKDIR || who.home;
+      if (workdir) await writeSubmitterNotice({ workdir, jobId: args.jobId, uid: who.uid, gid: who.gid }, text);
     }
+    if (failsThroughStarter) return { exitCode: HookExit.ok, timings, error: reported };
     return { exitCode, timings, error: reported };
+  }
+}
+
+// The catalogue code of an error (INTERNAL for anything else).
+function codeOf(error: unknown): string {
+  return error instanceof VmbatchError ? error.code : 'INTERNAL';
+}
+
+// Leaves the failure for remoteshell when pbs_mom has a $job_starter; false when it has none
+// (the job is aborted then) or the record cannot be written.
+async function failThroughStarter(config: Config, jobId: string, uid: number, error: unknown): Promise<boolean> {
+  // pbs_mom runs the prologue in mom_priv
+  if (!torqueJobStarterConfigured(config.torque.momPriv ?? process.cwd())) return false;
+  try {
+    const dir = jobPaths(config.stateDir, jobId).dir;
+    makeJobDir(dir);
+    writeJobOwner(dir);
+    writeJobFailure(dir, { jobId, uid, code: codeOf(error) });
+    return true;
+  } catch (recordError) {
+    createLogger(config.logFile, 'prologue').error('cannot record the failure', { job: jobId, error: String(recordError) });
+    await teardownJob(config, jobId).catch(() => undefined);
+    return false;
   }
 }
 
@@ -82,13 +117,14 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
   const log = createLogger(config.logFile, 'prologue');
   log.info('start', { job: args.jobId, user: args.user, attempt });
   const deadline = started + config.prologueBudgetSeconds * 1000;
-  const { template, userImage, submitter, rte } = await timePhase(timings, 'parse', async () => {
+  const { template, userImage, submitter, rte, jobScript } = await timePhase(timings, 'parse', async () => {
     const request = parseResourceList(args.resources).request;
+    const jobScript = readJobScript(args.scriptPath);
     const userImage = userImageOf(config, request);
     // the catalogue chooses the template when the job asks for runtime environments
     const rte = await resolveJobRtes(config, request, { deadline, log });
     const template = await selectTemplate(config.domainsDir, rte?.template ?? request.vbdomain, config.defaultDomain);
-    return { template, userImage, submitter: await lookupSubmitter(args.user, args.group), rte };
+    return { template, userImage, submitter: await lookupSubmitter(args.user, args.group), rte, jobScript };
   });
   // a leftover of an earlier attempt (killed prologue, missed epilogue) would block the name
   await teardownJob(config, args.jobId);
@@ -97,7 +133,7 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
   writeJobOwner(jobPaths(config.stateDir, args.jobId).dir);
   const staticAddress = await reserveAddress(config, args.jobId);
   const guestIdentity = await reserveGuestIdentity(config, args.jobId);
-  const plan = planPrologue({ config, args, template, submitter, userImage, staticAddress, rte, guestIdentity });
+  const plan = planPrologue({ config, args, template, submitter, userImage, staticAddress, rte, guestIdentity, jobScript });
   const { guestReport } = await applyPlan(plan, timings, { startedAt: started, deadline }, log);
   timings.total = Date.now() - started;
   // the peak memory: a guest flooding its console must not grow it (docs/admin.md)

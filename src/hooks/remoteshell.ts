@@ -2,19 +2,23 @@ import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
+import { failedJobExitStatus } from '../errors/exit-codes.js';
 import { jobIdSchema } from '../job/names.js';
 import { guestJobCommand, jobEnvironment } from '../remoteshell/job-command.js';
 import { connectGuest, runOnGuest } from '../remoteshell/ssh-session.js';
+import { lostGuestError } from '../remoteshell/lost-guest.js';
 import { jobPaths } from '../state/job-paths.js';
+import { readJobFailure } from '../state/job-failure.js';
 import { readJobState } from '../state/job-state.js';
 
 /** Exit status of remoteshell when it could not run the job at all (as ssh uses it). */
-export const remoteshellFailure = 255;
+export const remoteshellFailure = failedJobExitStatus;
 
 /**
  * Torque's $job_starter: runs as the job's user (the user's host shell in argv[1] is not used:
- * the guest runs the job with the user's guest login shell) and the job script's path on stdin (a terminal for `qsub -I`). Runs the job in the job's guest over SSH
- * and exits with the job's status.
+ * the guest runs the job with the user's guest login shell), the job script's path on stdin (a
+ * terminal for `qsub -I`). Runs the job in the job's guest over SSH and exits with the job's
+ * status; a job its prologue failed ends at once, and a guest lost under the job is named.
  */
 export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadStream = process.stdin): Promise<number> {
   try {
@@ -24,25 +28,34 @@ export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadS
     const parsedId = jobIdSchema.safeParse(jobId);
     if (!parsedId.success) throw new VmbatchError('HOOK_ARGV_INVALID', { hook: 'remoteshell', problems: [`PBS_JOBID ${JSON.stringify(jobId)} ${parsedId.error.issues[0]?.message}`] });
     const paths = jobPaths(config.stateDir, jobId);
+    const uid = process.getuid?.();
+    const failure = readJobFailure(paths.dir);
+    if (failure) {
+      if (uid !== undefined && uid !== 0 && uid !== failure.uid) throw new VmbatchError('JOB_NOT_OWNED', { jobId, user: `uid ${failure.uid}`, uid });
+      throw new VmbatchError('JOB_FAILED_BY_PROLOGUE', { jobId, code: failure.code });
+    }
     const state = readJobState(paths.stateFile);
     if (!state || state.phase !== 'ready') throw new VmbatchError('JOB_NOT_PREPARED', { jobId, stateDir: paths.dir });
     // the socket and the key refuse anyone else anyway; say so instead of failing on a file
-    const uid = process.getuid?.();
     if (uid !== undefined && uid !== 0 && uid !== state.uid) throw new VmbatchError('JOB_NOT_OWNED', { jobId, user: state.user, uid });
 
-    const interactive = stdin.isTTY === true;
+    // `qsub -I` has no script (states of older versions do not say: a terminal on stdin decides)
+    const tty = stdin.isTTY === true;
+    const interactive = state.interactive ?? tty;
     let script: string | undefined;
     if (!interactive) {
-      const requested = (await readFirstLine(stdin)).trim();
+      // pbs_mom writes the script's path on stdin; a terminal there has nothing to check
+      const requested = tty ? '' : (await readFirstLine(stdin)).trim();
       if (requested && resolvePath(requested) !== resolvePath(state.hostScriptPath)) {
         throw new VmbatchError('JOB_SCRIPT_MISMATCH', { path: requested, expected: state.hostScriptPath });
       }
       script = state.guestScriptPath;
     }
+    const command = guestJobCommand({ workdir: env.PBS_O_WORKDIR, env: jobEnvironment(env), script, rte: state.rte });
     if (state.remoteshell === 'console' && state.consoleSocket) {
       if (interactive) throw new VmbatchError('CONSOLE_FAILED', { socket: state.consoleSocket, reason: "interactive jobs (qsub -I) need remoteshell over SSH; this job's template uses mode='console'" });
       const { runOverConsole } = await import('../remoteshell/console-session.js');
-      return await runOverConsole(state.consoleSocket, guestJobCommand({ workdir: env.PBS_O_WORKDIR, env: jobEnvironment(env), script, rte: state.rte }), process.stdout);
+      return await runOverConsole(state.consoleSocket, command, process.stdout);
     }
     if (state.sshSocket === undefined) throw new VmbatchError('JOB_NOT_PREPARED', { jobId, stateDir: paths.dir });
     const client = await connectGuest({
@@ -52,14 +65,15 @@ export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadS
       hostPublicKey: state.hostPublicKey,
     });
     try {
-      const command = guestJobCommand({ workdir: env.PBS_O_WORKDIR, env: jobEnvironment(env), script, rte: state.rte });
-      if (!interactive) return await runOnGuest(client, command, { stdout: process.stdout, stderr: process.stderr });
-      stdin.setRawMode?.(true);
-      const pty = { term: env.TERM ?? 'vt100', rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 };
-      const status = await runOnGuest(client, command, { stdout: process.stdout, stderr: process.stderr, stdin, pty });
-      stdin.setRawMode?.(false);
-      stdin.unref();
-      return status;
+      const io = { stdout: process.stdout, stderr: process.stderr };
+      // an interactive job without a terminal (qsub -I with stdin redirected) still reads its commands from stdin
+      const pty = interactive && tty ? { term: env.TERM ?? 'vt100', rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 } : undefined;
+      if (pty) stdin.setRawMode?.(true);
+      const run = await runOnGuest(client, command, interactive ? { ...io, stdin, pty } : io);
+      if (pty) stdin.setRawMode?.(false);
+      if (interactive) stdin.unref();
+      if (run.lost) throw await lostGuestError({ jobId, domain: state.domainName, socket: state.sshSocket });
+      return run.status;
     } finally {
       client.end();
     }

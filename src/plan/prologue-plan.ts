@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { generateKeyPair, type SshKeyPair } from '../context/keys.js';
 import { guestTarList, planContextIso, type IsoLayout } from '../context/iso-layout.js';
@@ -13,6 +12,7 @@ import { cacheDirOf } from '../images/cache-entry.js';
 import { isCreateOnceSeeder } from '../images/created-disk.js';
 import { planDisks, type DiskPlan, type DiskPlanInput } from '../images/disk-plan.js';
 import type { PrologueArgs } from '../job/hook-argv.js';
+import type { JobScript } from '../job/job-script.js';
 import { domainNameFor } from '../job/names.js';
 import type { Submitter } from '../job/submitter.js';
 import { jobPaths, type JobPaths } from '../state/job-paths.js';
@@ -55,6 +55,8 @@ export interface ProloguePlan {
   hostKey: SshKeyPair;
   hostScriptPath: string;
   guestScriptPath: string;
+  /** `qsub -I`: no script; remoteshell gives the submitter a login shell in the guest */
+  interactive: boolean;
 }
 
 /** Builds the plan of one job from validated inputs (reads only the job script). */
@@ -67,6 +69,8 @@ export function planPrologue(input: {
   staticAddress?: StaticAddress;
   rte?: RteResolution | undefined;
   guestIdentity: GuestIdentity;
+  /** the job script as read by the front end (none for an interactive job) */
+  jobScript: JobScript;
 }): ProloguePlan {
   const { config, args, template, submitter } = input;
   const paths = jobPaths(config.stateDir, args.jobId);
@@ -139,7 +143,8 @@ export function planPrologue(input: {
     },
     iso: planIso(template, {
       params,
-      jobScript: readFileSync(args.scriptPath, 'utf8'),
+      // an interactive job's guest gets an empty script file: every context method ships one
+      jobScript: input.jobScript.kind === 'batch' ? input.jobScript.content : '',
       userKey,
       hostKey,
       tarFiles,
@@ -157,6 +162,7 @@ export function planPrologue(input: {
     hostKey,
     hostScriptPath: args.scriptPath,
     guestScriptPath: `${jobPath.replace(/\/+$/, '')}/${jobFile}`,
+    interactive: input.jobScript.kind === 'interactive',
   };
 }
 
@@ -209,6 +215,7 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
     guestIdentity: plan.guestIdentity,
     readinessTimeoutSeconds: plan.readinessTimeoutMs / 1000,
     guestScriptPath: plan.guestScriptPath,
+    interactive: plan.interactive,
     domainXml: plan.domainXml,
   };
 }

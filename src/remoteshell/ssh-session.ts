@@ -69,19 +69,28 @@ export function channelExitStatus(code: number | null | undefined, signal: strin
   return signal && signals[signal.replace(/^SIG/, '')] ? 128 + signals[signal.replace(/^SIG/, '')]! : 255;
 }
 
-/** Runs a command on the connected guest, streaming output; resolves with its exit status. */
+/** How a command on the guest ended: its exit status, or lost (the session closed without one: 255). */
+export interface GuestRun {
+  status: number;
+  /** the session ended without an exit status or signal: the guest or its SSH server went away */
+  lost: boolean;
+}
+
+/** Runs a command on the connected guest, streaming output; resolves with how it ended. */
 export function runOnGuest(
   client: Client,
   command: string,
   io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; stdin?: NodeJS.ReadableStream; pty?: { term: string; rows: number; cols: number } },
-): Promise<number> {
+): Promise<GuestRun> {
   return new Promise((resolve, reject) => {
     const options = io.pty ? { pty: { term: io.pty.term, rows: io.pty.rows, cols: io.pty.cols } } : {};
     client.exec(command, options, (error, channel) => {
       if (error) return reject(error);
       let code: number | null | undefined;
       let signal: string | undefined;
+      let exited = false;
       channel.on('exit', (c: number | null, s?: string) => {
+        exited = true;
         code = c;
         signal = s;
       });
@@ -89,7 +98,7 @@ export function runOnGuest(
       channel.stderr.pipe(io.stderr, { end: false });
       if (io.stdin) io.stdin.pipe(channel);
       else channel.end();
-      channel.on('close', () => resolve(channelExitStatus(code, signal)));
+      channel.on('close', () => resolve({ status: channelExitStatus(code, signal), lost: !exited }));
     });
   });
 }

@@ -23,6 +23,8 @@ export const jobStateSchema = z.object({
   rte: z.object({ exports: z.array(z.string()), runtimes: z.array(z.string()) }).optional(),
   hostScriptPath: z.string(),
   guestScriptPath: z.string(),
+  /** `qsub -I`: the job has no script (absent in states of older versions: stdin decides then) */
+  interactive: z.boolean().optional(),
   createdAt: z.string(),
   /** the node's boot id when the prologue ran: a state of an earlier boot belongs to no live job */
   bootId: z.string().optional(),

@@ -8,7 +8,7 @@ import { generateKeyPair } from '../../src/context/keys.js';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { testGuestDir } from '../helpers/paths.js';
-import { leftovers, pelogPermissionProblem, runEpilogue, runInteractiveJobStarter, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
+import { interactiveScriptPath, leftovers, pelogPermissionProblem, runEpilogue, runInteractiveJobStarter, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
 
 let mom: Mom;
 let user: HostUser;
@@ -102,10 +102,13 @@ test('the per-job key is readable only by the submitter', async () => {
   assert.not.ok(existsSync(`${mom.stateDir}/jobs/104.vm`));
 });
 
-test('an interactive job (qsub -I) gets a shell on a terminal in the guest', async () => {
+test('an interactive job (qsub -I) has no script file, as with a real pbs_mom, and gets a shell on a terminal in the guest', async () => {
   const job = { jobId: '105.vm', user };
-  const script = writeJobScript(mom, job, '');
-  assert.is((await runPrologue(mom, job, script)).exitCode, 0);
+  const script = interactiveScriptPath(mom, job);
+  const pro = await runPrologue(mom, job, script);
+  assert.is(pro.exitCode, 0, pro.stderr);
+  assert.is(pro.stderr, '');
+  assert.not.ok(existsSync(script), 'vmbatch creates nothing in mom_priv/jobs');
   try {
     const run = await runInteractiveJobStarter(mom, job, 'echo "tty=$(tty) uid=$(id -u) job=$PBS_JOBID"; exit 7\n');
     assert.match(run.stdout, 'tty=/dev/pts/0 uid=31337 job=105.vm');

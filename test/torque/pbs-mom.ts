@@ -36,8 +36,18 @@ export interface HookRun {
   stderr: string;
 }
 
+/** How a fake node is set up beyond its vmbatch config and templates. */
+export interface MomOptions {
+  config?: Record<string, unknown>;
+  domains?: Record<string, string>;
+  /** write `$job_starter STARTER` into mom_priv/config, as docs/admin.md tells an admin to */
+  jobStarterLine?: boolean;
+  /** install the hooks from a copy of the checkout (tests that break the installed code) */
+  copyTree?: boolean;
+}
+
 /** Sets up a node: hooks installed by scripts/install-hooks.sh, config, and the shipped test guest template. */
-export async function setupMom(options: { config?: Record<string, unknown>; domains?: Record<string, string> } = {}): Promise<Mom> {
+export async function setupMom(options: MomOptions = {}): Promise<Mom> {
   const root = mkdtempSync('/tmp/vmbatch-mom-');
   chmodSync(root, 0o755);
   const momPriv = join(root, 'mom_priv');
@@ -56,24 +66,25 @@ export async function setupMom(options: { config?: Record<string, unknown>; doma
   const configFile = join(root, 'vmbatch.json');
   writeFileSync(configFile, JSON.stringify({ domainsDir, stateDir, logFile, defaultDomain: 'testguest', ...options.config }, null, 2), { mode: 0o644 });
   const starter = join(root, 'bin', 'vmbatch-remoteshell');
-  await execa('bash', [join(installableTree(root), 'scripts', 'install-hooks.sh'), momPriv, configFile, starter]);
+  await execa('bash', [join(installableTree(root, options.copyTree === true), 'scripts', 'install-hooks.sh'), momPriv, configFile, starter]);
+  if (options.jobStarterLine) writeFileSync(join(momPriv, 'config'), `$pbsserver localhost\n$job_starter ${starter}\n`, { mode: 0o644 });
   return { root, momPriv, stateDir, domainsDir, configFile, starter, logFile };
 }
 
 // $job_starter runs as the job's user, who must be able to read vmbatch's code. A checkout
 // below a private directory (e.g. /root) is not readable for them: install from a copy then,
 // as a site would install into /opt.
-function installableTree(root: string): string {
+function installableTree(root: string, copy: boolean): string {
   let dir = repoRoot;
-  let readable = true;
+  let readable = !copy;
   while (dir !== dirname(dir)) {
     if ((statSync(dir).mode & 0o005) !== 0o005) readable = false;
     dir = dirname(dir);
   }
   if (readable) return repoRoot;
-  const copy = join(root, 'vmbatch');
-  for (const part of ['package.json', 'dist', 'node_modules', 'scripts', 'torque-hooks']) cpSync(join(repoRoot, part), join(copy, part), { recursive: true });
-  return copy;
+  const tree = join(root, 'vmbatch');
+  for (const part of ['package.json', 'dist', 'node_modules', 'scripts', 'torque-hooks']) cpSync(join(repoRoot, part), join(tree, part), { recursive: true });
+  return tree;
 }
 
 /** Removes the node's files (the tests check before that nothing of a job is left). */
@@ -82,7 +93,7 @@ export function teardownMom(mom: Mom): void {
 }
 
 /** Runs `body` on a node of its own (another configuration), removed afterwards. */
-export async function withMom(options: Parameters<typeof setupMom>[0], body: (mom: Mom) => Promise<void>): Promise<void> {
+export async function withMom(options: MomOptions, body: (mom: Mom) => Promise<void>): Promise<void> {
   const mom = await setupMom(options);
   try {
     await body(mom);
@@ -126,6 +137,16 @@ export function writeJobScript(mom: Mom, job: JobSpec, content: string): string 
   writeFileSync(path, content, { mode: 0o500 });
   chownSync(path, job.user.uid, job.user.gid);
   chmodSync(path, 0o500);
+  return path;
+}
+
+/**
+ * The script path pbs_mom passes for an interactive job (`qsub -I`): the same name as a batch
+ * job's, but a real pbs_mom never creates the file (torque-contract.md).
+ */
+export function interactiveScriptPath(mom: Mom, job: JobSpec): string {
+  const path = join(mom.momPriv, 'jobs', `${job.jobId}.SC`);
+  rmSync(path, { force: true });
   return path;
 }
 

@@ -1,0 +1,59 @@
+import type { Config } from '../config/schema.js';
+import { readFileTail } from '../fsutil/read-tail.js';
+import { domainExists } from '../hypervisor/virsh.js';
+import { readDomainEnd, type DomainEnd } from '../hypervisor/libvirt-log.js';
+import { printableTail, type TailLimits } from '../log/printable-tail.js';
+import { jobPaths } from '../state/job-paths.js';
+import { readJobState } from '../state/job-state.js';
+
+/** How much of a lost guest's console the report quotes. */
+export const lostGuestConsoleTail: TailLimits = { lines: 15, chars: 2000 };
+
+// What libvirt's reason word means to a submitter.
+const reasonText: Record<string, string> = {
+  destroyed: 'it was destroyed (virsh destroy by an administrator or a tool, or the guest rebooted: vmbatch guests end on reboot)',
+  crashed: 'qemu ended unexpectedly (killed by a signal, e.g. by the node\'s out-of-memory killer) or the guest kernel panicked',
+  shutdown: 'the guest shut itself down (poweroff or halt inside the guest)',
+  failed: 'qemu failed',
+};
+
+/**
+ * Why a job's guest is gone before its epilogue: undefined when the guest still runs (the job
+ * ended normally, was deleted or hit its walltime) or never got ready. Otherwise the lines the
+ * epilogue writes to the job's error file (pbs_mom appends the epilogue's stderr to it):
+ * libvirt's reason, qemu's last words and the guest's last console lines, made printable.
+ */
+export async function guestExitReport(config: Config, jobId: string): Promise<{ lines: string[]; reason: string | undefined } | undefined> {
+  const paths = jobPaths(config.stateDir, jobId);
+  let state;
+  try {
+    state = readJobState(paths.stateFile);
+  } catch {
+    return undefined;
+  }
+  if (state?.phase !== 'ready') return undefined;
+  if (await domainExists(config.libvirtUri, state.domainName)) return undefined;
+  const end = readDomainEnd(config.libvirtLog.dir, state.domainName);
+  const lines = [`vmbatch: the guest ${state.domainName} of job ${jobId} stopped before the job ended: ${explain(end)}`];
+  if (end?.reason || end?.qemuLines.length) {
+    const words = [...(end.reason ? [`shutting down, reason=${end.reason}`] : []), ...end.qemuLines];
+    lines.push(`vmbatch: libvirt's log: ${printableTail(words.join('\n'), { lines: 6, chars: 600 }, false).split('\n').join('; ')}`);
+  }
+  const console = consoleTail(paths.consoleFile);
+  lines.push(console ? `vmbatch: the guest's last console lines:\n${console.split('\n').map((l) => `  | ${l}`).join('\n')}` : "vmbatch: the guest's console is empty");
+  return { lines, reason: end?.reason };
+}
+
+function explain(end: DomainEnd | undefined): string {
+  if (!end) return 'libvirt has no log of it';
+  if (!end.reason) return 'libvirt recorded no reason';
+  return reasonText[end.reason] ?? `libvirt's reason: ${end.reason}`;
+}
+
+// The console's last lines; right after virtlogd rotated it, the end of the previous file too.
+function consoleTail(consoleFile: string): string {
+  const current = readFileTail(consoleFile, 16 * 1024);
+  const previous = current && current.cut ? undefined : readFileTail(`${consoleFile}.0`, 16 * 1024);
+  const text = `${previous?.text ?? ''}${current?.text ?? ''}`;
+  return printableTail(text, lostGuestConsoleTail, Boolean(current?.cut || previous?.cut));
+}

@@ -1,0 +1,37 @@
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { VmbatchError } from '../errors/vmbatch-error.js';
+
+/** The script of a job, or none: an interactive job (`qsub -I`) has a script path but no file. */
+export type JobScript = { kind: 'batch'; content: string } | { kind: 'interactive' };
+
+/** Largest job script vmbatch ships into a guest (pbs_mom's own limit is far below). */
+export const maxJobScriptBytes = 16 * 1024 * 1024;
+
+/**
+ * Reads the job script pbs_mom names. A real pbs_mom passes the path for an interactive job
+ * too but never creates the file (torque-contract.md), so a missing file means `qsub -I`.
+ * Opened without following a link and only as a regular file: root reads it, its owner is the
+ * submitter.
+ */
+export function readJobScript(path: string): JobScript {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'interactive' };
+    throw new VmbatchError('JOB_SCRIPT_UNREADABLE', { path, reason: reasonOf(error) });
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new VmbatchError('JOB_SCRIPT_UNREADABLE', { path, reason: 'it is not a regular file' });
+    if (st.size > maxJobScriptBytes) throw new VmbatchError('JOB_SCRIPT_UNREADABLE', { path, reason: `it has ${st.size} bytes, more than ${maxJobScriptBytes}` });
+    return { kind: 'batch', content: readFileSync(fd, 'utf8') };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function reasonOf(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code === 'ELOOP' ? 'it is a symbolic link' : (e.code ?? e.message);
+}
