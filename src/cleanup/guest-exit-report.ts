@@ -11,9 +11,9 @@ export const lostGuestConsoleTail: TailLimits = { lines: 15, chars: 2000 };
 
 // What libvirt's reason word means to a submitter.
 const reasonText: Record<string, string> = {
-  destroyed: 'it was destroyed (virsh destroy by an administrator or a tool, or the guest rebooted: vmbatch guests end on reboot)',
-  crashed: 'qemu ended unexpectedly (killed by a signal, e.g. by the node\'s out-of-memory killer) or the guest kernel panicked',
-  shutdown: 'the guest shut itself down (poweroff or halt inside the guest)',
+  destroyed: 'it was destroyed (virsh destroy, by an administrator or a tool)',
+  crashed: 'qemu ended unexpectedly (killed by a signal, e.g. by the node\'s out-of-memory killer)',
+  shutdown: 'the guest shut down or rebooted (poweroff, halt or reboot inside the guest: vmbatch guests end on reboot)',
   failed: 'qemu failed',
 };
 
@@ -34,13 +34,15 @@ export async function guestExitReport(config: Config, jobId: string): Promise<{ 
   if (state?.phase !== 'ready') return undefined;
   if (await domainExists(config.libvirtUri, state.domainName)) return undefined;
   const end = readDomainEnd(config.libvirtLog.dir, state.domainName);
-  const lines = [`vmbatch: the guest ${state.domainName} of job ${jobId} stopped before the job ended: ${explain(end)}`];
+  const console = consoleTail(paths.consoleFile);
+  // a panicking kernel reboots (panic=-1) or halts: the console, not libvirt, knows it panicked
+  const panic = console.panic ? `its kernel panicked (${console.panic}); libvirt: ${explain(end)}` : explain(end);
+  const lines = [`vmbatch: the guest ${state.domainName} of job ${jobId} stopped before the job ended: ${panic}`];
   if (end?.reason || end?.qemuLines.length) {
     const words = [...(end.reason ? [`shutting down, reason=${end.reason}`] : []), ...end.qemuLines];
     lines.push(`vmbatch: libvirt's log: ${printableTail(words.join('\n'), { lines: 6, chars: 600 }, false).split('\n').join('; ')}`);
   }
-  const console = consoleTail(paths.consoleFile);
-  lines.push(console ? `vmbatch: the guest's last console lines:\n${console.split('\n').map((l) => `  | ${l}`).join('\n')}` : "vmbatch: the guest's console is empty");
+  lines.push(console.tail ? `vmbatch: the guest's last console lines:\n${console.tail.split('\n').map((l) => `  | ${l}`).join('\n')}` : "vmbatch: the guest's console is empty");
   return { lines, reason: end?.reason };
 }
 
@@ -50,10 +52,13 @@ function explain(end: DomainEnd | undefined): string {
   return reasonText[end.reason] ?? `libvirt's reason: ${end.reason}`;
 }
 
-// The console's last lines; right after virtlogd rotated it, the end of the previous file too.
-function consoleTail(consoleFile: string): string {
+// The console's last lines (right after virtlogd rotated it, the end of the previous file too),
+// and the kernel's last panic line, which a panic's stack trace pushes out of the tail.
+function consoleTail(consoleFile: string): { tail: string; panic: string | undefined } {
   const current = readFileTail(consoleFile, 16 * 1024);
   const previous = current && current.cut ? undefined : readFileTail(`${consoleFile}.0`, 16 * 1024);
   const text = `${previous?.text ?? ''}${current?.text ?? ''}`;
-  return printableTail(text, lostGuestConsoleTail, Boolean(current?.cut || previous?.cut));
+  const panics = text.match(/Kernel panic - not syncing: [^\r\n]*/g);
+  const panic = panics ? printableTail(panics[panics.length - 1]!, { lines: 1, chars: 200 }, false) : undefined;
+  return { tail: printableTail(text, lostGuestConsoleTail, Boolean(current?.cut || previous?.cut)), panic };
 }

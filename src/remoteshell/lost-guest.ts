@@ -6,7 +6,9 @@ export type GuestLoss = 'stopped' | 'session-broken';
 
 /**
  * Tells a guest that stopped from a session that broke in a guest that still runs: qemu holds
- * the listening end of the job's SSH channel, so once qemu is gone a connection is refused.
+ * the listening end of the job's SSH channel, so once qemu is gone a connection is refused. A
+ * qemu that is dying may still accept for a moment and then drops the connection; a live guest
+ * keeps it and starts a session on it (its marker line), a hung one keeps it silently.
  */
 export function probeGuest(socket: string, timeoutMs = 2000): Promise<GuestLoss> {
   return new Promise((resolve) => {
@@ -16,10 +18,10 @@ export function probeGuest(socket: string, timeoutMs = 2000): Promise<GuestLoss>
       probe.destroy();
       resolve(loss);
     };
-    // a connection that neither opens nor fails: qemu is there but hangs, so the guest has not stopped
     const timer = setTimeout(() => done('session-broken'), timeoutMs);
-    probe.once('connect', () => done('session-broken'));
+    probe.once('data', () => done('session-broken'));
     probe.once('error', () => done('stopped'));
+    probe.once('close', () => done('stopped'));
   });
 }
 

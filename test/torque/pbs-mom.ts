@@ -223,7 +223,18 @@ export function jobStarterEnv(mom: Mom, job: JobSpec): Record<string, string> {
 
 /** Runs $job_starter as the user: argv[1] the user's shell, stdin the script path line, umask 0077. */
 export async function runJobStarter(mom: Mom, job: JobSpec, scriptPath: string): Promise<HookRun> {
-  const run = await execa('/bin/sh', ['-c', 'umask 077; exec "$0" "$@"', mom.starter, '/bin/bash'], {
+  return startJobStarter(mom, job, scriptPath).ended;
+}
+
+/** A running $job_starter: resolves `printed` once its stdout has shown a text, `ended` when it exits. */
+export interface RunningJob {
+  printed(text: string): Promise<void>;
+  ended: Promise<HookRun>;
+}
+
+/** Starts $job_starter as runJobStarter does, for tests that act while the job runs. */
+export function startJobStarter(mom: Mom, job: JobSpec, scriptPath: string): RunningJob {
+  const child = execa('/bin/sh', ['-c', 'umask 077; exec "$0" "$@"', mom.starter, '/bin/bash'], {
     cwd: job.user.home,
     env: jobStarterEnv(mom, job),
     extendEnv: false,
@@ -233,7 +244,16 @@ export async function runJobStarter(mom: Mom, job: JobSpec, scriptPath: string):
     reject: false,
     timeout: 120_000,
   });
-  return { exitCode: run.exitCode ?? -1, stdout: run.stdout, stderr: run.stderr };
+  let seen = '';
+  const waiters: { text: string; resolve: () => void }[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => {
+    seen += chunk.toString();
+    for (const w of waiters.filter((w) => seen.includes(w.text))) w.resolve();
+  });
+  const ended = child.then((run) => ({ exitCode: run.exitCode ?? -1, stdout: run.stdout, stderr: run.stderr }));
+  const printed = (text: string) =>
+    seen.includes(text) ? Promise.resolve() : Promise.race([new Promise<void>((resolve) => waiters.push({ text, resolve })), ended.then((r) => Promise.reject(new Error(`the job ended (exit ${r.exitCode}) before printing ${JSON.stringify(text)}: ${r.stderr}`)))]);
+  return { printed, ended };
 }
 
 /**
