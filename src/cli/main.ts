@@ -80,7 +80,8 @@ async function plan(argv: string[]): Promise<number> {
     const [jobId = '', user = '', group = '', script = ''] = positionals;
     const config = loadConfig();
     const args = parsePrologueArgv([jobId, user, group, 'STDIN', values.resources ?? '', 'batch', '', script]);
-    const request = parseResourceList(args.resources).request;
+    const { request, entries } = parseResourceList(args.resources);
+    const size = (await import('../job/torque-size.js')).torqueJobSize(entries);
     const userImage = (await import('../images/user-image-request.js')).userImageOf(config, request);
     const log = (await import('../log/logger.js')).createLogger(undefined, 'plan');
     const rte = await (await import('../catalogue/resolve-job.js')).resolveJobRtes(config, request, { deadline: Date.now() + 120_000, log });
@@ -88,7 +89,8 @@ async function plan(argv: string[]): Promise<number> {
     const submitter = await lookupSubmitter(args.user, args.group);
     // a dry run reserves nothing: the first uid of the pool stands for the job's
     const guestIdentity = { uid: config.guestIdentity.uids.first, gid: await (await import('../identity/guest-identity.js')).resolveGuestGroup(config) };
-    const p = planPrologue({ config, args, template, submitter, userImage, rte, guestIdentity });
+    const guestSize = (await import('../domain/guest-size.js')).resolveGuestSize(template, size, (await import('../domain/node-capacity.js')).nodeCapacity());
+    const p = planPrologue({ config, args, template, submitter, userImage, rte, guestIdentity, guestSize });
     process.stdout.write(JSON.stringify(describePlan(p), null, 2) + '\n');
     return 0;
   } catch (error) {

@@ -8,6 +8,9 @@ import { asDiskFull } from '../errors/disk-full.js';
 import { reserveAddress } from '../network/address-pool.js';
 import { parsePrologueArgv, type PrologueArgs } from '../job/hook-argv.js';
 import { parseResourceList } from '../job/resources.js';
+import { torqueJobSize } from '../job/torque-size.js';
+import { resolveGuestSize } from '../domain/guest-size.js';
+import { nodeCapacity } from '../domain/node-capacity.js';
 import { lookupSubmitter } from '../job/submitter.js';
 import { writeSubmitterNotice } from '../job/submitter-notice.js';
 import { createLogger } from '../log/logger.js';
@@ -82,13 +85,16 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
   const log = createLogger(config.logFile, 'prologue');
   log.info('start', { job: args.jobId, user: args.user, attempt });
   const deadline = started + config.prologueBudgetSeconds * 1000;
-  const { template, userImage, submitter, rte } = await timePhase(timings, 'parse', async () => {
-    const request = parseResourceList(args.resources).request;
+  const { template, userImage, submitter, rte, guestSize } = await timePhase(timings, 'parse', async () => {
+    const { request, entries } = parseResourceList(args.resources);
+    const size = torqueJobSize(entries);
     const userImage = userImageOf(config, request);
     // the catalogue chooses the template when the job asks for runtime environments
     const rte = await resolveJobRtes(config, request, { deadline, log });
     const template = await selectTemplate(config.domainsDir, rte?.template ?? request.vbdomain, config.defaultDomain);
-    return { template, userImage, submitter: await lookupSubmitter(args.user, args.group), rte };
+    // before anything is made: a guest larger than the template allows aborts the job here
+    const guestSize = resolveGuestSize(template, size, nodeCapacity());
+    return { template, userImage, submitter: await lookupSubmitter(args.user, args.group), rte, guestSize };
   });
   // a leftover of an earlier attempt (killed prologue, missed epilogue) would block the name
   await teardownJob(config, args.jobId);
@@ -97,7 +103,7 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
   writeJobOwner(jobPaths(config.stateDir, args.jobId).dir);
   const staticAddress = await reserveAddress(config, args.jobId);
   const guestIdentity = await reserveGuestIdentity(config, args.jobId);
-  const plan = planPrologue({ config, args, template, submitter, userImage, staticAddress, rte, guestIdentity });
+  const plan = planPrologue({ config, args, template, submitter, userImage, staticAddress, rte, guestIdentity, guestSize });
   const { guestReport } = await applyPlan(plan, timings, { startedAt: started, deadline }, log);
   timings.total = Date.now() - started;
   // the peak memory: a guest flooding its console must not grow it (docs/admin.md)

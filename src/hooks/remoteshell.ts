@@ -42,7 +42,7 @@ export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadS
     if (state.remoteshell === 'console' && state.consoleSocket) {
       if (interactive) throw new VmbatchError('CONSOLE_FAILED', { socket: state.consoleSocket, reason: "interactive jobs (qsub -I) need remoteshell over SSH; this job's template uses mode='console'" });
       const { runOverConsole } = await import('../remoteshell/console-session.js');
-      return await runOverConsole(state.consoleSocket, guestJobCommand({ workdir: env.PBS_O_WORKDIR, env: jobEnvironment(env), script, rte: state.rte }), process.stdout);
+      return await runOverConsole(state.consoleSocket, guestJobCommand({ workdir: env.PBS_O_WORKDIR, env: jobEnvironment(env), script, rte: state.rte, vcpus: state.vcpus }), process.stdout);
     }
     if (state.sshSocket === undefined) throw new VmbatchError('JOB_NOT_PREPARED', { jobId, stateDir: paths.dir });
     const client = await connectGuest({
@@ -52,7 +52,7 @@ export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadS
       hostPublicKey: state.hostPublicKey,
     });
     try {
-      const command = guestJobCommand({ workdir: env.PBS_O_WORKDIR, env: jobEnvironment(env), script, rte: state.rte });
+      const command = guestJobCommand({ workdir: env.PBS_O_WORKDIR, env: jobEnvironment(env), script, rte: state.rte, vcpus: state.vcpus });
       if (!interactive) return await runOnGuest(client, command, { stdout: process.stdout, stderr: process.stderr });
       stdin.setRawMode?.(true);
       const pty = { term: env.TERM ?? 'vt100', rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 };

@@ -42,6 +42,7 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     consoleSocket: plan.remoteshell === 'console' ? plan.paths.consoleSocket : undefined,
     hostScriptPath: plan.hostScriptPath,
     guestScriptPath: plan.guestScriptPath,
+    vcpus: plan.guestSize.vcpus,
     rte: rteSetupOf(plan),
     createdAt: new Date().toISOString(),
     bootId: currentBootId(),

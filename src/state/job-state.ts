@@ -23,6 +23,8 @@ export const jobStateSchema = z.object({
   rte: z.object({ exports: z.array(z.string()), runtimes: z.array(z.string()) }).optional(),
   hostScriptPath: z.string(),
   guestScriptPath: z.string(),
+  /** the guest's vCPUs: remoteshell writes the guest's node file (its name once per vCPU) and PBS_NP (absent in states of older versions) */
+  vcpus: z.number().int().positive().optional(),
   createdAt: z.string(),
   /** the node's boot id when the prologue ran: a state of an earlier boot belongs to no live job */
   bootId: z.string().optional(),
