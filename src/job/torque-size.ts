@@ -84,7 +84,7 @@ function nodesPpn(spec: string, problems: string[]): number | undefined {
   for (const part of parts) {
     const [first = '', ...settings] = part.split(':');
     if (/^[0-9]+$/.test(first)) nodeCount += Number(first);
-    else if (/^[A-Za-z][A-Za-z0-9.-]*$/.test(first)) nodeCount += 1;
+    else if (/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(first)) nodeCount += 1;
     else {
       problems.push(`${where}: '${first}' is neither a number of nodes nor a host name`);
       return undefined;

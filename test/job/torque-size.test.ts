@@ -22,6 +22,7 @@ test('the resource list keeps every name=value in order, repeats and commas insi
 test('vCPUs from nodes=1:ppn=P, nodes=HOST:ppn=P, procs=P, ncpus=P; memory from mem', () => {
   assert.equal(sizeOf('nodes=1:ppn=2,mem=512mb,walltime=00:05:00,neednodes=1:ppn=2'), { vcpus: 2, memoryMiB: 512, origin: { vcpus: 'nodes=1:ppn=2', memory: 'mem=512mb' } });
   assert.equal(sizeOf('nodes=node07.example.org:ppn=3'), { vcpus: 3, origin: { vcpus: 'nodes=node07.example.org:ppn=3' } });
+  assert.is(sizeOf('nodes=3n07:ppn=4').vcpus, 4);
   assert.equal(sizeOf('procs=4,nodes=1,neednodes=1'), { vcpus: 4, origin: { vcpus: 'procs=4' } });
   assert.equal(sizeOf('ncpus=2,nodes=1'), { vcpus: 2, origin: { vcpus: 'ncpus=2' } });
   // node properties and #excl are the scheduler's; agreeing counts are one request
