@@ -83,7 +83,8 @@ async function plan(argv: string[]): Promise<number> {
     const [jobId = '', user = '', group = '', script = ''] = positionals;
     const config = loadConfig();
     const args = parsePrologueArgv([jobId, user, group, 'STDIN', values.resources ?? '', 'batch', '', script]);
-    const request = parseResourceList(args.resources).request;
+    const { request, entries } = parseResourceList(args.resources);
+    const size = (await import('../job/torque-size.js')).torqueJobSize(entries);
     const userImage = (await import('../images/user-image-request.js')).userImageOf(config, request);
     const log = (await import('../log/logger.js')).createLogger(undefined, 'plan');
     const rte = await (await import('../catalogue/resolve-job.js')).resolveJobRtes(config, request, { deadline: Date.now() + 120_000, log });
@@ -92,7 +93,8 @@ async function plan(argv: string[]): Promise<number> {
     // a dry run reserves nothing: the first uid of the pool stands for the job's
     const guestIdentity = { uid: config.guestIdentity.uids.first, gid: await (await import('../identity/guest-identity.js')).resolveGuestGroup(config) };
     const jobScript = (await import('../job/job-script.js')).readJobScript(args.scriptPath);
-    const p = planPrologue({ config, args, template, submitter, userImage, rte, guestIdentity, jobScript });
+    const guestSize = (await import('../domain/guest-size.js')).resolveGuestSize(template, size, (await import('../domain/node-capacity.js')).nodeCapacity());
+    const p = planPrologue({ config, args, template, submitter, userImage, rte, guestIdentity, guestSize, jobScript });
     process.stdout.write(JSON.stringify(describePlan(p), null, 2) + '\n');
     return 0;
   } catch (error) {

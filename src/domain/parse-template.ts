@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import { closestName } from './did-you-mean.js';
+import { kibOf, templateSizeOf, type TemplateSize } from './template-size.js';
 import { retiredVbTags, vbTags, type VbAttrs, type VbTagName } from './vb-tags.js';
 import { childNames, children, parseXml, textOf, type XmlElement } from './xml-tree.js';
 
@@ -43,6 +44,8 @@ export interface DomainTemplate {
   domainType: string;
   /** the guest's memory from <memory unit=...>, in KiB */
   memoryKiB: number;
+  /** the guest sizes jobs may ask for: defaults from <vcpu> and <memory>, limits from <vbsize> */
+  size: TemplateSize;
   tree: XmlElement;
   vb: VbConfig;
   disks: TemplateDisk[];
@@ -152,12 +155,16 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
   if (consoleMode && (hypervisor === 'XEN3' || hypervisor === 'XEN4')) problems.push("domain/vbconfig/vbremoteshell: mode='console' needs QEMU or KVM (a second serial port as a socket)");
   if (prepareMethod === 'ROOTSSH' && sshChannels.length === 0) problems.push('domain/devices: ROOTSSH contextualization needs <vbsshchannel/> (the host logs in to the guest through it)');
 
+  // a <vbsize> with bad attributes was reported above (no limits from it are checked then)
+  const size = templateSizeOf(domain, attrsOf<'vbsize'>(one('vbsize')), problems);
+
   if (problems.length) throw new VmbatchError('DOMAIN_TEMPLATE_INVALID', { file, problems });
   const readinessEl = one('vbreadiness');
   return {
     file,
     domainType,
     memoryKiB: memoryKiB!,
+    size,
     tree: domain,
     disks,
     vb: {
@@ -172,15 +179,6 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
       catalogueVms: children(config, 'vbcatalogue').map((c) => attrsOf<'vbcatalogue'>(c)?.vm).filter((v): v is string => v !== undefined),
     },
   };
-}
-
-const unitBytes: Record<string, number> = { b: 1, bytes: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tib: 1024 ** 4, kb: 1000, mb: 1e6, gb: 1e9, tb: 1e12 };
-
-// libvirt's <memory> units (default KiB), as KiB rounded down; undefined when not a size.
-function kibOf(value: string, unit = 'KiB'): number | undefined {
-  const factor = unitBytes[unit.toLowerCase()];
-  if (factor === undefined || !/^\d+$/.test(value.trim())) return undefined;
-  return Math.floor((Number(value) * factor) / 1024);
 }
 
 // Walks the whole tree: every vb* element must be a known tag, in its place, with valid

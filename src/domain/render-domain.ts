@@ -1,6 +1,7 @@
 import { buildXml, childNames, children, cloneTree, textOf, type XmlElement } from './xml-tree.js';
 import type { DomainTemplate } from './parse-template.js';
 import type { StaticAddress } from '../network/address-pool.js';
+import { setGuestSize } from './render-size.js';
 
 /** What the final domain needs beyond the template: name, disk files, console file, SSH socket. */
 export interface DomainRendering {
@@ -20,19 +21,22 @@ export interface DomainRendering {
   extraDisks?: { file: string; target: string; serial: string }[];
   /** the job's own qemu identity: a static DAC label, libvirt relabelling nothing */
   guestIdentity?: { uid: number; gid: number };
+  /** the guest's size (resolveGuestSize); without it the template's <vcpu> and <memory> stay */
+  size?: { vcpus: number; memoryMiB: number };
 }
 
 /** The name of the guest's virtio-serial port that serves SSH (its name in /sys/class/virtio-ports, /dev/virtio-ports/NAME with udev). */
 export const sshChannelName = 'org.vmbatch.ssh';
 
 /**
- * Renders the libvirt XML handed to virsh: the job's name, per-job disk files, a console file
+ * Renders the libvirt XML handed to virsh: the job's name and size, per-job disk files, a console file
  * for readiness, the SSH channel (a unix socket, no TCP port), and every vb* tag removed.
  */
 export function renderDomain(template: DomainTemplate, r: DomainRendering): string {
   const domain = cloneTree(template.tree);
   domain.name = [{ _: r.domainName }];
   delete domain.uuid;
+  if (r.size) setGuestSize(domain, r.size);
   const devices = children(domain, 'devices')[0]!;
 
   children(devices, 'disk').forEach((disk, i) => {

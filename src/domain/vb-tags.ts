@@ -10,6 +10,14 @@ export function hashAlgorithm(hashfunction: string): (typeof hashFunctions)[numb
   return (hashFunctions as readonly string[]).includes(base) ? (base as (typeof hashFunctions)[number]) : undefined;
 }
 
+// a count or MiB in an attribute: digits only (no signs, exponents or fractions), at least 1
+const wholeNumber = z
+  .string()
+  .regex(/^[0-9]+$/, 'must be a whole number of at least 1')
+  .transform(Number)
+  .pipe(z.number().int().min(1, 'must be a whole number of at least 1').max(Number.MAX_SAFE_INTEGER, 'is too large'))
+  .optional();
+
 const text = (schema: z.ZodTypeAny) => z.object({ text: schema, attrs: z.object({}).strict() });
 
 /** Attribute (and text) schemas of every vb* tag, with the element each may stand in. */
@@ -48,6 +56,20 @@ export const vbTags = {
   vbcatalogue: {
     parent: 'vbconfig',
     schema: z.object({ text: z.string(), attrs: z.object({ vm: z.string().min(1) }).strict() }),
+  },
+  /** the guest sizes jobs may ask for (vCPUs, memory in MiB); the template's <vcpu> and <memory> are the default */
+  vbsize: {
+    parent: 'vbconfig',
+    schema: z.object({
+      text: z.string(),
+      attrs: z
+        .object({ mincpus: wholeNumber, maxcpus: wholeNumber, minmemory: wholeNumber, maxmemory: wholeNumber })
+        .strict()
+        .superRefine((a, ctx) => {
+          if (a.mincpus !== undefined && a.maxcpus !== undefined && a.mincpus > a.maxcpus) ctx.addIssue({ code: 'custom', message: `mincpus='${a.mincpus}' is more than maxcpus='${a.maxcpus}'` });
+          if (a.minmemory !== undefined && a.maxmemory !== undefined && a.minmemory > a.maxmemory) ctx.addIssue({ code: 'custom', message: `minmemory='${a.minmemory}' is more than maxmemory='${a.maxmemory}'` });
+        }),
+    }),
   },
   vbtarfiles: { parent: 'vbconfig', schema: z.object({ text: z.string(), attrs: z.object({}).strict() }) },
   vbtarfile: {

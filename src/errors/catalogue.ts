@@ -46,6 +46,18 @@ export const errorCatalogue = {
     hint: () =>
       "request vmbatch settings as qsub -l other=vbdomain=NAME; several settings are joined with ':' (docs/submitters.md)",
   }),
+  JOB_SIZE_INVALID: entry<{ problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the job's CPU and memory request is invalid:\n${bullets(p.problems)}`,
+    hint: () =>
+      'ask for the CPUs and memory of one guest, e.g. qsub -l nodes=1:ppn=2,mem=2gb (docs/submitters.md, "The guest\'s size")',
+  }),
+  JOB_SIZE_TOO_LARGE: entry<{ template: string; problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the job asks for a larger guest than the domain template ${p.template} allows:\n${bullets(p.problems)}`,
+    hint: () =>
+      'ask for no more than the limits above (qsub -l nodes=1:ppn=P,mem=SIZE), or for a template that allows more with -l other=vbdomain=NAME (docs/submitters.md, "The guest\'s size")',
+  }),
   USER_IMAGE_REFUSED: entry<{ image: string; reason: string }>({
     kind: 'permanent',
     message: (p) => `the guest image '${p.image}' requested with vbuserimage is refused: ${p.reason}`,

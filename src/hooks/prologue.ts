@@ -9,6 +9,9 @@ import { reserveAddress } from '../network/address-pool.js';
 import { parsePrologueArgv, type PrologueArgs } from '../job/hook-argv.js';
 import { parseResourceList } from '../job/resources.js';
 import { readJobScript } from '../job/job-script.js';
+import { torqueJobSize } from '../job/torque-size.js';
+import { resolveGuestSize } from '../domain/guest-size.js';
+import { nodeCapacity } from '../domain/node-capacity.js';
 import { lookupSubmitter } from '../job/submitter.js';
 import { writeSubmitterNotice } from '../job/submitter-notice.js';
 import { createLogger } from '../log/logger.js';
@@ -117,14 +120,17 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
   const log = createLogger(config.logFile, 'prologue');
   log.info('start', { job: args.jobId, user: args.user, attempt });
   const deadline = started + config.prologueBudgetSeconds * 1000;
-  const { template, userImage, submitter, rte, jobScript } = await timePhase(timings, 'parse', async () => {
-    const request = parseResourceList(args.resources).request;
+  const { template, userImage, submitter, rte, guestSize, jobScript } = await timePhase(timings, 'parse', async () => {
+    const { request, entries } = parseResourceList(args.resources);
+    const size = torqueJobSize(entries);
     const jobScript = readJobScript(args.scriptPath);
     const userImage = userImageOf(config, request);
     // the catalogue chooses the template when the job asks for runtime environments
     const rte = await resolveJobRtes(config, request, { deadline, log });
     const template = await selectTemplate(config.domainsDir, rte?.template ?? request.vbdomain, config.defaultDomain);
-    return { template, userImage, submitter: await lookupSubmitter(args.user, args.group), rte, jobScript };
+    // before anything is made: a guest larger than the template allows aborts the job here
+    const guestSize = resolveGuestSize(template, size, nodeCapacity());
+    return { template, userImage, submitter: await lookupSubmitter(args.user, args.group), rte, guestSize, jobScript };
   });
   // a leftover of an earlier attempt (killed prologue, missed epilogue) would block the name
   await teardownJob(config, args.jobId);
@@ -133,7 +139,7 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
   writeJobOwner(jobPaths(config.stateDir, args.jobId).dir);
   const staticAddress = await reserveAddress(config, args.jobId);
   const guestIdentity = await reserveGuestIdentity(config, args.jobId);
-  const plan = planPrologue({ config, args, template, submitter, userImage, staticAddress, rte, guestIdentity, jobScript });
+  const plan = planPrologue({ config, args, template, submitter, userImage, staticAddress, rte, guestIdentity, guestSize, jobScript });
   const { guestReport } = await applyPlan(plan, timings, { startedAt: started, deadline }, log);
   timings.total = Date.now() - started;
   // the peak memory: a guest flooding its console must not grow it (docs/admin.md)

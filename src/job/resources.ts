@@ -42,6 +42,8 @@ export type JobRequest = z.infer<typeof jobRequestSchema>;
 /** The parsed resource list: Torque resources by name, and the vmbatch request from `other`. */
 export interface ResourceList {
   resources: Record<string, string>;
+  /** every name=value in the order given, repeats included (pbs_mom may add a default nodes=1) */
+  entries: [string, string][];
   request: JobRequest;
 }
 
@@ -56,15 +58,18 @@ export function parseResourceList(list: string): ResourceList {
   const resources: Record<string, string> = {};
   // every `other=` value as given: a second one would silently replace the first
   const others: string[] = [];
+  const entries: [string, string][] = [];
   let last: string | undefined;
   for (const piece of list.split(',')) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(piece);
     if (m?.[1] !== undefined) {
       last = m[1];
       resources[last] = m[2] ?? '';
+      entries.push([last, m[2] ?? '']);
       if (last === 'other') others.push(m[2] ?? '');
     } else if (last !== undefined) {
       resources[last] += `,${piece}`;
+      entries[entries.length - 1]![1] += `,${piece}`;
       if (last === 'other') others[others.length - 1] += `,${piece}`;
     }
   }
@@ -72,7 +77,7 @@ export function parseResourceList(list: string): ResourceList {
     const given = others.map((o) => `'${o}'`).join(', ');
     throw new VmbatchError('RESOURCE_INVALID', { problems: [`other= is given ${others.length} times (${given}); give every vb setting in one other=, joined with ':'`] });
   }
-  return { resources, request: parseOther(resources.other ?? '') };
+  return { resources, entries, request: parseOther(resources.other ?? '') };
 }
 
 /** Parses the value of `other`: `vbkey=value` settings joined by ':'; other text is not vmbatch's. */

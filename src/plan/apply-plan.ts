@@ -43,6 +43,7 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     hostScriptPath: plan.hostScriptPath,
     guestScriptPath: plan.guestScriptPath,
     interactive: plan.interactive,
+    vcpus: plan.guestSize.vcpus,
     rte: rteSetupOf(plan),
     createdAt: new Date().toISOString(),
     bootId: currentBootId(),

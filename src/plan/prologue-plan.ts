@@ -22,6 +22,7 @@ import type { RteResolution } from '../catalogue/resolve-request.js';
 import { planRtes, type RtePlan } from '../catalogue/rte-plan.js';
 import { guestRteList, jobRteSetup } from '../context/rte-layout.js';
 import type { GuestIdentity } from '../identity/guest-identity.js';
+import type { GuestSize } from '../domain/guest-size.js';
 
 /** Everything the prologue will do, as plain values: printable by a dry run, performed by applyPlan. */
 export interface ProloguePlan {
@@ -49,6 +50,8 @@ export interface ProloguePlan {
   staticAddress: StaticAddress | undefined;
   /** the uid and gid the job's qemu runs as (libvirt's static DAC label) */
   guestIdentity: GuestIdentity;
+  /** the guest's vCPUs and memory, and where each came from */
+  guestSize: GuestSize;
   nonce: string;
   readinessTimeoutMs: number;
   userKey: SshKeyPair;
@@ -71,6 +74,8 @@ export function planPrologue(input: {
   guestIdentity: GuestIdentity;
   /** the job script as read by the front end (none for an interactive job) */
   jobScript: JobScript;
+  /** the job's size resolved against the template (resolveGuestSize) */
+  guestSize: GuestSize;
 }): ProloguePlan {
   const { config, args, template, submitter } = input;
   const paths = jobPaths(config.stateDir, args.jobId);
@@ -117,6 +122,7 @@ export function planPrologue(input: {
       template.vb.prepareMethod === 'ROOTSSH' ? { user: submitter.user, uid: submitter.uid, group: submitter.group, gid: submitter.gid, jobid: args.jobId } : undefined,
     extraDisks: rte?.packages.flatMap((p) => (p.disk ? [{ file: p.cacheFile, ...p.disk }] : [])),
     guestIdentity: input.guestIdentity,
+    size: input.guestSize,
   });
   const timeoutSeconds = Math.min(template.vb.readiness.timeout ?? config.readinessTimeoutSeconds, config.prologueBudgetSeconds);
   return {
@@ -156,6 +162,7 @@ export function planPrologue(input: {
     sshSocket,
     staticAddress: input.staticAddress,
     guestIdentity: input.guestIdentity,
+    guestSize: input.guestSize,
     nonce,
     readinessTimeoutMs: timeoutSeconds * 1000,
     userKey,
@@ -186,6 +193,7 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
     template: plan.template,
     jobDir: plan.paths.dir,
     submitter: plan.submitter,
+    guestSize: plan.guestSize,
     disks: plan.disks,
     imageCache: plan.images.cacheDir,
     method: plan.method,

@@ -16,11 +16,13 @@ export function jobEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
  * #! line chooses the interpreter, as on a plain Torque node), flush the disks, and exit with
  * the job's status. Interactive jobs get a login shell instead of the script. With runtime
  * environments, their kb:environ settings are exported and each control/runtime is sourced
- * with stage 1 before the job and stage 2 after it, in the job's shell, as ARC does.
+ * with stage 1 before the job and stage 2 after it, in the job's shell, as ARC does. With the
+ * guest's vCPUs known, the job's node file is made in the guest (guestNodeFileLines).
  */
-export function guestJobCommand(input: { workdir: string | undefined; env: Record<string, string>; script?: string; rte?: JobRteSetup | undefined }): string {
+export function guestJobCommand(input: { workdir: string | undefined; env: Record<string, string>; script?: string; rte?: JobRteSetup | undefined; vcpus?: number | undefined }): string {
   const lines = [`cd ${shellQuote(input.workdir ?? '.')} 2>/dev/null || cd`];
   for (const [name, value] of Object.entries(input.env)) lines.push(`export ${name}=${shellQuote(value)}`);
+  if (input.vcpus !== undefined) lines.push(...guestNodeFileLines(input.vcpus));
   const rte = input.rte ?? { exports: [], runtimes: [] };
   for (const setting of rte.exports) {
     const at = setting.indexOf('=');
@@ -37,4 +39,18 @@ export function guestJobCommand(input: { workdir: string | undefined; env: Recor
     lines.push(shellQuote(input.script), 'vmbatch_rc=$?', ...stage(2, 'true'), 'sync', 'exit $vmbatch_rc');
   }
   return lines.join('\n');
+}
+
+/**
+ * Shell lines that give the job a node file in the guest, as pbs_mom gives one on the host: the
+ * guest's name once per vCPU, in a fresh file of the user's (mktemp), named by PBS_NODEFILE (the
+ * host's path means nothing in the guest); PBS_NP and PBS_NUM_PPN count the vCPUs, PBS_NUM_NODES
+ * is 1. When the file cannot be made the job still runs, without PBS_NODEFILE, and says why.
+ */
+export function guestNodeFileLines(vcpus: number): string[] {
+  const n = String(Math.trunc(vcpus));
+  return [
+    `export PBS_NP=${n} PBS_NUM_PPN=${n} PBS_NUM_NODES=1`,
+    `if vmbatch_nodefile=$(mktemp "\${TMPDIR:-/tmp}/vmbatch-nodefile.XXXXXX") && (vmbatch_n=0; while [ "$vmbatch_n" -lt ${n} ]; do uname -n; vmbatch_n=$((vmbatch_n + 1)); done) > "$vmbatch_nodefile"; then export PBS_NODEFILE="$vmbatch_nodefile"; else unset PBS_NODEFILE; echo 'vmbatch: cannot write the node file in the guest; PBS_NODEFILE is unset' >&2; fi`,
+  ];
 }

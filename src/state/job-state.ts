@@ -25,6 +25,8 @@ export const jobStateSchema = z.object({
   guestScriptPath: z.string(),
   /** `qsub -I`: the job has no script (absent in states of older versions: stdin decides then) */
   interactive: z.boolean().optional(),
+  /** the guest's vCPUs: remoteshell writes the guest's node file (its name once per vCPU) and PBS_NP (absent in states of older versions) */
+  vcpus: z.number().int().positive().optional(),
   createdAt: z.string(),
   /** the node's boot id when the prologue ran: a state of an earlier boot belongs to no live job */
   bootId: z.string().optional(),

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { loadTemplate } from '../../src/domain/parse-template.js';
+import { loadTemplate, parseTemplate } from '../../src/domain/parse-template.js';
 import { renderDomain } from '../../src/domain/render-domain.js';
 import { domainsDir } from '../helpers/paths.js';
 
@@ -75,6 +75,34 @@ test("the job's own qemu identity: a static DAC label without relabelling replac
     writeFileSync(file, xml);
     const validate = await execa('virt-xml-validate', [file, 'domain'], { reject: false });
     assert.is(validate.exitCode, 0, validate.stderr + validate.stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the job's size: <memory> and <currentMemory> in MiB whatever units the template used, <vcpu> with its attributes but not current=", async () => {
+  const shipped = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8').replace(
+    "<memory unit='MiB'>256</memory>\n  <vcpu>1</vcpu>",
+    "<memory unit='GiB' dumpCore='off'>1</memory>\n  <vcpu placement='static' cpuset='0-1' current='1'>2</vcpu>\n  <currentMemory unit='KiB'>524288</currentMemory>",
+  );
+  const template = await parseTemplate(shipped, 'sized.xml');
+  const xml = renderDomain(template, { ...rendering, size: { vcpus: 2, memoryMiB: 512 } });
+  assert.match(xml, '<name>vmbatch-7.vm</name>\n  <memory dumpCore="off" unit="MiB">512</memory>\n  <currentMemory unit="MiB">512</currentMemory>\n  <vcpu placement="static" cpuset="0-1">2</vcpu>\n');
+  assert.is(xml.match(/<currentMemory/g)?.length, 1);
+  assert.is(xml.match(/<vcpu/g)?.length, 1);
+  // the shipped template has no <currentMemory>: it is added after <memory>
+  const plain = renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), { ...rendering, size: { vcpus: 3, memoryMiB: 1000 } });
+  assert.match(plain, '<memory unit="MiB">1000</memory>\n  <currentMemory unit="MiB">1000</currentMemory>\n  <vcpu>3</vcpu>\n');
+  // without a size the template's own elements stay as written
+  assert.match(renderDomain(template, rendering), '<memory unit="GiB" dumpCore="off">1</memory>');
+  const dir = mkdtempSync(join(tmpdir(), 'vmbatch-render-'));
+  try {
+    const file = join(dir, 'domain.xml');
+    writeFileSync(file, xml);
+    const validate = await execa('virt-xml-validate', [file, 'domain'], { reject: false });
+    assert.is(validate.exitCode, 0, validate.stderr + validate.stdout);
+    const define = await execa('virsh', ['-c', 'test:///default', 'define', file], { reject: false });
+    assert.is(define.exitCode, 0, define.stderr);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -150,19 +150,38 @@ export function interactiveScriptPath(mom: Mom, job: JobSpec): string {
   return path;
 }
 
+// The job's nodes= spec as Torque's server records it (Resource_List.nodes): the job's own, else
+// the default 1.
+function nodesSpec(job: JobSpec): string {
+  return /(?:^|,)nodes=([^,]*)/.exec(job.resources ?? '')?.[1] ?? '1';
+}
+
+// The resource list as pbs_mom passes it: the job's resources, the default walltime, and nodes=
+// once (the job's, or the default 1) with the scheduler's copy neednodes.
 function resourceList(job: JobSpec): string {
   const extra = job.resources ? `${job.resources},` : '';
-  return `${extra}walltime=00:05:00,nodes=1,neednodes=1`;
+  const own = /(?:^|,)nodes=/.test(job.resources ?? '');
+  return `${extra}walltime=00:05:00,${own ? '' : 'nodes=1,'}neednodes=${nodesSpec(job)}`;
+}
+
+/**
+ * PBS_NUM_NODES, PBS_NUM_PPN and PBS_NP as pbs_mom derives them from the job's request
+ * (`-l nodes=1:ppn=2` gives PBS_NP=2, PBS_NUM_PPN=2; `procs=P` gives P processors).
+ */
+export function torqueProcessorEnv(job: JobSpec): { PBS_NUM_NODES: string; PBS_NUM_PPN: string; PBS_NP: string } {
+  const spec = nodesSpec(job);
+  const nodes = /^[0-9]+/.test(spec) ? Number(/^[0-9]+/.exec(spec)![0]) : 1;
+  const procs = /(?:^|,)procs=([0-9]+)/.exec(job.resources ?? '')?.[1];
+  const ppn = Number(/:ppn=([0-9]+)/.exec(spec)?.[1] ?? procs ?? 1);
+  return { PBS_NUM_NODES: String(nodes), PBS_NUM_PPN: String(ppn), PBS_NP: String(nodes * ppn) };
 }
 
 function hookEnv(mom: Mom, job: JobSpec): Record<string, string> {
   return {
     PATH: '/bin:/usr/bin',
     LANG: 'C.UTF-8',
-    PBS_RESOURCE_NODES: '1',
-    PBS_NUM_NODES: '1',
-    PBS_NUM_PPN: '1',
-    PBS_NP: '1',
+    PBS_RESOURCE_NODES: nodesSpec(job),
+    ...torqueProcessorEnv(job),
     PBS_NODENUM: '0',
     PBS_MSHOST: hostname(),
     PBS_NODEFILE: `/var/spool/torque/aux//${job.jobId}`,
@@ -216,6 +235,7 @@ export function jobStarterEnv(mom: Mom, job: JobSpec): Record<string, string> {
     PBS_O_HOST: hostname(),
     PBS_O_QUEUE: job.queue ?? 'batch',
     PBS_NODEFILE: `/var/spool/torque/aux//${job.jobId}`,
+    ...torqueProcessorEnv(job),
     PBS_WALLTIME: '300',
     PBS_ENVIRONMENT: 'PBS_BATCH',
   };

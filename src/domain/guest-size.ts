@@ -1,0 +1,49 @@
+import { basename } from 'node:path';
+import { VmbatchError } from '../errors/vmbatch-error.js';
+import type { JobSize } from '../job/job-size.js';
+import type { NodeCapacity } from './node-capacity.js';
+import type { SizeBound, SizeRange, TemplateSize } from './template-size.js';
+
+/** The size a job's guest gets, and where each value came from (printed by a dry run). */
+export interface GuestSize {
+  vcpus: number;
+  memoryMiB: number;
+  from: { vcpus: string; memory: string };
+}
+
+const plural = (n: number, unit: 'vCPU' | 'MiB') => (unit === 'MiB' ? `${n} MiB` : `${n} vCPU${n === 1 ? '' : 's'}`);
+
+/**
+ * Resolves a job's request against its template's limits on this node: what is not asked for is
+ * the template's default; a request below the minimum gets the minimum; a request above the
+ * maximum is refused (JOB_SIZE_TOO_LARGE, every dimension at once), never shrunk. Without a
+ * maximum in the template, the node's capacity is the maximum (or the default, when larger).
+ */
+export function resolveGuestSize(template: { file: string; size: TemplateSize }, request: JobSize, node: NodeCapacity): GuestSize {
+  const problems: string[] = [];
+  const vcpus = resolve(template.size.vcpus, request.vcpus, request.origin.vcpus, { value: node.cpus, source: 'the CPUs online on this node' }, 'vCPU', problems);
+  let memoryAsked = request.memoryMiB;
+  let memoryWords = request.origin.memory;
+  if (request.memoryPerVcpuMiB !== undefined) {
+    // per-CPU memory counts the guest's vCPUs, whatever set them
+    memoryAsked = request.memoryPerVcpuMiB * vcpus.value;
+    memoryWords = `${request.origin.memory ?? `${request.memoryPerVcpuMiB} MiB per vCPU`} × ${plural(vcpus.value, 'vCPU')}`;
+  }
+  const memory = resolve(template.size.memoryMiB, memoryAsked, memoryWords, { value: node.memoryMiB, source: "this node's memory (MemTotal)" }, 'MiB', problems);
+  if (problems.length) throw new VmbatchError('JOB_SIZE_TOO_LARGE', { template: basename(template.file, '.xml'), problems });
+  return { vcpus: vcpus.value, memoryMiB: memory.value, from: { vcpus: vcpus.from, memory: memory.from } };
+}
+
+// One dimension: the default, the request, the request raised to the minimum, or a problem.
+function resolve(range: SizeRange, asked: number | undefined, words: string | undefined, node: SizeBound, unit: 'vCPU' | 'MiB', problems: string[]): { value: number; from: string } {
+  if (asked === undefined) return { value: range.default.value, from: `the template's default, ${range.default.source}` };
+  const said = words ?? plural(asked, unit);
+  const max = range.max ?? (node.value >= range.default.value ? node : range.default);
+  if (asked > max.value) {
+    const why = range.fixedBy ? `fixed by ${range.fixedBy} at ${range.default.source}` : max.source;
+    problems.push(`${plural(asked, unit)} (${said}): at most ${plural(max.value, unit)} (${why})`);
+    return { value: asked, from: said };
+  }
+  if (asked < range.min.value) return { value: range.min.value, from: `${said} asks for ${plural(asked, unit)}, raised to the minimum ${plural(range.min.value, unit)} (${range.min.source})` };
+  return { value: asked, from: said };
+}
