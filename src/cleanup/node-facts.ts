@@ -1,3 +1,4 @@
+import { readFileTail } from '../fsutil/read-tail.js';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +53,8 @@ export interface NodeFacts {
   seedings: CacheMark[];
   /** `images fetch` runs (jobRef fetch-PID) whose process still runs */
   liveFetches: string[];
+  /** libvirt's logs of this node's job domains (none when the site keeps them: libvirtLog.keep) */
+  libvirtLogs: { jobId: string; file: string }[];
 }
 
 /** Reads the node: job directories, domains, reservations of every kind, attempt counters, this node's marks in the image cache. */
@@ -63,6 +66,7 @@ export async function gatherNodeFacts(config: Config): Promise<NodeFacts> {
   const attempts = listAttempts(config.stateDir);
   const { cacheUses, seedings } = cacheMarks(config);
   const domains = await ownDomains(config);
+  const libvirtLogs = config.libvirtLog.keep ? [] : ownLibvirtLogs(config);
   const fetches = [...cacheUses, ...seedings].map((m) => m.jobId).filter((id) => /^fetch-\d+$/.test(id));
   return {
     bootId,
@@ -76,6 +80,7 @@ export async function gatherNodeFacts(config: Config): Promise<NodeFacts> {
     cacheUses,
     seedings,
     liveFetches: [...new Set(fetches)].filter((id) => processStartTicks(Number(id.slice('fetch-'.length))) !== undefined),
+    libvirtLogs,
   };
 }
 
@@ -130,6 +135,21 @@ async function ownDomains(config: Config): Promise<string[]> {
     if (xml.exitCode !== 0) continue;
     const jobDir = jobPaths(config.stateDir, name.slice('vmbatch-'.length)).dir;
     if (xml.stdout.includes(`'${jobDir}/`) || xml.stdout.includes(`"${jobDir}/`)) own.push(name);
+  }
+  return own;
+}
+
+// libvirt's vmbatch-JOBID.log files of this state directory: a log is ours when the command line
+// of its last run names our job directory of that job id (as for domains: another vmbatch, or an
+// admin's domain of the name, may have logs there too).
+function ownLibvirtLogs(config: Config): { jobId: string; file: string }[] {
+  const own: { jobId: string; file: string }[] = [];
+  for (const name of readdirOrEmpty(config.libvirtLog.dir)) {
+    const m = /^vmbatch-(.+)\.log$/.exec(name);
+    if (!m?.[1] || !jobIdSchema.safeParse(m[1]).success) continue;
+    const file = join(config.libvirtLog.dir, name);
+    const text = readFileTail(file, 64 * 1024)?.text ?? '';
+    if (text.includes(`${jobPaths(config.stateDir, m[1]).dir}/`)) own.push({ jobId: m[1], file });
   }
   return own;
 }

@@ -16,7 +16,8 @@ export type ReconcileItem =
   | { kind: 'cache-use'; mark: CacheMark; reason: StaleReason }
   | { kind: 'reservation'; reservation: Reservation; reason: StaleReason }
   | { kind: 'attempts'; jobId: string; file: string; reason: StaleReason }
-  | { kind: 'job'; jobId: string; dir: string; reason: StaleReason };
+  | { kind: 'job'; jobId: string; dir: string; reason: StaleReason }
+  | { kind: 'libvirt-log'; jobId: string; file: string; reason: StaleReason };
 
 // A directory without an owner record this young may be one a prologue is making right now.
 const makingGraceMs = 60_000;
@@ -74,6 +75,11 @@ export function planReconcile(facts: NodeFacts): ReconcileItem[] {
     const reason = dead.get(job.jobId);
     if (reason) items.push({ kind: 'job', jobId: job.jobId, dir: job.dir, reason });
   }
+  // libvirt's log of a job's domain outlives the domain: it goes with the job (after its domain)
+  for (const log of facts.libvirtLogs) {
+    const reason = ofJob(log.jobId, undefined);
+    if (reason) items.push({ kind: 'libvirt-log', jobId: log.jobId, file: log.file, reason });
+  }
   return items;
 }
 
@@ -102,6 +108,8 @@ export function describeItem(item: ReconcileItem): string {
       return `attempt counter ${item.file}`;
     case 'job':
       return `job directory ${item.dir}`;
+    case 'libvirt-log':
+      return `libvirt log ${item.file}`;
   }
 }
 

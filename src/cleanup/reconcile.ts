@@ -1,3 +1,4 @@
+import { removeLibvirtLogs } from '../hypervisor/libvirt-log.js';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
@@ -71,6 +72,10 @@ async function removeItem(config: Config, item: ReconcileItem): Promise<boolean>
     case 'attempts':
       if (prologueRuns(jobDir)) return false;
       rmSync(item.file, { force: true });
+      return true;
+    case 'libvirt-log':
+      if (retaken()) return false;
+      removeLibvirtLogs(config.libvirtLog.dir, `vmbatch-${item.jobId}`);
       return true;
     case 'job':
       if (prologueRuns(jobDir)) return false;

@@ -39,20 +39,23 @@ test('the final XML has no vb* tag, the job name, per-job disks, a console file 
 });
 
 test('libvirt accepts the rendered XML (schema check and test:///default define)', async () => {
-  const xml = renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), rendering);
+  await assertLibvirtAccepts(renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), rendering));
+});
+
+// libvirt's schema accepts the XML, and test:///default the semantics it applies at define time (no hypervisor needed).
+async function assertLibvirtAccepts(xml: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vmbatch-render-'));
   try {
     const file = join(dir, 'domain.xml');
     writeFileSync(file, xml);
     const validate = await execa('virt-xml-validate', [file, 'domain'], { reject: false });
     assert.is(validate.exitCode, 0, validate.stderr + validate.stdout);
-    // test:///default checks the semantics libvirt applies at define time, without a hypervisor
     const define = await execa('virsh', ['-c', 'test:///default', 'define', file], { reject: false });
     assert.is(define.exitCode, 0, define.stderr);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}
 
 test("the job's own qemu identity: a static DAC label without relabelling replaces the template's DAC labels, other models' stay", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vmbatch-render-'));
@@ -95,17 +98,7 @@ test("the job's size: <memory> and <currentMemory> in MiB whatever units the tem
   assert.match(plain, '<memory unit="MiB">1000</memory>\n  <currentMemory unit="MiB">1000</currentMemory>\n  <vcpu>3</vcpu>\n');
   // without a size the template's own elements stay as written
   assert.match(renderDomain(template, rendering), '<memory unit="GiB" dumpCore="off">1</memory>');
-  const dir = mkdtempSync(join(tmpdir(), 'vmbatch-render-'));
-  try {
-    const file = join(dir, 'domain.xml');
-    writeFileSync(file, xml);
-    const validate = await execa('virt-xml-validate', [file, 'domain'], { reject: false });
-    assert.is(validate.exitCode, 0, validate.stderr + validate.stdout);
-    const define = await execa('virsh', ['-c', 'test:///default', 'define', file], { reject: false });
-    assert.is(define.exitCode, 0, define.stderr);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await assertLibvirtAccepts(xml);
 });
 
 test.run();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
-import { makeRteTarball } from '../helpers/rte-packages.js';
+import { makeRteTarball, testGuestCatalogue } from '../helpers/rte-packages.js';
 import { leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, startJobStarter, teardownMom, withMom, writeJobScript, type JobSpec, type Mom } from '../torque/pbs-mom.js';
 
 let user: HostUser;
@@ -19,17 +19,9 @@ let mom: Mom;
 
 // a runtime environment whose install (root in the guest) panics the kernel once the job asks
 const panicInstall = '(while [ ! -e /tmp/vmbatch-panic-now ]; do sleep 1; done; echo c > /proc/sysrq-trigger) </dev/null >/dev/null 2>&1 &';
-const catalogue = `<?xml version="1.0"?>
-<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="http://www.nordugrid.org/ws/schemas/knowarc#">
-  <kb:BaseSystem rdf:about="#busybox" kb:name="vmbatch-test-guest"/>
-  <kb:MetaPackage rdf:about="#vm" kb:name="VMLinux/vmbatch-test">
-    <kb:provides>vmbatch-test-guest</kb:provides>
-    <kb:VirtualMachine><kb:os>vmbatch-test-guest</kb:os></kb:VirtualMachine>
-  </kb:MetaPackage>
-  <kb:MetaPackage rdf:about="#panic" kb:name="APPS/HOSTILE/PANIC-1"><kb:instance rdf:resource="#panic-tar"/></kb:MetaPackage>
+const catalogue = testGuestCatalogue(`  <kb:MetaPackage rdf:about="#panic" kb:name="APPS/HOSTILE/PANIC-1"><kb:instance rdf:resource="#panic-tar"/></kb:MetaPackage>
   <kb:TarPackage rdf:about="#panic-tar" kb:url="rtes/panic.tar"><kb:basesystem rdf:resource="#busybox"/></kb:TarPackage>
-</rdf:RDF>
-`;
+`);
 
 test.before(async () => {
   user = await ensureHostUser('vbe2e', 31337, 31338);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
 import { domainsDir } from '../helpers/paths.js';
-import { makeRteTarball } from '../helpers/rte-packages.js';
+import { makeRteTarball, testGuestCatalogue } from '../helpers/rte-packages.js';
 import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, withMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
 import { listRtes } from '../../src/catalogue/rte-admin.js';
 
@@ -43,15 +43,7 @@ const packages = {
   ],
 } satisfies Record<string, [string, string]>;
 
-const catalogue = `<?xml version="1.0"?>
-<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="http://www.nordugrid.org/ws/schemas/knowarc#">
-  <kb:BaseSystem rdf:about="#busybox" kb:name="vmbatch-test-guest"/>
-  <kb:MetaPackage rdf:about="#vm" kb:name="VMLinux/vmbatch-test">
-    <kb:provides>vmbatch-test-guest</kb:provides>
-    <kb:VirtualMachine><kb:os>vmbatch-test-guest</kb:os></kb:VirtualMachine>
-  </kb:MetaPackage>
-${Object.entries(packages).map(([file, [name]]) => tarPackage(name, file)).join('')}</rdf:RDF>
-`;
+const catalogue = testGuestCatalogue(Object.entries(packages).map(([file, [name]]) => tarPackage(name, file)).join(''));
 
 test.before(async () => {
   alice = await ensureHostUser('vbe2e', 31337, 31338);

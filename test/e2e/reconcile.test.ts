@@ -152,12 +152,17 @@ test('a leftover vmbatch-* domain without a job directory is destroyed; stale ca
       `removed seeding mark of ${once.paths.dir} (${host}--7604.vm) (no job directory)`,
       `removed cache use record ${once.paths.users}/${host}--7604.vm (no job directory)`,
       `removed cache use record ${deadFetch} (the images fetch that made it no longer runs)`,
-      '4 items removed',
+      // libvirt's log names the job directory in qemu's command line: ours, and it goes with the domain
+      'removed libvirt log /var/log/libvirt/qemu/vmbatch-7602.vm.log (no job directory)',
+      '5 items removed',
     ].join('\n'),
   );
   assert.is(await domainState('vmbatch-7602.vm'), '', 'the domain is gone');
   assert.is(await domainState('vmbatch-7606.vm'), 'running', "another state directory's guest stays");
   await execa('virsh', ['-q', '-c', 'qemu:///system', 'destroy', 'vmbatch-7606.vm']);
+  assert.not.ok(existsSync('/var/log/libvirt/qemu/vmbatch-7602.vm.log'));
+  assert.ok(existsSync('/var/log/libvirt/qemu/vmbatch-7606.vm.log'), "another state directory's log is that vmbatch's");
+  rmSync('/var/log/libvirt/qemu/vmbatch-7606.vm.log');
   assert.equal(entryUsers(once.paths), ['othernode--7604.vm'], "another node's record is that node's to reconcile");
   assert.is(existsSync(once.paths.seeding), false);
   rmSync(otherNode);

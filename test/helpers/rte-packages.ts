@@ -38,3 +38,20 @@ export async function makeRteImage(file: string, parts: { runtime: { 0?: string;
 function runtimeScript(stages: { 0?: string; 1?: string; 2?: string }): string {
   return ['#!/bin/sh', 'case "$1" in', `0) ${stages[0] ?? ':'} ;;`, `1) ${stages[1] ?? ':'} ;;`, `2) ${stages[2] ?? ':'} ;;`, '*) return 1 ;;', 'esac', ''].join('\n');
 }
+
+/**
+ * A catalogue for the test guest: its base system (busybox, `vmbatch-test-guest`), the VM that
+ * provides it (VMLinux/vmbatch-test, realised by domains/testguest.xml), and `packages`
+ * (RDF/XML of MetaPackages and their instances, on base system `#busybox`).
+ */
+export function testGuestCatalogue(packages: string): string {
+  return `<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="http://www.nordugrid.org/ws/schemas/knowarc#">
+  <kb:BaseSystem rdf:about="#busybox" kb:name="vmbatch-test-guest"/>
+  <kb:MetaPackage rdf:about="#vm" kb:name="VMLinux/vmbatch-test">
+    <kb:provides>vmbatch-test-guest</kb:provides>
+    <kb:VirtualMachine><kb:os>vmbatch-test-guest</kb:os></kb:VirtualMachine>
+  </kb:MetaPackage>
+${packages}</rdf:RDF>
+`;
+}
