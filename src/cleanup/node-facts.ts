@@ -66,7 +66,7 @@ export async function gatherNodeFacts(config: Config): Promise<NodeFacts> {
   const attempts = listAttempts(config.stateDir);
   const { cacheUses, seedings } = cacheMarks(config);
   const domains = await ownDomains(config);
-  const libvirtLogs = config.libvirtLog.keep ? [] : ownLibvirtLogs(config);
+  const libvirtLogs = config.libvirtLog.keep ? [] : ownLibvirtLogs(config, domains);
   const fetches = [...cacheUses, ...seedings].map((m) => m.jobId).filter((id) => /^fetch-\d+$/.test(id));
   return {
     bootId,
@@ -139,17 +139,18 @@ async function ownDomains(config: Config): Promise<string[]> {
   return own;
 }
 
-// libvirt's vmbatch-JOBID.log files of this state directory: a log is ours when the command line
-// of its last run names our job directory of that job id (as for domains: another vmbatch, or an
-// admin's domain of the name, may have logs there too).
-function ownLibvirtLogs(config: Config): { jobId: string; file: string }[] {
+// libvirt's vmbatch-JOBID.log files of this state directory: a log is ours when its domain is
+// (running, ours by its XML) or when qemu's command line in it names our job directory of that
+// job id (a disk's file name; libvirt passes a console file as a descriptor). As for domains,
+// another vmbatch or an admin's domain of the name may have logs there too.
+function ownLibvirtLogs(config: Config, ownRunning: string[]): { jobId: string; file: string }[] {
   const own: { jobId: string; file: string }[] = [];
   for (const name of readdirOrEmpty(config.libvirtLog.dir)) {
     const m = /^vmbatch-(.+)\.log$/.exec(name);
     if (!m?.[1] || !jobIdSchema.safeParse(m[1]).success) continue;
     const file = join(config.libvirtLog.dir, name);
-    const text = readFileTail(file, 64 * 1024)?.text ?? '';
-    if (text.includes(`${jobPaths(config.stateDir, m[1]).dir}/`)) own.push({ jobId: m[1], file });
+    const text = ownRunning.includes(name.slice(0, -'.log'.length)) ? '' : (readFileTail(file, 64 * 1024)?.text ?? '');
+    if (ownRunning.includes(`vmbatch-${m[1]}`) || text.includes(`${jobPaths(config.stateDir, m[1]).dir}/`)) own.push({ jobId: m[1], file });
   }
   return own;
 }

@@ -186,8 +186,10 @@ test('a running job of this boot is left alone while the batch system has it, an
   assert.is(gone.exitCode, 0, gone.stderr);
   const lines = gone.stdout.split('\n');
   assert.is(lines[0], 'removed domain vmbatch-7601.vm (the batch system no longer has the job)');
-  assert.is(lines.at(-2), `removed job directory ${mom.stateDir}/jobs/7601.vm (the batch system no longer has the job)`);
-  assert.ok(lines.slice(1, -2).every((l) => l.startsWith('removed reservation guest-uids/') || l.startsWith('removed cache use record ')), gone.stdout);
+  assert.is(lines.at(-3), `removed job directory ${mom.stateDir}/jobs/7601.vm (the batch system no longer has the job)`);
+  assert.is(lines.at(-2), 'removed libvirt log /var/log/libvirt/qemu/vmbatch-7601.vm.log (the batch system no longer has the job)');
+  assert.not.ok(existsSync('/var/log/libvirt/qemu/vmbatch-7601.vm.log'));
+  assert.ok(lines.slice(1, -3).every((l) => l.startsWith('removed reservation guest-uids/') || l.startsWith('removed cache use record ')), gone.stdout);
   assert.equal(await mine(), { ...nothingLeft, attempts: ['7601.vm'] }, 'the attempt counter of this boot stays for a requeue');
   assert.is((await runEpilogue(mom, job, script, 0)).exitCode, 0, 'the late epilogue still works');
   assert.equal(await mine(), nothingLeft);
