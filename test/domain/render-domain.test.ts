@@ -96,6 +96,11 @@ test("the job's size: <memory> and <currentMemory> in MiB whatever units the tem
   // the shipped template has no <currentMemory>: it is added after <memory>
   const plain = renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), { ...rendering, size: { vcpus: 3, memoryMiB: 1000 } });
   assert.match(plain, '<memory unit="MiB">1000</memory>\n  <currentMemory unit="MiB">1000</currentMemory>\n  <vcpu>3</vcpu>\n');
+  // several vCPUs need ACPI's MADT: added where the template has no <acpi/>, never for one vCPU
+  assert.match(plain, '<features>\n    <acpi/>\n    <apic/>\n  </features>');
+  assert.not.match(renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), { ...rendering, size: { vcpus: 1, memoryMiB: 256 } }), '<acpi');
+  const ownFeatures = await parseTemplate(shipped.replace('<devices>', "<features><pae/><apic eoi='on'/></features>\n  <devices>"), 'features.xml');
+  assert.match(renderDomain(ownFeatures, { ...rendering, size: { vcpus: 2, memoryMiB: 512 } }), '<features>\n    <pae/>\n    <apic eoi="on"/>\n    <acpi/>\n  </features>');
   // without a size the template's own elements stay as written
   assert.match(renderDomain(template, rendering), '<memory unit="GiB" dumpCore="off">1</memory>');
   await assertLibvirtAccepts(xml);
