@@ -1,6 +1,5 @@
 import type { Config } from '../config/schema.js';
 import { readFileTail } from '../fsutil/read-tail.js';
-import { domainExists } from '../hypervisor/virsh.js';
 import { readDomainEnd, type DomainEnd } from '../hypervisor/libvirt-log.js';
 import { printableTail, type TailLimits } from '../log/printable-tail.js';
 import { jobPaths } from '../state/job-paths.js';
@@ -18,12 +17,14 @@ const reasonText: Record<string, string> = {
 };
 
 /**
- * Why a job's guest is gone before its epilogue: undefined when the guest still runs (the job
- * ended normally, was deleted or hit its walltime) or never got ready. Otherwise the lines the
- * epilogue writes to the job's error file (pbs_mom appends the epilogue's stderr to it):
- * libvirt's reason, qemu's last words and the guest's last console lines, made printable.
+ * Why a job's guest was gone before its epilogue destroyed it (`domain`: what the destroy found):
+ * undefined when the guest still ran (the job ended normally, was deleted or hit its walltime)
+ * or never got ready. Otherwise the lines the epilogue writes to the job's error file (pbs_mom
+ * appends the epilogue's stderr to it): libvirt's reason, qemu's last words and the guest's last
+ * console lines, made printable. Read before the teardown removes the logs.
  */
-export async function guestExitReport(config: Config, jobId: string): Promise<{ lines: string[]; reason: string | undefined } | undefined> {
+export function guestExitReport(config: Config, jobId: string, domain: 'destroyed' | 'absent'): { lines: string[]; reason: string | undefined } | undefined {
+  if (domain === 'destroyed') return undefined;
   const paths = jobPaths(config.stateDir, jobId);
   let state;
   try {
@@ -32,7 +33,6 @@ export async function guestExitReport(config: Config, jobId: string): Promise<{ 
     return undefined;
   }
   if (state?.phase !== 'ready') return undefined;
-  if (await domainExists(config.libvirtUri, state.domainName)) return undefined;
   const end = readDomainEnd(config.libvirtLog.dir, state.domainName);
   const console = consoleTail(paths.consoleFile);
   // a panicking kernel reboots (panic=-1) or halts: the console, not libvirt, knows it panicked

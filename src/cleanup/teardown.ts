@@ -23,8 +23,9 @@ export interface TeardownReport {
  * failed or was killed half-way: each step works from the job id alone. `dropSeed`: a seed's
  * writes are dropped even from a guest that got ready (reconcile: the job died unseen).
  */
-export async function teardownJob(config: Config, jobId: string, options: { dropSeed?: boolean } = {}): Promise<TeardownReport> {
-  const domain = await destroyDomain(config.libvirtUri, domainNameFor(jobId));
+export async function teardownJob(config: Config, jobId: string, options: { dropSeed?: boolean; domain?: TeardownReport['domain'] } = {}): Promise<TeardownReport> {
+  // `domain`: the caller destroyed it already (the epilogue, which looks at a lost guest first)
+  const domain = options.domain ?? (await destroyDomain(config.libvirtUri, domainNameFor(jobId)));
   // libvirt keeps a log per domain name forever; the epilogue has read why the guest stopped
   if (!config.libvirtLog.keep) removeLibvirtLogs(config.libvirtLog.dir, domainNameFor(jobId));
   const paths = jobPaths(config.stateDir, jobId);

@@ -1,6 +1,8 @@
 import { loadConfig } from '../config/load.js';
 import { teardownJob } from '../cleanup/teardown.js';
 import { guestExitReport } from '../cleanup/guest-exit-report.js';
+import { destroyDomain } from '../hypervisor/virsh.js';
+import { domainNameFor } from '../job/names.js';
 import { formatError } from '../errors/vmbatch-error.js';
 import { parseEpilogueArgv } from '../job/hook-argv.js';
 import { createLogger } from '../log/logger.js';
@@ -23,17 +25,28 @@ export async function runEpilogue(argv: string[]): Promise<number> {
     const started = performance.now();
     // the retry count belongs to the job, not to its guest: settle it even if teardown fails
     if (args.exitStatus !== requeuedStatus) clearAttempts(config.stateDir, args.jobId);
-    // a guest gone before the job ended: say why in the job's error file, before teardown removes the evidence
-    const lost = await guestExitReport(config, args.jobId).catch(() => undefined);
+    const domain = await destroyDomain(config.libvirtUri, domainNameFor(args.jobId));
+    // a guest that was gone already stopped under the job: say why in the job's error file,
+    // before the teardown removes the evidence
+    const lost = reportSafely(() => guestExitReport(config, args.jobId, domain));
     if (lost) {
       process.stderr.write(lost.lines.join('\n') + '\n');
       log.warn('guest stopped under the job', { job: args.jobId, reason: lost.reason ?? 'unknown', exit: args.exitStatus });
     }
-    const report = await teardownJob(config, args.jobId);
+    const report = await teardownJob(config, args.jobId, { domain });
     log.info('done', { job: args.jobId, domain: report.domain, exit: args.exitStatus, ms: Math.round(performance.now() - started) });
     return 0;
   } catch (error) {
     process.stderr.write(formatError(error) + '\n');
     return 1;
+  }
+}
+
+// The report must never keep the teardown from running.
+function reportSafely<T>(report: () => T): T | undefined {
+  try {
+    return report();
+  } catch {
+    return undefined;
   }
 }
