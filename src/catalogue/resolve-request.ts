@@ -30,6 +30,8 @@ export interface RteResolution {
   base: string;
   vm: string;
   template: string;
+  /** the memory the VM needs (kb:mem_kb), when the catalogue says: the guest gets at least this much */
+  vmMemoryKiB?: number;
   packages: ResolvedPackage[];
 }
 
@@ -74,7 +76,7 @@ export function resolveRequest(index: CatalogueIndex, request: RteRequest, ctx: 
       continue;
     }
     checkConflicts(packages);
-    return { requested: request.rtes, base: base.name, vm: choice.vm, template: choice.template, packages };
+    return { requested: request.rtes, base: base.name, vm: choice.vm, template: choice.template, ...(choice.memKb ? { vmMemoryKiB: choice.memKb } : {}), packages };
   }
   // memory alone stood in the way: say exactly that
   if (memoryError && reasons.length === 1) throw memoryError;
@@ -246,7 +248,7 @@ function chooseVm(
   base: BaseSystem,
   ctx: ResolveContext,
   domain: string | undefined,
-): { vm: string; template: string } | { reason: string; memoryError?: VmbatchError } {
+): { vm: string; template: string; memKb: number | undefined } | { reason: string; memoryError?: VmbatchError } {
   const vms = index.vms.filter((vm) => vm.provides.includes(base.name) || vm.virtualMachine?.os === base.name);
   if (vms.length === 0) return { reason: 'no VirtualMachine MetaPackage of the catalogues provides it' };
   const pairs = vms.flatMap((vm) => ctx.templates.filter((t) => t.vms.includes(vm.name)).map((t) => ({ vm, t })));
@@ -255,7 +257,7 @@ function chooseVm(
   if (chosen.length === 0) return { reason: `the requested vbdomain=${domain} does not realise ${vms.map((v) => v.name).join(' or ')} (templates that do: ${[...new Set(pairs.map((p) => p.t.name))].join(', ')})` };
   chosen.sort((a, b) => Number(b.t.name === ctx.defaultDomain) - Number(a.t.name === ctx.defaultDomain) || a.t.name.localeCompare(b.t.name));
   const fits = chosen.find((p) => (p.vm.virtualMachine?.memKb ?? 0) <= p.t.memoryKiB);
-  if (fits) return { vm: fits.vm.name, template: fits.t.name };
+  if (fits) return { vm: fits.vm.name, template: fits.t.name, memKb: fits.vm.virtualMachine?.memKb };
   const first = chosen[0]!;
   const needKiB = first.vm.virtualMachine!.memKb!;
   return {

@@ -93,7 +93,8 @@ async function plan(argv: string[]): Promise<number> {
     // a dry run reserves nothing: the first uid of the pool stands for the job's
     const guestIdentity = { uid: config.guestIdentity.uids.first, gid: await (await import('../identity/guest-identity.js')).resolveGuestGroup(config) };
     const jobScript = (await import('../job/job-script.js')).readJobScript(args.scriptPath);
-    const guestSize = (await import('../domain/guest-size.js')).resolveGuestSize(template, size, (await import('../domain/node-capacity.js')).nodeCapacity());
+    const { resolveGuestSize, rteMemoryFloor } = await import('../domain/guest-size.js');
+    const guestSize = resolveGuestSize(template, size, (await import('../domain/node-capacity.js')).nodeCapacity(), rteMemoryFloor(rte));
     const p = planPrologue({ config, args, template, submitter, userImage, rte, guestIdentity, guestSize, jobScript });
     process.stdout.write(JSON.stringify(describePlan(p), null, 2) + '\n');
     return 0;

@@ -11,6 +11,12 @@ export interface GuestSize {
   from: { vcpus: string; memory: string };
 }
 
+/** Memory a guest must have whatever the job asks: the catalogue VM's need (kb:mem_kb). */
+export interface MemoryFloor {
+  memoryMiB: number;
+  source: string;
+}
+
 const plural = (n: number, unit: 'vCPU' | 'MiB') => (unit === 'MiB' ? `${n} MiB` : `${n} vCPU${n === 1 ? '' : 's'}`);
 
 /**
@@ -19,7 +25,7 @@ const plural = (n: number, unit: 'vCPU' | 'MiB') => (unit === 'MiB' ? `${n} MiB`
  * maximum is refused (JOB_SIZE_TOO_LARGE, every dimension at once), never shrunk. Without a
  * maximum in the template, the node's capacity is the maximum (or the default, when larger).
  */
-export function resolveGuestSize(template: { file: string; size: TemplateSize }, request: JobSize, node: NodeCapacity): GuestSize {
+export function resolveGuestSize(template: { file: string; size: TemplateSize }, request: JobSize, node: NodeCapacity, floor?: MemoryFloor): GuestSize {
   const problems: string[] = [];
   const vcpus = resolve(template.size.vcpus, request.vcpus, request.origin.vcpus, { value: node.cpus, source: 'the CPUs online on this node' }, 'vCPU', problems);
   let memoryAsked = request.memoryMiB;
@@ -31,6 +37,8 @@ export function resolveGuestSize(template: { file: string; size: TemplateSize },
   }
   const memory = resolve(template.size.memoryMiB, memoryAsked, memoryWords, { value: node.memoryMiB, source: "this node's memory (MemTotal)" }, 'MiB', problems);
   if (problems.length) throw new VmbatchError('JOB_SIZE_TOO_LARGE', { template: basename(template.file, '.xml'), problems });
+  // the catalogue chose this template because its memory fits the VM: a smaller request must not undercut it
+  if (floor && memory.value < floor.memoryMiB) return { vcpus: vcpus.value, memoryMiB: floor.memoryMiB, from: { vcpus: vcpus.from, memory: `${memory.from}, raised to ${plural(floor.memoryMiB, 'MiB')} (${floor.source})` } };
   return { vcpus: vcpus.value, memoryMiB: memory.value, from: { vcpus: vcpus.from, memory: memory.from } };
 }
 
@@ -46,4 +54,10 @@ function resolve(range: SizeRange, asked: number | undefined, words: string | un
   }
   if (asked < range.min.value) return { value: range.min.value, from: `${said} asks for ${plural(asked, unit)}, raised to the minimum ${plural(range.min.value, unit)} (${range.min.source})` };
   return { value: asked, from: said };
+}
+
+/** The memory floor a catalogue resolution sets: its VM's kb:mem_kb, in whole MiB. */
+export function rteMemoryFloor(rte: { vm: string; vmMemoryKiB?: number } | undefined): MemoryFloor | undefined {
+  if (!rte?.vmMemoryKiB) return undefined;
+  return { memoryMiB: Math.ceil(rte.vmMemoryKiB / 1024), source: `${rte.vm} needs ${rte.vmMemoryKiB} KiB (kb:mem_kb)` };
 }

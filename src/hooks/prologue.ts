@@ -10,7 +10,7 @@ import { parsePrologueArgv, type PrologueArgs } from '../job/hook-argv.js';
 import { parseResourceList } from '../job/resources.js';
 import { readJobScript } from '../job/job-script.js';
 import { torqueJobSize } from '../job/torque-size.js';
-import { resolveGuestSize } from '../domain/guest-size.js';
+import { resolveGuestSize, rteMemoryFloor } from '../domain/guest-size.js';
 import { nodeCapacity } from '../domain/node-capacity.js';
 import { lookupSubmitter } from '../job/submitter.js';
 import { writeSubmitterNotice } from '../job/submitter-notice.js';
@@ -129,7 +129,7 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
     const rte = await resolveJobRtes(config, request, { deadline, log });
     const template = await selectTemplate(config.domainsDir, rte?.template ?? request.vbdomain, config.defaultDomain);
     // before anything is made: a guest larger than the template allows aborts the job here
-    const guestSize = resolveGuestSize(template, size, nodeCapacity());
+    const guestSize = resolveGuestSize(template, size, nodeCapacity(), rteMemoryFloor(rte));
     return { template, userImage, submitter: await lookupSubmitter(args.user, args.group), rte, guestSize, jobScript };
   });
   // a leftover of an earlier attempt (killed prologue, missed epilogue) would block the name

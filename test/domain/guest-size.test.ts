@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { loadTemplate, parseTemplate } from '../../src/domain/parse-template.js';
-import { resolveGuestSize } from '../../src/domain/guest-size.js';
+import { resolveGuestSize, rteMemoryFloor } from '../../src/domain/guest-size.js';
 import { formatError } from '../../src/errors/vmbatch-error.js';
 import { expectVmbatchError } from '../helpers/expect-error.js';
 import { domainsDir } from '../helpers/paths.js';
@@ -88,6 +88,20 @@ test('a size fixed by NUMA cells: less is raised to it, more is refused naming w
   });
   const e = await expectVmbatchError(() => resolveGuestSize(t, { memoryMiB: 1024, origin: { memory: 'mem=1gb' } }, node), 'JOB_SIZE_TOO_LARGE');
   assert.is(e.message, "the job asks for a larger guest than the domain template plain allows:\n  - 1024 MiB (mem=1gb): at most 512 MiB (fixed by <cpu><numa> at <memory unit='MiB'>512</memory>)");
+});
+
+test("a catalogue VM's kb:mem_kb is a floor: a smaller request (or default) is raised to it, a larger one stands", () => {
+  const floor = rteMemoryFloor({ vm: 'VMLinux/vmbatch-test', vmMemoryKiB: 400000 });
+  assert.equal(floor, { memoryMiB: 391, source: 'VMLinux/vmbatch-test needs 400000 KiB (kb:mem_kb)' });
+  assert.equal(resolveGuestSize(testguest, { memoryMiB: 300, origin: { memory: 'mem=300mb' } }, node, floor), {
+    vcpus: 1,
+    memoryMiB: 391,
+    from: { vcpus: "the template's default, <vcpu>1</vcpu>", memory: 'mem=300mb, raised to 391 MiB (VMLinux/vmbatch-test needs 400000 KiB (kb:mem_kb))' },
+  });
+  assert.is(resolveGuestSize(testguest, { origin: {} }, node, floor).memoryMiB, 391);
+  assert.is(resolveGuestSize(testguest, { memoryMiB: 1024, origin: { memory: 'mem=1gb' } }, node, floor).memoryMiB, 1024);
+  assert.is(rteMemoryFloor({ vm: 'x' }), undefined);
+  assert.is(rteMemoryFloor(undefined), undefined);
 });
 
 test.run();
