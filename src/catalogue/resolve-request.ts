@@ -10,10 +10,11 @@ export interface RteRequest {
   domain?: string | undefined;
 }
 
-/** A domain template as resolution sees it: its name, the catalogue VMs it realises, its memory. */
+/** A domain template as resolution sees it: its name, the catalogue VMs it realises, the most memory its guests may have. */
 export interface TemplateSummary {
   name: string;
   vms: string[];
+  /** the largest guest memory the template allows (<vbsize maxmemory>, else its own or the node's): a VM's kb:mem_kb must fit */
   memoryKiB: number;
 }
 
@@ -261,7 +262,7 @@ function chooseVm(
   const first = chosen[0]!;
   const needKiB = first.vm.virtualMachine!.memKb!;
   return {
-    reason: `${first.vm.name} needs ${needKiB} KiB of memory, more than template ${first.t.name} gives (${first.t.memoryKiB} KiB)`,
+    reason: `${first.vm.name} needs ${needKiB} KiB of memory, more than template ${first.t.name} allows (${first.t.memoryKiB} KiB)`,
     memoryError: new VmbatchError('RTE_VM_MEMORY', { vm: first.vm.name, template: first.t.name, needKiB, haveKiB: first.t.memoryKiB }),
   };
 }

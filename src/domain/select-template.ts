@@ -1,3 +1,4 @@
+import { nodeCapacity } from './node-capacity.js';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmbatchError } from '../errors/vmbatch-error.js';
@@ -26,7 +27,7 @@ export async function selectTemplate(dir: string, requested: string | undefined,
 }
 
 /**
- * The templates that realise catalogue VMs (<vbcatalogue vm=...>), with their memory. A broken
+ * The templates that realise catalogue VMs (<vbcatalogue vm=...>), with the most memory their guests may have. A broken
  * template is left out with a log line: it must not stop jobs that would not use it.
  */
 export async function summarizeTemplates(dir: string, log?: Logger): Promise<TemplateSummary[]> {
@@ -34,7 +35,10 @@ export async function summarizeTemplates(dir: string, log?: Logger): Promise<Tem
   for (const name of listTemplates(dir)) {
     try {
       const t = await loadTemplate(join(dir, `${name}.xml`));
-      if (t.vb.catalogueVms.length) out.push({ name, vms: t.vb.catalogueVms, memoryKiB: t.memoryKiB });
+      // the guest is sized per job (its memory at least the VM's need): what counts is the most it may get
+      const range = t.size.memoryMiB;
+      const maxMiB = range.max?.value ?? Math.max(range.default.value, nodeCapacity().memoryMiB);
+      if (t.vb.catalogueVms.length) out.push({ name, vms: t.vb.catalogueVms, memoryKiB: maxMiB * 1024 });
     } catch (error) {
       log?.warn('template skipped for catalogue VMs', { template: name, error: error instanceof Error ? error.message.split('\n')[0] : String(error) });
     }

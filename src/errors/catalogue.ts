@@ -409,8 +409,8 @@ export const errorCatalogue = {
   }),
   RTE_VM_MEMORY: entry<{ vm: string; template: string; needKiB: number; haveKiB: number }>({
     kind: 'permanent',
-    message: (p) => `the virtual machine ${p.vm} needs ${p.needKiB} KiB of memory, but its domain template ${p.template} gives ${p.haveKiB} KiB`,
-    hint: () => "the site admin must raise <memory> in the template (or the catalogue's kb:mem_kb is wrong)",
+    message: (p) => `the virtual machine ${p.vm} needs ${p.needKiB} KiB of memory, but its domain template ${p.template} allows at most ${p.haveKiB} KiB`,
+    hint: () => "the site admin must raise the template's <vbsize maxmemory> (or its <memory> where the memory is fixed), or the catalogue's kb:mem_kb is wrong",
   }),
   RTE_UNSUPPORTED: entry<{ name: string; reason: string }>({
     kind: 'permanent',

@@ -84,14 +84,14 @@ test('the job chooses the template (vbdomain) among those realising the VM; one 
     e.message,
     'no base system with a virtual machine on this site has all of APPS/BIO/WEKA-3.4.10:\n' +
       '  - Debian-12: the requested vbdomain=centos-small does not realise VMLinux/Debian-12 (templates that do: debian, debian-big)\n' +
-      '  - CentOS-7: VMLinux/CentOS-7 needs 4000000 KiB of memory, more than template centos-small gives (524288 KiB)',
+      '  - CentOS-7: VMLinux/CentOS-7 needs 4000000 KiB of memory, more than template centos-small allows (524288 KiB)',
   );
 });
 
-test("a VM needing more memory than its template gives is the error when it is the only way", async () => {
+test("a VM needing more memory than its template allows is the error when it is the only way", async () => {
   const e = await expectVmbatchError(() => resolve({ rtes: ['APPS/BIO/WEKA-3.4.10'], base: 'CentOS-7' }), 'RTE_VM_MEMORY');
-  assert.is(e.message, 'the virtual machine VMLinux/CentOS-7 needs 4000000 KiB of memory, but its domain template centos-small gives 524288 KiB');
-  assert.is(e.hint, "the site admin must raise <memory> in the template (or the catalogue's kb:mem_kb is wrong)");
+  assert.is(e.message, 'the virtual machine VMLinux/CentOS-7 needs 4000000 KiB of memory, but its domain template centos-small allows at most 524288 KiB');
+  assert.is(e.hint, "the site admin must raise the template's <vbsize maxmemory> (or its <memory> where the memory is fixed), or the catalogue's kb:mem_kb is wrong");
 });
 
 test('a name provided by another package resolves to it; a base with no VM is reported as such', async () => {
