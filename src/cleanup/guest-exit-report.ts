@@ -3,7 +3,7 @@ import { readFileTail } from '../fsutil/read-tail.js';
 import { readDomainEnd, type DomainEnd } from '../hypervisor/libvirt-log.js';
 import { printableTail, type TailLimits } from '../log/printable-tail.js';
 import { jobPaths } from '../state/job-paths.js';
-import { readJobState } from '../state/job-state.js';
+import { readJobStateIfValid } from '../state/job-state.js';
 
 /** How much of a lost guest's console the report quotes. */
 export const lostGuestConsoleTail: TailLimits = { lines: 15, chars: 2000 };
@@ -26,12 +26,7 @@ const reasonText: Record<string, string> = {
 export function guestExitReport(config: Config, jobId: string, domain: 'destroyed' | 'absent'): { lines: string[]; reason: string | undefined } | undefined {
   if (domain === 'destroyed') return undefined;
   const paths = jobPaths(config.stateDir, jobId);
-  let state;
-  try {
-    state = readJobState(paths.stateFile);
-  } catch {
-    return undefined;
-  }
+  const state = readJobStateIfValid(paths.stateFile);
   if (state?.phase !== 'ready') return undefined;
   const end = readDomainEnd(config.libvirtLog.dir, state.domainName);
   const console = consoleTail(paths.consoleFile);

@@ -13,7 +13,7 @@ import { listAttempts, type AttemptRecord } from '../state/attempts.js';
 import { bootTimeMs, currentBootId, processStartTicks } from '../state/boot-id.js';
 import { jobPaths } from '../state/job-paths.js';
 import { ownerAlive, readJobOwner } from '../state/job-owner.js';
-import { readJobState } from '../state/job-state.js';
+import { readJobStateIfValid } from '../state/job-state.js';
 import { listReservations, type Reservation } from '../state/reservations.js';
 
 /** What the node holds of one job directory, read once. */
@@ -99,7 +99,7 @@ function jobFacts(config: Config, bootId: string): JobFacts[] {
     jobs.push({
       jobId,
       dir,
-      bootId: owner?.bootId ?? safeStateBootId(jobPaths(config.stateDir, jobId).stateFile),
+      bootId: owner?.bootId ?? readJobStateIfValid(jobPaths(config.stateDir, jobId).stateFile)?.bootId,
       dirMtimeMs,
       hasOwnerRecord: owner !== undefined,
       prologueAlive: owner !== undefined && ownerAlive(owner, bootId),
@@ -163,10 +163,3 @@ function readdirOrEmpty(dir: string): string[] {
   }
 }
 
-function safeStateBootId(stateFile: string): string | undefined {
-  try {
-    return readJobState(stateFile)?.bootId;
-  } catch {
-    return undefined;
-  }
-}

@@ -5,7 +5,7 @@ import { removeLibvirtLogs } from '../hypervisor/libvirt-log.js';
 import { releaseAddress } from '../network/address-pool.js';
 import { domainNameFor } from '../job/names.js';
 import { jobPaths } from '../state/job-paths.js';
-import { readJobState } from '../state/job-state.js';
+import { readJobStateIfValid } from '../state/job-state.js';
 import { jobRefOf } from '../images/cache-users.js';
 import { releaseCacheUses } from '../images/release-uses.js';
 import { createLogger } from '../log/logger.js';
@@ -31,19 +31,11 @@ export async function teardownJob(config: Config, jobId: string, options: { drop
   const paths = jobPaths(config.stateDir, jobId);
   // the guest is gone: its overlays may now be committed and its cache entries released; a
   // seed is kept only from a guest that got ready (a failed prologue's overlay is not a seed)
-  const phase = safePhase(paths.stateFile);
+  const phase = readJobStateIfValid(paths.stateFile)?.phase;
   await releaseCacheUses(paths.cacheUses, jobRefOf(jobId), createLogger(config.logFile, 'teardown'), { keepSeed: phase === 'ready' && !options.dropSeed });
   rmSync(paths.dir, { recursive: true, force: true });
   releaseAddress(config.stateDir, jobId);
   // last: the uid goes back to the pool only when no guest runs as it and no file of it is left
   releaseGuestIdentity(config.stateDir, jobId);
   return { domain };
-}
-
-function safePhase(stateFile: string): string | undefined {
-  try {
-    return readJobState(stateFile)?.phase;
-  } catch {
-    return undefined;
-  }
 }

@@ -72,30 +72,20 @@ async function validate(files: string[]): Promise<number> {
 
 async function plan(argv: string[]): Promise<number> {
   const { loadConfig } = await import('../config/load.js');
-  const { selectTemplate } = await import('../domain/select-template.js');
   const { parsePrologueArgv } = await import('../job/hook-argv.js');
-  const { parseResourceList } = await import('../job/resources.js');
-  const { lookupSubmitter } = await import('../job/submitter.js');
   const { describePlan, planPrologue } = await import('../plan/prologue-plan.js');
+  const { gatherJobInputs } = await import('../plan/job-inputs.js');
   const { formatError } = await import('../errors/vmbatch-error.js');
   try {
     const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { resources: { type: 'string', default: '' } } });
     const [jobId = '', user = '', group = '', script = ''] = positionals;
     const config = loadConfig();
     const args = parsePrologueArgv([jobId, user, group, 'STDIN', values.resources ?? '', 'batch', '', script]);
-    const { request, entries } = parseResourceList(args.resources);
-    const size = (await import('../job/torque-size.js')).torqueJobSize(entries);
-    const userImage = (await import('../images/user-image-request.js')).userImageOf(config, request);
     const log = (await import('../log/logger.js')).createLogger(undefined, 'plan');
-    const rte = await (await import('../catalogue/resolve-job.js')).resolveJobRtes(config, request, { deadline: Date.now() + 120_000, log });
-    const template = await selectTemplate(config.domainsDir, rte?.template ?? request.vbdomain, config.defaultDomain);
-    const submitter = await lookupSubmitter(args.user, args.group);
+    const inputs = await gatherJobInputs(config, args, { deadline: Date.now() + 120_000, log });
     // a dry run reserves nothing: the first uid of the pool stands for the job's
     const guestIdentity = { uid: config.guestIdentity.uids.first, gid: await (await import('../identity/guest-identity.js')).resolveGuestGroup(config) };
-    const jobScript = (await import('../job/job-script.js')).readJobScript(args.scriptPath);
-    const { resolveGuestSize, rteMemoryFloor } = await import('../domain/guest-size.js');
-    const guestSize = resolveGuestSize(template, size, (await import('../domain/node-capacity.js')).nodeCapacity(), rteMemoryFloor(rte));
-    const p = planPrologue({ config, args, template, submitter, userImage, rte, guestIdentity, guestSize, jobScript });
+    const p = planPrologue({ config, args, ...inputs, guestIdentity });
     process.stdout.write(JSON.stringify(describePlan(p), null, 2) + '\n');
     return 0;
   } catch (error) {

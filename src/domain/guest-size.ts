@@ -46,7 +46,7 @@ export function resolveGuestSize(template: { file: string; size: TemplateSize },
 function resolve(range: SizeRange, asked: number | undefined, words: string | undefined, node: SizeBound, unit: 'vCPU' | 'MiB', problems: string[]): { value: number; from: string } {
   if (asked === undefined) return { value: range.default.value, from: `the template's default, ${range.default.source}` };
   const said = words ?? plural(asked, unit);
-  const max = range.max ?? (node.value >= range.default.value ? node : range.default);
+  const max = largestAllowed(range, node);
   if (asked > max.value) {
     const why = range.fixedBy ? `fixed by ${range.fixedBy} at ${range.default.source}` : max.source;
     problems.push(`${plural(asked, unit)} (${said}): at most ${plural(max.value, unit)} (${why})`);
@@ -54,6 +54,11 @@ function resolve(range: SizeRange, asked: number | undefined, words: string | un
   }
   if (asked < range.min.value) return { value: range.min.value, from: `${said} asks for ${plural(asked, unit)}, raised to the minimum ${plural(range.min.value, unit)} (${range.min.source})` };
   return { value: asked, from: said };
+}
+
+/** The most a template allows in one dimension: its maximum, else the node's capacity (or the default, when larger). */
+export function largestAllowed(range: SizeRange, node: SizeBound): SizeBound {
+  return range.max ?? (node.value >= range.default.value ? node : range.default);
 }
 
 /** The memory floor a catalogue resolution sets: its VM's kb:mem_kb, in whole MiB. */

@@ -42,8 +42,6 @@ export interface VbConfig {
 export interface DomainTemplate {
   file: string;
   domainType: string;
-  /** the guest's memory from <memory unit=...>, in KiB */
-  memoryKiB: number;
   /** the guest sizes jobs may ask for: defaults from <vcpu> and <memory>, limits from <vbsize> */
   size: TemplateSize;
   tree: XmlElement;
@@ -163,7 +161,6 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
   return {
     file,
     domainType,
-    memoryKiB: memoryKiB!,
     size,
     tree: domain,
     disks,

@@ -1,7 +1,8 @@
-import { nodeCapacity } from './node-capacity.js';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmbatchError } from '../errors/vmbatch-error.js';
+import { largestAllowed } from './guest-size.js';
+import { nodeCapacity } from './node-capacity.js';
 import { loadTemplate, type DomainTemplate } from './parse-template.js';
 import type { TemplateSummary } from '../catalogue/resolve-request.js';
 import type { Logger } from '../log/logger.js';
@@ -36,8 +37,7 @@ export async function summarizeTemplates(dir: string, log?: Logger): Promise<Tem
     try {
       const t = await loadTemplate(join(dir, `${name}.xml`));
       // the guest is sized per job (its memory at least the VM's need): what counts is the most it may get
-      const range = t.size.memoryMiB;
-      const maxMiB = range.max?.value ?? Math.max(range.default.value, nodeCapacity().memoryMiB);
+      const maxMiB = largestAllowed(t.size.memoryMiB, { value: nodeCapacity().memoryMiB, source: "this node's memory" }).value;
       if (t.vb.catalogueVms.length) out.push({ name, vms: t.vb.catalogueVms, memoryKiB: maxMiB * 1024 });
     } catch (error) {
       log?.warn('template skipped for catalogue VMs', { template: name, error: error instanceof Error ? error.message.split('\n')[0] : String(error) });

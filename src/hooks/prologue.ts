@@ -1,29 +1,22 @@
 import type { Config } from '../config/schema.js';
 import { loadConfig } from '../config/load.js';
 import { teardownJob } from '../cleanup/teardown.js';
-import { selectTemplate } from '../domain/select-template.js';
 import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
 import { failedJobExitStatus, prologueExitCode, HookExit } from '../errors/exit-codes.js';
 import { asDiskFull } from '../errors/disk-full.js';
 import { reserveAddress } from '../network/address-pool.js';
 import { parsePrologueArgv, type PrologueArgs } from '../job/hook-argv.js';
-import { parseResourceList } from '../job/resources.js';
-import { readJobScript } from '../job/job-script.js';
-import { torqueJobSize } from '../job/torque-size.js';
-import { resolveGuestSize, rteMemoryFloor } from '../domain/guest-size.js';
-import { nodeCapacity } from '../domain/node-capacity.js';
 import { lookupSubmitter } from '../job/submitter.js';
 import { writeSubmitterNotice } from '../job/submitter-notice.js';
 import { createLogger } from '../log/logger.js';
 import { applyPlan, makeJobDir, timePhase, type PhaseTimings } from '../plan/apply-plan.js';
 import { planPrologue } from '../plan/prologue-plan.js';
+import { gatherJobInputs } from '../plan/job-inputs.js';
 import { recordAttempt } from '../state/attempts.js';
 import { writeJobFailure } from '../state/job-failure.js';
 import { torqueJobStarterConfigured } from '../job/torque-starter.js';
 import { jobPaths } from '../state/job-paths.js';
 import { writeJobOwner } from '../state/job-owner.js';
-import { userImageOf } from '../images/user-image-request.js';
-import { resolveJobRtes } from '../catalogue/resolve-job.js';
 import { reserveGuestIdentity } from '../identity/guest-identity.js';
 
 /** The outcome of a prologue run: the exit code for pbs_mom and the phase timings. */
@@ -87,8 +80,7 @@ export async function runPrologue(argv: string[], env: NodeJS.ProcessEnv): Promi
       const workdir = env.PBS_O_WORKDIR || who.home;
       if (workdir) await writeSubmitterNotice({ workdir, jobId: args.jobId, uid: who.uid, gid: who.gid }, text);
     }
-    if (failsThroughStarter) return { exitCode: HookExit.ok, timings, error: reported };
-    return { exitCode, timings, error: reported };
+    return { exitCode: failsThroughStarter ? HookExit.ok : exitCode, timings, error: reported };
   }
 }
 
@@ -120,18 +112,7 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
   const log = createLogger(config.logFile, 'prologue');
   log.info('start', { job: args.jobId, user: args.user, attempt });
   const deadline = started + config.prologueBudgetSeconds * 1000;
-  const { template, userImage, submitter, rte, guestSize, jobScript } = await timePhase(timings, 'parse', async () => {
-    const { request, entries } = parseResourceList(args.resources);
-    const size = torqueJobSize(entries);
-    const jobScript = readJobScript(args.scriptPath);
-    const userImage = userImageOf(config, request);
-    // the catalogue chooses the template when the job asks for runtime environments
-    const rte = await resolveJobRtes(config, request, { deadline, log });
-    const template = await selectTemplate(config.domainsDir, rte?.template ?? request.vbdomain, config.defaultDomain);
-    // before anything is made: a guest larger than the template allows aborts the job here
-    const guestSize = resolveGuestSize(template, size, nodeCapacity(), rteMemoryFloor(rte));
-    return { template, userImage, submitter: await lookupSubmitter(args.user, args.group), rte, guestSize, jobScript };
-  });
+  const inputs = await timePhase(timings, 'parse', () => gatherJobInputs(config, args, { deadline, log }));
   // a leftover of an earlier attempt (killed prologue, missed epilogue) would block the name
   await teardownJob(config, args.jobId);
   makeJobDir(jobPaths(config.stateDir, args.jobId).dir);
@@ -139,7 +120,7 @@ async function bootJob(config: Config, args: PrologueArgs, attempt: number, timi
   writeJobOwner(jobPaths(config.stateDir, args.jobId).dir);
   const staticAddress = await reserveAddress(config, args.jobId);
   const guestIdentity = await reserveGuestIdentity(config, args.jobId);
-  const plan = planPrologue({ config, args, template, submitter, userImage, staticAddress, rte, guestIdentity, guestSize, jobScript });
+  const plan = planPrologue({ config, args, ...inputs, staticAddress, guestIdentity });
   const { guestReport } = await applyPlan(plan, timings, { startedAt: started, deadline }, log);
   timings.total = Date.now() - started;
   // the peak memory: a guest flooding its console must not grow it (docs/admin.md)

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
+import { readJsonRecord } from '../fsutil/read-json.js';
 import { hashSpecSchema } from './hash-spec.js';
 
 /** The image cache directory of a configuration (images.cacheDir, else STATEDIR/cache). */
@@ -67,11 +67,7 @@ export type EntryMeta = z.infer<typeof entryMetaSchema>;
 
 /** The entry's record; undefined when the entry is not complete (or damaged, which counts as absent). */
 export function readEntryMeta(paths: EntryPaths): EntryMeta | undefined {
-  try {
-    return entryMetaSchema.parse(JSON.parse(readFileSync(paths.meta, 'utf8')));
-  } catch {
-    return undefined;
-  }
+  return readJsonRecord(paths.meta, entryMetaSchema);
 }
 
 /** Writes the entry's record (the step that makes an entry complete). */

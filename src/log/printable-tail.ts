@@ -4,6 +4,11 @@ export interface TailLimits {
   chars: number;
 }
 
+/** A line a guest wrote, made safe to print: escape sequences and every other control or non-ASCII byte removed. */
+export function printableLine(line: string): string {
+  return line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/[^\x20-\x7e\t]/g, '').trimEnd();
+}
+
 /**
  * The last lines of a text a guest wrote (its console, a root prolog's stderr), made safe to
  * print on a submitter's or admin's terminal: escape sequences and every other control or
@@ -11,7 +16,7 @@ export interface TailLimits {
  * end of a longer one, so its first line is a fragment and is dropped unless it is all there is.
  */
 export function printableTail(text: string, limits: TailLimits, cutAtFront: boolean): string {
-  const lines = text.split(/\r?\n/).map((l) => l.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/[^\x20-\x7e\t]/g, '').trimEnd());
+  const lines = text.split(/\r?\n/).map(printableLine);
   if (cutAtFront && lines.length > 1) lines.shift();
   let quoted = lines.filter((l) => l.trim() !== '').slice(-limits.lines).join('\n');
   if (quoted.length > limits.chars) quoted = '...' + quoted.slice(-limits.chars);

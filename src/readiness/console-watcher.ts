@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { printableLine } from '../log/printable-tail.js';
 import { basename, dirname } from 'node:path';
 
 /** What the guest said on its console about this job. */
@@ -47,7 +48,7 @@ export function watchConsole(file: string, nonce: string): ConsoleWatch {
   const buffer = Buffer.alloc(64 * 1024);
 
   const onLine = (raw: string): boolean => {
-    const line = printable(raw);
+    const line = printableLine(raw);
     if (line) recent.push(clip(line, consoleLimits.keptChars));
     if (recent.length > 50) recent.shift();
     if (!panicLine && /Kernel panic/.test(line)) panicLine = clip(line, consoleLimits.keptChars);
@@ -134,7 +135,7 @@ export function watchConsole(file: string, nonce: string): ConsoleWatch {
   return {
     signal,
     tail: (count = 10) => {
-      const last = [...recent, clip(printable(partial), consoleLimits.keptChars)].filter(Boolean).slice(-count);
+      const last = [...recent, clip(printableLine(partial), consoleLimits.keptChars)].filter(Boolean).slice(-count);
       // a panic scrolls its cause away under a register dump: keep the panic line in view
       const panic = panicLine;
       const text = (panic && !last.includes(panic) ? [panic, '...', ...last] : last).join('\n');
@@ -153,14 +154,6 @@ export function watchConsole(file: string, nonce: string): ConsoleWatch {
       }
     },
   };
-}
-
-// Console output carries escape sequences and NULs; keep what a person can read.
-function printable(line: string): string {
-  return line
-    .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
-    .replace(/[^\x20-\x7e\t]/g, '')
-    .trimEnd();
 }
 
 // At most `max` characters of a line, marked when cut.

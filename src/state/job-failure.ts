@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
+import { readJsonRecord } from '../fsutil/read-json.js';
 
 /** Why a job's prologue failed it, left for remoteshell: the job then ends at once with this reason in its error file. */
 export const jobFailureSchema = z.object({
@@ -29,9 +29,5 @@ export function writeJobFailure(jobDir: string, failure: Omit<JobFailure, 'versi
 
 /** The failure record; undefined when the job has none (or it is damaged: then the job state decides). */
 export function readJobFailure(jobDir: string): JobFailure | undefined {
-  try {
-    return jobFailureSchema.parse(JSON.parse(readFileSync(jobFailureFile(jobDir), 'utf8')));
-  } catch {
-    return undefined;
-  }
+  return readJsonRecord(jobFailureFile(jobDir), jobFailureSchema);
 }

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
+import { readJsonRecord } from '../fsutil/read-json.js';
 import { currentBootId, processStartTicks } from './boot-id.js';
 
 /** Who made a job directory: the boot and the prologue process (pid and start time), so reconcile can tell a live prologue from a dead one. */
@@ -27,11 +27,7 @@ export function writeJobOwner(jobDir: string): void {
 
 /** The owner record; undefined when absent or damaged. */
 export function readJobOwner(jobDir: string): JobOwner | undefined {
-  try {
-    return jobOwnerSchema.parse(JSON.parse(readFileSync(jobOwnerFile(jobDir), 'utf8')));
-  } catch {
-    return undefined;
-  }
+  return readJsonRecord(jobOwnerFile(jobDir), jobOwnerSchema);
 }
 
 /** Whether the prologue that made the directory still runs (same pid, same start time, this boot). */

@@ -49,3 +49,12 @@ export function readJobState(file: string): JobState | undefined {
   }
   return jobStateSchema.parse(JSON.parse(text));
 }
+
+/** The job's state for cleanup and reports, where a damaged state counts as none (remoteshell reads it strictly). */
+export function readJobStateIfValid(file: string): JobState | undefined {
+  try {
+    return readJobState(file);
+  } catch {
+    return undefined;
+  }
+}
