@@ -69,8 +69,9 @@ for lib in libc.so.6 libcrypt.so.1 libtomcrypt.so.1 libtommath.so.1 libz.so.1 li
 done
 ln -sf ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 root/lib64/ld-linux-x86-64.so.2
 
-# modules: virtio transport, disk, net, entropy, the SSH channel (virtio-serial), CD-ROM on IDE, iso9660
-mods=(virtio_pci virtio_blk virtio_net virtio-rng virtio_console ata_piix sr_mod isofs)
+# modules: virtio transport, disk, net, entropy, the SSH channel (virtio-serial), CD-ROM on IDE,
+# iso9660, and virtiofs (with fuse) for the shared directories prolog.sh mounts
+mods=(virtio_pci virtio_blk virtio_net virtio-rng virtio_console ata_piix sr_mod isofs virtiofs)
 mkdir -p root/lib/modules/$kver
 cp stage/lib/modules/$kver/modules.{order,builtin,builtin.modinfo} root/lib/modules/$kver/ 2>/dev/null || true
 depmod -b stage "$kver"

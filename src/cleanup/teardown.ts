@@ -10,6 +10,7 @@ import { jobRefOf } from '../images/cache-users.js';
 import { releaseCacheUses } from '../images/release-uses.js';
 import { createLogger } from '../log/logger.js';
 import { releaseGuestIdentity } from '../identity/guest-identity.js';
+import { stopShareDaemons } from '../share/share-daemon.js';
 
 /** What a teardown found and removed. */
 export interface TeardownReport {
@@ -17,7 +18,7 @@ export interface TeardownReport {
 }
 
 /**
- * Removes everything a job has on this node: its domain, its uses of the image cache, its
+ * Removes everything a job has on this node: its domain, its share daemons, its uses of the image cache, its
  * directory (overlays, ISO, keys, console log, sockets, state), libvirt's log of its domain
  * (unless libvirtLog.keep), its address and guest uid reservations. Idempotent, and correct after a prologue that
  * failed or was killed half-way: each step works from the job id alone. `dropSeed`: a seed's
@@ -29,6 +30,8 @@ export async function teardownJob(config: Config, jobId: string, options: { drop
   // libvirt keeps a log per domain name forever; the epilogue has read why the guest stopped
   if (!config.libvirtLog.keep) removeLibvirtLogs(config.libvirtLog.dir, domainNameFor(jobId));
   const paths = jobPaths(config.stateDir, jobId);
+  // a share's daemon ends with its qemu; one whose guest never started waits for it: stop it
+  await stopShareDaemons(paths.dir);
   // the guest is gone: its overlays may now be committed and its cache entries released; a
   // seed is kept only from a guest that got ready (a failed prologue's overlay is not a seed)
   const phase = readJobStateIfValid(paths.stateFile)?.phase;

@@ -12,7 +12,7 @@ Torque hooks (installed by scripts/install-hooks.sh; pbs_mom passes the argument
 
 For site admins:
   validate FILE...             check domain templates, report every problem
-  plan JOBID USER GROUP SCRIPT [--resources LIST]
+  plan JOBID USER GROUP SCRIPT [--resources LIST] [--workdir DIR]
                                dry run: print the prologue's plan (domain XML, disks, ISO)
   reconcile [--dry-run] [--json]
                                after a crash, a reboot or a missed epilogue: remove what belongs
@@ -77,12 +77,12 @@ async function plan(argv: string[]): Promise<number> {
   const { gatherJobInputs } = await import('../plan/job-inputs.js');
   const { formatError } = await import('../errors/vmbatch-error.js');
   try {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { resources: { type: 'string', default: '' } } });
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { resources: { type: 'string', default: '' }, workdir: { type: 'string' } } });
     const [jobId = '', user = '', group = '', script = ''] = positionals;
     const config = loadConfig();
     const args = parsePrologueArgv([jobId, user, group, 'STDIN', values.resources ?? '', 'batch', '', script]);
     const log = (await import('../log/logger.js')).createLogger(undefined, 'plan');
-    const inputs = await gatherJobInputs(config, args, { deadline: Date.now() + 120_000, log });
+    const inputs = await gatherJobInputs(config, args, { deadline: Date.now() + 120_000, log, workdir: values.workdir });
     // a dry run reserves nothing: the first uid of the pool stands for the job's
     const guestIdentity = { uid: config.guestIdentity.uids.first, gid: await (await import('../identity/guest-identity.js')).resolveGuestGroup(config) };
     const p = planPrologue({ config, args, ...inputs, guestIdentity });

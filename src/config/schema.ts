@@ -160,6 +160,18 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** host directories guests see (<vbshare>): which site paths templates may share, and how */
+    shares: z
+      .object({
+        /** site paths (e.g. /scratch) a template may name in <vbshare source=...>; the job's working directory and home need no entry */
+        allowedPaths: z.array(z.string().startsWith('/', 'must be an absolute path').refine((p) => p !== '/', "must not be '/'")).default([]),
+        /** false: nothing is shared while jobs run (a site that forbids shares): working directories are staged, other shares refused */
+        virtiofs: z.boolean().default(true),
+        /** the virtiofs daemon (Debian 12: qemu-system-common) */
+        virtiofsd: z.string().startsWith('/').default('/usr/lib/qemu/virtiofsd'),
+      })
+      .strict()
+      .default({}),
     /** each guest's qemu identity: a uid of this pool per job, one shared group */
     guestIdentity: guestIdentitySchema.default({}),
     /** libvirt's per-domain qemu logs (NAME.log): read for why a guest stopped, then removed with the job */

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
 import { guestScript, rteTarName, type IsoFile, type IsoLayout } from './iso-layout.js';
 import { renderGuestEnv, type GuestParams } from './guest-params.js';
 import type { SshKeyPair } from './keys.js';
@@ -51,20 +52,27 @@ export function planCloudInitIso(input: {
   staticAddress: StaticAddress | undefined;
   /** the job's RTE tarballs (cache files): shipped on the seed volume with rte-install.sh */
   rteTars?: string[];
+  /** root's commands that mount the shared directories and make the staged one (guestShareCommands) */
+  shareCommands?: string[];
 }): IsoLayout {
   const { params: p } = input;
   const shipped = input.tarFiles.filter((t) => t.where === 'guest');
   const owner = `${p.VB_USER}:${p.VB_GROUP}`;
   const userData = {
     // the group first, with the host's gid: cloud-init's users module cannot set a gid
-    bootcmd: [['sh', '-c', `getent group ${shellQuote(p.VB_GROUP)} >/dev/null || groupadd -g ${p.VB_GID} ${shellQuote(p.VB_GROUP)}`]],
+    // and a guest-private login home's parent (useradd makes the home itself)
+    bootcmd: [
+      ['sh', '-c', `getent group ${shellQuote(p.VB_GROUP)} >/dev/null || groupadd -g ${p.VB_GID} ${shellQuote(p.VB_GROUP)}`],
+      ...(p.VB_LOGIN_HOME !== undefined && p.VB_LOGIN_HOME !== p.VB_HOME ? [['mkdir', '-p', posix.dirname(p.VB_LOGIN_HOME)]] : []),
+    ],
     users: [
       {
         name: p.VB_USER,
         uid: p.VB_UID,
         primary_group: p.VB_GROUP,
         no_user_group: true,
-        homedir: p.VB_HOME,
+        // the per-job key's home: the host home, or a guest-private one when a share covers it
+        homedir: p.VB_LOGIN_HOME ?? p.VB_HOME,
         shell: p.VB_SHELL,
         lock_passwd: true,
         ssh_authorized_keys: [input.userKey.publicKey],
@@ -81,7 +89,7 @@ export function planCloudInitIso(input: {
     ],
     // one script: a failed step reports VMBATCH-FAILED instead of a ready line, and the ready
     // line follows the start of the SSH channel's service
-    runcmd: [['sh', '-c', finalScript(p, shipped)]],
+    runcmd: [['sh', '-c', finalScript(p, shipped, input.shareCommands ?? [])]],
   };
   const rtes = p.VB_RTES ? [{ path: 'rte-install.sh', mode: 0o755, content: guestScript('rte-install.sh') }, { path: 'vmbatch.env', mode: 0o644, content: renderGuestEnv(p), secret: true }] : [];
   const files: IsoFile[] = [
@@ -109,11 +117,13 @@ export function networkConfig(a: StaticAddress): Record<string, unknown> {
   };
 }
 
-function finalScript(p: GuestParams, shipped: TarPlan[]): string {
+function finalScript(p: GuestParams, shipped: TarPlan[], shareCommands: string[]): string {
   const console = shellQuote(p.VB_READY_CONSOLE);
   return [
     `fail() { printf 'VMBATCH-FAILED %s %s\\n' ${p.VB_NONCE} "$1" > ${console}; exit 1; }`,
     ...shipped.map((t, i) => `{ ${unpackCommand(t, `${guestTarDir}/${i + 1}.tar`, p)}; } || fail ${shellQuote(`unpacking tar file ${i + 1} into ${t.path} failed`)}`),
+    // the shares after the tar files (which go to the login home), before the runtime environments, as prolog.sh does
+    ...shareCommands,
     // runtime environments: the seed volume carries rte-install.sh, vmbatch.env and the tarballs
     ...(p.VB_RTES
       ? [
@@ -130,9 +140,9 @@ function finalScript(p: GuestParams, shipped: TarPlan[]): string {
   ].join('\n');
 }
 
-// The same rule as prolog.sh: relative paths are below the user's home and belong to the user.
+// The same rule as prolog.sh: relative paths are below the user's login home and belong to the user.
 function unpackCommand(t: TarPlan, file: string, p: GuestParams): string {
-  const dest = t.path.startsWith('/') ? t.path : `${p.VB_HOME}/${t.path}`;
+  const dest = t.path.startsWith('/') ? t.path : `${p.VB_LOGIN_HOME ?? p.VB_HOME}/${t.path}`;
   const own = t.path.startsWith('/') ? '' : ` && chown -R ${p.VB_UID}:${p.VB_GID} ${shellQuote(dest)}`;
   return `mkdir -p ${shellQuote(dest)} && tar -x ${t.gzip ? '-z ' : ''}-o -f ${file} -C ${shellQuote(dest)} --strip-components ${t.strip}${own} && rm -f ${file}`;
 }

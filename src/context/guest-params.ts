@@ -11,7 +11,10 @@ export const guestParamsSchema = z.object({
   VB_GROUP: z.string(),
   VB_UID: z.number().int(),
   VB_GID: z.number().int(),
+  /** the submitter's home on the node: the job's HOME in the guest */
   VB_HOME: z.string(),
+  /** the home in the guest's passwd, holding the per-job SSH key: VB_HOME, or a guest-private one when a share covers VB_HOME */
+  VB_LOGIN_HOME: z.string().optional(),
   VB_SHELL: z.string(),
   VB_JOBPATH: z.string(),
   VB_JOBFILE: z.string(),
@@ -25,6 +28,10 @@ export const guestParamsSchema = z.object({
   VB_NET_ADDRESS: z.string().default(''),
   VB_NET_GATEWAY: z.string().default(''),
   VB_NET_DNS: z.string().default(''),
+  /** host directories to mount over virtiofs, parents first, one per line: TAG<TAB>ro|rw<TAB>PATH (empty: none) */
+  VB_SHARES: z.string().default(''),
+  /** the staged working directory: made for the user before the job's files are copied in ('' = none) */
+  VB_STAGE_DIR: z.string().default(''),
   /** console remoteshell: the serial device the guest logs the user in on ('' = none) */
   VB_CONSOLE_LOGIN: z.string().default(''),
 });

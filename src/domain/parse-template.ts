@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import { closestName } from './did-you-mean.js';
+import { shareProblems } from '../share/template-shares.js';
 import { kibOf, templateSizeOf, type TemplateSize } from './template-size.js';
 import { retiredVbTags, vbTags, type VbAttrs, type VbTagName } from './vb-tags.js';
 import { childNames, children, parseXml, textOf, type XmlElement } from './xml-tree.js';
@@ -36,6 +37,8 @@ export interface VbConfig {
   remoteshell: VbAttrs<'vbremoteshell'>;
   /** names of the catalogue VirtualMachine MetaPackages this template realises (<vbcatalogue vm=...>) */
   catalogueVms: string[];
+  /** host directories the guest sees (<vbshare>), in template order */
+  shares: VbAttrs<'vbshare'>[];
 }
 
 /** A validated domain template: the libvirt tree (vb* tags still in it) and what they say. */
@@ -153,6 +156,9 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
   if (consoleMode && (hypervisor === 'XEN3' || hypervisor === 'XEN4')) problems.push("domain/vbconfig/vbremoteshell: mode='console' needs QEMU or KVM (a second serial port as a socket)");
   if (prepareMethod === 'ROOTSSH' && sshChannels.length === 0) problems.push('domain/devices: ROOTSSH contextualization needs <vbsshchannel/> (the host logs in to the guest through it)');
 
+  const shares = children(config, 'vbshare').map((e) => attrsOf<'vbshare'>(e)).filter((a): a is VbAttrs<'vbshare'> => a !== undefined);
+  problems.push(...shareProblems(shares, { hypervisor, sshRemoteshell: sshChannels.length > 0 && !consoleMode }));
+
   // a <vbsize> with bad attributes was reported above (no limits from it are checked then)
   const size = templateSizeOf(domain, attrsOf<'vbsize'>(one('vbsize')), problems);
 
@@ -174,6 +180,7 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
       sshChannel: sshChannels.length > 0,
       remoteshell: attrsOf<'vbremoteshell'>(one('vbremoteshell')) ?? vbTags.vbremoteshell.schema.parse({ text: '', attrs: {} }).attrs,
       catalogueVms: children(config, 'vbcatalogue').map((c) => attrsOf<'vbcatalogue'>(c)?.vm).filter((v): v is string => v !== undefined),
+      shares,
     },
   };
 }

@@ -2,6 +2,7 @@ import { buildXml, childNames, children, cloneTree, textOf, type XmlElement } fr
 import type { DomainTemplate } from './parse-template.js';
 import type { StaticAddress } from '../network/address-pool.js';
 import { setGuestSize } from './render-size.js';
+import { addShares } from '../share/render-shares.js';
 
 /** What the final domain needs beyond the template: name, disk files, console file, SSH socket. */
 export interface DomainRendering {
@@ -23,6 +24,8 @@ export interface DomainRendering {
   guestIdentity?: { uid: number; gid: number };
   /** the guest's size (resolveGuestSize); without it the template's <vcpu> and <memory> stay */
   size?: { vcpus: number; memoryMiB: number };
+  /** host directories shared over virtiofs: the virtiofs tag and the socket of each one's daemon */
+  shares?: { tag: string; socket: string }[];
 }
 
 /** The name of the guest's virtio-serial port that serves SSH (its name in /sys/class/virtio-ports, /dev/virtio-ports/NAME with udev). */
@@ -76,6 +79,7 @@ export function renderDomain(template: DomainTemplate, r: DomainRendering): stri
     const channel: XmlElement = { $: { type: 'unix' }, source: [{ $: { mode: 'bind', path: r.sshSocket } }], target: [{ $: { type: 'virtio', name: sshChannelName } }] };
     devices.channel = [...children(devices, 'channel'), channel];
   }
+  addShares(domain, devices, r.shares ?? []);
   // a guest booted from a kernel gets its static network on the boot line, before any volume is read
   const os = children(domain, 'os')[0];
   const cmdline = os && children(os, 'cmdline')[0];

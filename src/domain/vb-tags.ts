@@ -71,6 +71,25 @@ export const vbTags = {
         }),
     }),
   },
+  /** a host directory the guest sees at the same path: the job's working directory, the submitter's home or a site path; may repeat */
+  vbshare: {
+    parent: 'vbconfig',
+    schema: z.object({
+      text: z.string(),
+      attrs: z
+        .object({
+          source: z.union([z.enum(['workdir', 'home']), absolutePathSchema], { errorMap: () => ({ message: "must be workdir, home or an absolute path like /scratch" }) }),
+          mode: z.enum(['rw', 'ro']).default('rw'),
+          /** virtiofs: shared while the job runs; stage: copied in before the job and back after it (workdir only) */
+          method: z.enum(['virtiofs', 'stage']).default('virtiofs'),
+        })
+        .strict()
+        .superRefine((a, ctx) => {
+          if (a.method === 'stage' && a.source !== 'workdir') ctx.addIssue({ code: 'custom', message: `method='stage' copies the working directory only; source='${a.source}' must be shared (method='virtiofs')` });
+          if (a.source === '/') ctx.addIssue({ code: 'custom', message: "source='/' would give the guest the node's whole file system" });
+        }),
+    }),
+  },
   vbtarfiles: { parent: 'vbconfig', schema: z.object({ text: z.string(), attrs: z.object({}).strict() }) },
   vbtarfile: {
     parent: 'vbtarfiles',

@@ -356,6 +356,32 @@ export const errorCatalogue = {
     message: (p) => `remoteshell was asked to run ${p.path}, but this job's script is ${p.expected}`,
     hint: () => 'remoteshell runs the job script that the prologue installed in the guest; report this to the site admin',
   }),
+  WORKDIR_INVALID: entry<{ path: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `the job's working directory '${p.path}' cannot be given to its guest: ${p.reason}`,
+    hint: () => 'submit the job from a directory of yours, e.g. cd ~/myjob && qsub job.sh (docs/submitters.md, "Your files in the guest")',
+  }),
+  SHARE_UNAVAILABLE: entry<{ path: string; user: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `the directory ${p.path} cannot be shared with the guest as ${p.user}: ${p.reason}`,
+    hint: (p) => `check that ${p.user} can enter ${p.path} on the node (ls -ld ${p.path}); or ask for staging instead: qsub -l other=vbstage=yes`,
+  }),
+  SHARE_NOT_ALLOWED: entry<{ template: string; path: string; allowed: string[] }>({
+    kind: 'permanent',
+    message: (p) =>
+      `domain template ${p.template} shares ${p.path}, which the site does not allow (shares.allowedPaths: ${p.allowed.length ? p.allowed.join(', ') : 'none'})`,
+    hint: () => 'add the directory to shares.allowedPaths in /etc/vmbatch/vmbatch.json, or remove the <vbshare> from the template (docs/admin.md, "Shared directories")',
+  }),
+  SHARE_REFUSED: entry<{ problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the job's directories cannot be given to its guest as asked:\n${bullets(p.problems)}`,
+    hint: () => 'docs/submitters.md, "Your files in the guest", says which directories are shared or staged and how to ask for staging',
+  }),
+  SHARE_DAEMON_FAILED: entry<{ path: string; reason: string }>({
+    kind: 'transient',
+    message: (p) => `the file server for the shared directory ${p.path} did not start: ${p.reason}`,
+    hint: () => 'check that virtiofsd is installed (qemu-system-common, /usr/lib/qemu/virtiofsd) and that user namespaces are enabled (user.max_user_namespaces > 0); the job is requeued',
+  }),
   CATALOGUE_NONE: entry<{ rtes: string[] }>({
     kind: 'permanent',
     message: (p) => `the job asks for runtime environments (${p.rtes.join(', ')}), but this node has no software catalogue`,

@@ -42,7 +42,7 @@ export async function runPrologue(argv: string[], env: NodeJS.ProcessEnv): Promi
     if (process.getuid?.() !== 0) throw new VmbatchError('NOT_ROOT', { hook: 'prologue' });
     args = parsePrologueArgv(argv);
     attempt = recordAttempt(config.stateDir, args.jobId);
-    await bootJob(config, args, attempt, timings, started);
+    await bootJob(config, args, attempt, timings, started, env.PBS_O_WORKDIR);
     return { exitCode: HookExit.ok, timings };
   } catch (thrown) {
     // a full disk, whatever step hit it (a write, a mkdir, a copy), is transient
@@ -108,11 +108,11 @@ async function failThroughStarter(config: Config, jobId: string, uid: number, er
 }
 
 // The prologue's work once its inputs are validated: choose, plan, prepare, boot, wait.
-async function bootJob(config: Config, args: PrologueArgs, attempt: number, timings: PhaseTimings, started: number): Promise<void> {
+async function bootJob(config: Config, args: PrologueArgs, attempt: number, timings: PhaseTimings, started: number, workdir: string | undefined): Promise<void> {
   const log = createLogger(config.logFile, 'prologue');
   log.info('start', { job: args.jobId, user: args.user, attempt });
   const deadline = started + config.prologueBudgetSeconds * 1000;
-  const inputs = await timePhase(timings, 'parse', () => gatherJobInputs(config, args, { deadline, log }));
+  const inputs = await timePhase(timings, 'parse', () => gatherJobInputs(config, args, { deadline, log, workdir }));
   // a leftover of an earlier attempt (killed prologue, missed epilogue) would block the name
   await teardownJob(config, args.jobId);
   makeJobDir(jobPaths(config.stateDir, args.jobId).dir);

@@ -51,7 +51,7 @@ export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadS
       }
       script = state.guestScriptPath;
     }
-    const command = guestJobCommand({ workdir: env.PBS_O_WORKDIR, env: jobEnvironment(env), script, rte: state.rte, vcpus: state.vcpus });
+    const command = guestJobCommand({ workdir: state.workdir ?? env.PBS_O_WORKDIR, home: state.home, env: jobEnvironment(env), script, rte: state.rte, vcpus: state.vcpus });
     if (state.remoteshell === 'console' && state.consoleSocket) {
       if (interactive) throw new VmbatchError('CONSOLE_FAILED', { socket: state.consoleSocket, reason: "interactive jobs (qsub -I) need remoteshell over SSH; this job's template uses mode='console'" });
       const { runOverConsole } = await import('../remoteshell/console-session.js');

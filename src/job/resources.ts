@@ -32,6 +32,8 @@ export const jobRequestSchema = z
     vbuserimagehash: z.string().min(1).optional(),
     /** runtime environments from the site's catalogues, joined by '+' (a '+' inside a name is %2B) */
     vbrte: rteListSchema.optional(),
+    /** yes: the working directory is copied into the guest before the job and back after it, instead of shared */
+    vbstage: z.enum(['yes', 'no'], { errorMap: () => ({ message: "must be yes (copy the working directory in and out) or no" }) }).optional(),
     /** the base system the RTEs must run on: a BaseSystem's name or one it provides (e.g. Debian.) */
     vbbase: z.string().min(1).optional(),
   })

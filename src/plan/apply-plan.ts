@@ -15,12 +15,13 @@ import { writeJobState, type JobState } from '../state/job-state.js';
 import { currentBootId } from '../state/boot-id.js';
 import { guestFilesOf, handOverToGuest } from '../identity/guest-files.js';
 import { rteSetupOf, type ProloguePlan } from './prologue-plan.js';
+import { startShares } from '../share/start-shares.js';
 
 /** Milliseconds spent in each phase of the prologue. */
 export type PhaseTimings = Record<string, number>;
 
 /**
- * Performs a plan: disks (images, created disks, overlays), context ISO, the user's key, the domain, readiness. The job
+ * Performs a plan: disks (images, created disks, overlays), context ISO, the user's key, the share daemons, the domain, readiness. The job
  * directory already exists (it was made before the address was reserved). Throws a catalogue
  * error on failure and leaves the cleanup to teardownJob. Readiness waits no longer than
  * the budget's deadline (epoch ms). Returns what the guest reported with its ready line.
@@ -45,6 +46,9 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     interactive: plan.interactive,
     vcpus: plan.guestSize.vcpus,
     rte: rteSetupOf(plan),
+    workdir: plan.shares.workdir,
+    home: plan.shares.home,
+    staged: plan.shares.staged,
     createdAt: new Date().toISOString(),
     bootId: currentBootId(),
   };
@@ -69,6 +73,10 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     // of them with a tool again (only a created 'once' seed overlay, checked before its commit)
     handOverToGuest(guestFilesOf(plan), plan.guestIdentity);
   });
+  // each share's daemon runs as the submitter and listens before qemu connects to it
+  if (plan.shares.shared.length) {
+    await time('shares', () => startShares(plan.shares.shared, { submitter: plan.submitter, qemuUid: plan.guestIdentity.uid, virtiofsd: plan.virtiofsd, deadline }));
+  }
   writeJobState(plan.paths.stateFile, { ...state, phase: 'booting' });
   await time('create', () => createDomain(plan.libvirtUri, plan.domainName, plan.paths.domainXml));
   // qemu made the login console's and the SSH channel's sockets; only the submitter (remoteshell

@@ -23,6 +23,8 @@ import { planRtes, type RtePlan } from '../catalogue/rte-plan.js';
 import { guestRteList, jobRteSetup } from '../context/rte-layout.js';
 import type { GuestIdentity } from '../identity/guest-identity.js';
 import type { GuestSize } from '../domain/guest-size.js';
+import type { SharePlan } from '../share/plan-shares.js';
+import { guestShareCommands, shareParams } from '../share/guest-shares.js';
 
 /** Everything the prologue will do, as plain values: printable by a dry run, performed by applyPlan. */
 export interface ProloguePlan {
@@ -60,6 +62,10 @@ export interface ProloguePlan {
   guestScriptPath: string;
   /** `qsub -I`: no script; remoteshell gives the submitter a login shell in the guest */
   interactive: boolean;
+  /** the job's directories in the guest: virtiofs shares (a daemon each), the staged working directory */
+  shares: SharePlan;
+  /** the virtiofs daemon the shares run */
+  virtiofsd: string;
 }
 
 /** Builds the plan of one job from validated inputs (reads only the job script). */
@@ -76,6 +82,8 @@ export function planPrologue(input: {
   jobScript: JobScript;
   /** the job's size resolved against the template (resolveGuestSize) */
   guestSize: GuestSize;
+  /** the job's directories in the guest (planShares) */
+  shares: SharePlan;
 }): ProloguePlan {
   const { config, args, template, submitter } = input;
   const paths = jobPaths(config.stateDir, args.jobId);
@@ -96,7 +104,7 @@ export function planPrologue(input: {
     VB_GROUP: submitter.group,
     VB_UID: submitter.uid,
     VB_GID: submitter.gid,
-    VB_HOME: submitter.home,
+    VB_HOME: input.shares.home,
     VB_SHELL: submitter.shell,
     VB_JOBPATH: jobPath,
     VB_JOBFILE: jobFile,
@@ -105,6 +113,7 @@ export function planPrologue(input: {
     VB_RTES: rte ? guestRteList(rte.guest) : '',
     ...networkParams(input.staticAddress),
     VB_CONSOLE_LOGIN: template.vb.remoteshell.mode === 'console' ? template.vb.remoteshell.device : '',
+    ...shareParams(input.shares),
   };
   // a submitter's image is cached for that submitter alone
   const userImage = input.userImage && { ...input.userImage, source: { ...input.userImage.source, ownerUid: submitter.uid } };
@@ -123,6 +132,7 @@ export function planPrologue(input: {
     extraDisks: rte?.packages.flatMap((p) => (p.disk ? [{ file: p.cacheFile, ...p.disk }] : [])),
     guestIdentity: input.guestIdentity,
     size: input.guestSize,
+    shares: input.shares.shared,
   });
   const timeoutSeconds = Math.min(template.vb.readiness.timeout ?? config.readinessTimeoutSeconds, config.prologueBudgetSeconds);
   return {
@@ -156,6 +166,7 @@ export function planPrologue(input: {
       tarFiles,
       staticAddress: input.staticAddress,
       rteTars: rte?.packages.filter((p) => p.kind === 'tar').map((p) => p.cacheFile) ?? [],
+      shareCommands: guestShareCommands(input.shares, submitter),
     }),
     rte,
     domainXml,
@@ -170,6 +181,8 @@ export function planPrologue(input: {
     hostScriptPath: args.scriptPath,
     guestScriptPath: `${jobPath.replace(/\/+$/, '')}/${jobFile}`,
     interactive: input.jobScript.kind === 'interactive',
+    shares: input.shares,
+    virtiofsd: config.shares.virtiofsd,
   };
 }
 
@@ -224,6 +237,7 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
     readinessTimeoutSeconds: plan.readinessTimeoutMs / 1000,
     guestScriptPath: plan.guestScriptPath,
     interactive: plan.interactive,
+    shares: plan.shares,
     domainXml: plan.domainXml,
   };
 }

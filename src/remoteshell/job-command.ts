@@ -11,16 +11,17 @@ export function jobEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
 }
 
 /**
- * The command the guest's login shell runs: enter the job's working directory (the home
- * directory when the guest lacks it), export the job environment, run the job script (its
+ * The command the guest's login shell runs: set HOME to the node's home path, enter the job's
+ * working directory (the home directory when the guest lacks it), export the job environment, run the job script (its
  * #! line chooses the interpreter, as on a plain Torque node), flush the disks, and exit with
  * the job's status. Interactive jobs get a login shell instead of the script. With runtime
  * environments, their kb:environ settings are exported and each control/runtime is sourced
  * with stage 1 before the job and stage 2 after it, in the job's shell, as ARC does. With the
  * guest's vCPUs known, the job's node file is made in the guest (guestNodeFileLines).
  */
-export function guestJobCommand(input: { workdir: string | undefined; env: Record<string, string>; script?: string; rte?: JobRteSetup | undefined; vcpus?: number | undefined }): string {
-  const lines = [`cd ${shellQuote(input.workdir ?? '.')} 2>/dev/null || cd`];
+export function guestJobCommand(input: { workdir: string | undefined; home?: string | undefined; env: Record<string, string>; script?: string; rte?: JobRteSetup | undefined; vcpus?: number | undefined }): string {
+  // HOME is the node's home path, also when the guest's passwd names a guest-private login home
+  const lines = [...(input.home !== undefined ? [`export HOME=${shellQuote(input.home)}`] : []), `cd ${shellQuote(input.workdir ?? '.')} 2>/dev/null || cd`];
   for (const [name, value] of Object.entries(input.env)) lines.push(`export ${name}=${shellQuote(value)}`);
   if (input.vcpus !== undefined) lines.push(...guestNodeFileLines(input.vcpus));
   const rte = input.rte ?? { exports: [], runtimes: [] };

@@ -27,6 +27,12 @@ export const jobStateSchema = z.object({
   interactive: z.boolean().optional(),
   /** the guest's vCPUs: remoteshell writes the guest's node file (its name once per vCPU) and PBS_NP (absent in states of older versions) */
   vcpus: z.number().int().positive().optional(),
+  /** the job's working directory: the guest starts the job there (absent in states of older versions: PBS_O_WORKDIR decides) */
+  workdir: z.string().optional(),
+  /** the submitter's home on the node: the job's HOME in the guest */
+  home: z.string().optional(),
+  /** the working directory copied in before the job and back after it (rw) by remoteshell as the submitter */
+  staged: z.object({ hostDir: z.string(), guestDir: z.string(), mode: z.enum(['rw', 'ro']) }).optional(),
   createdAt: z.string(),
   /** the node's boot id when the prologue ran: a state of an earlier boot belongs to no live job */
   bootId: z.string().optional(),

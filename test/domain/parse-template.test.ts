@@ -75,7 +75,7 @@ test('every problem is reported at once with the element it concerns', async () 
     [
       'domain template many.xml is invalid:',
       "  - domain/vbconfig/vbpreparemethod: text 'FLOPPY' must be one of CDROM, DISK, ROOTSSH",
-      '  - domain/vbconfig/vbcolour: unknown tag <vbcolour> (vb* tags allowed in <vbconfig>: vbpreparemethod, vbhypervisor, vbjobpath, vbreadiness, vbremoteshell, vbcatalogue, vbsize, vbtarfiles)',
+      '  - domain/vbconfig/vbcolour: unknown tag <vbcolour> (vb* tags allowed in <vbconfig>: vbpreparemethod, vbhypervisor, vbjobpath, vbreadiness, vbremoteshell, vbcatalogue, vbsize, vbshare, vbtarfiles)',
       '  - domain/devices/disk[1]/vbdisksource: unknown attribute(s) speed (allowed: source, copy_method, size, create, format)',
       '  - domain/devices/disk[1]/vbcheckhash: hashvalue must have 32 hex digits for md5, not 3',
       '  - domain/devices/disk[2]/vbpreparecdrom: attribute source is required',

@@ -27,6 +27,8 @@ export interface JobSpec {
   resources?: string;
   queue?: string;
   account?: string;
+  /** where qsub ran (PBS_O_WORKDIR); the user's home when not given, as for a job submitted from there */
+  workdir?: string;
 }
 
 /** How a hook run ended. */
@@ -185,7 +187,7 @@ function hookEnv(mom: Mom, job: JobSpec): Record<string, string> {
     PBS_NODENUM: '0',
     PBS_MSHOST: hostname(),
     PBS_NODEFILE: `/var/spool/torque/aux//${job.jobId}`,
-    PBS_O_WORKDIR: job.user.home,
+    PBS_O_WORKDIR: job.workdir ?? job.user.home,
   };
 }
 
@@ -229,7 +231,7 @@ export function jobStarterEnv(mom: Mom, job: JobSpec): Record<string, string> {
     PBS_JOBID: job.jobId,
     PBS_JOBNAME: job.jobName ?? 'STDIN',
     PBS_QUEUE: job.queue ?? 'batch',
-    PBS_O_WORKDIR: job.user.home,
+    PBS_O_WORKDIR: job.workdir ?? job.user.home,
     PBS_O_HOME: job.user.home,
     PBS_O_LOGNAME: job.user.user,
     PBS_O_HOST: hostname(),

@@ -24,6 +24,7 @@ if [ "${VB_NET_MODE:-dhcp}" = static ] && ! ip addr show 2>/dev/null | grep -q "
 fi
 
 # group and user with exactly the host's ids
+login_home=${VB_LOGIN_HOME:-$VB_HOME}
 if ! grep -q "^$VB_GROUP:" /etc/group; then
   if command -v groupadd >/dev/null 2>&1; then groupadd -g "$VB_GID" "$VB_GROUP" || fail "groupadd $VB_GROUP failed"
   else echo "$VB_GROUP:x:$VB_GID:" >> /etc/group; fi
@@ -32,16 +33,18 @@ if ! grep -q "^$VB_USER:" /etc/passwd; then
   shell=$VB_SHELL
   grep -qx "$shell" /etc/shells 2>/dev/null && [ -x "$shell" ] || shell=/bin/sh
   if command -v useradd >/dev/null 2>&1; then
-    useradd -M -u "$VB_UID" -g "$VB_GID" -d "$VB_HOME" -s "$shell" -p '*' "$VB_USER" || fail "useradd $VB_USER failed"
+    useradd -M -u "$VB_UID" -g "$VB_GID" -d "$login_home" -s "$shell" -p '*' "$VB_USER" || fail "useradd $VB_USER failed"
   else
-    echo "$VB_USER:*:$VB_UID:$VB_GID:vmbatch job user:$VB_HOME:$shell" >> /etc/passwd
+    echo "$VB_USER:*:$VB_UID:$VB_GID:vmbatch job user:$login_home:$shell" >> /etc/passwd
   fi
 fi
-mkdir -p "$VB_HOME/.ssh"
-cp "$ctx/ssh/authorized_keys" "$VB_HOME/.ssh/authorized_keys"
-chown "$VB_UID:$VB_GID" "$VB_HOME" "$VB_HOME/.ssh" "$VB_HOME/.ssh/authorized_keys"
-chmod 0700 "$VB_HOME" "$VB_HOME/.ssh"
-chmod 0600 "$VB_HOME/.ssh/authorized_keys"
+# the per-job key lives in the login home: the host home at the same path when nothing is
+# shared over it, else a guest-private one (the shared home is the user's real one on the node)
+mkdir -p "$login_home/.ssh"
+cp "$ctx/ssh/authorized_keys" "$login_home/.ssh/authorized_keys"
+chown "$VB_UID:$VB_GID" "$login_home" "$login_home/.ssh" "$login_home/.ssh/authorized_keys"
+chmod 0700 "$login_home" "$login_home/.ssh"
+chmod 0600 "$login_home/.ssh/authorized_keys"
 
 # the job script where remoteshell will look for it
 mkdir -p "$VB_JOBPATH"
@@ -51,14 +54,14 @@ chown "$VB_UID:$VB_GID" "$VB_JOBPATH/$VB_JOBFILE"
 chmod 0500 "$VB_JOBPATH/$VB_JOBFILE"
 
 # shipped tar files (checked on the host: no entry leaves its target): a relative path is below
-# the user's home and belongs to the user, an absolute one is unpacked as root
+# the user's login home and belongs to the user, an absolute one is unpacked as root
 if [ -n "${VB_TARFILES:-}" ]; then
   tab=$(printf '\t')
   printf '%s\n' "$VB_TARFILES" > /tmp/vmbatch-tarfiles
   while IFS=$tab read -r file strip zip path; do
     case $path in
       /*) dest=$path ;;
-      *) dest=$VB_HOME/$path ;;
+      *) dest=$login_home/$path ;;
     esac
     mkdir -p "$dest"
     z=; [ "$zip" = z ] && z=-z
@@ -66,6 +69,23 @@ if [ -n "${VB_TARFILES:-}" ]; then
     case $path in /*) ;; *) chown -R "$VB_UID:$VB_GID" "$dest" ;; esac
   done < /tmp/vmbatch-tarfiles
   rm -f /tmp/vmbatch-tarfiles
+fi
+
+# the job's directories from the node (docs/guest-contract.md): each share mounted over virtiofs
+# at its path on the node, parents first; the file server on the node runs as the user, so
+# what root here does through it is what the user may do there
+if [ -n "${VB_SHARES:-}" ]; then
+  modprobe virtiofs 2>/dev/null || true
+  printf '%s\n' "$VB_SHARES" > /tmp/vmbatch-shares
+  while IFS=$(printf '\t') read -r tag mode path; do
+    mkdir -p "$path" && mount -t virtiofs -o "$mode,nodev" "$tag" "$path" \
+      || fail "cannot mount the shared directory $path (virtiofs tag $tag): does the guest kernel have virtiofs?"
+  done < /tmp/vmbatch-shares
+  rm -f /tmp/vmbatch-shares
+fi
+# the staged working directory: remoteshell copies the job's files in as the user
+if [ -n "${VB_STAGE_DIR:-}" ]; then
+  mkdir -p "$VB_STAGE_DIR" && chown "$VB_UID:$VB_GID" "$VB_STAGE_DIR" || fail "cannot make the working directory $VB_STAGE_DIR for the staged files"
 fi
 
 # the job's runtime environments from the software catalogue, installed as root before the
