@@ -78,7 +78,12 @@ export const vbTags = {
       text: z.string(),
       attrs: z
         .object({
-          source: z.union([z.enum(['workdir', 'home']), absolutePathSchema], { errorMap: () => ({ message: "must be workdir, home or an absolute path like /scratch" }) }),
+          source: z.string().superRefine((source, ctx) => {
+            if (source === 'workdir' || source === 'home') return;
+            const absolute = absolutePathSchema.safeParse(source);
+            const problem = !source.startsWith('/') ? 'must be workdir, home or an absolute path like /scratch' : absolute.success ? undefined : absolute.error.issues[0]!.message;
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          }),
           mode: z.enum(['rw', 'ro']).default('rw'),
           /** virtiofs: shared while the job runs; stage: copied in before the job and back after it (workdir only) */
           method: z.enum(['virtiofs', 'stage']).default('virtiofs'),

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import { spawnDaemon } from '../exec/spawn-daemon.js';
@@ -32,8 +32,12 @@ export async function startShares(shares: SharedDirectory[], opts: { submitter: 
       // does by default, no xattrs (file capabilities), the open-files limit left as it is
       opts.virtiofsd, '-o', 'sandbox=namespace', '-o', 'no_xattr', '-o', 'no_posix_lock', '-o', 'no_flock', '--rlimit-nofile=0',
     ];
+    // the job directory is root's: a socket or log left by an earlier attempt is only in the way
+    rmSync(share.socket, { force: true });
+    rmSync(share.logFile, { force: true });
     const started = await spawnDaemon(argv, { logFile: share.logFile, timeoutMs: Math.max(1000, Math.min(10_000, opts.deadline - Date.now())) });
     if (!started.ready) {
+      rmSync(share.socket, { force: true });
       const reason = lastLines(share.logFile) || `the launcher ended with exit status ${started.exitCode ?? 'unknown'}`;
       if (started.exitCode === userCannotEnter) throw new VmbatchError('SHARE_UNAVAILABLE', { path: share.path, user: opts.submitter.user, reason });
       throw new VmbatchError('SHARE_DAEMON_FAILED', { path: share.path, reason });
