@@ -1,7 +1,10 @@
 // `make demo`: one whole job on this machine, played as Torque's pbs_mom plays it: the prologue
 // boots a guest from domains/testguest.xml, the job runs in it as an ordinary user through
-// remoteshell, the epilogue tears it down. Prints the job's output and each phase's time.
-import { readFileSync } from 'node:fs';
+// remoteshell, in the directory it was submitted from (shared into the guest): it reads an input
+// file there and writes its result back; the epilogue tears the guest down. Prints the job's
+// output, the result file as the node sees it, and each phase's time.
+import { chownSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { ensureHostUser } from '../test/helpers/host-user.js';
 import { leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript } from '../test/torque/pbs-mom.js';
@@ -10,13 +13,21 @@ const sample = `#!/bin/sh
 echo "job $PBS_JOBID ($PBS_JOBNAME) running on: $(uname -n), kernel $(uname -r)"
 echo "as: $(id)"
 echo "in: $(pwd)"
-echo "disk: $(df -h "$HOME" | tail -1)"
+echo "input: $(wc -l < numbers.txt) numbers in $(pwd)/numbers.txt"
+awk '{ s += $1 } END { print "sum", s }' numbers.txt > result.txt
+echo "wrote $(pwd)/result.txt in the guest"
 `;
 
 async function main(): Promise<number> {
   const user = await ensureHostUser('vbdemo', 41001, 41002);
   const mom = await setupMom();
-  const job = { jobId: `${process.pid}.${hostname().split('.')[0]}`, user, jobName: 'demo' };
+  // the submit directory, with the job's input, as the user made it on the node
+  const workdir = join(user.home, 'demo-job');
+  rmSync(workdir, { recursive: true, force: true });
+  mkdirSync(workdir);
+  writeFileSync(join(workdir, 'numbers.txt'), Array.from({ length: 10 }, (_, i) => `${i + 1}\n`).join(''));
+  for (const p of [workdir, join(workdir, 'numbers.txt')]) chownSync(p, user.uid, user.gid);
+  const job = { jobId: `${process.pid}.${hostname().split('.')[0]}`, user, jobName: 'demo', workdir };
   const line = (s = '') => process.stdout.write(s + '\n');
   try {
     const script = writeJobScript(mom, job, sample);
@@ -37,8 +48,11 @@ async function main(): Promise<number> {
     line(run.stdout);
     if (run.stderr) line(run.stderr);
     line(`--- job exit status ${run.exitCode} ---\n`);
+    const result = join(workdir, 'result.txt');
+    const owner = statSync(result, { throwIfNoEntry: false });
+    line(owner ? `on the node, ${result} (uid ${owner.uid}, gid ${owner.gid}, mode ${(owner.mode & 0o777).toString(8)}):\n${readFileSync(result, 'utf8')}` : `on the node, ${result} is missing`);
     const ready = readFileSync(mom.logFile, 'utf8').split('\n').find((l) => l.includes('msg="ready"')) ?? '';
-    const phases: Record<string, number> = Object.fromEntries([...ready.matchAll(/ (parse|disks|iso|keys|create|rootssh|ready)=([\d.]+)/g)].map((m) => [m[1], Number(m[2])]));
+    const phases: Record<string, number> = Object.fromEntries([...ready.matchAll(/ (parse|disks|iso|keys|shares|create|rootssh|ready)=([\d.]+)/g)].map((m) => [m[1], Number(m[2])]));
     line('timings (ms):');
     for (const [phase, ms] of Object.entries(phases)) line(`  prologue ${phase.padEnd(8)} ${ms.toFixed(1).padStart(8)}`);
     line(`  prologue total    ${(t1 - t0).toFixed(1).padStart(8)}`);
@@ -46,7 +60,7 @@ async function main(): Promise<number> {
     line(`  epilogue          ${(t3 - t2).toFixed(1).padStart(8)}`);
     const left = await leftovers(mom);
     line(`\nafter the epilogue: ${left.domains.filter((d) => d.includes(job.jobId)).length} domain(s), ${left.jobs.length} job dir(s) left`);
-    return epi.exitCode === 0 && run.exitCode === 0 ? 0 : 1;
+    return epi.exitCode === 0 && run.exitCode === 0 && owner !== undefined ? 0 : 1;
   } finally {
     teardownMom(mom);
   }

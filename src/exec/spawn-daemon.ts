@@ -9,17 +9,20 @@ export type DaemonStart = { ready: true; pid: number } | { ready: false; exitCod
  * Starts a daemon that outlives this process: its own session, stdin closed, stdout and stderr
  * appended to `logFile` (never the hook's own output, which pbs_mom reads until it closes), and
  * a pipe as file descriptor 3 on which it writes `ready` once it serves. Resolves when it has
- * said so or has exited, or when `timeoutMs` passes (the daemon is then killed). Like runTool,
+ * said so or has exited, or when `timeoutMs` passes (the daemon is then killed); `onSpawn` gets
+ * its pid as soon as it exists. Like runTool,
  * this is the one way vmbatch starts such processes (node's spawn: execa passes no descriptor of
  * a file the daemon must keep writing after this process ends).
  */
-export async function spawnDaemon(argv: string[], opts: { logFile: string; timeoutMs: number }): Promise<DaemonStart> {
+export async function spawnDaemon(argv: string[], opts: { logFile: string; timeoutMs: number; onSpawn?: (pid: number) => void }): Promise<DaemonStart> {
   const [file, ...args] = argv;
   if (!file) throw new Error('spawnDaemon needs a command');
   const log = openSync(opts.logFile, 'a', 0o600);
   try {
     const child = spawn(file, args, { stdio: ['ignore', log, log, 'pipe'], detached: true });
     const readyPipe = child.stdio[3] as Readable | null;
+    // recorded at once, so that a cleanup after a crash finds a daemon that never got ready
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     const ended = new Promise<DaemonStart>((resolve) => {
       child.once('exit', (code) => resolve({ ready: false, exitCode: code ?? undefined }));
       child.once('error', () => resolve({ ready: false, exitCode: undefined }));

@@ -35,14 +35,15 @@ export async function startShares(shares: SharedDirectory[], opts: { submitter: 
     // the job directory is root's: a socket or log left by an earlier attempt is only in the way
     rmSync(share.socket, { force: true });
     rmSync(share.logFile, { force: true });
-    const started = await spawnDaemon(argv, { logFile: share.logFile, timeoutMs: Math.max(1000, Math.min(10_000, opts.deadline - Date.now())) });
+    const recordPid = (pid: number) => writeFileAtomic(share.pidFile, `${pid} ${processStartTime(pid) ?? ''}\n`, { mode: 0o644 });
+    const started = await spawnDaemon(argv, { logFile: share.logFile, timeoutMs: Math.max(1000, Math.min(10_000, opts.deadline - Date.now())), onSpawn: recordPid });
     if (!started.ready) {
       rmSync(share.socket, { force: true });
+      rmSync(share.pidFile, { force: true });
       const reason = lastLines(share.logFile) || `the launcher ended with exit status ${started.exitCode ?? 'unknown'}`;
       if (started.exitCode === userCannotEnter) throw new VmbatchError('SHARE_UNAVAILABLE', { path: share.path, user: opts.submitter.user, reason });
       throw new VmbatchError('SHARE_DAEMON_FAILED', { path: share.path, reason });
     }
-    writeFileAtomic(share.pidFile, `${started.pid} ${processStartTime(started.pid) ?? ''}\n`, { mode: 0o644 });
   }
 }
 
