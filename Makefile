@@ -1,5 +1,5 @@
 # vmbatch — the two commands of the README are `make demo` and `make test`.
-.PHONY: all setup build guest demo test test-unit bench bench-compare install-hooks clean
+.PHONY: all setup build guest demo test test-unit bench bench-shares bench-compare install-hooks clean
 
 all: build
 
@@ -24,12 +24,17 @@ test: setup
 test-unit: build
 	node scripts/run-tests.mjs --unit
 
-## figures next to the bare tools (prints, asserts nothing): the prologue by phase; image downloads, overlays, concurrent fetches; contexts; catalogue load and resolution
+## figures next to the bare tools (prints, asserts nothing): the prologue by phase; image downloads, overlays, concurrent fetches; contexts; catalogue load and resolution; the job's files shared, on the guest's disk, on the host and staged
 bench: setup
 	node dist/bench/prologue.js
 	node dist/bench/images.js
 	node dist/bench/context.js
 	node dist/bench/catalogue.js
+	node dist/bench/shares.js
+
+## the shared working directory alone (~9 min with 1 GiB; quicker: make bench-shares VMBATCH_BENCH_SHARE_MIB=256)
+bench-shares: setup
+	node dist/bench/shares.js
 
 ## this checkout's prologue next to an earlier commit's, alternating in one run: make bench-compare BASE=COMMIT
 bench-compare: setup

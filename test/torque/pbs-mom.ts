@@ -254,8 +254,8 @@ export interface RunningJob {
   ended: Promise<HookRun>;
 }
 
-/** Starts $job_starter as runJobStarter does, for tests that act while the job runs. */
-export function startJobStarter(mom: Mom, job: JobSpec, scriptPath: string): RunningJob {
+/** Starts $job_starter as runJobStarter does, for tests that act while the job runs (benches may give a long job more than 120 s). */
+export function startJobStarter(mom: Mom, job: JobSpec, scriptPath: string, options: { timeoutMs?: number } = {}): RunningJob {
   const child = execa('/bin/sh', ['-c', 'umask 077; exec "$0" "$@"', mom.starter, '/bin/bash'], {
     cwd: job.user.home,
     env: jobStarterEnv(mom, job),
@@ -264,7 +264,7 @@ export function startJobStarter(mom: Mom, job: JobSpec, scriptPath: string): Run
     gid: job.user.gid,
     input: `${scriptPath}\n`,
     reject: false,
-    timeout: 120_000,
+    timeout: options.timeoutMs ?? 120_000,
   });
   let seen = '';
   const waiters: { text: string; resolve: () => void }[] = [];

@@ -118,8 +118,10 @@ if command -v dropbear >/dev/null 2>&1; then
     || fail "dropbearconvert could not read the host key"
   # a root SSH server the host used to run this script (ROOTSSH) gives way; its session lives on
   [ -f /run/dropbear.pid ] && kill "$(cat /run/dropbear.pid)" 2>/dev/null && rm -f /run/dropbear.pid
-  # -s: no passwords, -w: no root logins; loopback only; dropbear returns once it listens
-  dropbear -r /etc/dropbear/dropbear_ed25519_host_key -p 127.0.0.1:22 -s -w || fail "dropbear did not start"
+  # -s: no passwords, -w: no root logins; loopback only; dropbear returns once it listens.
+  # -W 1 MiB receive window: at dropbear's default 24 KiB the host can send only that much per
+  # round trip over the channel (~0.45 MiB/s into a TCG guest, 9 MiB/s with 1 MiB: bench/shares.ts)
+  dropbear -r /etc/dropbear/dropbear_ed25519_host_key -p 127.0.0.1:22 -s -w -W 1048576 || fail "dropbear did not start"
   # dropbear -i needs a socket: nc bridges the port to it (a line before the SSH version blocks
   # until a host client is connected, where reading the port would return end-of-file at once)
   serve_ssh_port sh -c 'printf "vmbatch-ssh-channel\r\n" && exec nc 127.0.0.1 22'
