@@ -4,7 +4,7 @@ import { VmbatchError } from '../errors/vmbatch-error.js';
 import { spawnDaemon } from '../exec/spawn-daemon.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import type { Submitter } from '../job/submitter.js';
-import { processStartTime } from './share-daemon.js';
+import { processStartTicks } from '../state/boot-id.js';
 import type { SharedDirectory } from './plan-shares.js';
 
 /** The launcher that turns root into the share's daemon running as the submitter (virtiofsd-launch.pl). */
@@ -35,7 +35,7 @@ export async function startShares(shares: SharedDirectory[], opts: { submitter: 
     // the job directory is root's: a socket or log left by an earlier attempt is only in the way
     rmSync(share.socket, { force: true });
     rmSync(share.logFile, { force: true });
-    const recordPid = (pid: number) => writeFileAtomic(share.pidFile, `${pid} ${processStartTime(pid) ?? ''}\n`, { mode: 0o644 });
+    const recordPid = (pid: number) => writeFileAtomic(share.pidFile, `${pid} ${processStartTicks(pid) ?? ''}\n`, { mode: 0o644 });
     const started = await spawnDaemon(argv, { logFile: share.logFile, timeoutMs: Math.max(1000, Math.min(10_000, opts.deadline - Date.now())), onSpawn: recordPid });
     if (!started.ready) {
       rmSync(share.socket, { force: true });

@@ -13,7 +13,8 @@ export function bootTimeMs(): number {
 
 /**
  * A process's start time in clock ticks since boot (field 22 of /proc/PID/stat), undefined when
- * no such process runs. With the pid it names one process: a pid reused later has another one.
+ * no such process runs (an ended one not yet reaped, a zombie, runs no more). With the pid it
+ * names one process: a pid reused later has another one.
  */
 export function processStartTicks(pid: number): string | undefined {
   let stat: string;
@@ -24,5 +25,5 @@ export function processStartTicks(pid: number): string | undefined {
   }
   // the command name (field 2) may hold spaces and parentheses: count from the last ')'
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19];
+  return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
 }

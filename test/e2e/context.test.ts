@@ -2,7 +2,7 @@
 // volume by the host (option='cdrom') and shipped to be unpacked in the guest; unsafe archives.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -41,7 +41,12 @@ test.before(async () => {
 test.after(() => teardownMom(mom));
 
 test("tar files: option='cdrom' lands on the context volume, the others are unpacked in the guest", async () => {
-  const job = { jobId: '501.vm', user, resources: 'other=vbdomain=tars' };
+  // submitted from a directory below the home: the home in the guest is the guest's own (a job
+  // submitted from its home shares it, and relative tar files go to the guest's login home)
+  const workdir = join(user.home, 'tars-job');
+  mkdirSync(workdir, { recursive: true });
+  chownSync(workdir, user.uid, user.gid);
+  const job = { jobId: '501.vm', user, resources: 'other=vbdomain=tars', workdir };
   const script = writeJobScript(mom, job, '#!/bin/sh\nsh $HOME/myapp/bin/run.sh\nstat -c "%u:%g %n" $HOME/myapp/bin/run.sh /opt/tools/tool.txt\n');
   const pro = await runPrologue(mom, job, script);
   assert.is(pro.exitCode, 0, pro.stderr);

@@ -4,7 +4,7 @@
 // printed and a logged line each; what a live job or a running prologue holds stays.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -17,12 +17,13 @@ import { readEntryMeta } from '../../src/images/cache-entry.js';
 import { entryUsers } from '../../src/images/cache-users.js';
 import { createLogger } from '../../src/log/logger.js';
 import { recordAttempt } from '../../src/state/attempts.js';
-import { currentBootId } from '../../src/state/boot-id.js';
+import { currentBootId, processStartTicks } from '../../src/state/boot-id.js';
 import { jobPaths } from '../../src/state/job-paths.js';
 import { writeJobOwner } from '../../src/state/job-owner.js';
 import { writeJobState } from '../../src/state/job-state.js';
 import { reserveOne } from '../../src/state/reservations.js';
 import { makeJobDir } from '../../src/plan/apply-plan.js';
+import { startShares } from '../../src/share/start-shares.js';
 
 const host = hostname();
 const oldBoot = '00000000-0000-4000-8000-000000000000';
@@ -212,6 +213,28 @@ test('a prologue running while reconcile runs again and again is not disturbed; 
   assert.is((await reconcile()).stdout, 'nothing to reconcile', 'the guest runs: the job is live');
   assert.is(await domainState('vmbatch-7603.vm'), 'running');
   assert.is((await runEpilogue(mom, job, script, 0)).exitCode, 0);
+  assert.equal(await mine(), nothingLeft);
+});
+
+test("a prologue killed after it started a share's file server (no guest ever connected): reconcile stops the server and removes its socket", async () => {
+  const jobId = '7608.vm';
+  const paths = jobPaths(mom.stateDir, jobId);
+  makeJobDir(paths.dir);
+  writeJobOwner(paths.dir);
+  const workdir = join(user.home, 'reconcile-share');
+  rmSync(workdir, { recursive: true, force: true });
+  mkdirSync(workdir);
+  chownSync(workdir, user.uid, user.gid);
+  const shared = { what: 'workdir' as const, path: workdir, mode: 'rw' as const, tag: 'vbshare0', socket: join(paths.dir, 'share-0.sock'), pidFile: join(paths.dir, 'share-0.pid'), logFile: join(paths.dir, 'share-0.log') };
+  await startShares([shared], { submitter: { user: user.user, uid: user.uid, gid: user.gid, group: user.group, home: user.home, shell: '/bin/sh' }, qemuUid: 1900000999, virtiofsd: '/usr/lib/qemu/virtiofsd', deadline: Date.now() + 30_000 });
+  const pid = Number(readFileSync(shared.pidFile, 'utf8').split(' ')[0]);
+  assert.ok(processStartTicks(pid) !== undefined, 'the file server waits for its guest');
+  // the prologue that made the directory was of an earlier boot (it is dead)
+  fromOldBoot(join(paths.dir, 'prologue.json'));
+  const run = await reconcile();
+  assert.is(run.exitCode, 0, run.stderr);
+  assert.is(run.stdout, `removed job directory ${paths.dir} (from an earlier boot)\n1 item removed`);
+  assert.is(processStartTicks(pid), undefined);
   assert.equal(await mine(), nothingLeft);
 });
 

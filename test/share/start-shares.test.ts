@@ -8,7 +8,8 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startShares } from '../../src/share/start-shares.js';
-import { processStartTime, stopShareDaemons } from '../../src/share/share-daemon.js';
+import { stopShareDaemons } from '../../src/share/share-daemon.js';
+import { processStartTicks } from '../../src/state/boot-id.js';
 import type { SharedDirectory } from '../../src/share/plan-shares.js';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { expectVmbatchError } from '../helpers/expect-error.js';
@@ -72,7 +73,7 @@ test('virtiofsd runs as the submitter, in a user namespace that maps their uid a
   await waitForFs(jobDir, () => readFileSync(join(jobDir, 'share-0.log'), 'utf8').includes('Waiting for vhost-user socket connection'));
 
   assert.is(await stopShareDaemons(jobDir), 1);
-  assert.is(processStartTime(pid), undefined);
+  assert.is(processStartTicks(pid), undefined);
   assert.equal(readdirSync(jobDir).sort(), ['share-0.log']);
   // idempotent: nothing left to stop
   assert.is(await stopShareDaemons(jobDir), 0);
