@@ -5,9 +5,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { makePartitionedImage } from '../helpers/partitioned-image.js';
-import { domainsDir, testGuestDir } from '../helpers/paths.js';
+import { domainsDir, repoRoot, testGuestDir } from '../helpers/paths.js';
 import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, withMom, writeJobScript, type JobSpec, type Mom } from '../torque/pbs-mom.js';
 
 let user: HostUser;
@@ -180,6 +181,35 @@ test('a site path the node does not allow: the job is aborted with SHARE_NOT_ALL
     assert.equal(readdirSync(workdir), ['input.txt']);
     assert.not.ok(existsSync(join(scratch, 'never')));
   });
+});
+
+test('`vmbatch plan --workdir DIR` shows the shares, their daemons\' sockets and the domain\'s <filesystem>s; makes nothing', async () => {
+  const job = { jobId: '8220.vm', user };
+  const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
+  const plan = (...extra: string[]) =>
+    execa(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'plan', job.jobId, user.user, user.group, script, ...extra], { env: { VMBATCH_CONFIG: mom.configFile }, reject: false });
+  const run = await plan('--workdir', '/home/vbe2e/project/', '--resources', 'other=vbdomain=site');
+  assert.is(run.exitCode, 0, run.stderr);
+  const out = JSON.parse(run.stdout) as { shares: unknown; domainXml: string };
+  const dir = join(mom.stateDir, 'jobs', '8220.vm');
+  const share = (i: number, what: string, path: string) => ({ what, path, mode: 'rw', tag: `vbshare${i}`, socket: `${dir}/share-${i}.sock`, pidFile: `${dir}/share-${i}.pid`, logFile: `${dir}/share-${i}.log` });
+  // parents first: /srv/vbscratch has fewer components than /home/vbe2e/project
+  assert.equal(out.shares, { shared: [share(0, 'site', scratch), share(1, 'workdir', '/home/vbe2e/project')], workdir: '/home/vbe2e/project', home: '/home/vbe2e', loginHome: '/home/vbe2e' });
+  assert.match(out.domainXml, '<memoryBacking>\n    <source type="memfd"/>\n    <access mode="shared"/>\n  </memoryBacking>');
+  for (const i of [0, 1]) {
+    assert.match(out.domainXml, `<filesystem type="mount">\n      <driver type="virtiofs" queue="1024"/>\n      <source socket="${dir}/share-${i}.sock"/>\n      <target dir="vbshare${i}"/>\n    </filesystem>`);
+  }
+  // submitted from the home: the home is shared, the SSH key goes to the guest-private login home
+  const home = JSON.parse((await plan('--workdir', '/home/vbe2e')).stdout) as { shares: { loginHome: string; shared: { path: string }[] } };
+  assert.equal([home.shares.shared.map((s) => s.path), home.shares.loginHome], [['/home/vbe2e'], '/var/lib/vmbatch-login/vbe2e']);
+  const bad = await plan('--workdir', '/etc/vbe2e');
+  assert.is(bad.exitCode, 1);
+  assert.is(
+    bad.stderr,
+    "vmbatch: WORKDIR_INVALID: the job's working directory '/etc/vbe2e' cannot be given to its guest: it is inside /etc, a directory the guest's own system needs\n" +
+      '  hint: submit the job from a directory of yours, e.g. cd ~/myjob && qsub job.sh (docs/submitters.md, "Your files in the guest")',
+  );
+  assert.not.ok(existsSync(dir), 'a dry run makes nothing');
 });
 
 test.run();
