@@ -7,6 +7,8 @@ import { execa } from 'execa';
 import { planCloudInitIso, sshChannelUnit } from '../../src/context/cloud-init.js';
 import { generateKeyPair } from '../../src/context/keys.js';
 import { makeTar } from '../helpers/make-tar.js';
+import { guestShareCommands } from '../../src/share/guest-shares.js';
+import type { SharePlan } from '../../src/share/plan-shares.js';
 
 let dir: string;
 test.before(() => {
@@ -96,6 +98,38 @@ test('meta-data has a per-job instance-id; network-config is a valid version 2 s
   assert.match(unit, 'Address=10.0.2.20/24');
   assert.match(unit, 'Gateway=10.0.2.2');
   assert.match(unit, 'DNS=10.0.2.3');
+});
+
+test('a shared home: user-data makes the guest-private login home, mounts the shares in runcmd, and passes `cloud-init schema`', async () => {
+  const share = (i: number, path: string, mode: 'rw' | 'ro') => ({ what: 'workdir' as const, path, mode, tag: `vbshare${i}`, socket: `/s/${i}.sock`, pidFile: `/s/${i}.pid`, logFile: `/s/${i}.log` });
+  const plan: SharePlan = { shared: [share(0, '/home/obrien', 'rw'), share(1, '/srv/scratch space', 'ro')], staged: undefined, workdir: '/home/obrien', home: '/home/obrien', loginHome: "/var/lib/vmbatch-login/o'brien" };
+  const l = planCloudInitIso({
+    params: { ...params, VB_LOGIN_HOME: plan.loginHome },
+    jobScript: '#!/bin/sh\n',
+    userKey: generateKeyPair('user'),
+    hostKey: generateKeyPair('host'),
+    tarFiles: [],
+    staticAddress: undefined,
+    shareCommands: guestShareCommands(plan, { uid: 31337, gid: 31338 }),
+  });
+  const file = join(dir, 'user-data-shares');
+  writeFileSync(file, l.files[0]!.content);
+  const schema = await execa('cloud-init', ['schema', '--config-file', file], { reject: false });
+  assert.is(schema.exitCode, 0, schema.stdout + schema.stderr);
+  const doc = JSON.parse(l.files[0]!.content.slice('#cloud-config\n'.length));
+  // bootcmd runs before the users module, which makes the login home itself (useradd -m)
+  assert.equal(doc.bootcmd[1], ['mkdir', '-p', '/var/lib/vmbatch-login']);
+  assert.is(doc.users[0].homedir, "/var/lib/vmbatch-login/o'brien");
+  // the shares are mounted by runcmd (after users-groups and ssh), before the ready line
+  const script: string = doc.runcmd[0][2];
+  const lines = script.split('\n');
+  assert.equal(lines.slice(1, 4), [
+    'modprobe virtiofs 2>/dev/null || true',
+    "mkdir -p /home/obrien && mount -t virtiofs -o rw,nodev vbshare0 /home/obrien || fail 'cannot mount the shared directory /home/obrien (virtiofs tag vbshare0): does the guest kernel have virtiofs?'",
+    "mkdir -p '/srv/scratch space' && mount -t virtiofs -o ro,nodev vbshare1 '/srv/scratch space' || fail 'cannot mount the shared directory /srv/scratch space (virtiofs tag vbshare1): does the guest kernel have virtiofs?'",
+  ]);
+  assert.ok(lines.findIndex((x) => x.includes('VMBATCH-READY')) > 3);
+  assert.is((await execa('sh', ['-n', '-c', script], { reject: false })).exitCode, 0);
 });
 
 test.run();
