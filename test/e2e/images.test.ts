@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
@@ -69,7 +69,11 @@ async function endAll(jobs: JobSpec[], scripts: string[]): Promise<void> {
 }
 
 test('two jobs at once boot from one hash-checked download, each on its own overlay; the image is unchanged', async () => {
-  const jobs = ['301.vm', '302.vm'].map((jobId) => ({ jobId, user, resources: 'other=vbdomain=fetched' }));
+  // submitted from below the home: $HOME in each guest is on its own overlay (the working directory is shared)
+  const workdir = join(user.home, 'images-jobs');
+  mkdirSync(workdir, { recursive: true });
+  chownSync(workdir, user.uid, user.gid);
+  const jobs = ['301.vm', '302.vm'].map((jobId) => ({ jobId, user, resources: 'other=vbdomain=fetched', workdir }));
   const script = '#!/bin/sh\nls $HOME/mine-* 2>/dev/null; echo "$PBS_JOBID" > "$HOME/mine-$PBS_JOBID"; sync; ls $HOME/mine-*\n';
   const scripts = await bootAll(jobs, script);
   assert.is(server.requests('/disk.qcow2'), 1, 'one download for both jobs');
