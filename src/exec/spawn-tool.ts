@@ -1,4 +1,4 @@
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, pipeline, type Readable, type Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 
 /** A long-running tool whose output is read as it comes (e.g. `virsh event --loop`). */
@@ -42,8 +42,13 @@ export function spawnStreamingTool(argv: string[], options: { umask?: number; st
   child.stderr.on('data', (chunk: Buffer) => {
     if (stderr.length < limit) stderr += chunk.toString('latin1').slice(0, limit - stderr.length);
   });
+  // the caller may start reading later (once its channel is open), but execa and node discard an
+  // output nobody reads by then (a small archive is written whole before): held here with back-pressure;
+  // destroying it closes the tool's output too (a writer that nobody reads must not block)
+  const stdout = new PassThrough();
+  pipeline(child.stdout, stdout, () => undefined);
   // a reader that stops early (tar at the end of its archive) must not crash the writer
   child.stdin.on('error', () => undefined);
   const ended = child.then((r) => ({ exitCode: r.exitCode ?? -1, stderr: r.exitCode === undefined && !stderr ? String(r.shortMessage) : stderr }));
-  return { stdin: child.stdin, stdout: child.stdout, ended };
+  return { stdin: child.stdin, stdout, ended };
 }
