@@ -57,6 +57,7 @@ test.after(async () => {
   teardownMom(mom);
   await server.close();
   rmSync(scratch, { recursive: true, force: true });
+  for (const dir of submitDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 /**
@@ -90,8 +91,10 @@ async function hostileStream(): Promise<Buffer> {
 }
 
 // A fresh submit directory below the user's home, theirs, holding an input file.
+const submitDirs: string[] = [];
 function submitDir(jobId: string): string {
   const dir = join(user.home, `stage-${jobId}`);
+  submitDirs.push(dir);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { mode: 0o755 });
   writeFileSync(join(dir, 'input.txt'), `input of ${jobId}\n`, { mode: 0o644 });
