@@ -167,6 +167,8 @@ export const configSchema = z
         allowedPaths: z.array(z.string().startsWith('/', 'must be an absolute path').refine((p) => p !== '/', "must not be '/'")).default([]),
         /** false: nothing is shared while jobs run (a site that forbids shares): working directories are staged, other shares refused */
         virtiofs: z.boolean().default(true),
+        /** the most a guest may send back when a staged working directory is copied out (MiB): a larger or endless stream is cut there */
+        stageOutMaxMiB: z.number().int().positive().default(10240),
         /** the virtiofs daemon (Debian 12: qemu-system-common) */
         virtiofsd: z.string().startsWith('/').default('/usr/lib/qemu/virtiofsd'),
       })

@@ -382,6 +382,14 @@ export const errorCatalogue = {
     message: (p) => `the file server for the shared directory ${p.path} did not start: ${p.reason}`,
     hint: () => 'check that virtiofsd is installed (qemu-system-common, /usr/lib/qemu/virtiofsd) and that user namespaces are enabled (user.max_user_namespaces > 0); the job is requeued',
   }),
+  STAGE_FAILED: entry<{ direction: 'in' | 'out'; dir: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) =>
+      p.direction === 'in'
+        ? `the working directory ${p.dir} was not copied wholly into the guest: ${p.reason}; the job runs with what was copied`
+        : `the working directory ${p.dir} was not copied wholly back from the guest: ${p.reason}; what was copied back is kept`,
+    hint: () => 'the job\'s exit status is its own; docs/submitters.md, "Staged working directory", says what is copied in and back',
+  }),
   CATALOGUE_NONE: entry<{ rtes: string[] }>({
     kind: 'permanent',
     message: (p) => `the job asks for runtime environments (${p.rtes.join(', ')}), but this node has no software catalogue`,

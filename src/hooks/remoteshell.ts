@@ -7,6 +7,7 @@ import { jobIdSchema } from '../job/names.js';
 import { guestJobCommand, jobEnvironment } from '../remoteshell/job-command.js';
 import { connectGuest, runOnGuest } from '../remoteshell/ssh-session.js';
 import { lostGuestError } from '../remoteshell/lost-guest.js';
+import { reportedCopy, stageIn, stageOut } from '../remoteshell/staging.js';
 import { jobPaths } from '../state/job-paths.js';
 import { readJobFailure } from '../state/job-failure.js';
 import { readJobState } from '../state/job-state.js';
@@ -66,6 +67,9 @@ export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadS
     });
     try {
       const io = { stdout: process.stdout, stderr: process.stderr };
+      // the staged working directory: copied in before the job, and back after it (rw); a failed copy is reported, never the job's status
+      const staged = state.staged;
+      if (staged) await reportedCopy('in', staged, () => stageIn(client, staged), process.stderr);
       // an interactive job without a terminal (qsub -I with stdin redirected) still reads its commands from stdin
       const pty = interactive && tty ? { term: env.TERM ?? 'vt100', rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80 } : undefined;
       if (pty) stdin.setRawMode?.(true);
@@ -73,6 +77,7 @@ export async function runRemoteshell(env: NodeJS.ProcessEnv, stdin: NodeJS.ReadS
       if (pty) stdin.setRawMode?.(false);
       if (interactive) stdin.unref();
       if (run.lost) throw await lostGuestError({ jobId, domain: state.domainName, socket: state.sshSocket });
+      if (staged?.mode === 'rw') await reportedCopy('out', staged, () => stageOut(client, staged, config.shares.stageOutMaxMiB * 1048576), process.stderr);
       return run.status;
     } finally {
       client.end();

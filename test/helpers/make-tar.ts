@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 
 /** One member of a test archive: a file with content, a directory, or a link. */
-export type TarMember = { name: string; content?: string; mode?: number; symlink?: string; hardlink?: string; dir?: boolean };
+export type TarMember = { name: string; content?: string; mode?: number; symlink?: string; hardlink?: string; dir?: boolean; fifo?: boolean; chardev?: boolean };
 
 /** Writes a tar archive with exactly these members (python's tarfile writes any name, '..' and absolute ones too). */
 export async function makeTar(file: string, members: TarMember[], gzip = false): Promise<void> {
@@ -14,11 +14,15 @@ with tarfile.open(sys.argv[1], 'w:gz' if sys.argv[3] == '1' else 'w', format=tar
         info.mode = m.get('mode', 0o644)
         data = None
         if m.get('dir'):
-            info.type = tarfile.DIRTYPE; info.mode = 0o755
+            info.type = tarfile.DIRTYPE; info.mode = m.get('mode', 0o755)
         elif 'symlink' in m:
             info.type = tarfile.SYMTYPE; info.linkname = m['symlink']
         elif 'hardlink' in m:
             info.type = tarfile.LNKTYPE; info.linkname = m['hardlink']
+        elif m.get('fifo'):
+            info.type = tarfile.FIFOTYPE
+        elif m.get('chardev'):
+            info.type = tarfile.CHRTYPE; info.devmajor = 1; info.devminor = 3
         else:
             data = m.get('content', '').encode(); info.size = len(data)
         tar.addfile(info, io.BytesIO(data) if data is not None else None)
