@@ -33,7 +33,7 @@
 // - Staging: tar on the host piped over the job's SSH channel (connectGuest, the project's own
 //   client, as remoteshell connects) into `tar -x` in the guest's own disk, and back; the
 //   guest's caches and the host's cache of the source dropped first. This is the baseline; the
-//   STAGED form (src/remoteshell/staging*, in progress) plugs in at `vmbatchStaging`.
+//   STAGED form (src/remoteshell/staging.ts) then runs on the same session and data.
 // - Memory: the resident set of each share's daemon (the launcher's pid and its descendants:
 //   virtiofsd forks in sandbox=namespace), sampled every 0.5 s while the job runs. Guest RAM
 //   is mapped shared into the daemon (vhost-user): RssShmem counts the guest pages it touched,
@@ -60,6 +60,7 @@ import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { connectGuest, runOnGuest } from '../src/remoteshell/ssh-session.js';
+import { stageIn, stageOut } from '../src/remoteshell/staging.js';
 import { readJobState } from '../src/state/job-state.js';
 import { diskFilePath, jobPaths } from '../src/state/job-paths.js';
 import { shellQuote } from '../src/shell/quote.js';
@@ -79,18 +80,6 @@ const jobId = '8100.bench';
 const dropRequest = '/tmp/vbbench-drop-caches';
 const rteName = 'APPS/BENCH/DROPCACHES-1';
 
-/**
- * Where vmbatch's own staging plugs in (issue 14, the STAGED form, src/remoteshell/staging*.ts,
- * being written): copy a host directory into the running guest and back as remoteshell will,
- * as the submitter over the job's SSH channel. The bench calls stageIn then stageOut on the same
- * data as the `tar | ssh` baseline, with the same caches dropped, and prints the ratio against
- * the target (<= 1.5x). Unset: the figure is reported as not measured.
- */
-export interface StagingHook {
-  stageIn(job: { mom: Mom; jobId: string; user: HostUser }, hostDir: string, guestDir: string): Promise<void>;
-  stageOut(job: { mom: Mom; jobId: string; user: HostUser }, guestDir: string, hostDir: string): Promise<void>;
-}
-const vmbatchStaging: StagingHook | undefined = undefined;
 
 // ---------------------------------------------------------------------------------------------
 // the data: one large file (written by dd), and a tree of small files of varied sizes as a tar
@@ -314,6 +303,17 @@ async function tarSsh(mom: Mom, user: HostUser) {
       const code = await exited;
       if (r.status !== 0 || code !== 0) throw new Error(`stage out: guest tar exit ${r.status}, host tar exit ${code}: ${err.text()}`);
     },
+    // vmbatch's own staging (src/remoteshell/staging.ts) on the same session and data
+    async vmbatchStageIn(hostDir: string, guestDir: string): Promise<void> {
+      await run(`mkdir -p ${shellQuote(guestDir)}`);
+      const problem = await stageIn(client, { hostDir, guestDir, mode: 'rw' });
+      if (problem) throw new Error(`vmbatch stage in: ${problem}`);
+    },
+    async vmbatchStageOut(guestDir: string, hostDir: string): Promise<void> {
+      mkdirSync(hostDir, { recursive: true });
+      const problem = await stageOut(client, { hostDir, guestDir, mode: 'rw' }, Number.MAX_SAFE_INTEGER);
+      if (problem) throw new Error(`vmbatch stage out: ${problem}`);
+    },
     close: () => client.end(),
   };
 }
@@ -449,13 +449,11 @@ async function main(): Promise<void> {
         const outBig = Number((await execa('stat', ['-c', '%s', join(workdir, 'staged-out-big', 'seq')])).stdout);
         const outTree = Number((await execa('sh', ['-c', 'find "$1" -type f | wc -l', 'count', join(workdir, 'staged-out-tree')])).stdout);
         if (outBig !== stageMiB * MiB || outTree !== fileCount) throw new Error(`staged back: ${outBig} bytes, ${outTree} files`);
-        if (vmbatchStaging) {
-          const hook: StagingHook = vmbatchStaging;
-          const ctx = { mom, jobId, user };
+        {
           await dropHostCacheTree(stageBig);
-          t['vmbatch-in-big'] = await ms(() => hook.stageIn(ctx, stageBig, join(stageDir, 'vmbatch-big')));
+          t['vmbatch-in-big'] = await ms(() => ssh.vmbatchStageIn(stageBig, join(stageDir, 'vmbatch-big')));
           await ssh.dropGuestCaches();
-          t['vmbatch-out-big'] = await ms(() => hook.stageOut(ctx, join(stageDir, 'vmbatch-big'), join(workdir, 'vmbatch-out-big')));
+          t['vmbatch-out-big'] = await ms(() => ssh.vmbatchStageOut(join(stageDir, 'vmbatch-big'), join(workdir, 'vmbatch-out-big')));
         }
       } finally {
         ssh.close();

@@ -69,7 +69,10 @@ export function planShares(input: {
   const sshRemoteshell = template.vb.sshChannel && template.vb.remoteshell.mode === 'ssh';
   const workdirShare = template.vb.shares.find((s) => s.source === 'workdir');
   const stageWorkdir = request.vbstage === 'yes' || workdirShare?.method === 'stage' || (!input.shares.virtiofs && workdirShare !== undefined);
-  if (request.vbstage === 'yes' && !sshRemoteshell) problems.push(`vbstage=yes: the template ${template.file} reaches its guest without SSH, over which the files are copied`);
+  if (stageWorkdir && !sshRemoteshell) {
+    const why = request.vbstage === 'yes' ? 'vbstage=yes' : 'the site allows no shared directories (shares.virtiofs is false), so the working directory would be staged';
+    problems.push(`${why}: the template ${template.file} reaches its guest without SSH, over which the files are copied`);
+  }
   if (request.vbstage === 'no' && workdirShare?.method === 'stage') problems.push(`vbstage=no: the template ${template.file} stages the working directory (its guest cannot mount shares)`);
 
   const wanted: { what: SharedDirectory['what']; path: string; mode: 'rw' | 'ro' }[] = [];

@@ -115,6 +115,11 @@ test('every refused combination is reported at once', async () => {
   );
   const console = await expectVmbatchError(() => planShares({ template: consoleTemplate, shares: shares(), submitter: alice, workdir: '/home/alice/run1', request: { vbstage: 'yes' }, paths }), 'SHARE_REFUSED');
   assert.is(console.message, "the job's directories cannot be given to its guest as asked:\n  - vbstage=yes: the template shares.xml reaches its guest without SSH, over which the files are copied");
+  const consoleNoShares = await expectVmbatchError(() => planShares({ template: consoleTemplate, shares: shares({ virtiofs: false }), submitter: alice, workdir: '/home/alice/run1', request: {}, paths }), 'SHARE_REFUSED');
+  assert.is(
+    consoleNoShares.message,
+    "the job's directories cannot be given to its guest as asked:\n  - the site allows no shared directories (shares.virtiofs is false), so the working directory would be staged: the template shares.xml reaches its guest without SSH, over which the files are copied",
+  );
   const homeShared = await withShares("    <vbshare source='home'/>");
   const inside = await expectVmbatchError(
     () => planShares({ template: homeShared, shares: shares(), submitter: alice, workdir: '/home/alice/run1', request: { vbstage: 'yes' }, paths }),
