@@ -3,11 +3,12 @@
 // and one submitted from the home itself (the SSH key then lives in a guest-private login home).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { domainsDir } from '../helpers/paths.js';
-import { leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
+import { runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
+import { assertWritten, freshWorkdir, leftoversOf, readWriteJob, shareDaemonsOf } from '../helpers/share-jobs.js';
 
 let user: HostUser;
 let mom: Mom;
@@ -15,10 +16,7 @@ let workdir: string;
 const scratch = '/srv/vbscratch';
 
 // this file's jobs only (82xx): other tests' guests share qemu:///system
-async function mine(node: Mom): Promise<Awaited<ReturnType<typeof leftovers>>> {
-  const left = await leftovers(node);
-  return { ...left, domains: left.domains.filter((d) => /^vmbatch-82\d\d\.vm$/.test(d)) };
-}
+const mine = (node: Mom) => leftoversOf(node, /^vmbatch-82\d\d\.vm$/);
 const nothingLeft = { domains: [], jobs: [], ports: [], attempts: [] };
 
 test.before(async () => {
@@ -32,42 +30,16 @@ test.before(async () => {
   chownSync(scratch, 0, 0);
   chmodSync(scratch, 0o1777);
   // a fresh directory of the user's below their home, with an input file
-  workdir = mkdtempSync(join(user.home, 'vbshare-cloud-'));
-  chownSync(workdir, user.uid, user.gid);
-  writeFileSync(join(workdir, 'input.txt'), 'input from the node\n', { mode: 0o644 });
-  chownSync(join(workdir, 'input.txt'), user.uid, user.gid);
+  workdir = freshWorkdir(user, 'vbshare-cloud-');
 });
 test.after(() => {
   teardownMom(mom);
   rmSync(workdir, { recursive: true, force: true });
 });
 
-// The virtiofs daemons still serving a directory (by their source= argument): none once a job has ended.
-function shareDaemonsOf(path: string): number[] {
-  return readdirSync('/proc')
-    .filter((p) => /^[0-9]+$/.test(p))
-    .filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(`source=${path}`);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
-// reads the input, writes a 0640 result and a subdirectory, and says where it runs
-const jobBody = `#!/bin/sh
-echo "pwd=$(pwd) home=$HOME user=$(id -un)"
-cat input.txt
-tr a-z A-Z < input.txt > result.txt && chmod 0640 result.txt
-mkdir -p out/deeper && echo inner > out/deeper/file.txt
-stat -c '%u:%g %a %n' result.txt out
-`;
-
 test('cloud-init guest: a job submitted from a directory below the home reads and writes it on the node', async () => {
   const job = { jobId: '8201.vm', user, workdir };
-  const script = writeJobScript(mom, job, jobBody);
+  const script = writeJobScript(mom, job, readWriteJob);
   const pro = await runPrologue(mom, job, script);
   try {
     assert.is(pro.exitCode, 0, pro.stderr);
@@ -77,12 +49,7 @@ test('cloud-init guest: a job submitted from a directory below the home reads an
   } finally {
     assert.is((await runEpilogue(mom, job, script, 0)).exitCode, 0);
   }
-  const result = statSync(join(workdir, 'result.txt'));
-  assert.equal([result.uid, result.gid, result.mode & 0o7777], [31337, 31338, 0o640]);
-  assert.is(readFileSync(join(workdir, 'result.txt'), 'utf8'), 'INPUT FROM THE NODE\n');
-  const inner = statSync(join(workdir, 'out', 'deeper', 'file.txt'));
-  assert.equal([inner.uid, inner.gid], [31337, 31338]);
-  assert.equal(readdirSync(workdir).sort(), ['input.txt', 'out', 'result.txt']);
+  assertWritten(workdir);
   assert.equal(await mine(mom), nothingLeft);
   assert.equal(shareDaemonsOf(workdir), [], 'no share daemon outlives its job');
 });

@@ -3,13 +3,14 @@
 // read-only share, a site path the node allows, and the refusal of one it does not.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { makePartitionedImage } from '../helpers/partitioned-image.js';
 import { domainsDir, repoRoot, testGuestDir } from '../helpers/paths.js';
 import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, withMom, writeJobScript, type JobSpec, type Mom } from '../torque/pbs-mom.js';
+import { freshWorkdir as freshUserWorkdir, assertWritten, leftoversOf, readWriteJob, shareDaemonsOf } from '../helpers/share-jobs.js';
 
 let user: HostUser;
 let mom: Mom;
@@ -22,10 +23,7 @@ const readOnlyTemplate = shipped.replace("<vbshare source='workdir' mode='rw'/>"
 const siteTemplate = shipped.replace("<vbshare source='workdir' mode='rw'/>", `<vbshare source='workdir' mode='rw'/>\n    <vbshare source='${scratch}' mode='rw'/>`);
 
 // this file's jobs only (82xx): other tests' guests share qemu:///system
-async function mine(node: Mom): Promise<Awaited<ReturnType<typeof leftovers>>> {
-  const left = await leftovers(node);
-  return { ...left, domains: left.domains.filter((d) => /^vmbatch-82\d\d\.vm$/.test(d)) };
-}
+const mine = (node: Mom) => leftoversOf(node, /^vmbatch-82\d\d\.vm$/);
 const nothingLeft = { domains: [], jobs: [], ports: [], attempts: [] };
 
 test.before(async () => {
@@ -53,35 +51,9 @@ test.after(() => {
 
 // A fresh directory of the user's below their home, holding input.txt.
 function freshWorkdir(): string {
-  const dir = mkdtempSync(join(user.home, 'vbshare-'));
-  chownSync(dir, user.uid, user.gid);
-  writeFileSync(join(dir, 'input.txt'), 'input from the node\n', { mode: 0o644 });
-  chownSync(join(dir, 'input.txt'), user.uid, user.gid);
+  const dir = freshUserWorkdir(user, 'vbshare-');
   workdirs.push(dir);
   return dir;
-}
-
-// reads the input, writes a 0640 result and a subdirectory, and says where it runs
-const readWriteJob = `#!/bin/sh
-echo "pwd=$(pwd) home=$HOME user=$(id -un)"
-cat input.txt
-tr a-z A-Z < input.txt > result.txt && chmod 0640 result.txt
-mkdir -p out/deeper && echo inner > out/deeper/file.txt
-stat -c '%u:%g %a %n' result.txt out
-`;
-
-// The virtiofs daemons still serving a directory (by their source= argument): none once a job has ended.
-function shareDaemonsOf(path: string): number[] {
-  return readdirSync('/proc')
-    .filter((p) => /^[0-9]+$/.test(p))
-    .filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(`source=${path}`);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 // Runs a job that must succeed; returns its output and checks that nothing of it is left.
@@ -99,16 +71,6 @@ async function runJob(job: JobSpec, body: string, node: Mom = mom): Promise<{ st
   assert.equal(await mine(node), nothingLeft);
   if (job.workdir) assert.equal(shareDaemonsOf(job.workdir), [], 'no share daemon outlives its job');
   return run;
-}
-
-// What the job left in its working directory on the node.
-function assertWritten(workdir: string): void {
-  const result = statSync(join(workdir, 'result.txt'));
-  assert.equal([result.uid, result.gid, result.mode & 0o7777], [31337, 31338, 0o640]);
-  assert.is(readFileSync(join(workdir, 'result.txt'), 'utf8'), 'INPUT FROM THE NODE\n');
-  const inner = statSync(join(workdir, 'out', 'deeper', 'file.txt'));
-  assert.equal([inner.uid, inner.gid], [31337, 31338]);
-  assert.equal(readdirSync(workdir).sort(), ['input.txt', 'out', 'result.txt']);
 }
 
 test('ROOTSSH: prolog.sh run over the root login mounts the working directory; the job reads and writes it on the node', async () => {
