@@ -5,7 +5,7 @@ import type ssh2 from 'ssh2';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import { spawnStreamingTool } from '../exec/spawn-tool.js';
 import { printableLine } from '../log/printable-tail.js';
-import type { StagedDirectory } from '../share/plan-shares.js';
+import type { StagedDirectory } from '../share/staged-directory.js';
 import { mergeUnpacked } from './stage-merge.js';
 import { guestPackCommand, guestUnpackCommand, hostPackArgv, hostUnpackArgv, hostUnpackUmask, tarFailure } from './stage-commands.js';
 import { runOnGuest } from './ssh-session.js';

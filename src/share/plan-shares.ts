@@ -6,6 +6,7 @@ import type { JobRequest } from '../job/resources.js';
 import type { Submitter } from '../job/submitter.js';
 import type { JobPaths } from '../state/job-paths.js';
 import { guestPathProblem, isSameOrInside, plainPath } from './share-path.js';
+import type { StagedDirectory } from './staged-directory.js';
 
 /** A host directory the guest mounts at the same path over virtiofs, served by its own daemon running as the submitter. */
 export interface SharedDirectory {
@@ -20,13 +21,6 @@ export interface SharedDirectory {
   socket: string;
   pidFile: string;
   logFile: string;
-}
-
-/** The working directory copied into the guest before the job and back after it (rw), by remoteshell as the submitter. */
-export interface StagedDirectory {
-  hostDir: string;
-  guestDir: string;
-  mode: 'rw' | 'ro';
 }
 
 /** How the job's files reach its guest: the shares in mount order (parents first), the staged working directory, and the homes. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
+import { stagedDirectorySchema } from '../share/staged-directory.js';
 
 /** What the prologue leaves for remoteshell and the epilogue (state.json, world-readable, no secrets). */
 export const jobStateSchema = z.object({
@@ -32,7 +33,7 @@ export const jobStateSchema = z.object({
   /** the submitter's home on the node: the job's HOME in the guest */
   home: z.string().optional(),
   /** the working directory copied in before the job and back after it (rw) by remoteshell as the submitter */
-  staged: z.object({ hostDir: z.string(), guestDir: z.string(), mode: z.enum(['rw', 'ro']) }).optional(),
+  staged: stagedDirectorySchema.optional(),
   createdAt: z.string(),
   /** the node's boot id when the prologue ran: a state of an earlier boot belongs to no live job */
   bootId: z.string().optional(),
