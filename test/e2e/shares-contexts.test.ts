@@ -3,7 +3,7 @@
 // read-only share, a site path the node allows, and the refusal of one it does not.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
@@ -20,6 +20,7 @@ const shipped = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8');
 const withoutCdrom = (xml: string) => xml.replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, '');
 const rootSshTemplate = withoutCdrom(shipped.replace('<vbpreparemethod>CDROM</vbpreparemethod>', '<vbpreparemethod>ROOTSSH</vbpreparemethod>'));
 const readOnlyTemplate = shipped.replace("<vbshare source='workdir' mode='rw'/>", "<vbshare source='workdir' mode='ro'/>");
+const homeTemplate = shipped.replace("<vbshare source='workdir' mode='rw'/>", "<vbshare source='workdir' mode='rw'/>\n    <vbshare source='home' mode='ro'/>");
 const siteTemplate = shipped.replace("<vbshare source='workdir' mode='rw'/>", `<vbshare source='workdir' mode='rw'/>\n    <vbshare source='${scratch}' mode='rw'/>`);
 
 // this file's jobs only (82xx): other tests' guests share qemu:///system
@@ -38,7 +39,7 @@ test.before(async () => {
     .replace('/var/lib/vmbatch/guest/disk.qcow2', image)
     .replace('<devices>', "<devices>\n    <vbdisks>\n      <vbdisk name='rootdisk' dev='vda' partition='vda2'/>\n      <vbdisk name='jobdisk' dev='vda' partition='vda3'/>\n    </vbdisks>");
   mom = await setupMom({
-    domains: { rootssh: rootSshTemplate, disk: diskTemplate, readonly: readOnlyTemplate, site: siteTemplate },
+    domains: { rootssh: rootSshTemplate, disk: diskTemplate, readonly: readOnlyTemplate, site: siteTemplate, home: homeTemplate },
     config: { rootSsh: { privateKeyFile: `${testGuestDir}/root_ssh_key`, hostKeysFile: `${testGuestDir}/guest_host_key.pub` }, shares: { allowedPaths: [scratch] } },
   });
 });
@@ -138,6 +139,24 @@ test('a site path the node allows (shares.allowedPaths) is shared beside the wor
     assert.is(readFileSync(join(scratch, name), 'utf8'), 'scratch\n');
   } finally {
     rmSync(join(scratch, name), { force: true });
+  }
+});
+
+test("the home shared read-only with the working directory read-write inside it: the job reads the node's home, cannot write it, writes its results", async () => {
+  const workdir = freshWorkdir();
+  const name = `home-8216-${process.pid}.txt`;
+  writeFileSync(join(user.home, name), 'from the home\n', { mode: 0o644 });
+  chownSync(join(user.home, name), user.uid, user.gid);
+  try {
+    const body = `#!/bin/sh\ncat "$HOME/${name}"\ntouch "$HOME/new-${name}" 2>&1 | sed 's/^.*: //'\n${readWriteJob.split('\n').slice(1).join('\n')}`;
+    const run = await runJob({ jobId: '8216.vm', user, workdir, resources: 'other=vbdomain=home' }, body);
+    assert.is(run.exitCode, 0, run.stderr);
+    assert.is(run.stdout, `from the home\nRead-only file system\npwd=${workdir} home=/home/vbe2e user=vbe2e\ninput from the node\n31337:31338 640 result.txt\n31337:31338 755 out`, run.stderr);
+    assertWritten(workdir);
+    assert.not.ok(existsSync(join(user.home, `new-${name}`)));
+    assert.equal(shareDaemonsOf(user.home), [], 'no share daemon outlives its job');
+  } finally {
+    rmSync(join(user.home, name), { force: true });
   }
 });
 
