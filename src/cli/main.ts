@@ -10,6 +10,11 @@ Torque hooks (installed by scripts/install-hooks.sh; pbs_mom passes the argument
   epilogue JOBID USER GROUP JOBNAME SESSION RESOURCES USED QUEUE ACCOUNT EXIT SCRIPT
   remoteshell SHELL            ($job_starter; job script path on stdin)
 
+Slurm hooks (run by the vmbatch SPANK plugin, slurm/vmbatch_spank.c; docs/slurm.md):
+  slurm-prolog [--vm-NAME=VALUE...]   as root, in slurmd's prolog environment
+  slurm-epilog                        as root, in slurmd's epilog environment
+  slurm-task [ARG...]                 as the user, instead of the task's program
+
 For site admins:
   validate FILE...             check domain templates, report every problem
   plan JOBID USER GROUP SCRIPT [--resources LIST] [--workdir DIR]
@@ -33,6 +38,12 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('../hooks/epilogue.js')).runEpilogue(rest);
     case 'remoteshell':
       return (await import('../hooks/remoteshell.js')).runRemoteshell(process.env);
+    case 'slurm-prolog':
+      return (await import('../slurm/slurm-prolog.js')).runSlurmProlog(rest, process.env);
+    case 'slurm-epilog':
+      return (await import('../slurm/slurm-epilog.js')).runSlurmEpilog(process.env);
+    case 'slurm-task':
+      return (await import('../slurm/slurm-task.js')).runSlurmTask(rest, process.env);
     case 'validate':
       return validate(rest);
     case 'plan':
@@ -81,11 +92,12 @@ async function plan(argv: string[]): Promise<number> {
     const [jobId = '', user = '', group = '', script = ''] = positionals;
     const config = loadConfig();
     const args = parsePrologueArgv([jobId, user, group, 'STDIN', values.resources ?? '', 'batch', '', script]);
+    const job = (await import('../job/torque-job.js')).torqueJobDescription(args, values.workdir);
     const log = (await import('../log/logger.js')).createLogger(undefined, 'plan');
-    const inputs = await gatherJobInputs(config, args, { deadline: Date.now() + 120_000, log, workdir: values.workdir });
+    const inputs = await gatherJobInputs(config, job, { deadline: Date.now() + 120_000, log });
     // a dry run reserves nothing: the first uid of the pool stands for the job's
     const guestIdentity = { uid: config.guestIdentity.uids.first, gid: await (await import('../identity/guest-identity.js')).resolveGuestGroup(config) };
-    const p = planPrologue({ config, args, ...inputs, guestIdentity });
+    const p = planPrologue({ config, job, ...inputs, guestIdentity });
     process.stdout.write(JSON.stringify(describePlan(p), null, 2) + '\n');
     return 0;
   } catch (error) {
@@ -98,9 +110,9 @@ async function plan(argv: string[]): Promise<number> {
 // lingering handle must not keep a hook alive after its work is done.
 const exitWhenFlushed = (code: number) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 
-/** What a hook exits with when vmbatch itself cannot run: remoteshell as ssh does (the job did not run), the others 1 (pbs_mom aborts the job). */
+/** What a hook exits with when vmbatch itself cannot run: remoteshell and a Slurm task as ssh does (the job did not run), the others 1 (pbs_mom aborts the job; Slurm drains the node). */
 function cannotRunStatus(command: string | undefined): number {
-  return command === 'remoteshell' ? 255 : 1;
+  return command === 'remoteshell' || command === 'slurm-task' ? 255 : 1;
 }
 
 /** One line for a module that cannot be loaded (missing, or unreadable by this user); undefined for any other error. */
@@ -109,7 +121,7 @@ function loadFailureLine(error: unknown, command: string | undefined): string | 
   if (!['ERR_MODULE_NOT_FOUND', 'ERR_UNSUPPORTED_DIR_IMPORT', 'EACCES', 'EPERM', 'ENOENT'].includes(code ?? '')) return undefined;
   const what = String((error as Error).message).split('\n')[0];
   const user = process.env.USER ?? process.env.LOGNAME ?? `uid ${process.getuid?.()}`;
-  const outcome = command === 'remoteshell' ? 'the job did not run' : command === 'prologue' ? 'the job is aborted' : 'nothing was done';
+  const outcome = command === 'remoteshell' || command === 'slurm-task' ? 'the job did not run' : command === 'prologue' ? 'the job is aborted' : command === 'slurm-prolog' ? 'Slurm drains the node' : 'nothing was done';
   return `vmbatch: cannot load vmbatch's code as ${user} (${code}: ${what}); ${outcome}. An administrator must check the installation (complete, and readable by every user)`;
 }
 

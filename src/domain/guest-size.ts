@@ -27,7 +27,7 @@ const plural = (n: number, unit: 'vCPU' | 'MiB') => (unit === 'MiB' ? `${n} MiB`
  */
 export function resolveGuestSize(template: { file: string; size: TemplateSize }, request: JobSize, node: NodeCapacity, floor?: MemoryFloor): GuestSize {
   const problems: string[] = [];
-  const vcpus = resolve(template.size.vcpus, request.vcpus, request.origin.vcpus, { value: node.cpus, source: 'the CPUs online on this node' }, 'vCPU', problems);
+  const vcpus = resolve(template.size.vcpus, request.vcpus, request.origin.vcpus, { value: node.cpus, source: 'the CPUs online on this node' }, 'vCPU', problems, request.allocation);
   let memoryAsked = request.memoryMiB;
   let memoryWords = request.origin.memory;
   if (request.memoryPerVcpuMiB !== undefined) {
@@ -35,18 +35,21 @@ export function resolveGuestSize(template: { file: string; size: TemplateSize },
     memoryAsked = request.memoryPerVcpuMiB * vcpus.value;
     memoryWords = `${request.origin.memory ?? `${request.memoryPerVcpuMiB} MiB per vCPU`} × ${plural(vcpus.value, 'vCPU')}`;
   }
-  const memory = resolve(template.size.memoryMiB, memoryAsked, memoryWords, { value: node.memoryMiB, source: "this node's memory (MemTotal)" }, 'MiB', problems);
+  const memory = resolve(template.size.memoryMiB, memoryAsked, memoryWords, { value: node.memoryMiB, source: "this node's memory (MemTotal)" }, 'MiB', problems, request.allocation);
   if (problems.length) throw new VmbatchError('JOB_SIZE_TOO_LARGE', { template: basename(template.file, '.xml'), problems });
   // the catalogue chose this template because its memory fits the VM: a smaller request must not undercut it
   if (floor && memory.value < floor.memoryMiB) return { vcpus: vcpus.value, memoryMiB: floor.memoryMiB, from: { vcpus: vcpus.from, memory: `${memory.from}, raised to ${plural(floor.memoryMiB, 'MiB')} (${floor.source})` } };
   return { vcpus: vcpus.value, memoryMiB: memory.value, from: { vcpus: vcpus.from, memory: memory.from } };
 }
 
-// One dimension: the default, the request, the request raised to the minimum, or a problem.
-function resolve(range: SizeRange, asked: number | undefined, words: string | undefined, node: SizeBound, unit: 'vCPU' | 'MiB', problems: string[]): { value: number; from: string } {
+// One dimension: the default, the request, the request raised to the minimum, an allocation
+// lowered to the maximum, or a problem.
+function resolve(range: SizeRange, asked: number | undefined, words: string | undefined, node: SizeBound, unit: 'vCPU' | 'MiB', problems: string[], allocation = false): { value: number; from: string } {
   if (asked === undefined) return { value: range.default.value, from: `the template's default, ${range.default.source}` };
   const said = words ?? plural(asked, unit);
   const max = largestAllowed(range, node);
+  // an allocation bounds the job, and may be the batch system's default: a smaller guest fits in it
+  if (asked > max.value && allocation) return { value: max.value, from: `${said}, lowered to the most the guest may have, ${plural(max.value, unit)} (${max.source})` };
   if (asked > max.value) {
     const why = range.fixedBy ? `fixed by ${range.fixedBy} at ${range.default.source}` : max.source;
     problems.push(`${plural(asked, unit)} (${said}): at most ${plural(max.value, unit)} (${why})`);

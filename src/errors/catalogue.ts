@@ -321,6 +321,29 @@ export const errorCatalogue = {
     message: (p) => `job ${p.jobId} belongs to ${p.user}, not to uid ${p.uid}: only its submitter reaches its guest`,
     hint: () => "remoteshell runs as the job's submitter (pbs_mom's $job_starter does so); the job's SSH socket and key are theirs alone",
   }),
+  VM_OPTION_INVALID: entry<{ problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the job's --vm-* options are invalid:\n${bullets(p.problems)}`,
+    hint: () => 'fix each option listed and submit again; `sbatch --help` lists the --vm-* options and docs/slurm.md describes them',
+  }),
+  SLURM_ENVIRONMENT_INVALID: entry<{ hook: string; problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `the Slurm ${p.hook} cannot tell which job it serves:\n${bullets(p.problems)}`,
+    hint: (p) =>
+      p.hook === 'task'
+        ? 'vmbatch-slurm-task is meant to be started by the vmbatch SPANK plugin inside a Slurm job step (docs/slurm.md)'
+        : `the ${p.hook} must be run by slurmd through the vmbatch SPANK plugin (docs/slurm.md); slurmd sets these variables`,
+  }),
+  SLURM_COMMAND_FAILED: entry<{ argv: string[]; exitCode: number | string; stderr: string }>({
+    kind: 'transient',
+    message: (p) => `${p.argv.join(' ')} failed (exit ${p.exitCode}): ${p.stderr.trim().split('\n').slice(-3).join(' / ') || 'no message'}`,
+    hint: () => 'check that slurmctld answers on this node (`scontrol ping`) and see its log',
+  }),
+  SLURM_REQUEUE_REFUSED: entry<{ jobId: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `job ${p.jobId} could not be requeued: ${p.reason}`,
+    hint: () => 'submit the job again (a job submitted with --no-requeue, or on a cluster with JobRequeue=0, is not requeued after a failed start)',
+  }),
   JOB_ID_MISSING: entry<Record<string, never>>({
     kind: 'permanent',
     message: () => 'remoteshell cannot tell which job it runs: PBS_JOBID is not set',

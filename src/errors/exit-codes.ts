@@ -1,5 +1,3 @@
-import { VmbatchError } from './vmbatch-error.js';
-
 /** Exit codes with the meaning pbs_mom gives them (shared/reference/torque-contract.md). */
 export const HookExit = {
   /** the job runs */
@@ -9,12 +7,6 @@ export const HookExit = {
   /** the job is requeued and started again (transient error, within the retry bound) */
   requeue: 2,
 } as const;
-
-/** The prologue exit code for an error, given how many attempts this job already had. */
-export function prologueExitCode(error: unknown, attempt: number, maxAttempts: number): 0 | 1 | 2 {
-  if (error instanceof VmbatchError && error.kind === 'transient' && attempt < maxAttempts) return HookExit.requeue;
-  return HookExit.abort;
-}
 
 /** The exit status of a job that never ran (its prologue failed it, or its guest could not be reached or was lost), as ssh reports a failed connection. */
 export const failedJobExitStatus = 255;

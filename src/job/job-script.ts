@@ -1,8 +1,19 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 
-/** The script of a job, or none: an interactive job (`qsub -I`) has a script path but no file. */
-export type JobScript = { kind: 'batch'; content: string } | { kind: 'interactive' };
+/**
+ * The script of a job as the prologue knows it: `batch` (Torque: pbs_mom wrote it before the
+ * prologue; it is shipped into the guest), `interactive` (`qsub -I`: a path but no file), or
+ * `per-task` (Slurm: each task brings its command, the batch step its script, when it starts).
+ */
+export const jobScriptSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('batch'), content: z.string() }).strict(),
+  z.object({ kind: z.literal('interactive') }).strict(),
+  z.object({ kind: z.literal('per-task') }).strict(),
+]);
+/** The script of a job, or none. */
+export type JobScript = z.infer<typeof jobScriptSchema>;
 
 /** Largest job script vmbatch ships into a guest (pbs_mom's own limit is far below). */
 export const maxJobScriptBytes = 16 * 1024 * 1024;

@@ -13,6 +13,8 @@ export const jobSizeSchema = z
     memoryMiB: z.number().int().positive().optional(),
     /** memory per virtual CPU, in MiB (Torque's pmem, Slurm's --mem-per-cpu): times the guest's vCPUs */
     memoryPerVcpuMiB: z.number().int().positive().optional(),
+    /** the values are what the batch system allocated (Slurm), not what the job asked: above the template's maximum the guest gets the maximum instead of a refusal */
+    allocation: z.boolean().optional(),
     /** the job's own words for each value (e.g. `nodes=1:ppn=2`), for the dry run and for errors */
     origin: z.object({ vcpus: z.string().optional(), memory: z.string().optional() }).strict().default({}),
   })

@@ -7,11 +7,8 @@ import type { DomainTemplate } from '../domain/parse-template.js';
 import { selectTemplate } from '../domain/select-template.js';
 import type { DiskPlanInput } from '../images/disk-plan.js';
 import { userImageOf } from '../images/user-image-request.js';
-import type { PrologueArgs } from '../job/hook-argv.js';
-import { readJobScript, type JobScript } from '../job/job-script.js';
-import { parseResourceList } from '../job/resources.js';
+import type { JobDescription } from '../job/job-description.js';
 import { lookupSubmitter, type Submitter } from '../job/submitter.js';
-import { torqueJobSize } from '../job/torque-size.js';
 import type { Logger } from '../log/logger.js';
 import { planShares, type SharePlan } from '../share/plan-shares.js';
 import { jobPaths } from '../state/job-paths.js';
@@ -23,30 +20,26 @@ export interface JobInputs {
   submitter: Submitter;
   rte: RteResolution | undefined;
   guestSize: GuestSize;
-  jobScript: JobScript;
   /** the job's directories in the guest: shared, staged, and the homes */
   shares: SharePlan;
 }
 
 /**
- * Reads and checks everything a job asks for, for the prologue and its dry run (`vmbatch plan`)
- * alike: the resource list (vb settings and size), the job script, a submitter's image, the
- * runtime environments (the catalogue then chooses the template), the template and the guest's
- * size within its limits, the submitter, and the directories the guest gets (the working
- * directory, PBS_O_WORKDIR, is the submitter's to choose: checked here). A refused request fails
- * here, before anything exists.
+ * Checks everything a job asks for against the site, for the prologue and its dry run (`vmbatch
+ * plan`) alike, whichever batch system described the job: a submitter's image, the runtime
+ * environments (the catalogue then chooses the template), the template and the guest's size
+ * within its limits, the submitter, and the directories the guest gets (the working directory is
+ * the submitter's to choose: checked here). A refused request fails here, before anything exists.
  */
-export async function gatherJobInputs(config: Config, args: PrologueArgs, opts: { deadline: number; log: Logger; workdir: string | undefined }): Promise<JobInputs> {
-  const { request, entries } = parseResourceList(args.resources);
-  const size = torqueJobSize(entries);
-  const jobScript = readJobScript(args.scriptPath);
+export async function gatherJobInputs(config: Config, job: JobDescription, opts: { deadline: number; log: Logger }): Promise<JobInputs> {
+  const { request, size } = job;
   const userImage = userImageOf(config, request);
   // the catalogue chooses the template when the job asks for runtime environments
   const rte = await resolveJobRtes(config, request, opts);
   const template = await selectTemplate(config.domainsDir, rte?.template ?? request.vbdomain, config.defaultDomain);
   // a guest larger than the template allows is refused here
   const guestSize = resolveGuestSize(template, size, nodeCapacity(), rteMemoryFloor(rte));
-  const submitter = await lookupSubmitter(args.user, args.group);
-  const shares = planShares({ template, shares: config.shares, submitter, workdir: opts.workdir, request, paths: jobPaths(config.stateDir, args.jobId) });
-  return { template, userImage, submitter, rte, guestSize, jobScript, shares };
+  const submitter = await lookupSubmitter(job.user, job.group);
+  const shares = planShares({ template, shares: config.shares, submitter, workdir: job.workdir, request, paths: jobPaths(config.stateDir, job.jobId) });
+  return { template, userImage, submitter, rte, guestSize, shares };
 }

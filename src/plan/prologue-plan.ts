@@ -11,8 +11,7 @@ import { renderDomain } from '../domain/render-domain.js';
 import { cacheDirOf } from '../images/cache-entry.js';
 import { isCreateOnceSeeder } from '../images/created-disk.js';
 import { planDisks, type DiskPlan, type DiskPlanInput } from '../images/disk-plan.js';
-import type { PrologueArgs } from '../job/hook-argv.js';
-import type { JobScript } from '../job/job-script.js';
+import type { JobDescription } from '../job/job-description.js';
 import { domainNameFor } from '../job/names.js';
 import type { Submitter } from '../job/submitter.js';
 import { jobPaths, type JobPaths } from '../state/job-paths.js';
@@ -71,35 +70,34 @@ export interface ProloguePlan {
 /** Builds the plan of one job from validated inputs (reads only the job script). */
 export function planPrologue(input: {
   config: Config;
-  args: PrologueArgs;
+  job: JobDescription;
   template: DomainTemplate;
   submitter: Submitter;
   userImage?: DiskPlanInput['userImage'];
   staticAddress?: StaticAddress;
   rte?: RteResolution | undefined;
   guestIdentity: GuestIdentity;
-  /** the job script as read by the front end (none for an interactive job) */
-  jobScript: JobScript;
   /** the job's size resolved against the template (resolveGuestSize) */
   guestSize: GuestSize;
   /** the job's directories in the guest (planShares) */
   shares: SharePlan;
 }): ProloguePlan {
-  const { config, args, template, submitter } = input;
-  const paths = jobPaths(config.stateDir, args.jobId);
-  const domainName = domainNameFor(args.jobId);
+  const { config, job, template, submitter } = input;
+  const jobScript = job.script;
+  const paths = jobPaths(config.stateDir, job.jobId);
+  const domainName = domainNameFor(job.jobId);
   const nonce = randomBytes(16).toString('hex');
-  const userKey = generateKeyPair(`vmbatch-${args.jobId}-${submitter.user}`);
-  const hostKey = generateKeyPair(`vmbatch-${args.jobId}-host`);
+  const userKey = generateKeyPair(`vmbatch-${job.jobId}-${submitter.user}`);
+  const hostKey = generateKeyPair(`vmbatch-${job.jobId}-host`);
   const jobPath = template.vb.jobPath ?? config.guestJobPath;
-  const jobFile = `${args.jobId}.SC`;
+  const jobFile = `${job.jobId}.SC`;
   const tarFiles = planTarFiles(template.vb.tarFiles, config.contextFilesDir);
   const cacheDir = cacheDirOf(config);
   const rte = input.rte && planRtes(input.rte, { cacheDir, usedTargets: template.disks.map((d) => d.target), failuresToMarkFailed: config.catalogue.failuresToMarkFailed });
   const params: GuestParams = {
     VB_NONCE: nonce,
-    VB_JOBID: args.jobId,
-    VB_JOBNAME: args.jobName,
+    VB_JOBID: job.jobId,
+    VB_JOBNAME: job.jobName,
     VB_USER: submitter.user,
     VB_GROUP: submitter.group,
     VB_UID: submitter.uid,
@@ -128,7 +126,7 @@ export function planPrologue(input: {
     loginConsoleSocket: template.vb.remoteshell.mode === 'console' ? paths.consoleSocket : undefined,
     // ROOTSSH guests booted from a kernel learn the submitter before the host logs in
     kernelParams:
-      template.vb.prepareMethod === 'ROOTSSH' ? { user: submitter.user, uid: submitter.uid, group: submitter.group, gid: submitter.gid, jobid: args.jobId } : undefined,
+      template.vb.prepareMethod === 'ROOTSSH' ? { user: submitter.user, uid: submitter.uid, group: submitter.group, gid: submitter.gid, jobid: job.jobId } : undefined,
     extraDisks: rte?.packages.flatMap((p) => (p.disk ? [{ file: p.cacheFile, ...p.disk }] : [])),
     guestIdentity: input.guestIdentity,
     size: input.guestSize,
@@ -136,7 +134,7 @@ export function planPrologue(input: {
   });
   const timeoutSeconds = Math.min(template.vb.readiness.timeout ?? config.readinessTimeoutSeconds, config.prologueBudgetSeconds);
   return {
-    jobId: args.jobId,
+    jobId: job.jobId,
     domainName,
     libvirtUri: config.libvirtUri,
     template: template.file,
@@ -159,8 +157,9 @@ export function planPrologue(input: {
     },
     iso: planIso(template, {
       params,
-      // an interactive job's guest gets an empty script file: every context method ships one
-      jobScript: input.jobScript.kind === 'batch' ? input.jobScript.content : '',
+      // an interactive job's guest (and a Slurm job's: its tasks bring their commands) gets an
+      // empty script file: every context method ships one
+      jobScript: jobScript.kind === 'batch' ? jobScript.content : '',
       userKey,
       hostKey,
       tarFiles,
@@ -178,9 +177,9 @@ export function planPrologue(input: {
     readinessTimeoutMs: timeoutSeconds * 1000,
     userKey,
     hostKey,
-    hostScriptPath: args.scriptPath,
+    hostScriptPath: job.scriptPath ?? '',
     guestScriptPath: `${jobPath.replace(/\/+$/, '')}/${jobFile}`,
-    interactive: input.jobScript.kind === 'interactive',
+    interactive: jobScript.kind === 'interactive',
     shares: input.shares,
     virtiofsd: config.shares.virtiofsd,
   };

@@ -19,9 +19,19 @@ export function jobEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
  * with stage 1 before the job and stage 2 after it, in the job's shell, as ARC does. With the
  * guest's vCPUs known, the job's node file is made in the guest (guestNodeFileLines).
  */
-export function guestJobCommand(input: { workdir: string | undefined; home?: string | undefined; env: Record<string, string>; script?: string; rte?: JobRteSetup | undefined; vcpus?: number | undefined }): string {
+export function guestJobCommand(input: {
+  workdir: string | undefined;
+  home?: string | undefined;
+  env: Record<string, string>;
+  /** the job script's path in the guest */
+  script?: string;
+  /** instead of a script: a shell command (a Slurm task's argv, quoted), after `prelude` */
+  run?: { prelude: string[]; command: string };
+  rte?: JobRteSetup | undefined;
+  vcpus?: number | undefined;
+}): string {
   // HOME is the node's home path, also when the guest's passwd names a guest-private login home
-  const lines = [...(input.home !== undefined ? [`export HOME=${shellQuote(input.home)}`] : []), `cd ${shellQuote(input.workdir ?? '.')} 2>/dev/null || cd`];
+  const lines = [...(input.run?.prelude ?? []), ...(input.home !== undefined ? [`export HOME=${shellQuote(input.home)}`] : []), `cd ${shellQuote(input.workdir ?? '.')} 2>/dev/null || cd`];
   for (const [name, value] of Object.entries(input.env)) lines.push(`export ${name}=${shellQuote(value)}`);
   if (input.vcpus !== undefined) lines.push(...guestNodeFileLines(input.vcpus));
   const rte = input.rte ?? { exports: [], runtimes: [] };
@@ -33,11 +43,12 @@ export function guestJobCommand(input: { workdir: string | undefined; home?: str
   const stage = (n: number, failure: string) =>
     rte.runtimes.map((r) => `set -- ${n}; . ${shellQuote(r)} || ${failure.replace('%R', shellQuote(r))}`);
   lines.push(...stage(1, `{ printf 'vmbatch: %s 1 failed\\n' %R >&2; exit 1; }`));
-  if (input.script === undefined) {
+  const command = input.run?.command ?? (input.script === undefined ? undefined : shellQuote(input.script));
+  if (command === undefined) {
     lines.push('exec "${SHELL:-/bin/sh}" -l');
   } else {
     // the job's writes must reach the overlay before the epilogue destroys the domain
-    lines.push(shellQuote(input.script), 'vmbatch_rc=$?', ...stage(2, 'true'), 'sync', 'exit $vmbatch_rc');
+    lines.push(command, 'vmbatch_rc=$?', ...stage(2, 'true'), 'sync', 'exit $vmbatch_rc');
   }
   return lines.join('\n');
 }

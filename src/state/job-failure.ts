@@ -11,10 +11,17 @@ export const jobFailureSchema = z.object({
   uid: z.number().int(),
   /** the error catalogue's code (INTERNAL for a fault of vmbatch) */
   code: z.string(),
+  /** what becomes of the job: it fails for good, or (Slurm) its task asks for it to be requeued */
+  verdict: z.enum(['fail', 'requeue']).default('fail'),
+  /** the attempt that failed and how many a job has (config maxAttempts) */
+  attempt: z.number().int().positive().optional(),
+  maxAttempts: z.number().int().positive().optional(),
   createdAt: z.string(),
 });
 /** A failed job's record. */
-export type JobFailure = z.infer<typeof jobFailureSchema>;
+export type JobFailure = z.input<typeof jobFailureSchema>;
+/** A failure record as read back (defaults applied). */
+export type RecordedJobFailure = z.output<typeof jobFailureSchema>;
 
 /** The failure record's file in a job directory. */
 export function jobFailureFile(jobDir: string): string {
@@ -28,6 +35,20 @@ export function writeJobFailure(jobDir: string, failure: Omit<JobFailure, 'versi
 }
 
 /** The failure record; undefined when the job has none (or it is damaged: then the job state decides). */
-export function readJobFailure(jobDir: string): JobFailure | undefined {
+export function readJobFailure(jobDir: string): RecordedJobFailure | undefined {
   return readJsonRecord(jobFailureFile(jobDir), jobFailureSchema);
+}
+
+/** The file with the failure's whole text, for the submitter alone. */
+export function jobFailureTextFile(jobDir: string): string {
+  return join(jobDir, 'failure.txt');
+}
+
+/**
+ * Leaves the failure's whole text (the error with its hint, and the verdict) for the job's task
+ * to print where the submitter reads it: the submitter's file, mode 0400, since the text may
+ * name their paths and images. Nothing of root's reads it back.
+ */
+export function writeJobFailureText(jobDir: string, text: string, owner: { uid: number; gid: number }): void {
+  writeFileAtomic(jobFailureTextFile(jobDir), text, { mode: 0o400, uid: owner.uid, gid: owner.gid });
 }

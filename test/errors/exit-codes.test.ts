@@ -1,19 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { prologueExitCode } from '../../src/errors/exit-codes.js';
 import { VmbatchError, formatError } from '../../src/errors/vmbatch-error.js';
 import { errorCatalogue } from '../../src/errors/catalogue.js';
 
-const transient = new VmbatchError('LIBVIRT_UNREACHABLE', { uri: 'qemu:///system', stderr: 'no socket' });
 const permanent = new VmbatchError('USER_UNKNOWN', { user: 'nobody2' });
-
-test('permanent errors abort (1); transient ones requeue (2) only while attempts remain', () => {
-  assert.is(prologueExitCode(permanent, 1, 3), 1);
-  assert.is(prologueExitCode(transient, 1, 3), 2);
-  assert.is(prologueExitCode(transient, 2, 3), 2);
-  assert.is(prologueExitCode(transient, 3, 3), 1);
-  assert.is(prologueExitCode(new Error('bug'), 1, 3), 1);
-});
 
 test('an error renders as code, message and hint', () => {
   assert.is(

@@ -1,0 +1,79 @@
+import type { Config } from '../config/schema.js';
+import { loadConfig } from '../config/load.js';
+import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
+import { failedJobExitStatus } from '../errors/exit-codes.js';
+import { errorCodeOf, type FailedStart } from '../job/start-verdict.js';
+import { createLogger } from '../log/logger.js';
+import { makeJobDir, type PhaseTimings } from '../plan/apply-plan.js';
+import { settleFailedStart, startJob } from '../plan/start-job.js';
+import { writeJobFailure, writeJobFailureText } from '../state/job-failure.js';
+import { jobPaths } from '../state/job-paths.js';
+import { writeJobOwner } from '../state/job-owner.js';
+import { parsePrologEnv, type PrologEnv } from './prolog-env.js';
+import { slurmJobDescription } from './slurm-job.js';
+
+/** What the prolog tells the SPANK plugin: 0 the job goes on (to run, or to end at once with its reason), 1 a fault of this node (Slurm drains it). */
+export const SlurmPrologExit = { ok: 0, nodeFault: 1 } as const;
+
+/**
+ * Faults of the node, not of the job: Slurm should drain the node (and requeue the job held)
+ * rather than let every job fail on it. Everything else a job brings, a submitter's mistake
+ * above all, must never drain a node.
+ */
+export const nodeFaultCodes: ReadonlySet<string> = new Set(['CONFIG_UNREADABLE', 'CONFIG_INVALID', 'NOT_ROOT', 'SLURM_ENVIRONMENT_INVALID', 'LIBVIRT_UNREACHABLE', 'TOOL_MISSING']);
+
+/**
+ * The Slurm prolog (the SPANK plugin's job_prolog, as root, in slurmd's prolog environment; argv
+ * the job's --vm-* options): describe the job, start its guest. A job that cannot run is not the
+ * node's fault: the prolog succeeds and leaves the reason for the job's task, which prints it in
+ * the job's output and ends the job (or has it requeued, within the retry bound).
+ */
+export async function runSlurmProlog(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const started = Date.now();
+  const timings: PhaseTimings = {};
+  let config: Config | undefined;
+  let slurm: PrologEnv | undefined;
+  let attempt = 1;
+  try {
+    config = loadConfig();
+    if (process.getuid?.() !== 0) throw new VmbatchError('NOT_ROOT', { hook: 'Slurm prolog' });
+    slurm = parsePrologEnv(env, 'prolog');
+    // Slurm counts the job's starts itself, on whichever node they were
+    attempt = slurm.SLURM_JOB_RESTART_COUNT + 1;
+    const job = await slurmJobDescription(slurm, argv);
+    await startJob(config, job, { attempt, started, timings, hook: 'slurm-prolog' });
+    return SlurmPrologExit.ok;
+  } catch (thrown) {
+    const verdict = await settleFailedStart(config, slurm?.SLURM_JOB_ID, thrown, attempt, 'slurm-prolog');
+    const code = errorCodeOf(verdict.error);
+    const log = config && createLogger(config.logFile, 'slurm-prolog');
+    if (!config || !slurm || nodeFaultCodes.has(code)) {
+      process.stderr.write(`${formatError(verdict.error)}\nvmbatch: a fault of this node: Slurm drains it and requeues the job held.\n`);
+      log?.error('node fault', { job: slurm?.SLURM_JOB_ID, code });
+      return SlurmPrologExit.nodeFault;
+    }
+    try {
+      recordFailure(config, slurm, verdict);
+    } catch (recordError) {
+      log?.error('cannot record the failure', { job: slurm.SLURM_JOB_ID, code, error: String(recordError) });
+      return SlurmPrologExit.nodeFault;
+    }
+    log?.error('failed', { job: slurm.SLURM_JOB_ID, code, verdict: verdict.action, attempt });
+    return SlurmPrologExit.ok;
+  }
+}
+
+// Leaves the failure for the job's task: the code and verdict (root's record) and the whole text
+// (the submitter's file).
+function recordFailure(config: Config, slurm: PrologEnv, verdict: FailedStart): void {
+  const jobId = slurm.SLURM_JOB_ID;
+  const dir = jobPaths(config.stateDir, jobId).dir;
+  const outcome =
+    verdict.action === 'requeue'
+      ? `vmbatch: job ${jobId} is requeued (attempt ${verdict.attempt} of ${verdict.maxAttempts}).`
+      : `vmbatch: job ${jobId} does not run: it ends at once with exit status ${failedJobExitStatus}.`;
+  makeJobDir(dir);
+  writeJobOwner(dir);
+  writeJobFailureText(dir, `${formatError(verdict.error)}\n${outcome}\n`, { uid: slurm.SLURM_JOB_UID, gid: slurm.SLURM_JOB_GID });
+  writeJobFailure(dir, { jobId, uid: slurm.SLURM_JOB_UID, code: errorCodeOf(verdict.error), verdict: verdict.action, attempt: verdict.attempt, maxAttempts: verdict.maxAttempts });
+}

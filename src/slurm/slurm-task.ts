@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { z } from 'zod';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { failedJobExitStatus } from '../errors/exit-codes.js';
+import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
+import { readJobScript } from '../job/job-script.js';
+import { jobIdSchema } from '../job/names.js';
+import { guestJobCommand } from '../remoteshell/job-command.js';
+import { readPreparedJob, runInGuest } from '../remoteshell/run-in-guest.js';
+import { shellQuote } from '../shell/quote.js';
+import { readJobFailure, jobFailureTextFile, type RecordedJobFailure } from '../state/job-failure.js';
+import { jobPaths } from '../state/job-paths.js';
+import { runScontrol } from './scontrol.js';
+
+/** Slurm's step id of a batch job's script (SLURM_BATCH_SCRIPT). */
+export const batchStepId = 4294967291;
+
+/** What the SPANK plugin and slurmstepd tell a task about itself (its environment). */
+export const taskEnvSchema = z.object({
+  SLURM_JOB_ID: jobIdSchema,
+  /** the step (batchStepId for the batch script) */
+  VMBATCH_TASK_STEP: z.string().regex(/^[0-9]+$/, 'must be a step id').transform(Number),
+  /** the program Slurm was about to run (the batch script's path on the node, or srun's command) */
+  VMBATCH_TASK_ARGV0: z.string().min(1, 'must name the program'),
+});
+
+/**
+ * A Slurm task (the SPANK plugin has slurmstepd exec this instead of the task's program, as the
+ * user): runs the batch script, or the step's command with its arguments, in the job's guest as
+ * the submitter and exits with its status. A job its prolog failed ends at once with the reason
+ * in its output (or is requeued, within the retry bound).
+ */
+export async function runSlurmTask(args: string[], env: NodeJS.ProcessEnv, stdin: NodeJS.ReadStream = process.stdin): Promise<number> {
+  try {
+    const config = loadConfig();
+    const parsed = taskEnvSchema.safeParse(env);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${String(i.path[0])}${env[String(i.path[0])] === undefined ? ' is not set' : `=${JSON.stringify(env[String(i.path[0])])} ${i.message}`}`);
+      throw new VmbatchError('SLURM_ENVIRONMENT_INVALID', { hook: 'task', problems });
+    }
+    const { SLURM_JOB_ID: jobId, VMBATCH_TASK_STEP: step, VMBATCH_TASK_ARGV0: program } = parsed.data;
+    const uid = process.getuid?.();
+    const failure = readJobFailure(jobPaths(config.stateDir, jobId).dir);
+    if (failure) {
+      if (uid !== undefined && uid !== 0 && uid !== failure.uid) throw new VmbatchError('JOB_NOT_OWNED', { jobId, user: `uid ${failure.uid}`, uid });
+      return await endFailedJob(config, failure);
+    }
+    const state = readPreparedJob(config, jobId, uid);
+    const run = step === batchStepId ? batchScriptCommand(program, args) : stepCommand(program, args, stdin);
+    const command = guestJobCommand({ workdir: state.workdir ?? process.cwd(), home: state.home, env: slurmEnvironment(env), run: run.run, rte: state.rte });
+    const input = run.script === undefined ? stdin : Object.assign(Readable.from([run.script]), { isTTY: false as const });
+    return await runInGuest(config, state, { command, interactive: run.interactive, forwardStdin: true }, { stdin: input as NodeJS.ReadStream, term: env.TERM });
+  } catch (error) {
+    process.stderr.write(formatError(error) + '\n');
+    return failedJobExitStatus;
+  }
+}
+
+/** The job environment a task carries into the guest: Slurm's SLURM_* variables. */
+export function slurmEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && /^SLURM_[A-Z0-9_]+$/.test(name)) out[name] = value;
+  }
+  return out;
+}
+
+// The batch step: the script slurmstepd wrote (the submitter's file: read without following a
+// link) goes to the guest on the command's stdin, into a file of the submitter's there, and runs
+// with the script's arguments; its #! line chooses the interpreter, as on a plain node.
+function batchScriptCommand(path: string, args: string[]): { run: { prelude: string[]; command: string }; script: string; interactive: false } {
+  const script = readJobScript(path);
+  if (script.kind !== 'batch') throw new VmbatchError('JOB_SCRIPT_UNREADABLE', { path, reason: 'it does not exist' });
+  const prelude = [
+    `vmbatch_script=$(mktemp "\${TMPDIR:-/tmp}/vmbatch-job.XXXXXX") && cat > "$vmbatch_script" && chmod 700 "$vmbatch_script" || { echo 'vmbatch: cannot write the job script in the guest' >&2; exit ${failedJobExitStatus}; }`,
+  ];
+  return { run: { prelude, command: ['"$vmbatch_script"', ...args.map(shellQuote)].join(' ') }, script: script.content, interactive: false };
+}
+
+// A step of srun (or salloc's shell): its command and arguments, with its stdin; a person's
+// session when stdin is a terminal (srun --pty).
+function stepCommand(program: string, args: string[], stdin: NodeJS.ReadStream): { run: { prelude: string[]; command: string }; script?: undefined; interactive: boolean } {
+  return { run: { prelude: [], command: [program, ...args].map(shellQuote).join(' ') }, interactive: stdin.isTTY === true };
+}
+
+// A job its prolog failed: the reason where the submitter reads it (the job's output), then the
+// verdict: the job ends, or asks Slurm to requeue it (its owner may; the prolog counted the attempt).
+async function endFailedJob(config: Config, failure: RecordedJobFailure): Promise<number> {
+  let text: string;
+  try {
+    text = readFileSync(jobFailureTextFile(jobPaths(config.stateDir, failure.jobId).dir), 'utf8');
+  } catch {
+    text = formatError(new VmbatchError('JOB_FAILED_BY_PROLOGUE', { jobId: failure.jobId, code: failure.code })) + '\n';
+  }
+  process.stderr.write(text);
+  if (failure.verdict === 'requeue') {
+    try {
+      await runScontrol(['requeue', failure.jobId]);
+    } catch (error) {
+      const reason = error instanceof VmbatchError ? error.message : String(error);
+      process.stderr.write(formatError(new VmbatchError('SLURM_REQUEUE_REFUSED', { jobId: failure.jobId, reason })) + '\n');
+    }
+  }
+  return failedJobExitStatus;
+}
