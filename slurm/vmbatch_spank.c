@@ -126,7 +126,9 @@ static const char *check_rte_name(const char *start, size_t len, char *why, size
 		if (!is_alnum(c) && c != '.' && c != '_' && c != '-' && c != '/') {
 			char shown[8];
 
-			if (c > 0x20 && c < 0x7f)
+			if (c == ' ')
+				snprintf(shown, sizeof shown, "' '");
+			else if (c > 0x20 && c < 0x7f)
 				snprintf(shown, sizeof shown, "'%c'", c);
 			else
 				snprintf(shown, sizeof shown, "0x%02x", (unsigned char)c);
@@ -207,10 +209,14 @@ static const char *check_value(int opt, const char *v, char *why, size_t n)
 			if (!is_hex(colon[1 + i]))
 				break;
 		if (colon[1 + i] != '\0' || i != algos[a].digits) {
-			snprintf(why, n, "a %s digest is %zu hexadecimal digits after '%s:' (%ssum IMAGE "
-				 "prints it); this one %s", algos[a].algo, algos[a].digits, algos[a].algo,
-				 algos[a].algo, colon[1 + i] != '\0' ? "has a character that is not one"
-								     : "has another number of digits");
+			if (colon[1 + i] != '\0')
+				snprintf(why, n, "after '%s:' must come the %zu hexadecimal digits of the "
+					 "digest (%ssum IMAGE prints them); this value has a character that "
+					 "is not one", algos[a].algo, algos[a].digits, algos[a].algo);
+			else
+				snprintf(why, n, "after '%s:' must come the %zu hexadecimal digits of the "
+					 "digest (%ssum IMAGE prints them); this value has %zu",
+					 algos[a].algo, algos[a].digits, algos[a].algo, i);
 			return why;
 		}
 		return NULL;
