@@ -100,7 +100,7 @@ static int is_alnum(char c)
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-/* Whether C is a lower-case hexadecimal digit or an upper-case one. */
+/* Whether C is a hexadecimal digit, in either case. */
 static int is_hex(char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
