@@ -1,5 +1,5 @@
 # vmbatch — the two commands of the README are `make demo` and `make test`.
-.PHONY: all setup build guest demo test test-unit bench bench-shares bench-compare install-hooks clean
+.PHONY: all setup build guest demo test test-unit bench bench-shares bench-compare install-hooks install-slurm clean
 
 all: build
 
@@ -47,6 +47,10 @@ bench-compare: setup
 ## install the hooks into a real pbs_mom: make install-hooks MOM_PRIV=/var/spool/torque/mom_priv
 install-hooks: build
 	bash scripts/install-hooks.sh $(MOM_PRIV)
+
+## install the SPANK plugin and its wrappers on a Slurm node (prints the plugstack.conf and slurm.conf lines): make install-slurm [CONFIG=/etc/vmbatch/vmbatch.json] [PREFIX=/usr/local/libexec/vmbatch]
+install-slurm: build
+	bash scripts/install-slurm.sh $(or $(CONFIG),/etc/vmbatch/vmbatch.json) $(PREFIX)
 
 clean:
 	rm -rf dist

@@ -10,6 +10,10 @@ bash scripts/install-deps.sh
 if [[ -c /dev/kvm ]]; then getent group kvm >/dev/null || groupadd -r kvm; chgrp kvm /dev/kvm; chmod 0660 /dev/kvm; fi
 bash scripts/start-libvirt.sh
 npm run build --silent
+# the SPANK plugin and its wrappers (unchanged files are left alone), then the single-node Slurm,
+# restarted only when its configuration or plugin changed
+bash scripts/install-slurm.sh >/dev/null
+bash scripts/start-slurm.sh
 bash scripts/build-test-guest.sh /var/lib/vmbatch/guest
 # a stock Debian cloud image with the real cloud-init (debootstrap; cached in /var/cache/vmbatch)
 bash scripts/build-cloud-guest.sh /var/lib/vmbatch/cloud-guest
