@@ -12,7 +12,8 @@ bash scripts/start-libvirt.sh
 npm run build --silent
 # the SPANK plugin and its wrappers (unchanged files are left alone), then the single-node Slurm,
 # restarted only when its configuration or plugin changed
-bash scripts/install-slurm.sh >/dev/null
+# the test cluster's node reads the config the Slurm tests write (a site uses /etc/vmbatch/vmbatch.json)
+bash scripts/install-slurm.sh /var/lib/vmbatch/slurm-node.json >/dev/null
 bash scripts/start-slurm.sh
 bash scripts/build-test-guest.sh /var/lib/vmbatch/guest
 # a stock Debian cloud image with the real cloud-init (debootstrap; cached in /var/cache/vmbatch)

@@ -62,7 +62,7 @@ export async function runInGuest(config: Config, state: JobState, run: GuestComm
     const withStdin = run.interactive || run.forwardStdin === true;
     const result = await runOnGuest(client, run.command, withStdin ? { ...output, stdin, pty } : output);
     if (pty) stdin.setRawMode?.(false);
-    if (withStdin) stdin.unref();
+    if (withStdin) stdin.unref?.();
     if (result.lost) throw await lostGuestError({ jobId: state.jobId, domain: state.domainName, socket: state.sshSocket });
     if (staged?.mode === 'rw') await reportedCopy('out', staged, () => stageOut(client, staged, config.shares.stageOutMaxMiB * 1048576), process.stderr);
     return result.status;

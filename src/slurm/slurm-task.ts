@@ -16,6 +16,8 @@ import { runScontrol } from './scontrol.js';
 
 /** Slurm's step id of a batch job's script (SLURM_BATCH_SCRIPT). */
 export const batchStepId = 4294967291;
+/** Slurm's step id of salloc's shell (SLURM_INTERACTIVE_STEP, with LaunchParameters=use_interactive_step). */
+export const interactiveStepId = 4294967290;
 
 /** What the SPANK plugin and slurmstepd tell a task about itself (its environment). */
 export const taskEnvSchema = z.object({
@@ -48,7 +50,7 @@ export async function runSlurmTask(args: string[], env: NodeJS.ProcessEnv, stdin
       return await endFailedJob(config, failure);
     }
     const state = readPreparedJob(config, jobId, uid);
-    const run = step === batchStepId ? batchScriptCommand(program, args) : stepCommand(program, args, stdin);
+    const run = step === batchStepId ? batchScriptCommand(program, args) : step === interactiveStepId ? allocationShell(stdin) : stepCommand(program, args, stdin);
     const command = guestJobCommand({ workdir: state.workdir ?? process.cwd(), home: state.home, env: slurmEnvironment(env), run: run.run, rte: state.rte });
     const input = run.script === undefined ? stdin : Object.assign(Readable.from([run.script]), { isTTY: false as const });
     return await runInGuest(config, state, { command, interactive: run.interactive, forwardStdin: true }, { stdin: input as NodeJS.ReadStream, term: env.TERM });
@@ -83,6 +85,12 @@ function batchScriptCommand(path: string, args: string[]): { run: { prelude: str
 // session when stdin is a terminal (srun --pty).
 function stepCommand(program: string, args: string[], stdin: NodeJS.ReadStream): { run: { prelude: string[]; command: string }; script?: undefined; interactive: boolean } {
   return { run: { prelude: [], command: [program, ...args].map(shellQuote).join(' ') }, interactive: stdin.isTTY === true };
+}
+
+// salloc's shell: the node's shell (its $SHELL) means nothing in the guest; the submitter gets
+// their login shell there, as `qsub -I` does.
+function allocationShell(stdin: NodeJS.ReadStream): { run?: undefined; script?: undefined; interactive: boolean } {
+  return { interactive: stdin.isTTY === true };
 }
 
 // A job its prolog failed: the reason where the submitter reads it (the job's output), then the
