@@ -44,6 +44,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('../slurm/slurm-epilog.js')).runSlurmEpilog(process.env);
     case 'slurm-task':
       return (await import('../slurm/slurm-task.js')).runSlurmTask(rest, process.env);
+    case 'session-mux':
+      return sessionMux(rest);
     case 'validate':
       return validate(rest);
     case 'plan':
@@ -62,6 +64,22 @@ export async function main(argv: string[]): Promise<number> {
     default:
       process.stderr.write(`vmbatch: unknown command '${command}'\n${usage}${await imagesHelp()}`);
       return 1;
+  }
+}
+
+// The job's session multiplexer (started by the Slurm prolog, as root): serves until the guest's
+// connection ends, so this never returns once it serves.
+async function sessionMux(argv: string[]): Promise<number> {
+  const { loadConfig } = await import('../config/load.js');
+  const { jobIdSchema } = await import('../job/names.js');
+  const { formatError } = await import('../errors/vmbatch-error.js');
+  try {
+    const jobId = jobIdSchema.parse(argv[0]);
+    await (await import('../remoteshell/start-session-mux.js')).sessionMuxCommand(loadConfig(), jobId);
+    return await new Promise<number>(() => undefined);
+  } catch (error) {
+    process.stderr.write(formatError(error) + '\n');
+    return 1;
   }
 }
 

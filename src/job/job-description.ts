@@ -28,6 +28,8 @@ export const jobDescriptionSchema = z
     script: jobScriptSchema,
     /** the script's path on the node, which remoteshell checks against (Torque) */
     scriptPath: z.string().optional(),
+    /** the job runs several sessions in its guest at once (Slurm: the batch script and srun steps): a session multiplexer serves them */
+    concurrentSessions: z.boolean().optional(),
   })
   .strict();
 /** A job, batch-system neutral. */

@@ -34,6 +34,7 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     jobId: plan.jobId,
     user: plan.submitter.user,
     uid: plan.submitter.uid,
+    gid: plan.submitter.gid,
     domainName: plan.domainName,
     libvirtUri: plan.libvirtUri,
     phase: 'preparing',

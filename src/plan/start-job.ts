@@ -10,6 +10,7 @@ import { writeJobOwner } from '../state/job-owner.js';
 import { applyPlan, makeJobDir, timePhase, type PhaseTimings } from './apply-plan.js';
 import { gatherJobInputs } from './job-inputs.js';
 import { planPrologue } from './prologue-plan.js';
+import { startSessionMux } from '../remoteshell/start-session-mux.js';
 
 /**
  * Starts one job's guest, whichever batch system asked: checks what the job asks for, plans the
@@ -31,6 +32,7 @@ export async function startJob(config: Config, job: JobDescription, run: { attem
   const guestIdentity = await reserveGuestIdentity(config, job.jobId);
   const plan = planPrologue({ config, job, ...inputs, staticAddress, guestIdentity });
   const { guestReport } = await applyPlan(plan, timings, { startedAt: started, deadline }, log);
+  if (job.concurrentSessions && plan.sshSocket) await timePhase(timings, 'sessions', () => startSessionMux(config, job.jobId, deadline));
   timings.total = Date.now() - started;
   // the peak memory: a guest flooding its console must not grow it (docs/admin.md)
   log.info('ready', { job: job.jobId, domain: plan.domainName, guest: guestReport, ...timings, maxRssKiB: process.resourceUsage().maxRSS });

@@ -44,11 +44,14 @@ export async function runInGuest(config: Config, state: JobState, run: GuestComm
     return await runOverConsole(state.consoleSocket, run.command, process.stdout);
   }
   if (state.sshSocket === undefined) throw new VmbatchError('JOB_NOT_PREPARED', { jobId: state.jobId, stateDir: jobPaths(config.stateDir, state.jobId).dir });
+  // a job with a session multiplexer (Slurm) is reached through it: its guest channel is held there
+  const viaMux = state.sessionSocket !== undefined && state.sessionHostPublicKey !== undefined;
   const client = await connectGuest({
-    socket: state.sshSocket,
+    socket: viaMux ? state.sessionSocket! : state.sshSocket,
     user: state.user,
     privateKey: readFileSync(jobPaths(config.stateDir, state.jobId).userKey, 'utf8'),
-    hostPublicKey: state.hostPublicKey,
+    hostPublicKey: viaMux ? state.sessionHostPublicKey! : state.hostPublicKey,
+    plain: viaMux,
   });
   try {
     const output = { stdout: process.stdout, stderr: process.stderr };

@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 
 const { Client } = ssh2;
@@ -14,6 +15,8 @@ export interface GuestEndpoint {
   privateKey: string;
   /** the guest's per-job host key (OpenSSH public line), or the site's guest host keys: the only keys accepted */
   hostPublicKey: string | string[];
+  /** the socket is a plain SSH server (the job's session multiplexer), not the guest's channel with its marker line */
+  plain?: boolean;
 }
 
 /** How an endpoint is named in messages: user@socket. */
@@ -29,7 +32,7 @@ export async function connectGuest(endpoint: GuestEndpoint, timeoutMs = 30_000):
   const expected = [endpoint.hostPublicKey].flat().map(publicKeyBlob);
   const target = endpointName(endpoint);
   const deadline = Date.now() + timeoutMs;
-  const sock = await openSshChannel(endpoint.socket, timeoutMs).catch((error: Error) => {
+  const sock = await (endpoint.plain ? connectPlain(endpoint.socket, timeoutMs) : openSshChannel(endpoint.socket, timeoutMs)).catch((error: Error) => {
     throw new VmbatchError('SSH_FAILED', { target, reason: error.message });
   });
   return new Promise((resolve, reject) => {
@@ -59,6 +62,22 @@ export async function connectGuest(endpoint: GuestEndpoint, timeoutMs = 30_000):
           return !hostKeyRejected;
         },
       });
+  });
+}
+
+// A plain unix socket connection (no marker line to wait for), bounded in time.
+function connectPlain(path: string, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path);
+    const timer = setTimeout(() => socket.destroy(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
   });
 }
 

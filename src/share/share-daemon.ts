@@ -4,14 +4,15 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { processStartTicks } from '../state/boot-id.js';
 
 /**
- * Stops every share daemon a job directory records (share-N.pid): SIGTERM, then SIGKILL after
+ * Stops every daemon a job directory records (share-N.pid: virtiofsd; session-mux.pid: the
+ * session multiplexer): SIGTERM, then SIGKILL after
  * `graceMs`, waiting until each is gone; a pid whose start time differs is another process
  * now and is left alone. Idempotent; removes the pid files and sockets. Returns how many it stopped.
  */
 export async function stopShareDaemons(jobDir: string, graceMs = 3000): Promise<number> {
   let names: string[];
   try {
-    names = readdirSync(jobDir).filter((n) => /^share-\d+\.pid$/.test(n));
+    names = readdirSync(jobDir).filter((n) => /^(share-\d+|session-mux)\.pid$/.test(n));
   } catch {
     return 0;
   }

@@ -28,6 +28,7 @@ export async function slurmJobDescription(env: PrologEnv, vmOptionArgs: string[]
       origin: { ...(cpus !== undefined ? { vcpus: `${cpus} CPU(s) on this node` } : {}), ...(memoryMiB !== undefined ? { memory: `${memoryMiB} MiB allocated on this node` } : {}) },
     },
     script: { kind: 'per-task' },
+    concurrentSessions: true,
   };
 }
 

@@ -15,6 +15,12 @@ export const jobStateSchema = z.object({
   /** the guest's SSH channel: a unix socket owned by the submitter, mode 0600 (absent without <vbsshchannel/>) */
   sshSocket: z.string().optional(),
   hostPublicKey: z.string(),
+  /** the submitter's primary gid (absent in states of older versions) */
+  gid: z.number().int().optional(),
+  /** many sessions at once (Slurm's batch script and srun steps): the session multiplexer's socket, the submitter's, mode 0600 */
+  sessionSocket: z.string().optional(),
+  /** the multiplexer's host key (OpenSSH public line): the only one a task accepts there */
+  sessionHostPublicKey: z.string().optional(),
   /** how remoteshell reaches the job: SSH (default), or the guest's login console socket */
   remoteshell: z.enum(['ssh', 'console']).default('ssh'),
   consoleSocket: z.string().optional(),
