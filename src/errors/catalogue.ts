@@ -56,13 +56,13 @@ export const errorCatalogue = {
     kind: 'permanent',
     message: (p) => `the job asks for a larger guest than the domain template ${p.template} allows:\n${bullets(p.problems)}`,
     hint: () =>
-      'ask for no more than the limits above (qsub -l nodes=1:ppn=P,mem=SIZE), or for a template that allows more with -l other=vbdomain=NAME (docs/submitters.md, "The guest\'s size")',
+      'ask for no more than the limits above (qsub -l nodes=1:ppn=P,mem=SIZE), or for a template that allows more (qsub -l other=vbdomain=NAME; sbatch --vm-domain=NAME; docs/submitters.md, "The guest\'s size")',
   }),
   USER_IMAGE_REFUSED: entry<{ image: string; reason: string }>({
     kind: 'permanent',
     message: (p) => `the guest image '${p.image}' requested with vbuserimage is refused: ${p.reason}`,
     hint: () =>
-      'request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage',
+      'request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage (--vm-image under Slurm)',
   }),
   USER_IMAGE_POLICY_INVALID: entry<{ path: string; problems: string[] }>({
     kind: 'permanent',
@@ -185,7 +185,7 @@ export const errorCatalogue = {
     message: (p) =>
       `no domain template '${p.name}' in ${p.dir}` +
       (p.available.length ? ` (available: ${p.available.join(', ')})` : ' (the directory holds no templates)'),
-    hint: () => 'request one of the available templates with -l other=vbdomain=NAME, or ask the site admin to add it',
+    hint: () => 'request one of the available templates (qsub -l other=vbdomain=NAME; sbatch --vm-domain=NAME), or ask the site admin to add it',
   }),
   DOMAIN_XML_MALFORMED: entry<{ file: string; problems: string[] }>({
     kind: 'permanent',
@@ -387,7 +387,7 @@ export const errorCatalogue = {
   SHARE_UNAVAILABLE: entry<{ path: string; user: string; reason: string }>({
     kind: 'permanent',
     message: (p) => `the directory ${p.path} cannot be shared with the guest as ${p.user}: ${p.reason}`,
-    hint: (p) => `check that ${p.user} can enter ${p.path} on the node (ls -ld ${p.path}); or ask for staging instead: qsub -l other=vbstage=yes`,
+    hint: (p) => `check that ${p.user} can enter ${p.path} on the node (ls -ld ${p.path}); or ask for staging instead: qsub -l other=vbstage=yes (sbatch --vm-stage=yes)`,
   }),
   SHARE_NOT_ALLOWED: entry<{ template: string; path: string; allowed: string[] }>({
     kind: 'permanent',
@@ -416,7 +416,7 @@ export const errorCatalogue = {
   CATALOGUE_NONE: entry<{ rtes: string[] }>({
     kind: 'permanent',
     message: (p) => `the job asks for runtime environments (${p.rtes.join(', ')}), but this node has no software catalogue`,
-    hint: () => 'submit without vbrte, or ask the site to list its catalogues in catalogue.sources (docs/catalogue.md)',
+    hint: () => 'submit without vbrte (--vm-rte under Slurm), or ask the site to list its catalogues in catalogue.sources (docs/catalogue.md)',
   }),
   CATALOGUE_XML_INVALID: entry<{ source: string; line: number; column: number; reason: string }>({
     kind: 'permanent',

@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { VmbatchError } from '../errors/vmbatch-error.js';
-import { jobIdSchema, posixNameSchema } from '../job/names.js';
+import { posixNameSchema } from '../job/names.js';
 
 const decimal = z.string().regex(/^[0-9]{1,10}$/, 'must be a decimal number');
+
+/** A Slurm job id as slurmd and slurmstepd give it (an array task has its own). */
+export const slurmJobIdSchema = z.string().regex(/^[0-9]{1,10}$/, 'must be a Slurm job id (digits)');
 
 /**
  * What slurmd puts in the environment of a job's prolog and epilog (and so of the SPANK
@@ -11,7 +14,7 @@ const decimal = z.string().regex(/^[0-9]{1,10}$/, 'must be a decimal number');
  * them from the controller's record of the job; the submitter chose the working directory.
  */
 export const prologEnvSchema = z.object({
-  SLURM_JOB_ID: jobIdSchema.pipe(z.string().regex(/^[0-9]+$/, 'must be a Slurm job id (digits)')),
+  SLURM_JOB_ID: slurmJobIdSchema,
   SLURM_JOB_USER: posixNameSchema,
   SLURM_JOB_UID: decimal.transform(Number),
   SLURM_JOB_GID: decimal.transform(Number),

@@ -6,12 +6,12 @@ import type { Config } from '../config/schema.js';
 import { failedJobExitStatus } from '../errors/exit-codes.js';
 import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
 import { readJobScript } from '../job/job-script.js';
-import { jobIdSchema } from '../job/names.js';
 import { guestJobCommand } from '../remoteshell/job-command.js';
 import { readPreparedJob, runInGuest } from '../remoteshell/run-in-guest.js';
 import { shellQuote } from '../shell/quote.js';
 import { readJobFailure, jobFailureTextFile, type RecordedJobFailure } from '../state/job-failure.js';
 import { jobPaths } from '../state/job-paths.js';
+import { slurmJobIdSchema } from './prolog-env.js';
 import { runScontrol } from './scontrol.js';
 
 /** Slurm's step id of a batch job's script (SLURM_BATCH_SCRIPT). */
@@ -21,7 +21,7 @@ export const interactiveStepId = 4294967290;
 
 /** What the SPANK plugin and slurmstepd tell a task about itself (its environment). */
 export const taskEnvSchema = z.object({
-  SLURM_JOB_ID: jobIdSchema,
+  SLURM_JOB_ID: slurmJobIdSchema,
   /** the step (batchStepId for the batch script) */
   VMBATCH_TASK_STEP: z.string().regex(/^[0-9]+$/, 'must be a step id').transform(Number),
   /** the program Slurm was about to run (the batch script's path on the node, or srun's command) */

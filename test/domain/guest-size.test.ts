@@ -55,7 +55,7 @@ test('a request over the maximum is refused, never shrunk: every dimension at on
       'vmbatch: JOB_SIZE_TOO_LARGE: the job asks for a larger guest than the domain template testguest allows:',
       "  - 8 vCPUs (nodes=1:ppn=8): at most 4 vCPUs (<vbsize maxcpus='4'>)",
       "  - 1048575998951424 MiB (mem=999999999tb): at most 2048 MiB (<vbsize maxmemory='2048'>)",
-      '  hint: ask for no more than the limits above (qsub -l nodes=1:ppn=P,mem=SIZE), or for a template that allows more with -l other=vbdomain=NAME (docs/submitters.md, "The guest\'s size")',
+      '  hint: ask for no more than the limits above (qsub -l nodes=1:ppn=P,mem=SIZE), or for a template that allows more (qsub -l other=vbdomain=NAME; sbatch --vm-domain=NAME; docs/submitters.md, "The guest\'s size")',
     ].join('\n'),
   );
   const perCpu = await expectVmbatchError(() => resolveGuestSize(testguest, { vcpus: 4, memoryPerVcpuMiB: 1024, origin: { vcpus: 'procs=4', memory: 'pmem=1gb' } }, node), 'JOB_SIZE_TOO_LARGE');

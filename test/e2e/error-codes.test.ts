@@ -61,7 +61,7 @@ test('CATALOGUE_NONE: a job asking for runtime environments on a node without ca
   assert.is(
     stderr,
     'vmbatch: CATALOGUE_NONE: the job asks for runtime environments (APPS/BIO/WEKA-3.4.10), but this node has no software catalogue\n' +
-      '  hint: submit without vbrte, or ask the site to list its catalogues in catalogue.sources (docs/catalogue.md)\n' +
+      '  hint: submit without vbrte (--vm-rte under Slurm), or ask the site to list its catalogues in catalogue.sources (docs/catalogue.md)\n' +
       'vmbatch: job 7620.vm is aborted.',
   );
 });

@@ -31,7 +31,7 @@ test('a permanent error: the prologue lets the job run, remoteshell ends it at o
   assert.is(
     pro.stderr,
     `vmbatch: DOMAIN_NOT_FOUND: no domain template 'nosuch' in ${mom.domainsDir} (available: testguest)\n` +
-      '  hint: request one of the available templates with -l other=vbdomain=NAME, or ask the site admin to add it\n' +
+      '  hint: request one of the available templates (qsub -l other=vbdomain=NAME; sbatch --vm-domain=NAME), or ask the site admin to add it\n' +
       'vmbatch: job 7801.vm does not run: it ends at once with exit status 255.',
   );
   assert.is(readFileSync(notice('7801.vm'), 'utf8'), pro.stderr + '\n', 'the notice in the working directory says the same');

@@ -115,7 +115,7 @@ async function refused(job: JobSpec, expected: string): Promise<void> {
 }
 
 const tooLargeHint =
-  '  hint: ask for no more than the limits above (qsub -l nodes=1:ppn=P,mem=SIZE), or for a template that allows more with -l other=vbdomain=NAME (docs/submitters.md, "The guest\'s size")';
+  '  hint: ask for no more than the limits above (qsub -l nodes=1:ppn=P,mem=SIZE), or for a template that allows more (qsub -l other=vbdomain=NAME; sbatch --vm-domain=NAME; docs/submitters.md, "The guest\'s size")';
 const invalidHint = '  hint: ask for the CPUs and memory of one guest, e.g. qsub -l nodes=1:ppn=2,mem=2gb (docs/submitters.md, "The guest\'s size")';
 
 test("a request over the template's maximum aborts the job (1), naming each limit; never a smaller guest", async () => {

@@ -83,7 +83,7 @@ test("a submitter's image on a DISK template is refused at planning, before any 
   assert.is(
     stderr,
     `vmbatch: USER_IMAGE_REFUSED: the guest image '${url}' requested with vbuserimage is refused: the domain template contextualizes by DISK, writing into partition vda2 of this image, whose partition table would be the submitter's; submitter images need a CDROM or ROOTSSH template\n` +
-      '  hint: request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage\n' +
+      '  hint: request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage (--vm-image under Slurm)\n' +
       'vmbatch: job 7501.vm is aborted.',
   );
 });
@@ -105,7 +105,7 @@ test("a double-encoded '..' or a control character in vbuserimage, and a second 
   assert.is(
     await refusedJob('7503.vm', `other=vbuserimage=${encoded}:vbuserimagehash=${hash}`),
     `vmbatch: USER_IMAGE_REFUSED: the guest image '${encoded}' requested with vbuserimage is refused: it contains '%25', an escaped '%' (a double-encoded escape)\n` +
-      '  hint: request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage\n' +
+      '  hint: request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage (--vm-image under Slurm)\n' +
       'vmbatch: job 7503.vm is aborted.',
   );
   const twice = await refusedJob('7504.vm', `other=vbdomain=testguest,nodes=1,other=vbuserimage=${server.url('/users/disk.qcow2')}`);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { freshWorkdir } from '../helpers/share-jobs.js';
 import { waitForFs } from '../helpers/wait-for-fs.js';
-import { asUser, nodeState, setupSlurmNode, slurmLeftovers, submit, teardownSlurmNode, waitForJobEnd, type SlurmNode } from '../slurm/cluster.js';
+import { asUser, setupSlurmNode, slurmLeftovers, submit, teardownSlurmNode, waitForJobEnd, waitForNoJobs, waitForNodeState, type SlurmNode } from '../slurm/cluster.js';
 
 let node: SlurmNode;
 let user: HostUser;
@@ -39,7 +39,7 @@ exit 3
     readFileSync(join(dir, `out-${jobId}.txt`), 'utf8'),
     `host=vmbatch-guest uid=31337 gid=31338 user=vbe2e pwd=${dir} home=/home/vbe2e\njob=${jobId} args=2:one|two words\ninput from the node\nto-stderr\n`,
   );
-  assert.is(await nodeState(), 'idle');
+  await waitForNodeState(/^idle$/);
   await nothingLeft();
 });
 
@@ -63,19 +63,22 @@ echo released
   const two = await asUser(user, ['srun', '-n', '2', '--vm-domain=testguest', 'sh', '-c', 'echo "$SLURM_PROCID $(uname -n)"'], { cwd: dir });
   assert.is(two.exitCode, 0, two.stderr);
   assert.equal(two.stdout.split('\n').sort(), ['0 vmbatch-guest', '1 vmbatch-guest']);
+  await waitForNoJobs(user);
   await nothingLeft();
 });
 
 test('srun --pty and salloc give the submitter a terminal in the guest', async () => {
   const dir = freshWorkdir(user, 'slurm-pty-');
   const pty = await asUser(user, ['script', '-qec', 'srun --pty /bin/sh', '/dev/null'], { cwd: dir, input: 'echo "$(uname -n) $(tty) $(id -un)"; exit 7\n' });
+  await waitForNoJobs(user);
   assert.match(pty.stdout.replaceAll('\r', ''), /\nvmbatch-guest \/dev\/pts\/[0-9]+ vbe2e\n/);
   assert.match(pty.stdout, /task 0: Exited with exit code 7/);
   const salloc = await asUser(user, ['script', '-qec', 'salloc', '/dev/null'], { cwd: dir, input: 'echo "$(uname -n) $(pwd) $0"; exit 4\n' });
   // salloc's shell is the submitter's login shell in the guest (the node's bash is not there)
   assert.match(salloc.stdout.replaceAll('\r', ''), new RegExp(`\\nvmbatch-guest ${dir} -?/bin/sh\\n`));
   assert.match(salloc.stdout, /task 0: Exited with exit code 4/);
-  assert.is(await nodeState(), 'idle');
+  await waitForNoJobs(user);
+  await waitForNodeState(/^idle$/);
   await nothingLeft();
 });
 
@@ -122,7 +125,7 @@ test('scancel of a running job destroys its guest and leaves nothing', async () 
   const cancel = await asUser(user, ['scancel', jobId], { cwd: dir });
   assert.is(cancel.exitCode, 0, cancel.stderr);
   assert.is((await waitForJobEnd(jobId))?.JobState, 'CANCELLED');
-  assert.is(await nodeState(), 'idle');
+  await waitForNodeState(/^idle$/);
   await nothingLeft();
 });
 

@@ -39,7 +39,7 @@ test('every refusal says why, in words the submitter reads', async () => {
   assert.is(
     formatError(error),
     "vmbatch: USER_IMAGE_REFUSED: the guest image 'file:///etc/shadow' requested with vbuserimage is refused: only http:// and https:// URLs are accepted, not file://\n" +
-      '  hint: request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage',
+      '  hint: request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage (--vm-image under Slurm)',
   );
 });
 

@@ -122,3 +122,25 @@ export async function slurmLeftovers(node: SlurmNode): Promise<{ domains: string
   }
   return { domains: names.split('\n').map((n) => n.trim()).filter((n) => /^vmbatch-9[0-9]{5,}$/.test(n)), jobs };
 }
+
+/** Waits until the user has no job left, not even one whose epilog still runs (srun's and salloc's allocations end after the command returns). */
+export async function waitForNoJobs(user: HostUser, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const queue = (await execa('squeue', ['-h', '-u', user.user, '-o', '%i %T'])).stdout.trim();
+    if (queue === '') return;
+    if (Date.now() > deadline) throw new Error(`jobs of ${user.user} still queued after ${timeoutMs} ms: ${queue}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Waits until sinfo reports the node in a state `pattern` matches (a resumed node answers slurmctld's next ping). */
+export async function waitForNodeState(pattern: RegExp, timeoutMs = 120_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await nodeState();
+    if (pattern.test(state)) return state;
+    if (Date.now() > deadline) throw new Error(`node ${slurmNode} is ${state}, not ${pattern}, after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

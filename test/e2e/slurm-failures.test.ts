@@ -1,0 +1,120 @@
+// What goes wrong under a real Slurm, and who pays: a submitter's mistake is refused at submit
+// time or fails only that job (reason in its output, the node stays idle); a guest that never
+// gets ready is requeued, boundedly; only a fault of the node drains it; other users cannot
+// reach a job's guest.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
+import { domainsDir } from '../helpers/paths.js';
+import { freshWorkdir } from '../helpers/share-jobs.js';
+import { waitForFs } from '../helpers/wait-for-fs.js';
+import { asUser, setupSlurmNode, slurmLeftovers, slurmNode, submit, teardownSlurmNode, waitForJob, waitForJobEnd, waitForNodeState, writeNodeConfig, type SlurmNode } from '../slurm/cluster.js';
+
+const shipped = readFileSync(`${domainsDir}/testguest.xml`, 'utf8');
+// the guest has no driver for a SATA CD-ROM: it never finds its context and never reports ready
+const silent = shipped.replace("<target dev='hdc' bus='ide'/>", "<target dev='sda' bus='sata'/>").replace("timeout='120'", "timeout='8'");
+
+let node: SlurmNode;
+let user: HostUser;
+let other: HostUser;
+
+test.before(async () => {
+  user = await ensureHostUser('vbe2e', 31337, 31338);
+  other = await ensureHostUser('vbother', 31339, 31340);
+  node = setupSlurmNode({ domains: { silent }, config: { maxAttempts: 2 } });
+});
+test.after(() => teardownSlurmNode(node));
+
+const nothingLeft = async () => assert.equal(await slurmLeftovers(node), { domains: [], jobs: [] });
+
+test('a malformed --vm-* option is refused by sbatch itself with its exact text: nothing queued, the node idle', async () => {
+  const dir = freshWorkdir(user, 'slurm-refused-');
+  const run = await asUser(user, ['sbatch', '--vm-domain=a/b', '--wrap', 'true'], { cwd: dir });
+  assert.is.not(run.exitCode, 0);
+  assert.is(
+    run.stderr,
+    "sbatch: error: vmbatch: --vm-domain=a/b: must be a template name of letters, digits, '.', '_' or '-'; ask the site which templates it offers, e.g. --vm-domain=debian12\n" +
+      'sbatch: error: Invalid --vm-domain argument: a/b',
+  );
+  const hash = await asUser(user, ['sbatch', '--vm-image-hash=sha256:abc', '--wrap', 'true'], { cwd: dir });
+  assert.match(hash.stderr, "sbatch: error: vmbatch: --vm-image-hash=sha256:abc: after 'sha256:' must come the 64 hexadecimal digits of the digest");
+  assert.is((await execa('squeue', ['-h', '-u', user.user])).stdout, '');
+  await waitForNodeState(/^idle$/);
+});
+
+test('a request the node refuses (no such template) fails only that job, with the reason in its output; the node stays idle', async () => {
+  const dir = freshWorkdir(user, 'slurm-nosuch-');
+  const jobId = await submit(user, dir, '#!/bin/sh\n#SBATCH --vm-domain=nosuch --output=out.txt\necho ran on the node\n');
+  const record = await waitForJobEnd(jobId);
+  assert.is(record?.JobState, 'FAILED');
+  assert.is(record?.ExitCode, '255:0');
+  assert.is(
+    readFileSync(join(dir, 'out.txt'), 'utf8'),
+    `vmbatch: DOMAIN_NOT_FOUND: no domain template 'nosuch' in ${node.domainsDir} (available: silent, testguest)\n` +
+      "  hint: request one of the available templates (qsub -l other=vbdomain=NAME; sbatch --vm-domain=NAME), or ask the site admin to add it\n" +
+      `vmbatch: job ${jobId} does not run: it ends at once with exit status 255.\n`,
+  );
+  await waitForNodeState(/^idle$/);
+  await nothingLeft();
+});
+
+test('a guest that never becomes ready is requeued, and fails for good after maxAttempts', async () => {
+  const dir = freshWorkdir(user, 'slurm-silent-');
+  const jobId = await submit(user, dir, '#!/bin/sh\n#SBATCH --vm-domain=silent --output=out-%j.txt --open-mode=append\necho never\n');
+  // the first attempt fails; the job's task asks Slurm to requeue it, which holds it back ~2 min
+  await waitForJob(jobId, 'requeued', (r) => r?.Restarts === '1' && r.JobState === 'PENDING');
+  await execa('scontrol', ['update', `jobid=${jobId}`, 'starttime=now']);
+  const record = await waitForJobEnd(jobId);
+  assert.is(record?.JobState, 'FAILED');
+  assert.is(record?.ExitCode, '255:0');
+  assert.is(record?.Restarts, '1');
+  const out = readFileSync(join(dir, `out-${jobId}.txt`), 'utf8');
+  assert.match(out, new RegExp(`^vmbatch: GUEST_NOT_READY: guest vmbatch-${jobId} did not report ready within 8 s; last console lines:\\n`));
+  assert.match(out, `\nvmbatch: job ${jobId} is requeued (attempt 1 of 2).\n`);
+  assert.match(out, `\nvmbatch: RETRIES_EXHAUSTED: `);
+  assert.match(out, new RegExp(`\\nvmbatch: job ${jobId} does not run: it ends at once with exit status 255\\.\\n$`));
+  assert.not.match(out, 'never');
+  await waitForNodeState(/^idle$/);
+  await nothingLeft();
+});
+
+test('another user can neither run a task in a job\'s guest nor open its session socket', async () => {
+  const dir = freshWorkdir(user, 'slurm-hostile-');
+  const jobId = await submit(user, dir, '#!/bin/sh\n#SBATCH --output=out.txt\necho up > started\nwhile [ ! -e release ]; do sleep 0.2; done\n');
+  await waitForFs(dir, () => existsSync(join(dir, 'started')), 120_000);
+  const task = await asUser(other, ['/usr/local/libexec/vmbatch/slurm-task', 'id'], { cwd: '/tmp' });
+  // the task's environment is the caller's to forge: ownership is checked against the job's state
+  const forged = await execa('/usr/local/libexec/vmbatch/slurm-task', ['id'], { uid: other.uid, gid: other.gid, cwd: '/tmp', env: { SLURM_JOB_ID: jobId, VMBATCH_TASK_STEP: '0', VMBATCH_TASK_ARGV0: 'id', PATH: '/usr/bin:/bin' }, extendEnv: false, reject: false });
+  assert.is(task.exitCode, 255);
+  assert.match(task.stderr, /^vmbatch: SLURM_ENVIRONMENT_INVALID: /);
+  assert.is(forged.exitCode, 255);
+  assert.is(forged.stderr.split('\n')[0], `vmbatch: JOB_NOT_OWNED: job ${jobId} belongs to vbe2e, not to uid 31339: only its submitter reaches its guest`);
+  const socket = join(node.stateDir, 'jobs', jobId, 'sessions.sock');
+  const open = await execa(process.execPath, ['-e', `require('net').connect(${JSON.stringify(socket)}).on('error', (e) => { console.log(e.code); process.exit(0) }).on('connect', () => { console.log('connected'); process.exit(0) })`], { uid: other.uid, gid: other.gid, reject: false });
+  assert.is(open.stdout, 'EACCES');
+  await execa('touch', [join(dir, 'release')]);
+  assert.is((await waitForJobEnd(jobId))?.ExitCode, '0:0');
+  await nothingLeft();
+});
+
+test('only a fault of the node drains it: a broken vmbatch config', async () => {
+  const dir = freshWorkdir(user, 'slurm-nodefault-');
+  writeNodeConfig(node, { maxAttempts: 'many' });
+  try {
+    const jobId = await submit(user, dir, '#!/bin/sh\n#SBATCH --output=out.txt\necho ran\n');
+    await waitForJob(jobId, 'held after the failed prolog', (r) => r?.JobState === 'PENDING' && /held/i.test(r.Reason ?? ''));
+    assert.match(await waitForNodeState(/^drain/), /^drain/);
+    assert.not.ok(existsSync(join(dir, 'out.txt')));
+    await execa('scancel', [jobId]);
+  } finally {
+    writeNodeConfig(node, { maxAttempts: 2 });
+    await execa('scontrol', ['update', `nodename=${slurmNode}`, 'state=resume']);
+  }
+  await waitForNodeState(/^idle$/);
+  await nothingLeft();
+});
+
+test.run();
