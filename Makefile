@@ -1,5 +1,5 @@
 # vmbatch — the two commands of the README are `make demo` and `make test`.
-.PHONY: all setup build guest demo test test-unit bench bench-shares bench-compare install-hooks install-slurm clean
+.PHONY: all setup build guest demo test test-unit bench bench-shares bench-slurm bench-compare install-hooks install-slurm clean
 
 all: build
 
@@ -31,6 +31,11 @@ bench: setup
 	node dist/bench/context.js
 	node dist/bench/catalogue.js
 	node dist/bench/shares.js
+	node dist/bench/slurm.js
+
+## vmbatch under the test Slurm alone: whole jobs, the prolog's phases, srun steps into a guest, the session multiplexer's memory
+bench-slurm: setup
+	node dist/bench/slurm.js
 
 ## the shared working directory alone (~9 min with 1 GiB; quicker: make bench-shares VMBATCH_BENCH_SHARE_MIB=256)
 bench-shares: setup

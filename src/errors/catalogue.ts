@@ -60,7 +60,7 @@ export const errorCatalogue = {
   }),
   USER_IMAGE_REFUSED: entry<{ image: string; reason: string }>({
     kind: 'permanent',
-    message: (p) => `the guest image '${p.image}' requested with vbuserimage is refused: ${p.reason}`,
+    message: (p) => `the guest image '${p.image}' requested with vbuserimage (Slurm: --vm-image) is refused: ${p.reason}`,
     hint: () =>
       'request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage (--vm-image under Slurm)',
   }),

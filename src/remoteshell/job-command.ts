@@ -1,11 +1,12 @@
 import type { JobRteSetup } from '../context/rte-layout.js';
 import { shellQuote } from '../shell/quote.js';
 
-/** The job environment remoteshell carries into the guest: Torque's PBS_* variables. */
-export function jobEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+/** The job environment remoteshell carries into the guest: the batch system's variables, Torque's PBS_* (or Slurm's SLURM_*). */
+export function jobEnvironment(env: NodeJS.ProcessEnv, batchSystem: 'PBS' | 'SLURM' = 'PBS'): Record<string, string> {
   const out: Record<string, string> = {};
+  const ours = new RegExp(`^${batchSystem}_[A-Z0-9_]+$`);
   for (const [name, value] of Object.entries(env)) {
-    if (value !== undefined && /^PBS_[A-Z0-9_]+$/.test(name)) out[name] = value;
+    if (value !== undefined && ours.test(name)) out[name] = value;
   }
   return out;
 }

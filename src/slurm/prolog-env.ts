@@ -33,7 +33,12 @@ export type PrologEnv = z.infer<typeof prologEnvSchema>;
 
 /** Validates the prolog's (or epilog's) environment, reporting every problem at once. */
 export function parsePrologEnv(env: NodeJS.ProcessEnv, hook: 'prolog' | 'epilog'): PrologEnv {
-  const parsed = prologEnvSchema.safeParse(env);
+  return parseSlurmEnv(prologEnvSchema, env, hook);
+}
+
+/** Validates what Slurm (and the SPANK plugin) put in a hook's environment, naming each variable that is missing or wrong. */
+export function parseSlurmEnv<S extends z.ZodTypeAny>(schema: S, env: NodeJS.ProcessEnv, hook: 'prolog' | 'epilog' | 'task'): z.output<S> {
+  const parsed = schema.safeParse(env);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0]);

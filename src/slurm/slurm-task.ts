@@ -6,12 +6,12 @@ import type { Config } from '../config/schema.js';
 import { failedJobExitStatus } from '../errors/exit-codes.js';
 import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
 import { readJobScript } from '../job/job-script.js';
-import { guestJobCommand } from '../remoteshell/job-command.js';
+import { guestJobCommand, jobEnvironment } from '../remoteshell/job-command.js';
 import { readPreparedJob, runInGuest } from '../remoteshell/run-in-guest.js';
 import { shellQuote } from '../shell/quote.js';
 import { readJobFailure, jobFailureTextFile, type RecordedJobFailure } from '../state/job-failure.js';
 import { jobPaths } from '../state/job-paths.js';
-import { slurmJobIdSchema } from './prolog-env.js';
+import { parseSlurmEnv, slurmJobIdSchema } from './prolog-env.js';
 import { runScontrol } from './scontrol.js';
 
 /** Slurm's step id of a batch job's script (SLURM_BATCH_SCRIPT). */
@@ -37,12 +37,7 @@ export const taskEnvSchema = z.object({
 export async function runSlurmTask(args: string[], env: NodeJS.ProcessEnv, stdin: NodeJS.ReadStream = process.stdin): Promise<number> {
   try {
     const config = loadConfig();
-    const parsed = taskEnvSchema.safeParse(env);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `${String(i.path[0])}${env[String(i.path[0])] === undefined ? ' is not set' : `=${JSON.stringify(env[String(i.path[0])])} ${i.message}`}`);
-      throw new VmbatchError('SLURM_ENVIRONMENT_INVALID', { hook: 'task', problems });
-    }
-    const { SLURM_JOB_ID: jobId, VMBATCH_TASK_STEP: step, VMBATCH_TASK_ARGV0: program } = parsed.data;
+    const { SLURM_JOB_ID: jobId, VMBATCH_TASK_STEP: step, VMBATCH_TASK_ARGV0: program } = parseSlurmEnv(taskEnvSchema, env, 'task');
     const uid = process.getuid?.();
     const failure = readJobFailure(jobPaths(config.stateDir, jobId).dir);
     if (failure) {
@@ -51,22 +46,14 @@ export async function runSlurmTask(args: string[], env: NodeJS.ProcessEnv, stdin
     }
     const state = readPreparedJob(config, jobId, uid);
     const run = step === batchStepId ? batchScriptCommand(program, args) : step === interactiveStepId ? allocationShell(stdin) : stepCommand(program, args, stdin);
-    const command = guestJobCommand({ workdir: state.workdir ?? process.cwd(), home: state.home, env: slurmEnvironment(env), run: run.run, rte: state.rte });
+    // slurmstepd started the task in its working directory (the job's, or the step's --chdir)
+    const command = guestJobCommand({ workdir: process.cwd(), home: state.home, env: jobEnvironment(env, 'SLURM'), run: run.run, rte: state.rte });
     const input = run.script === undefined ? stdin : Object.assign(Readable.from([run.script]), { isTTY: false as const });
     return await runInGuest(config, state, { command, interactive: run.interactive, forwardStdin: true }, { stdin: input as NodeJS.ReadStream, term: env.TERM });
   } catch (error) {
     process.stderr.write(formatError(error) + '\n');
     return failedJobExitStatus;
   }
-}
-
-/** The job environment a task carries into the guest: Slurm's SLURM_* variables. */
-export function slurmEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) {
-    if (value !== undefined && /^SLURM_[A-Z0-9_]+$/.test(name)) out[name] = value;
-  }
-  return out;
 }
 
 // The batch step: the script slurmstepd wrote (the submitter's file: read without following a

@@ -88,7 +88,7 @@ test('an unknown template and a refused vbuserimage abort the job (1)', async ()
   const missing = await failingJob('203.vm', 'other=vbdomain=nosuch', 1);
   assert.match(missing.stderr, `vmbatch: DOMAIN_NOT_FOUND: no domain template 'nosuch' in ${mom.domainsDir} (available: broken, crashing, noimage, silent, testguest, unknowntag)`);
   const image = await failingJob('204.vm', 'other=vbuserimage=file:///etc/shadow', 1);
-  assert.match(image.stderr, "vmbatch: USER_IMAGE_REFUSED: the guest image 'file:///etc/shadow' requested with vbuserimage is refused: this node has no user image policy");
+  assert.match(image.stderr, "vmbatch: USER_IMAGE_REFUSED: the guest image 'file:///etc/shadow' requested with vbuserimage (Slurm: --vm-image) is refused: this node has no user image policy");
 });
 
 test('a base image that does not exist aborts the job (1)', async () => {

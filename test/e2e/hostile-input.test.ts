@@ -82,7 +82,7 @@ test("a submitter's image on a DISK template is refused at planning, before any 
   const stderr = await refusedJob('7501.vm', `other=vbdomain=diskuser:vbuserimage=${url}:vbuserimagehash=${hash}`);
   assert.is(
     stderr,
-    `vmbatch: USER_IMAGE_REFUSED: the guest image '${url}' requested with vbuserimage is refused: the domain template contextualizes by DISK, writing into partition vda2 of this image, whose partition table would be the submitter's; submitter images need a CDROM or ROOTSSH template\n` +
+    `vmbatch: USER_IMAGE_REFUSED: the guest image '${url}' requested with vbuserimage (Slurm: --vm-image) is refused: the domain template contextualizes by DISK, writing into partition vda2 of this image, whose partition table would be the submitter's; submitter images need a CDROM or ROOTSSH template\n` +
       '  hint: request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage (--vm-image under Slurm)\n' +
       'vmbatch: job 7501.vm is aborted.',
   );
@@ -104,7 +104,7 @@ test("a double-encoded '..' or a control character in vbuserimage, and a second 
   const encoded = server.url('/users/%252e%252e/%252e%252e/etc/passwd');
   assert.is(
     await refusedJob('7503.vm', `other=vbuserimage=${encoded}:vbuserimagehash=${hash}`),
-    `vmbatch: USER_IMAGE_REFUSED: the guest image '${encoded}' requested with vbuserimage is refused: it contains '%25', an escaped '%' (a double-encoded escape)\n` +
+    `vmbatch: USER_IMAGE_REFUSED: the guest image '${encoded}' requested with vbuserimage (Slurm: --vm-image) is refused: it contains '%25', an escaped '%' (a double-encoded escape)\n` +
       '  hint: request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage (--vm-image under Slurm)\n' +
       'vmbatch: job 7503.vm is aborted.',
   );

@@ -122,7 +122,7 @@ test("a submitter's image within the policy boots; one outside it aborts the job
   assert.is(run.exitCode, 1);
   assert.is(
     run.stderr,
-    `vmbatch: USER_IMAGE_REFUSED: the guest image '${server.url('/etc/../users/x.img')}' requested with vbuserimage is refused: its path contains '..', '.' or '\\'\n` +
+    `vmbatch: USER_IMAGE_REFUSED: the guest image '${server.url('/etc/../users/x.img')}' requested with vbuserimage (Slurm: --vm-image) is refused: its path contains '..', '.' or '\\'\n` +
       '  hint: request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage (--vm-image under Slurm)\n' +
       'vmbatch: job 321.vm is aborted.',
   );

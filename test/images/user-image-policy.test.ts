@@ -11,7 +11,7 @@ const policy: UserImagePolicy = { allow: ['https://images.example.org/vm/', 'htt
 const hash = `sha256:${'a'.repeat(64)}`;
 const check = (image: string, hashText: string | undefined) => checkUserImage({ image, hashText, policy, policyPath: '/etc/vmbatch/user-images.json' });
 const reason = async (image: string, hashText: string | undefined) =>
-  (await expectVmbatchError(() => check(image, hashText), 'USER_IMAGE_REFUSED')).message.replace(`the guest image '${image}' requested with vbuserimage is refused: `, '');
+  (await expectVmbatchError(() => check(image, hashText), 'USER_IMAGE_REFUSED')).message.replace(`the guest image '${image}' requested with vbuserimage (Slurm: --vm-image) is refused: `, '');
 
 test('an image under an allowed prefix with its hash becomes a policy-bound source', () => {
   assert.equal(check('https://images.example.org/vm/alice/sl7.qcow2', hash), {
@@ -26,7 +26,7 @@ test('an image under an allowed prefix with its hash becomes a policy-bound sour
 
 test('every refusal says why, in words the submitter reads', async () => {
   const none = await expectVmbatchError(() => checkUserImage({ image: 'https://x/y', hashText: hash, policy: undefined, policyPath: '/etc/vmbatch/user-images.json' }), 'USER_IMAGE_REFUSED');
-  assert.is(none.message, "the guest image 'https://x/y' requested with vbuserimage is refused: this node has no user image policy (/etc/vmbatch/user-images.json)");
+  assert.is(none.message, "the guest image 'https://x/y' requested with vbuserimage (Slurm: --vm-image) is refused: this node has no user image policy (/etc/vmbatch/user-images.json)");
   assert.is(await reason('file:///etc/shadow', hash), 'only http:// and https:// URLs are accepted, not file://');
   assert.is(await reason('/etc/shadow', hash), 'it is not a URL (only http:// and https:// URLs are accepted, never host paths)');
   assert.is(await reason('https://images.example.org/vm/../../etc/passwd', hash), "its path contains '..', '.' or '\\'");
@@ -38,7 +38,7 @@ test('every refusal says why, in words the submitter reads', async () => {
   const error = await expectVmbatchError(() => check('file:///etc/shadow', hash), 'USER_IMAGE_REFUSED');
   assert.is(
     formatError(error),
-    "vmbatch: USER_IMAGE_REFUSED: the guest image 'file:///etc/shadow' requested with vbuserimage is refused: only http:// and https:// URLs are accepted, not file://\n" +
+    "vmbatch: USER_IMAGE_REFUSED: the guest image 'file:///etc/shadow' requested with vbuserimage (Slurm: --vm-image) is refused: only http:// and https:// URLs are accepted, not file://\n" +
       '  hint: request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage (--vm-image under Slurm)',
   );
 });

@@ -11,6 +11,17 @@ test('only the PBS_* environment of the job goes to the guest', () => {
   assert.equal(jobEnvironment({ PBS_JOBID: '2.vm', PBS_O_WORKDIR: '/home/u', HOME: '/home/u', PATH: '/bin', pbs_x: 'no' }), { PBS_JOBID: '2.vm', PBS_O_WORKDIR: '/home/u' });
 });
 
+test("a Slurm task carries Slurm's SLURM_* variables instead", () => {
+  assert.equal(jobEnvironment({ SLURM_JOB_ID: '900001', SLURM_PROCID: '1', PBS_JOBID: '2.vm', VMBATCH_TASK_ARGV0: 'echo', PATH: '/bin' }, 'SLURM'), { SLURM_JOB_ID: '900001', SLURM_PROCID: '1' });
+});
+
+test('a Slurm task runs its own command after its prelude (the batch script received on stdin), quoted, keeping the status', () => {
+  assert.is(
+    guestJobCommand({ workdir: '/home/u/run', env: { SLURM_JOB_ID: '900001' }, run: { prelude: ['vmbatch_script=$(mktemp)'], command: `"$vmbatch_script" 'two words'` } }),
+    ['vmbatch_script=$(mktemp)', 'cd /home/u/run 2>/dev/null || cd', 'export SLURM_JOB_ID=900001', `"$vmbatch_script" 'two words'`, 'vmbatch_rc=$?', 'sync', 'exit $vmbatch_rc'].join('\n'),
+  );
+});
+
 test('the batch command enters the workdir, exports, runs the script, syncs and keeps the status', () => {
   assert.is(
     guestJobCommand({ workdir: "/home/o'brien", env: { PBS_JOBID: '2.vm', PBS_JOBNAME: 'a b' }, script: '/var/spool/vmbatch/jobs/2.vm.SC' }),

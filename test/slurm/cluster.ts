@@ -1,12 +1,12 @@
 // Drives the real single-node Slurm that scripts/start-slurm.sh runs: a vmbatch node config for
 // its SPANK plugin (the wrappers read /var/lib/vmbatch/slurm-node.json), jobs submitted as an
 // ordinary user with the real sbatch, srun and salloc, job records from scontrol (no accounting).
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { HostUser } from '../helpers/host-user.js';
-import { domainsDir as shippedDomains, testGuestDir } from '../helpers/paths.js';
+import { makeNodeTree, type NodeTree } from '../helpers/node-tree.js';
 
 /** The config file the installed Slurm wrappers name (scripts/setup.sh). */
 export const slurmNodeConfig = '/var/lib/vmbatch/slurm-node.json';
@@ -14,25 +14,11 @@ export const slurmNodeConfig = '/var/lib/vmbatch/slurm-node.json';
 export const slurmNode = hostname().split('.')[0]!;
 
 /** One vmbatch node under the test Slurm: state, templates, log. */
-export interface SlurmNode {
-  root: string;
-  stateDir: string;
-  domainsDir: string;
-  logFile: string;
-}
+export type SlurmNode = NodeTree;
 
 /** Writes the node's vmbatch config (atomically: slurmd may start a job meanwhile) with the shipped test guest template. */
 export function setupSlurmNode(options: { config?: Record<string, unknown>; domains?: Record<string, string> } = {}): SlurmNode {
-  const root = mkdtempSync('/tmp/vmbatch-slurm-');
-  chmodSync(root, 0o755);
-  const stateDir = join(root, 'state');
-  mkdirSync(stateDir, { mode: 0o755 });
-  const domainsDir = join(root, 'domains');
-  mkdirSync(domainsDir);
-  const atGuest = (xml: string) => xml.replaceAll('/var/lib/vmbatch/guest/', `${testGuestDir}/`);
-  writeFileSync(join(domainsDir, 'testguest.xml'), atGuest(readFileSync(join(shippedDomains, 'testguest.xml'), 'utf8')));
-  for (const [name, xml] of Object.entries(options.domains ?? {})) writeFileSync(join(domainsDir, `${name}.xml`), atGuest(xml));
-  const node = { root, stateDir, domainsDir, logFile: join(root, 'vmbatch.log') };
+  const node = makeNodeTree('/tmp/vmbatch-slurm-', options.domains);
   writeNodeConfig(node, options.config ?? {});
   return node;
 }

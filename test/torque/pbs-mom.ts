@@ -1,12 +1,13 @@
 // A stand-in for pbs_mom: it installs and calls the vmbatch hooks exactly as
 // shared/reference/torque-contract.md records a real Torque 6.1.3 doing it (argv, environment,
 // uid, cwd, umask, stdin, hook permission checks). Torque itself is not packaged in Debian.
-import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import type { HostUser } from '../helpers/host-user.js';
-import { domainsDir as shippedDomains, repoRoot, testGuestDir } from '../helpers/paths.js';
+import { makeNodeTree } from '../helpers/node-tree.js';
+import { repoRoot } from '../helpers/paths.js';
 
 /** One fake compute node: mom_priv with the hooks, a state dir, domains and a config. */
 export interface Mom {
@@ -50,21 +51,11 @@ export interface MomOptions {
 
 /** Sets up a node: hooks installed by scripts/install-hooks.sh, config, and the shipped test guest template. */
 export async function setupMom(options: MomOptions = {}): Promise<Mom> {
-  const root = mkdtempSync('/tmp/vmbatch-mom-');
-  chmodSync(root, 0o755);
+  const { root, stateDir, domainsDir, logFile } = makeNodeTree('/tmp/vmbatch-mom-', options.domains);
   const momPriv = join(root, 'mom_priv');
   mkdirSync(join(momPriv, 'jobs'), { recursive: true });
   chmodSync(momPriv, 0o751);
   chmodSync(join(momPriv, 'jobs'), 0o751);
-  const stateDir = join(root, 'state');
-  mkdirSync(stateDir, { mode: 0o755 });
-  const domainsDir = join(root, 'domains');
-  mkdirSync(domainsDir);
-  // the templates name the test guest's files; VMBATCH_TEST_GUEST moves them (helpers/paths.ts)
-  const atGuest = (xml: string) => xml.replaceAll('/var/lib/vmbatch/guest/', `${testGuestDir}/`);
-  writeFileSync(join(domainsDir, 'testguest.xml'), atGuest(readFileSync(join(shippedDomains, 'testguest.xml'), 'utf8')));
-  for (const [name, xml] of Object.entries(options.domains ?? {})) writeFileSync(join(domainsDir, `${name}.xml`), atGuest(xml));
-  const logFile = join(root, 'vmbatch.log');
   const configFile = join(root, 'vmbatch.json');
   writeFileSync(configFile, JSON.stringify({ domainsDir, stateDir, logFile, defaultDomain: 'testguest', ...options.config }, null, 2), { mode: 0o644 });
   const starter = join(root, 'bin', 'vmbatch-remoteshell');
