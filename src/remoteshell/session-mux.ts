@@ -27,14 +27,14 @@ export interface SessionMuxSetup {
  * so one connection): holds that connection and serves SSH on a unix socket of the submitter's,
  * opening a channel on the guest's connection for each session a task asks for (exec with its
  * terminal, window changes, signals, exit status). Slurm jobs need it: the batch script and
- * srun steps run at once. Binds as root, then runs as the submitter: it can do nothing they
- * cannot. Says `ready` on fd 3; ends when the guest's connection ends.
+ * srun steps run at once. Binds as root, then runs as the submitter (before it talks to the
+ * guest): it can do nothing they cannot. Says `ready` on fd 3; ends when the guest's connection ends.
  */
 export async function runSessionMux(setup: SessionMuxSetup): Promise<void> {
-  const guest = await connectGuest({ socket: setup.guestSocket, user: setup.user, privateKey: setup.userPrivateKey, hostPublicKey: setup.guestHostPublicKey });
   const allowed = utils.parseKey(setup.userPrivateKey);
   if (allowed instanceof Error) throw allowed;
   const allowedBlob = allowed.getPublicSSH();
+  let guest: Client | undefined;
   const server = new Server({ hostKeys: [setup.muxHostPrivateKey] }, (client) => {
     client.on('authentication', (ctx) => {
       // only the job's key, proven by its signature, and only as the submitter
@@ -42,7 +42,7 @@ export async function runSessionMux(setup: SessionMuxSetup): Promise<void> {
       if (!ctx.signature) return ctx.accept();
       return allowed.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) === true ? ctx.accept() : ctx.reject(['publickey']);
     });
-    client.on('ready', () => client.on('session', (acceptSession) => serveSession(guest, acceptSession())));
+    client.on('ready', () => client.on('session', (acceptSession) => guest && serveSession(guest, acceptSession())));
     // a task that went away mid-handshake is no fault of the multiplexer's
     client.on('error', () => client.end());
   });
@@ -50,12 +50,15 @@ export async function runSessionMux(setup: SessionMuxSetup): Promise<void> {
   await listen(server, setup.listenSocket);
   chownSync(setup.listenSocket, setup.uid, setup.gid);
   chmodSync(setup.listenSocket, 0o600);
-  // everything that needs root is done: from here on the submitter's own rights
+  // everything that needs root is done: the guest (which its submitter controls, root included)
+  // talks only to a process with the submitter's own rights
   process.setgroups?.([setup.gid]);
   process.setgid?.(setup.gid);
   process.setuid?.(setup.uid);
-  guest.on('close', () => process.exit(0));
-  guest.on('error', () => process.exit(0));
+  const connected = await connectGuest({ socket: setup.guestSocket, user: setup.user, privateKey: setup.userPrivateKey, hostPublicKey: setup.guestHostPublicKey });
+  guest = connected;
+  connected.on('close', () => process.exit(0));
+  connected.on('error', () => process.exit(0));
   try {
     writeSync(3, 'ready\n');
   } catch {

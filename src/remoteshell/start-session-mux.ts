@@ -13,7 +13,7 @@ import { runSessionMux } from './session-mux.js';
 
 /** The multiplexer's files in a job directory: its socket, key, pid (teardown stops it) and log. */
 export function sessionMuxFiles(jobDir: string): { socket: string; hostKey: string; pidFile: string; logFile: string } {
-  return { socket: join(jobDir, 'sessions.sock'), hostKey: join(jobDir, 'session-host-key'), pidFile: join(jobDir, 'session-mux.pid'), logFile: join(jobDir, 'session-mux.log') };
+  return { socket: join(jobDir, 'session-mux.sock'), hostKey: join(jobDir, 'session-host-key'), pidFile: join(jobDir, 'session-mux.pid'), logFile: join(jobDir, 'session-mux.log') };
 }
 
 /**

@@ -10,6 +10,7 @@ import { writeJobFailure, writeJobFailureText } from '../state/job-failure.js';
 import { jobPaths } from '../state/job-paths.js';
 import { writeJobOwner } from '../state/job-owner.js';
 import { parsePrologEnv, type PrologEnv } from './prolog-env.js';
+import { withJobLock, writeJobRun } from './job-run.js';
 import { slurmJobDescription } from './slurm-job.js';
 
 /** What the prolog tells the SPANK plugin: 0 the job goes on (to run, or to end at once with its reason), 1 a fault of this node (Slurm drains it). */
@@ -30,37 +31,57 @@ export const nodeFaultCodes: ReadonlySet<string> = new Set(['CONFIG_UNREADABLE',
  */
 export async function runSlurmProlog(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const started = Date.now();
-  const timings: PhaseTimings = {};
-  let config: Config | undefined;
-  let slurm: PrologEnv | undefined;
-  let attempt = 1;
+  let config: Config;
+  let slurm: PrologEnv;
   try {
     config = loadConfig();
     if (process.getuid?.() !== 0) throw new VmbatchError('NOT_ROOT', { hook: 'Slurm prolog' });
     slurm = parsePrologEnv(env, 'prolog');
-    // Slurm counts the job's starts itself, on whichever node they were
-    attempt = slurm.SLURM_JOB_RESTART_COUNT + 1;
+  } catch (thrown) {
+    return nodeFault(undefined, undefined, thrown);
+  }
+  const known = { config, slurm };
+  try {
+    // one start or end of this job at a time: a requeued job may start again here before the
+    // epilog of its previous start has run
+    return await withJobLock(config, slurm.SLURM_JOB_ID, 'prolog', () => startSlurmJob(known.config, known.slurm, argv, started));
+  } catch (thrown) {
+    return nodeFault(config, slurm, thrown);
+  }
+}
+
+// Starts the job's guest; a job that cannot run records why for its task (the prolog succeeds)
+// unless the node is at fault.
+async function startSlurmJob(config: Config, slurm: PrologEnv, argv: string[], started: number): Promise<number> {
+  // Slurm counts the job's starts itself, on whichever node they were
+  const attempt = slurm.SLURM_JOB_RESTART_COUNT + 1;
+  const timings: PhaseTimings = {};
+  try {
     const job = await slurmJobDescription(slurm, argv);
     await startJob(config, job, { attempt, started, timings, hook: 'slurm-prolog' });
+    writeJobRun(jobPaths(config.stateDir, job.jobId).dir, slurm.SLURM_JOB_RESTART_COUNT);
     return SlurmPrologExit.ok;
   } catch (thrown) {
-    const verdict = await settleFailedStart(config, slurm?.SLURM_JOB_ID, thrown, attempt, 'slurm-prolog');
+    const verdict = await settleFailedStart(config, slurm.SLURM_JOB_ID, thrown, attempt, 'slurm-prolog');
     const code = errorCodeOf(verdict.error);
-    const log = config && createLogger(config.logFile, 'slurm-prolog');
-    if (!config || !slurm || nodeFaultCodes.has(code)) {
-      process.stderr.write(`${formatError(verdict.error)}\nvmbatch: a fault of this node: Slurm drains it and requeues the job held.\n`);
-      log?.error('node fault', { job: slurm?.SLURM_JOB_ID, code });
-      return SlurmPrologExit.nodeFault;
-    }
+    if (nodeFaultCodes.has(code)) return nodeFault(config, slurm, verdict.error);
+    const log = createLogger(config.logFile, 'slurm-prolog');
     try {
       recordFailure(config, slurm, verdict);
     } catch (recordError) {
-      log?.error('cannot record the failure', { job: slurm.SLURM_JOB_ID, code, error: String(recordError) });
+      log.error('cannot record the failure', { job: slurm.SLURM_JOB_ID, code, error: String(recordError) });
       return SlurmPrologExit.nodeFault;
     }
-    log?.error('failed', { job: slurm.SLURM_JOB_ID, code, verdict: verdict.action, attempt });
+    log.error('failed', { job: slurm.SLURM_JOB_ID, code, verdict: verdict.action, attempt });
     return SlurmPrologExit.ok;
   }
+}
+
+// A fault of the node: said on stderr (slurmd's log) and in vmbatch's log; Slurm drains the node.
+function nodeFault(config: Config | undefined, slurm: PrologEnv | undefined, error: unknown): number {
+  process.stderr.write(`${formatError(error)}\nvmbatch: a fault of this node: Slurm drains it and requeues the job held.\n`);
+  if (config) createLogger(config.logFile, 'slurm-prolog').error('node fault', { job: slurm?.SLURM_JOB_ID, code: errorCodeOf(error) });
+  return SlurmPrologExit.nodeFault;
 }
 
 // Leaves the failure for the job's task: the code and verdict (root's record) and the whole text
@@ -74,6 +95,7 @@ function recordFailure(config: Config, slurm: PrologEnv, verdict: FailedStart): 
       : `vmbatch: job ${jobId} does not run: it ends at once with exit status ${failedJobExitStatus}.`;
   makeJobDir(dir);
   writeJobOwner(dir);
+  writeJobRun(dir, slurm.SLURM_JOB_RESTART_COUNT);
   writeJobFailureText(dir, `${formatError(verdict.error)}\n${outcome}\n`, { uid: slurm.SLURM_JOB_UID, gid: slurm.SLURM_JOB_GID });
   writeJobFailure(dir, { jobId, uid: slurm.SLURM_JOB_UID, code: errorCodeOf(verdict.error), verdict: verdict.action, attempt: verdict.attempt, maxAttempts: verdict.maxAttempts });
 }

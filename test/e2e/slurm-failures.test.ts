@@ -28,7 +28,7 @@ test.before(async () => {
 });
 test.after(() => teardownSlurmNode(node));
 
-const nothingLeft = async () => assert.equal(await slurmLeftovers(node), { domains: [], jobs: [] });
+const nothingLeft = async () => assert.equal(await slurmLeftovers(node), { domains: [], jobs: [], locks: [] });
 
 test('a malformed --vm-* option is refused by sbatch itself with its exact text: nothing queued, the node idle', async () => {
   const dir = freshWorkdir(user, 'slurm-refused-');
@@ -92,7 +92,7 @@ test('another user can neither run a task in a job\'s guest nor open its session
   assert.match(task.stderr, /^vmbatch: SLURM_ENVIRONMENT_INVALID: /);
   assert.is(forged.exitCode, 255);
   assert.is(forged.stderr.split('\n')[0], `vmbatch: JOB_NOT_OWNED: job ${jobId} belongs to vbe2e, not to uid 31339: only its submitter reaches its guest`);
-  const socket = join(node.stateDir, 'jobs', jobId, 'sessions.sock');
+  const socket = join(node.stateDir, 'jobs', jobId, 'session-mux.sock');
   const open = await execa(process.execPath, ['-e', `require('net').connect(${JSON.stringify(socket)}).on('error', (e) => { console.log(e.code); process.exit(0) }).on('connect', () => { console.log('connected'); process.exit(0) })`], { uid: other.uid, gid: other.gid, reject: false });
   assert.is(open.stdout, 'EACCES');
   await execa('touch', [join(dir, 'release')]);

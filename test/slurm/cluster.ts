@@ -97,16 +97,17 @@ export async function nodeState(): Promise<string> {
   return (await execa('sinfo', ['-h', '-n', slurmNode, '-o', '%T'])).stdout.trim();
 }
 
-/** What a node holds of its jobs: guests, job directories. */
-export async function slurmLeftovers(node: SlurmNode): Promise<{ domains: string[]; jobs: string[] }> {
+/** What a node holds of its jobs: guests, job directories, the jobs' locks. */
+export async function slurmLeftovers(node: SlurmNode): Promise<{ domains: string[]; jobs: string[]; locks: string[] }> {
   const names = (await execa('virsh', ['-q', '-c', 'qemu:///system', 'list', '--all', '--name'])).stdout;
-  let jobs: string[] = [];
-  try {
-    jobs = readdirSync(join(node.stateDir, 'jobs'));
-  } catch {
-    jobs = [];
-  }
-  return { domains: names.split('\n').map((n) => n.trim()).filter((n) => /^vmbatch-9[0-9]{5,}$/.test(n)), jobs };
+  const ls = (dir: string) => {
+    try {
+      return readdirSync(join(node.stateDir, dir));
+    } catch {
+      return [];
+    }
+  };
+  return { domains: names.split('\n').map((n) => n.trim()).filter((n) => /^vmbatch-9[0-9]{5,}$/.test(n)), jobs: ls('jobs'), locks: ls('slurm-locks') };
 }
 
 /** Waits until the user has no job left, not even one whose epilog still runs (srun's and salloc's allocations end after the command returns). */
