@@ -12,8 +12,19 @@ bash scripts/start-libvirt.sh
 npm run build --silent
 # the SPANK plugin and its wrappers (unchanged files are left alone), then the single-node Slurm,
 # restarted only when its configuration or plugin changed
-# the test cluster's node reads the config the Slurm tests write (a site uses /etc/vmbatch/vmbatch.json)
-bash scripts/install-slurm.sh /var/lib/vmbatch/slurm-node.json >/dev/null
+# the test cluster's node reads the config the Slurm tests write (a site uses /etc/vmbatch/vmbatch.json).
+# slurm-task runs as the job's user, who must be able to read vmbatch's code: a checkout below a
+# private directory (e.g. /root) is installed from a copy, as a site would install into /opt
+home=$PWD
+dir=$home; readable=1
+while [[ $dir != / ]]; do [[ $(( 0$(stat -c %a "$dir") & 05 )) == 5 ]] || readable=0; dir=$(dirname "$dir"); done
+if ((!readable)); then
+  home=/var/lib/vmbatch/slurm-tree
+  mkdir -p "$home" && chmod 0755 "$home"
+  for part in package.json dist node_modules; do rm -rf "${home:?}/$part.new" && cp -a "$part" "$home/$part.new" && rm -rf "${home:?}/$part" && mv "$home/$part.new" "$home/$part"; done
+  chmod -R a+rX "$home"
+fi
+VMBATCH_HOME=$home bash scripts/install-slurm.sh /var/lib/vmbatch/slurm-node.json >/dev/null
 bash scripts/start-slurm.sh
 bash scripts/build-test-guest.sh /var/lib/vmbatch/guest
 # a stock Debian cloud image with the real cloud-init (debootstrap; cached in /var/cache/vmbatch)

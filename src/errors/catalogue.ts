@@ -314,7 +314,7 @@ export const errorCatalogue = {
   JOB_NOT_PREPARED: entry<{ jobId: string; stateDir: string }>({
     kind: 'permanent',
     message: (p) => `job ${p.jobId} has no prepared guest (nothing in ${p.stateDir})`,
-    hint: () => 'remoteshell runs only after the vmbatch prologue prepared the job; check that mom_priv/prologue is vmbatch\'s',
+    hint: () => 'remoteshell runs only after the vmbatch prologue prepared the job; check that mom_priv/prologue is vmbatch\'s (under Slurm: that plugstack.conf names vmbatch.so, docs/slurm.md)',
   }),
   JOB_NOT_OWNED: entry<{ jobId: string; user: string; uid: number }>({
     kind: 'permanent',

@@ -44,7 +44,13 @@ export async function runSlurmTask(args: string[], env: NodeJS.ProcessEnv, stdin
       if (uid !== undefined && uid !== 0 && uid !== failure.uid) throw new VmbatchError('JOB_NOT_OWNED', { jobId, user: `uid ${failure.uid}`, uid });
       return await endFailedJob(config, failure);
     }
-    const state = readPreparedJob(config, jobId, uid);
+    let state;
+    try {
+      state = readPreparedJob(config, jobId, uid);
+    } catch (error) {
+      if (error instanceof VmbatchError && error.code === 'JOB_NOT_PREPARED') return await endUnpreparedStart(config, jobId, error, env);
+      throw error;
+    }
     const run = step === batchStepId ? batchScriptCommand(program, args) : step === interactiveStepId ? allocationShell(stdin) : stepCommand(program, args, stdin);
     // slurmstepd started the task in its working directory (the job's, or the step's --chdir)
     const command = guestJobCommand({ workdir: process.cwd(), home: state.home, env: jobEnvironment(env, 'SLURM'), run: run.run, rte: state.rte });
@@ -80,12 +86,29 @@ function allocationShell(stdin: NodeJS.ReadStream): { run?: undefined; script?: 
   return { interactive: stdin.isTTY === true };
 }
 
+// A start of the job that no prolog prepared: slurmd skips the prolog when a requeued job starts
+// again before the epilog of its previous start has finished (Slurm 22.05), and that epilog
+// then removes what the job had. Not the submitter's fault: the job asks to be requeued, within
+// the retry bound (Slurm's restart count).
+async function endUnpreparedStart(config: Config, jobId: string, error: VmbatchError, env: NodeJS.ProcessEnv): Promise<number> {
+  const attempt = Number(env.SLURM_RESTART_COUNT ?? 0) + 1;
+  const requeue = attempt < config.maxAttempts;
+  return await endFailedJob(config, {
+    version: 1,
+    jobId,
+    uid: process.getuid?.() ?? 0,
+    code: error.code,
+    verdict: requeue ? 'requeue' : 'fail',
+    createdAt: new Date().toISOString(),
+  }, `${formatError(error)}\n${requeue ? `vmbatch: job ${jobId} is requeued (attempt ${attempt} of ${config.maxAttempts}).` : `vmbatch: job ${jobId} does not run: it ends at once with exit status ${failedJobExitStatus}.`}\n`);
+}
+
 // A job its prolog failed: the reason where the submitter reads it (the job's output), then the
 // verdict: the job ends, or asks Slurm to requeue it (its owner may; the prolog counted the attempt).
-async function endFailedJob(config: Config, failure: RecordedJobFailure): Promise<number> {
-  let text: string;
+async function endFailedJob(config: Config, failure: RecordedJobFailure, known?: string): Promise<number> {
+  let text = known;
   try {
-    text = readFileSync(jobFailureTextFile(jobPaths(config.stateDir, failure.jobId).dir), 'utf8');
+    text ??= readFileSync(jobFailureTextFile(jobPaths(config.stateDir, failure.jobId).dir), 'utf8');
   } catch {
     text = formatError(new VmbatchError('JOB_FAILED_BY_PROLOGUE', { jobId: failure.jobId, code: failure.code })) + '\n';
   }

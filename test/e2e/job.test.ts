@@ -82,7 +82,7 @@ test('the remoteshell of an unprepared job says so, exit 255', async () => {
   assert.is(
     run.stderr,
     `vmbatch: JOB_NOT_PREPARED: job 103.vm has no prepared guest (nothing in ${mom.stateDir}/jobs/103.vm)\n` +
-      "  hint: remoteshell runs only after the vmbatch prologue prepared the job; check that mom_priv/prologue is vmbatch's",
+      "  hint: remoteshell runs only after the vmbatch prologue prepared the job; check that mom_priv/prologue is vmbatch's (under Slurm: that plugstack.conf names vmbatch.so, docs/slurm.md)",
   );
 });
 
