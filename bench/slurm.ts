@@ -7,6 +7,7 @@
 // Run with the test cluster up (scripts/setup.sh); it writes the cluster's node config.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { execa } from 'execa';
 import { ensureHostUser } from '../test/helpers/host-user.js';
 import { freshWorkdir } from '../test/helpers/share-jobs.js';
@@ -21,7 +22,7 @@ const runs = Number(process.env.VMBATCH_BENCH_RUNS ?? 3);
 const user = await ensureHostUser('vbe2e', 31337, 31338);
 const node = setupSlurmNode();
 const dir = freshWorkdir(user, 'bench-slurm-');
-const sink = { write: () => true } as unknown as NodeJS.WritableStream;
+const sink = new Writable({ write: (_chunk, _enc, done) => done() });
 
 try {
   // 1. whole jobs: sbatch --wait returns when the job ends; its epilog is waited for too
@@ -42,6 +43,7 @@ try {
   const phase = (name: string) => median(phases.map((p) => p[name] ?? NaN));
 
   // 2. steps into a running job's guest
+  console.log('whole jobs done; now steps into a running job');
   const jobId = await submit(user, dir, '#!/bin/sh\n#SBATCH --output=/dev/null\necho up > bench-started\nwhile [ ! -e bench-release ]; do sleep 0.2; done\n');
   await waitForFs(dir, () => existsSync(join(dir, 'bench-started')), 120_000);
   const step: number[] = [];
