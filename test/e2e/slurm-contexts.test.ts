@@ -3,27 +3,14 @@
 // working directory is shared; a submitter's image the site's policy refuses fails only its job.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
 import { domainsDir } from '../helpers/paths.js';
-import { makeRteImage, makeRteTarball } from '../helpers/rte-packages.js';
+import { serveCloudCatalogue } from '../helpers/cloud-catalogue.js';
 import { freshWorkdir } from '../helpers/share-jobs.js';
 import { setupSlurmNode, slurmLeftovers, submit, teardownSlurmNode, waitForJobEnd, waitForNodeState, type SlurmNode } from '../slurm/cluster.js';
-
-const catalogue = `<?xml version="1.0"?>
-<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="http://www.nordugrid.org/ws/schemas/knowarc#">
-  <kb:BaseSystem rdf:about="#deb12" kb:name="Debian-12"><kb:provides>Debian.</kb:provides></kb:BaseSystem>
-  <kb:MetaPackage rdf:about="#vm" kb:name="VMLinux/Debian-12-cloud"><kb:provides>Debian-12</kb:provides>
-    <kb:VirtualMachine><kb:os>Debian-12</kb:os><kb:Requirements><kb:mem_kb>524288</kb:mem_kb></kb:Requirements></kb:VirtualMachine></kb:MetaPackage>
-  <kb:MetaPackage rdf:about="#greet" kb:name="APPS/TEST/GREETING-1"><kb:instance rdf:resource="#greet-tar"/></kb:MetaPackage>
-  <kb:TarPackage rdf:about="#greet-tar" kb:url="greeting.tar.gz"><kb:basesystem rdf:resource="#deb12"/></kb:TarPackage>
-  <kb:MetaPackage rdf:about="#ref" kb:name="DATA/TEST/REFDATA-1"><kb:instance rdf:resource="#ref-img"/></kb:MetaPackage>
-  <kb:ImagePackage rdf:about="#ref-img" kb:url="refdata.img"><kb:basesystem rdf:resource="#deb12"/></kb:ImagePackage>
-</rdf:RDF>
-`;
 
 let node: SlurmNode;
 let user: HostUser;
@@ -32,13 +19,8 @@ let server: ImageServer;
 test.before(async () => {
   user = await ensureHostUser('vbe2e', 31337, 31338);
   server = await startImageServer();
-  const dir = mkdtempSync(join(tmpdir(), 'vmbatch-slurm-rte-'));
-  await makeRteTarball(join(dir, 'greeting.tar.gz'), { install: 'echo "hello from %BASEDIR%" > greeting', runtime: { 1: 'GREETING=$(cat %BASEDIR%/greeting); export GREETING' } }, true);
-  await makeRteImage(join(dir, 'refdata.img'), { runtime: { 1: 'REFDATA=%BASEDIR%; export REFDATA' }, data: { README: 'reference data 1\n' } });
-  server.route('/greeting.tar.gz', { kind: 'file', path: join(dir, 'greeting.tar.gz') });
-  server.route('/refdata.img', { kind: 'file', path: join(dir, 'refdata.img') });
-  server.route('/catalogue.rdf', { kind: 'data', data: Buffer.from(catalogue) });
-  node = setupSlurmNode({ config: { prologueBudgetSeconds: 280, catalogue: { sources: [server.url('/catalogue.rdf')] } } });
+  const catalogueUrl = await serveCloudCatalogue(server);
+  node = setupSlurmNode({ config: { prologueBudgetSeconds: 280, catalogue: { sources: [catalogueUrl] } } });
   copyFileSync(join(domainsDir, 'cloudguest.xml'), join(node.domainsDir, 'cloudguest.xml'));
 });
 test.after(async () => {
