@@ -2,9 +2,9 @@ import type { Config } from '../config/schema.js';
 import { loadConfig } from '../config/load.js';
 import { teardownJob } from '../cleanup/teardown.js';
 import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
-import { failedJobExitStatus, HookExit } from '../errors/exit-codes.js';
+import { HookExit } from '../errors/exit-codes.js';
 import { parsePrologueArgv, type PrologueArgs } from '../job/hook-argv.js';
-import { errorCodeOf } from '../job/start-verdict.js';
+import { errorCodeOf, failedStartLine } from '../job/start-verdict.js';
 import { lookupSubmitter } from '../job/submitter.js';
 import { writeSubmitterNotice } from '../job/submitter-notice.js';
 import { torqueJobDescription } from '../job/torque-job.js';
@@ -53,12 +53,7 @@ export async function runPrologue(argv: string[], env: NodeJS.ProcessEnv): Promi
     // a job failed for good "runs" when a $job_starter exists: vmbatch's remoteshell ends it at
     // once, so its error file, which Torque does not deliver for an aborted job, carries the reason
     const failsThroughStarter = exitCode === HookExit.abort && config !== undefined && args !== undefined && who !== undefined && (await failThroughStarter(config, args.jobId, who.uid, reported));
-    const outcome =
-      exitCode === HookExit.requeue
-        ? `vmbatch: ${job} is requeued (attempt ${attempt} of ${verdict.maxAttempts}).`
-        : failsThroughStarter
-          ? `vmbatch: ${job} does not run: it ends at once with exit status ${failedJobExitStatus}.`
-          : `vmbatch: ${job} is aborted.`;
+    const outcome = args && (exitCode === HookExit.requeue || failsThroughStarter) ? failedStartLine(args.jobId, verdict) : `vmbatch: ${job} is aborted.`;
     const text = `${formatError(reported)}\n${outcome}\n`;
     process.stderr.write(text);
     if (config) createLogger(config.logFile, 'prologue').error('failed', { job: args?.jobId, code: errorCodeOf(reported), exit: failsThroughStarter ? HookExit.ok : exitCode, ...(failsThroughStarter ? { verdict: 'fail' } : {}) });

@@ -1,4 +1,5 @@
 import { asDiskFull } from '../errors/disk-full.js';
+import { failedJobExitStatus } from '../errors/exit-codes.js';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 
 /** What a front end does with a job whose start failed: fail it for good, or requeue it (within the retry bound). */
@@ -27,4 +28,11 @@ export function failedStartVerdict(thrown: unknown, attempt: number, maxAttempts
 /** The catalogue code of an error (INTERNAL for anything else). */
 export function errorCodeOf(error: unknown): string {
   return error instanceof VmbatchError ? error.code : 'INTERNAL';
+}
+
+/** The line after the error that tells the submitter what becomes of a job whose start failed: requeued (attempt a of m), or ended at once with 255. */
+export function failedStartLine(jobId: string, verdict: Pick<FailedStart, 'action' | 'attempt' | 'maxAttempts'>): string {
+  return verdict.action === 'requeue'
+    ? `vmbatch: job ${jobId} is requeued (attempt ${verdict.attempt} of ${verdict.maxAttempts}).`
+    : `vmbatch: job ${jobId} does not run: it ends at once with exit status ${failedJobExitStatus}.`;
 }

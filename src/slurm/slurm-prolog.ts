@@ -1,8 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { loadConfig } from '../config/load.js';
 import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
-import { failedJobExitStatus } from '../errors/exit-codes.js';
-import { errorCodeOf, type FailedStart } from '../job/start-verdict.js';
+import { errorCodeOf, failedStartLine, type FailedStart } from '../job/start-verdict.js';
 import { createLogger } from '../log/logger.js';
 import { makeJobDir, type PhaseTimings } from '../plan/apply-plan.js';
 import { settleFailedStart, startJob } from '../plan/start-job.js';
@@ -89,13 +88,9 @@ function nodeFault(config: Config | undefined, slurm: PrologEnv | undefined, err
 function recordFailure(config: Config, slurm: PrologEnv, verdict: FailedStart): void {
   const jobId = slurm.SLURM_JOB_ID;
   const dir = jobPaths(config.stateDir, jobId).dir;
-  const outcome =
-    verdict.action === 'requeue'
-      ? `vmbatch: job ${jobId} is requeued (attempt ${verdict.attempt} of ${verdict.maxAttempts}).`
-      : `vmbatch: job ${jobId} does not run: it ends at once with exit status ${failedJobExitStatus}.`;
   makeJobDir(dir);
   writeJobOwner(dir);
   writeJobRun(dir, slurm.SLURM_JOB_RESTART_COUNT);
-  writeJobFailureText(dir, `${formatError(verdict.error)}\n${outcome}\n`, { uid: slurm.SLURM_JOB_UID, gid: slurm.SLURM_JOB_GID });
+  writeJobFailureText(dir, `${formatError(verdict.error)}\n${failedStartLine(jobId, verdict)}\n`, { uid: slurm.SLURM_JOB_UID, gid: slurm.SLURM_JOB_GID });
   writeJobFailure(dir, { jobId, uid: slurm.SLURM_JOB_UID, code: errorCodeOf(verdict.error), verdict: verdict.action, attempt: verdict.attempt, maxAttempts: verdict.maxAttempts });
 }

@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import { failedJobExitStatus } from '../errors/exit-codes.js';
 import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
 import { readJobScript } from '../job/job-script.js';
+import { failedStartLine } from '../job/start-verdict.js';
 import { guestJobCommand, jobEnvironment } from '../remoteshell/job-command.js';
 import { readPreparedJob, runInGuest } from '../remoteshell/run-in-guest.js';
 import { shellQuote } from '../shell/quote.js';
@@ -92,15 +93,9 @@ function allocationShell(stdin: NodeJS.ReadStream): { run?: undefined; script?: 
 // the retry bound (Slurm's restart count).
 async function endUnpreparedStart(config: Config, jobId: string, error: VmbatchError, env: NodeJS.ProcessEnv): Promise<number> {
   const attempt = Number(env.SLURM_RESTART_COUNT ?? 0) + 1;
-  const requeue = attempt < config.maxAttempts;
-  return await endFailedJob(config, {
-    version: 1,
-    jobId,
-    uid: process.getuid?.() ?? 0,
-    code: error.code,
-    verdict: requeue ? 'requeue' : 'fail',
-    createdAt: new Date().toISOString(),
-  }, `${formatError(error)}\n${requeue ? `vmbatch: job ${jobId} is requeued (attempt ${attempt} of ${config.maxAttempts}).` : `vmbatch: job ${jobId} does not run: it ends at once with exit status ${failedJobExitStatus}.`}\n`);
+  const verdict = { action: attempt < config.maxAttempts ? ('requeue' as const) : ('fail' as const), attempt, maxAttempts: config.maxAttempts };
+  const failure = { version: 1 as const, jobId, uid: process.getuid?.() ?? 0, code: error.code, verdict: verdict.action, createdAt: new Date().toISOString() };
+  return await endFailedJob(config, failure, `${formatError(error)}\n${failedStartLine(jobId, verdict)}\n`);
 }
 
 // A job its prolog failed: the reason where the submitter reads it (the job's output), then the
