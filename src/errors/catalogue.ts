@@ -339,6 +339,12 @@ export const errorCatalogue = {
     message: (p) => `${p.argv.join(' ')} failed (exit ${p.exitCode}): ${p.stderr.trim().split('\n').slice(-3).join(' / ') || 'no message'}`,
     hint: () => 'check that slurmctld answers on this node (`scontrol ping`) and see its log',
   }),
+  SLURM_START_UNPREPARED: entry<{ jobId: string; restarts: number }>({
+    kind: 'transient',
+    message: (p) => `job ${p.jobId} has no guest on this node: Slurm started it again (restart ${p.restarts}) and slurmd ran no vmbatch prolog for this start`,
+    hint: () =>
+      'slurmd skips the prolog when a requeued job starts again before the epilog of its previous start has ended; vmbatch asks Slurm to requeue the job. If every job says this, plugstack.conf does not name vmbatch.so (docs/slurm.md)',
+  }),
   SLURM_REQUEUE_REFUSED: entry<{ jobId: string; reason: string }>({
     kind: 'permanent',
     message: (p) => `job ${p.jobId} could not be requeued: ${p.reason}`,

@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import { stopJob } from '../cleanup/stop-job.js';
 import { formatError } from '../errors/vmbatch-error.js';
 import { createLogger } from '../log/logger.js';
+import { clearAttempts } from '../state/attempts.js';
+import { readJobFailure } from '../state/job-failure.js';
 import { jobPaths } from '../state/job-paths.js';
 import { belongsToLaterRun, removeJobLock, withJobLock } from './job-run.js';
 import { parsePrologEnv } from './prolog-env.js';
@@ -25,7 +28,12 @@ export async function runSlurmEpilog(env: NodeJS.ProcessEnv): Promise<number> {
         log.info('a later start of the job owns its guest: left alone', { job: jobId, restarts });
         return 0;
       }
+      const jobDir = jobPaths(config.stateDir, jobId).dir;
+      // the attempts are the job's, not this start's: kept while the job is requeued after a
+      // failed start, or when no prolog ran for this start (its directory is missing)
+      const requeued = readJobFailure(jobDir)?.verdict === 'requeue' || !existsSync(jobDir);
       const stopped = await stopJob(config, jobId);
+      if (!requeued) clearAttempts(config.stateDir, jobId);
       if (stopped.lost) log.warn('guest stopped under the job', { job: jobId, reason: stopped.lost.reason ?? 'unknown', report: stopped.lost.lines.join('\n') });
       removeJobLock(config, jobId);
       log.info('done', { job: jobId, domain: stopped.domain, ms: Math.round(performance.now() - started) });

@@ -8,6 +8,7 @@ import { settleFailedStart, startJob } from '../plan/start-job.js';
 import { writeJobFailure, writeJobFailureText } from '../state/job-failure.js';
 import { jobPaths } from '../state/job-paths.js';
 import { writeJobOwner } from '../state/job-owner.js';
+import { recordAttempt } from '../state/attempts.js';
 import { parsePrologEnv, type PrologEnv } from './prolog-env.js';
 import { withJobLock, writeJobRun } from './job-run.js';
 import { slurmJobDescription } from './slurm-job.js';
@@ -52,8 +53,9 @@ export async function runSlurmProlog(argv: string[], env: NodeJS.ProcessEnv): Pr
 // Starts the job's guest; a job that cannot run records why for its task (the prolog succeeds)
 // unless the node is at fault.
 async function startSlurmJob(config: Config, slurm: PrologEnv, argv: string[], started: number): Promise<number> {
-  // Slurm counts the job's starts itself, on whichever node they were
-  const attempt = slurm.SLURM_JOB_RESTART_COUNT + 1;
+  // the prolog's own count of real attempts (Slurm's restart count also counts starts slurmd
+  // ran no prolog for): kept across requeues, forgotten when the job ends for good (epilog)
+  const attempt = recordAttempt(config.stateDir, slurm.SLURM_JOB_ID);
   const timings: PhaseTimings = {};
   try {
     const job = await slurmJobDescription(slurm, argv);

@@ -49,7 +49,7 @@ export async function runSlurmTask(args: string[], env: NodeJS.ProcessEnv, stdin
     try {
       state = readPreparedJob(config, jobId, uid);
     } catch (error) {
-      if (error instanceof VmbatchError && error.code === 'JOB_NOT_PREPARED') return await endUnpreparedStart(config, jobId, error, env);
+      if (error instanceof VmbatchError && error.code === 'JOB_NOT_PREPARED') return await endUnpreparedStart(config, jobId, env);
       throw error;
     }
     const run = step === batchStepId ? batchScriptCommand(program, args) : step === interactiveStepId ? allocationShell(stdin) : stepCommand(program, args, stdin);
@@ -88,14 +88,16 @@ function allocationShell(stdin: NodeJS.ReadStream): { run?: undefined; script?: 
 }
 
 // A start of the job that no prolog prepared: slurmd skips the prolog when a requeued job starts
-// again before the epilog of its previous start has finished (Slurm 22.05), and that epilog
-// then removes what the job had. Not the submitter's fault: the job asks to be requeued, within
-// the retry bound (Slurm's restart count).
-async function endUnpreparedStart(config: Config, jobId: string, error: VmbatchError, env: NodeJS.ProcessEnv): Promise<number> {
-  const attempt = Number(env.SLURM_RESTART_COUNT ?? 0) + 1;
-  const verdict = { action: attempt < config.maxAttempts ? ('requeue' as const) : ('fail' as const), attempt, maxAttempts: config.maxAttempts };
-  const failure = { version: 1 as const, jobId, uid: process.getuid?.() ?? 0, code: error.code, verdict: verdict.action, createdAt: new Date().toISOString() };
-  return await endFailedJob(config, failure, `${formatError(error)}\n${failedStartLine(jobId, verdict)}\n`);
+// again before the epilog of its previous start has finished (Slurm 22.05), and that epilog then
+// removes what the job had. No guest was tried, so it is no attempt: the job asks to be requeued
+// (the prolog counts real attempts). Slurm's restart count bounds these, at twice maxAttempts.
+async function endUnpreparedStart(config: Config, jobId: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const restarts = Number(env.SLURM_RESTART_COUNT ?? 0);
+  const requeue = restarts < 2 * config.maxAttempts;
+  const error = new VmbatchError('SLURM_START_UNPREPARED', { jobId, restarts });
+  const line = requeue ? `vmbatch: job ${jobId} is requeued.` : failedStartLine(jobId, { action: 'fail', attempt: restarts + 1, maxAttempts: config.maxAttempts });
+  const failure = { version: 1 as const, jobId, uid: process.getuid?.() ?? 0, code: error.code, verdict: requeue ? ('requeue' as const) : ('fail' as const), createdAt: new Date().toISOString() };
+  return await endFailedJob(config, failure, `${formatError(error)}\n${line}\n`);
 }
 
 // A job its prolog failed: the reason where the submitter reads it (the job's output), then the

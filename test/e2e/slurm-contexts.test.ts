@@ -36,7 +36,7 @@ test('--vm-rte: the catalogue chooses the cloud-init guest, which installs the R
   assert.is(record?.ExitCode, '0:0', readFileSync(join(dir, 'out.txt'), 'utf8'));
   assert.is(readFileSync(join(dir, 'out.txt'), 'utf8'), `vbe2e 31337:31338 ${dir}\nhello from /opt/vmbatch/rte/APPS/TEST/GREETING-1/pkg\nreference data 1\ninput from the node\nstatus: done\n`);
   assert.match(readFileSync(node.logFile, 'utf8'), 'hook=slurm-prolog msg="rtes resolved" base=Debian-12 vm=VMLinux/Debian-12-cloud template=cloudguest packages="APPS/TEST/GREETING-1 DATA/TEST/REFDATA-1"');
-  assert.equal(await slurmLeftovers(node), { domains: [], jobs: [], locks: [] });
+  assert.equal(await slurmLeftovers(node), { domains: [], jobs: [], locks: [], attempts: [] });
 });
 
 test("a submitter's image the site's policy refuses fails only that job, with the policy's reason", async () => {
@@ -49,7 +49,7 @@ test("a submitter's image the site's policy refuses fails only that job, with th
   assert.match(out, `\nvmbatch: job ${jobId} does not run: it ends at once with exit status 255.\n`);
   assert.is(server.requests('/mine.qcow2'), 0);
   await waitForNodeState(/^idle$/);
-  assert.equal(await slurmLeftovers(node), { domains: [], jobs: [], locks: [] });
+  assert.equal(await slurmLeftovers(node), { domains: [], jobs: [], locks: [], attempts: [] });
 });
 
 test.run();

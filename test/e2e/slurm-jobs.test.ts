@@ -18,7 +18,7 @@ test.before(async () => {
 });
 test.after(() => teardownSlurmNode(node));
 
-const nothingLeft = async () => assert.equal(await slurmLeftovers(node), { domains: [], jobs: [], locks: [] });
+const nothingLeft = async () => assert.equal(await slurmLeftovers(node), { domains: [], jobs: [], locks: [], attempts: [] });
 
 test('sbatch: the script runs in the guest as the submitter, with its arguments, exit code and output file', async () => {
   const dir = freshWorkdir(user, 'slurm-batch-');

@@ -97,8 +97,8 @@ export async function nodeState(): Promise<string> {
   return (await execa('sinfo', ['-h', '-n', slurmNode, '-o', '%T'])).stdout.trim();
 }
 
-/** What a node holds of its jobs: guests, job directories, the jobs' locks. */
-export async function slurmLeftovers(node: SlurmNode): Promise<{ domains: string[]; jobs: string[]; locks: string[] }> {
+/** What a node holds of its jobs: guests, job directories, the jobs' locks and attempt counters. */
+export async function slurmLeftovers(node: SlurmNode): Promise<{ domains: string[]; jobs: string[]; locks: string[]; attempts: string[] }> {
   const names = (await execa('virsh', ['-q', '-c', 'qemu:///system', 'list', '--all', '--name'])).stdout;
   const ls = (dir: string) => {
     try {
@@ -107,7 +107,7 @@ export async function slurmLeftovers(node: SlurmNode): Promise<{ domains: string
       return [];
     }
   };
-  return { domains: names.split('\n').map((n) => n.trim()).filter((n) => /^vmbatch-9[0-9]{5,}$/.test(n)), jobs: ls('jobs'), locks: ls('slurm-locks') };
+  return { domains: names.split('\n').map((n) => n.trim()).filter((n) => /^vmbatch-9[0-9]{5,}$/.test(n)), jobs: ls('jobs'), locks: ls('slurm-locks'), attempts: ls('attempts') };
 }
 
 /** Waits until the user has no job left, not even one whose epilog still runs (srun's and salloc's allocations end after the command returns). */
