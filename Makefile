@@ -1,5 +1,5 @@
 # vmbatch — the two commands of the README are `make demo` and `make test`.
-.PHONY: all setup build guest demo test test-unit bench bench-shares bench-slurm bench-compare install-hooks install-slurm clean
+.PHONY: all setup build deb guest demo test test-unit bench bench-shares bench-slurm bench-compare install-hooks install-slurm clean
 
 all: build
 
@@ -59,3 +59,10 @@ install-slurm: build
 
 clean:
 	rm -rf dist
+
+## the Debian package, built with debhelper from this checkout: vmbatch_VERSION_all.deb here
+deb:
+	[ -d node_modules/esbuild ] || npm ci --no-audit --no-fund --loglevel=error
+	dpkg-buildpackage -b -us -uc --no-sign
+	mv ../vmbatch_*_all.deb ../vmbatch_*_amd64.buildinfo ../vmbatch_*_amd64.changes . 2>/dev/null || true
+	lintian --fail-on error vmbatch_*_all.deb

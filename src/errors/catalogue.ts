@@ -309,7 +309,18 @@ export const errorCatalogue = {
   NOT_ROOT: entry<{ hook: string }>({
     kind: 'permanent',
     message: (p) => `the ${p.hook} must run as root, as pbs_mom runs it`,
-    hint: () => 'install it as mom_priv/prologue and mom_priv/epilogue (scripts/install-hooks.sh), owned by root, mode 0500',
+    hint: () => 'install it as mom_priv/prologue and mom_priv/epilogue with `vmbatch install-hooks torque` (owned by root, mode 0500)',
+  }),
+  INSTALL_REFUSED: entry<{ problems: string[] }>({
+    kind: 'permanent',
+    message: (p) => `install-hooks changed nothing: these files are not vmbatch's to replace:\n${bullets(p.problems)}`,
+    hint: () =>
+      "look at each: move it away or merge what it does into the site's own setup, then run install-hooks again; --force replaces them and keeps each old file beside it as NAME.vmbatch-saved",
+  }),
+  INSTALL_TARGET_MISSING: entry<{ what: string; path: string; option: string }>({
+    kind: 'permanent',
+    message: (p) => `${p.path} is not a directory, so it cannot be ${p.what}`,
+    hint: (p) => `name the right directory with ${p.option} DIR, or create it first`,
   }),
   JOB_NOT_PREPARED: entry<{ jobId: string; stateDir: string }>({
     kind: 'permanent',

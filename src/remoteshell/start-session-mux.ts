@@ -1,11 +1,11 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
 import { generateKeyPair } from '../context/keys.js';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import { spawnDaemon } from '../exec/spawn-daemon.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
+import { vmbatchMain } from '../install/installed-paths.js';
 import { processStartTicks } from '../state/boot-id.js';
 import { jobPaths } from '../state/job-paths.js';
 import { readJobState, writeJobState, type JobState } from '../state/job-state.js';
@@ -28,9 +28,8 @@ export async function startSessionMux(config: Config, jobId: string, deadline: n
   const files = sessionMuxFiles(paths.dir);
   const key = generateKeyPair(`vmbatch-${jobId}-sessions`);
   writeFileAtomic(files.hostKey, key.privateKey, { mode: 0o600 });
-  const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
   const recordPid = (pid: number) => writeFileAtomic(files.pidFile, `${pid} ${processStartTicks(pid) ?? ''}\n`, { mode: 0o644 });
-  const started = await spawnDaemon([process.execPath, main, 'session-mux', jobId], { logFile: files.logFile, timeoutMs: Math.max(1000, Math.min(30_000, deadline - Date.now())), onSpawn: recordPid });
+  const started = await spawnDaemon([process.execPath, vmbatchMain, 'session-mux', jobId], { logFile: files.logFile, timeoutMs: Math.max(1000, Math.min(30_000, deadline - Date.now())), onSpawn: recordPid });
   if (!started.ready) {
     rmSync(files.pidFile, { force: true });
     const log = readFileSync(files.logFile, 'utf8').trim().split('\n').slice(-3).join(' / ');

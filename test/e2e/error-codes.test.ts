@@ -126,7 +126,7 @@ test('NOT_ROOT: the prologue run by another user than root is refused (1) before
   assert.is(
     run.stderr,
     'vmbatch: NOT_ROOT: the prologue must run as root, as pbs_mom runs it\n' +
-      '  hint: install it as mom_priv/prologue and mom_priv/epilogue (scripts/install-hooks.sh), owned by root, mode 0500\n' +
+      '  hint: install it as mom_priv/prologue and mom_priv/epilogue with `vmbatch install-hooks torque` (owned by root, mode 0500)\n' +
       'vmbatch: the job is aborted.',
   );
   assert.equal(await mine(), nothingLeft);

@@ -5,10 +5,10 @@ import { execa, execaSync } from 'execa';
 import type { CacheContext } from '../../src/images/cache-context.js';
 import type { ImageSource } from '../../src/images/image-source.js';
 import { createLogger } from '../../src/log/logger.js';
-import { repoRoot } from './paths.js';
+import { mainIn, underTest } from './paths.js';
 
-/** The CLI as built (dist/src/cli/main.js). */
-export const cliPath = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+/** The CLI under test: the checkout's dist/src/cli/main.js, or the installed package's (helpers/paths.ts). */
+export const cliPath = mainIn(underTest.tree);
 
 /** A scratch node: state dir with its cache, a config file for CLI runs, a job dir for use records. */
 export interface CacheScratch {

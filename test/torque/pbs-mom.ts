@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import type { HostUser } from '../helpers/host-user.js';
 import { makeNodeTree } from '../helpers/node-tree.js';
-import { repoRoot } from '../helpers/paths.js';
+import { mainIn, treeParts, underTest } from '../helpers/paths.js';
 
 /** One fake compute node: mom_priv with the hooks, a state dir, domains and a config. */
 export interface Mom {
@@ -49,7 +49,7 @@ export interface MomOptions {
   copyTree?: boolean;
 }
 
-/** Sets up a node: hooks installed by scripts/install-hooks.sh, config, and the shipped test guest template. */
+/** Sets up a node: hooks installed by `vmbatch install-hooks torque` (of the vmbatch under test), config, and the shipped test guest template. */
 export async function setupMom(options: MomOptions = {}): Promise<Mom> {
   const { root, stateDir, domainsDir, logFile } = makeNodeTree('/tmp/vmbatch-mom-', options.domains);
   const momPriv = join(root, 'mom_priv');
@@ -59,8 +59,11 @@ export async function setupMom(options: MomOptions = {}): Promise<Mom> {
   const configFile = join(root, 'vmbatch.json');
   writeFileSync(configFile, JSON.stringify({ domainsDir, stateDir, logFile, defaultDomain: 'testguest', ...options.config }, null, 2), { mode: 0o644 });
   const starter = join(root, 'bin', 'vmbatch-remoteshell');
-  await execa('bash', [join(installableTree(root, options.copyTree === true), 'scripts', 'install-hooks.sh'), momPriv, configFile, starter]);
+  const main = mainIn(installableTree(root, options.copyTree === true));
+  await execa(process.execPath, [main, 'install-hooks', 'torque', '--mom-priv', momPriv, '--config', configFile, '--starter', starter]);
+  // install-hooks adds the $job_starter line; most tests run a node without it (pbs_mom then aborts failed jobs)
   if (options.jobStarterLine) writeFileSync(join(momPriv, 'config'), `$pbsserver localhost\n$job_starter ${starter}\n`, { mode: 0o644 });
+  else rmSync(join(momPriv, 'config'));
   return { root, momPriv, stateDir, domainsDir, configFile, starter, logFile };
 }
 
@@ -68,15 +71,15 @@ export async function setupMom(options: MomOptions = {}): Promise<Mom> {
 // below a private directory (e.g. /root) is not readable for them: install from a copy then,
 // as a site would install into /opt.
 function installableTree(root: string, copy: boolean): string {
-  let dir = repoRoot;
+  let dir = underTest.tree;
   let readable = !copy;
   while (dir !== dirname(dir)) {
     if ((statSync(dir).mode & 0o005) !== 0o005) readable = false;
     dir = dirname(dir);
   }
-  if (readable) return repoRoot;
+  if (readable) return underTest.tree;
   const tree = join(root, 'vmbatch');
-  for (const part of ['package.json', 'dist', 'node_modules', 'scripts', 'torque-hooks']) cpSync(join(repoRoot, part), join(tree, part), { recursive: true });
+  for (const part of treeParts) cpSync(join(underTest.tree, part), join(tree, part), { recursive: true });
   return tree;
 }
 
