@@ -48,6 +48,19 @@ const ignored = (reason: string, text: string) => ({
   msg: `the kept parse of the catalogue ${file} is ignored: ${reason}; the catalogue is parsed again`,
   fields: { source: file, entry: entryOf(text).file },
 });
+/** A source whose parse is kept: its entry, with the log cleared. */
+async function keptEntry(): Promise<string> {
+  writeFileSync(file, small('Debian-12'));
+  await load();
+  lines.length = 0;
+  return entryOf(small('Debian-12')).file;
+}
+/** The next load ignores the kept parse for `reason` and parses the source. */
+async function expectIgnored(reason: string): Promise<void> {
+  lines.length = 0;
+  await load();
+  assert.equal(logged(), [ignored(reason, small('Debian-12')), loadedLine('parsed')]);
+}
 /** A parser that counts its calls: proves a load did not parse. */
 function spy(): { parse: (text: string, source: string) => Catalogue; calls: () => number } {
   let calls = 0;
@@ -105,62 +118,44 @@ test("a changed source is parsed again and its parse replaces the old text's", a
 });
 
 test('a truncated entry is ignored with a warning, parsed again and rewritten', async () => {
-  writeFileSync(file, small('Debian-12'));
-  await load();
-  const entry = entryOf(small('Debian-12')).file;
+  const entry = await keptEntry();
   writeFileSync(entry, readFileSync(entry, 'utf8').slice(0, 100));
-  lines.length = 0;
+  await expectIgnored(`${entry} is damaged (not JSON)`);
   const catalogues = await load();
   assert.equal(catalogues[0]!.baseSystems.map((b) => b.name), ['Debian-12']);
-  assert.equal(logged(), [ignored(`${entry} is damaged (not JSON)`, small('Debian-12')), loadedLine('parsed')]);
-  await load();
   assert.equal(logged().at(-1), loadedLine('cached'), 'rewritten whole');
 });
 
 test('an entry of the wrong shape (valid JSON) is ignored, parsed again and rewritten', async () => {
-  writeFileSync(file, small('Debian-12'));
-  await load();
-  const entry = entryOf(small('Debian-12')).file;
+  const entry = await keptEntry();
   const record = JSON.parse(readFileSync(entry, 'utf8'));
   record.catalogue.baseSystems[0].name = 12;
   writeFileSync(entry, JSON.stringify(record));
-  lines.length = 0;
-  await load();
-  assert.equal(logged(), [ignored(`${entry} is damaged (not a parsed catalogue of this text)`, small('Debian-12')), loadedLine('parsed')]);
+  await expectIgnored(`${entry} is damaged (not a parsed catalogue of this text)`);
   // an entry of this text but another source (or format) is no parse of this one either
   record.catalogue.baseSystems[0].name = 'Debian-12';
   record.source = '/elsewhere.rdf';
   writeFileSync(entry, JSON.stringify(record));
-  lines.length = 0;
-  await load();
-  assert.equal(logged(), [ignored(`${entry} is damaged (not a parsed catalogue of this text)`, small('Debian-12')), loadedLine('parsed')]);
+  await expectIgnored(`${entry} is damaged (not a parsed catalogue of this text)`);
   await load();
   assert.equal(logged().at(-1), loadedLine('cached'));
 });
 
 test("an entry a local user owns, or may write, is ignored (and replaced by root's)", async () => {
-  writeFileSync(file, small('Debian-12'));
-  await load();
-  const entry = entryOf(small('Debian-12')).file;
+  const entry = await keptEntry();
   chownSync(entry, hostile, hostile);
-  lines.length = 0;
-  await load();
-  assert.equal(logged(), [ignored(`${entry} is owned by uid 31339, not by root`, small('Debian-12')), loadedLine('parsed')]);
+  await expectIgnored(`${entry} is owned by uid 31339, not by root`);
   assert.is(lstatSync(entry).uid, 0, 'the parse made again replaces it');
   chmodSync(entry, 0o666);
-  lines.length = 0;
-  await load();
-  assert.equal(logged(), [ignored(`${entry} is writable by its group or others (mode 0666)`, small('Debian-12')), loadedLine('parsed')]);
+  await expectIgnored(`${entry} is writable by its group or others (mode 0666)`);
   assert.is(lstatSync(entry).mode & 0o777, 0o644);
 });
 
 test('a directory a local user owns or may write: nothing is read from it and nothing written to it', async () => {
-  writeFileSync(file, small('Debian-12'));
-  await load();
+  await keptEntry();
   const paths = entryOf(small('Debian-12'));
   const parsed = dirname(paths.dir);
   chownSync(paths.dir, hostile, hostile);
-  lines.length = 0;
   await load();
   const notKept = (reason: string) => ({ level: 'warn', msg: `the parse of the catalogue ${file} is not kept: ${reason}`, fields: { source: file, entry: paths.file } });
   assert.equal(logged(), [ignored(`${paths.dir} is owned by uid 31339, not by root`, small('Debian-12')), notKept(`${paths.dir} is owned by uid 31339, not by root`), loadedLine('parsed')]);
@@ -176,16 +171,13 @@ test('a directory a local user owns or may write: nothing is read from it and no
 });
 
 test('a symbolic link in place of the entry or of its directory is not followed', async () => {
-  writeFileSync(file, small('Debian-12'));
-  await load();
+  await keptEntry();
   const paths = entryOf(small('Debian-12'));
   // a sound, root-owned parse elsewhere: only the link is wrong
   const elsewhere = join(dirname(cacheDir), 'elsewhere.json');
   renameSync(paths.file, elsewhere);
   symlinkSync(elsewhere, paths.file);
-  lines.length = 0;
-  await load();
-  assert.equal(logged(), [ignored(`${paths.file} is a symbolic link`, small('Debian-12')), loadedLine('parsed')]);
+  await expectIgnored(`${paths.file} is a symbolic link`);
   assert.is(lstatSync(paths.file).isFile(), true, 'the link is replaced by a file');
   const realDir = join(dirname(cacheDir), 'real-dir');
   renameSync(paths.dir, realDir);
