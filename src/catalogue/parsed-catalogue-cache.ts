@@ -167,9 +167,13 @@ const staleTempMs = 3600_000;
 // the entry), then drops the parses of this source's other texts, so the directory holds one.
 function keep(paths: ParsedEntryPaths, source: string, catalogue: Catalogue, log: Logger): void {
   try {
-    ensureDir(paths.dir, 0o755);
-    // root does not write where a local user could swap what it writes
-    const untrusted = untrustedDirReason(paths.dirs);
+    // root does not write where a local user could swap what it writes: checked before creating
+    // the missing directories (mkdir follows a planted link) and again once they all exist
+    let untrusted = untrustedDirReason(paths.dirs);
+    if (!untrusted) {
+      ensureDir(paths.dir, 0o755);
+      untrusted = untrustedDirReason(paths.dirs);
+    }
     if (untrusted) {
       log.warn(`the parse of the catalogue ${source} is not kept: ${untrusted}`, { source, entry: paths.file });
       return;
