@@ -3,12 +3,13 @@ import { cacheDirOf } from '../images/cache-entry.js';
 import type { Logger } from '../log/logger.js';
 import type { Catalogue } from './catalogue-model.js';
 import { fetchCatalogueText, type CatalogueText } from './catalogue-source.js';
-import { readCatalogue } from './read-catalogue.js';
+import { loadParsedCatalogue } from './parsed-catalogue-cache.js';
 
 /**
  * Reads every catalogue of catalogue.sources, in the configured (priority) order. Remote ones
  * are fetched (or refreshed) side by side, so slow servers cost the budget once, not once each;
- * the first source that fails, in order, raises its error, which names the source.
+ * the first source that fails, in order, raises its error, which names the source. Each text's
+ * parse is kept by its digest (parsed-catalogue-cache.ts), so only the first job after a change parses it.
  */
 export async function loadCatalogues(config: Config, opts: { deadline: number; log: Logger }): Promise<Catalogue[]> {
   const fetchOptions = {
@@ -25,8 +26,13 @@ export async function loadCatalogues(config: Config, opts: { deadline: number; l
     const source = config.catalogue.sources[i]!;
     if (settled.status === 'rejected') throw logged(settled.reason, source, opts.log);
     try {
-      // a fresh download was already read to check it
-      return settled.value.catalogue ?? readCatalogue(settled.value.text, settled.value.source);
+      const started = performance.now();
+      // a fresh download was already read to check it: that parse is kept, not made again
+      const { catalogue, cached } = loadParsedCatalogue(settled.value.text, settled.value.source, { cacheDir: fetchOptions.cacheDir, log: opts.log, parsed: settled.value.catalogue });
+      const ms = Math.round((performance.now() - started) * 10) / 10;
+      // parse= tells a slow prologue's log whether it paid for the parse (parsed) or read the kept one (cached)
+      opts.log.info('catalogue loaded', { source, from: settled.value.from, parse: cached ? 'cached' : 'parsed', ms, metaPackages: catalogue.metaPackages.length });
+      return catalogue;
     } catch (error) {
       throw logged(error, source, opts.log, settled.value);
     }
