@@ -22,6 +22,8 @@ For site admins:
   reconcile [--dry-run] [--json]
                                after a crash, a reboot or a missed epilogue: remove what belongs
                                to no live job (run at boot, from pbs_mom's start and from cron)
+  doctor [--json]              is this node ready for jobs? one line per check (ok, warn, fail);
+                               exit 0 when nothing fails, 1 when a check fails
 `;
 
 const imagesHelp = async () =>
@@ -56,6 +58,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./catalogue-command.js')).catalogueCommand(rest);
     case 'reconcile':
       return (await import('./reconcile-command.js')).reconcileCommand(rest);
+    case 'doctor':
+      return (await import('./doctor-command.js')).doctorCommand(rest);
     case undefined:
     case '-h':
     case '--help':
