@@ -1,12 +1,12 @@
 import { statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fail, ok, warn, type CheckOutcome, type CheckResult, type ConfiguredContext } from './check-result.js';
+import { fail, ok, warn, type CheckResult, type ConfiguredContext } from './check-result.js';
 import { nodeDirs } from './node-dirs.js';
 
 const gib = 1024 ** 3;
 
 /** Free space where jobs' overlays (stateDir) and images (the cache) go: warn below space.warnBytes, fail below space.failBytes. */
-export async function checkFreeSpace(ctx: ConfiguredContext): Promise<CheckOutcome> {
+export async function checkFreeSpace(ctx: ConfiguredContext): Promise<CheckResult[]> {
   return nodeDirs(ctx.config).map(({ name, key, dir }): CheckResult => {
     const check = `space ${name}`;
     // a directory not made yet will be made on the filesystem of its nearest existing parent

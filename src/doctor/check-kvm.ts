@@ -1,8 +1,8 @@
 import { closeSync, constants, openSync, statSync } from 'node:fs';
-import { ok, warn, type CheckOutcome, type DoctorContext } from './check-result.js';
+import { ok, warn, type CheckResult, type DoctorContext } from './check-result.js';
 
 /** KVM when /dev/kvm is a character device this process can open for reading and writing; TCG (software emulation) otherwise. */
-export async function checkKvm(ctx: DoctorContext): Promise<CheckOutcome> {
+export async function checkKvm(ctx: DoctorContext): Promise<CheckResult> {
   const why = kvmProblem(ctx.kvmDevice);
   if (why === undefined) return ok('kvm', 'KVM');
   return warn(

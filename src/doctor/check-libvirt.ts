@@ -1,8 +1,8 @@
 import { virsh } from '../hypervisor/virsh.js';
-import { fail, failOf, ok, type CheckOutcome, type ConfiguredContext } from './check-result.js';
+import { fail, failOf, ok, type CheckResult, type ConfiguredContext } from './check-result.js';
 
 /** libvirtd answers at config.libvirtUri, through its QEMU driver. */
-export async function checkLibvirt(ctx: ConfiguredContext): Promise<CheckOutcome> {
+export async function checkLibvirt(ctx: ConfiguredContext): Promise<CheckResult> {
   const uri = ctx.config.libvirtUri;
   let stdout: string;
   try {

@@ -1,5 +1,5 @@
 import { lstatSync } from 'node:fs';
-import { fail, ok, warn, type CheckOutcome, type CheckResult, type ConfiguredContext } from './check-result.js';
+import { fail, ok, warn, type CheckResult, type ConfiguredContext } from './check-result.js';
 import { nodeDirs } from './node-dirs.js';
 
 /**
@@ -7,7 +7,7 @@ import { nodeDirs } from './node-dirs.js';
  * group or others. A local user who can write there can swap an overlay or a cached image that
  * root's prologue then hands to a guest, or plant a link that root follows.
  */
-export async function checkPermissions(ctx: ConfiguredContext): Promise<CheckOutcome> {
+export async function checkPermissions(ctx: ConfiguredContext): Promise<CheckResult[]> {
   return nodeDirs(ctx.config).map(({ name, key, dir }): CheckResult => {
     const check = `permissions ${name}`;
     let stat;

@@ -1,6 +1,6 @@
 import { isVmbatchError } from '../errors/vmbatch-error.js';
 import { runTool, toolPackages } from '../exec/run-tool.js';
-import { fail, failOf, ok, warn, type CheckOutcome, type CheckResult, type ConfiguredContext, type DoctorContext } from './check-result.js';
+import { fail, failOf, ok, warn, type CheckResult, type ConfiguredContext, type DoctorContext } from './check-result.js';
 
 /** A tool the node needs: how to ask its version, and what its absence means. */
 interface ToolSpec {
@@ -27,12 +27,12 @@ const tools: ToolSpec[] = [
 ];
 
 /** The tools jobs run, each found in PATH with its version; a missing one names its Debian package. */
-export async function checkTools(ctx: DoctorContext): Promise<CheckOutcome> {
+export async function checkTools(ctx: DoctorContext): Promise<CheckResult[]> {
   return Promise.all(tools.map((spec) => checkTool(spec, ctx.path)));
 }
 
 /** virtiofsd at shares.virtiofsd, when shares are on (shares.virtiofs). */
-export async function checkVirtiofsd(ctx: ConfiguredContext): Promise<CheckOutcome> {
+export async function checkVirtiofsd(ctx: ConfiguredContext): Promise<CheckResult> {
   const { virtiofs, virtiofsd } = ctx.config.shares;
   if (!virtiofs) return ok('virtiofsd', 'not needed: shares.virtiofs is false (working directories are staged)');
   const spec: ToolSpec = { tool: 'virtiofsd', versionArgv: [virtiofsd, '--version'], missing: 'fail', usedFor: "the guests' shared directories" };

@@ -1,8 +1,8 @@
 import { createConnection } from 'node:net';
-import { fail, ok, type CheckOutcome, type DoctorContext } from './check-result.js';
+import { fail, ok, type CheckResult, type DoctorContext } from './check-result.js';
 
 /** virtlogd accepts a connection on its socket: without it libvirt's qemu driver starts no guest. */
-export async function checkVirtlogd(ctx: DoctorContext): Promise<CheckOutcome> {
+export async function checkVirtlogd(ctx: DoctorContext): Promise<CheckResult> {
   const socket = ctx.virtlogdSocket;
   const problem = await connectProblem(socket, ctx.timeoutMs);
   if (problem === undefined) return ok('virtlogd', `${socket} accepts connections`);
