@@ -36,4 +36,19 @@ test('a job directory of an earlier boot: a warn listing what reconcile would re
   }
 });
 
+test('libvirt not answering: a warn, not checked (the libvirt line fails for it)', async () => {
+  const uri = 'qemu+unix:///system?socket=/nonexistent/sock';
+  const s = doctorScratch({ libvirtUri: uri });
+  try {
+    assert.equal(await checkLeftovers(s.ctx), {
+      check: 'leftovers',
+      status: 'warn',
+      message: `not checked: libvirt at ${uri} does not answer (the libvirt line)`,
+      hint: 'start libvirtd, then run `vmbatch doctor` again',
+    });
+  } finally {
+    s.cleanup();
+  }
+});
+
 test.run();
