@@ -8,7 +8,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { catalogueEntryPaths } from '../../src/catalogue/catalogue-source.js';
 import { checkCatalogueSources } from '../../src/doctor/check-catalogue-sources.js';
-import { doctorScratch } from '../helpers/doctor-scratch.js';
+import { doctorScratch, removeDoctorScratches } from '../helpers/doctor-scratch.js';
 import { startImageServer } from '../helpers/image-server.js';
 
 // a loopback port nobody listens on: one the kernel just gave out and that was closed again
@@ -22,13 +22,11 @@ async function refusingUrl(): Promise<string> {
   return `http://127.0.0.1:${port}/catalogue.rdf`;
 }
 
+test.after.each(removeDoctorScratches);
+
 test('no sources: one ok line saying so', async () => {
   const s = doctorScratch();
-  try {
-    assert.equal(await checkCatalogueSources(s.ctx), { check: 'catalogue', status: 'ok', message: 'no sources configured (catalogue.sources): jobs cannot ask for runtime environments' });
-  } finally {
-    s.cleanup();
-  }
+  assert.equal(await checkCatalogueSources(s.ctx), { check: 'catalogue', status: 'ok', message: 'no sources configured (catalogue.sources): jobs cannot ask for runtime environments' });
 });
 
 test('a URL that answers is ok, one that answers 404 or refuses fails; a readable file is ok, a missing one fails', async () => {
@@ -51,29 +49,24 @@ test('a URL that answers is ok, one that answers 404 or refuses fails; a readabl
     ]);
   } finally {
     await server.close();
-    s.cleanup();
   }
 });
 
 test('a URL that refuses but whose copy is cached: a warn, jobs use the cached copy', async () => {
   const refusing = await refusingUrl();
   const s = doctorScratch({ catalogue: { sources: [refusing] } });
-  try {
-    const entry = catalogueEntryPaths(join(s.stateDir, 'cache'), refusing);
-    mkdirSync(entry.dir, { recursive: true });
-    writeFileSync(entry.data, '<rdf/>');
-    writeFileSync(entry.meta, JSON.stringify({ version: 1, url: refusing, finalUrl: refusing, bytes: 6, fetchedAt: '2026-01-02T03:04:05.000Z' }));
-    assert.equal(await checkCatalogueSources(s.ctx), [
-      {
-        check: `catalogue ${refusing}`,
-        status: 'warn',
-        message: 'does not answer (ECONNREFUSED): jobs use the cached copy of 2026-01-02T03:04:05.000Z',
-        hint: 'check the server and the URL (`curl -I URL`); the cached copy stays in use until it answers',
-      },
-    ]);
-  } finally {
-    s.cleanup();
-  }
+  const entry = catalogueEntryPaths(join(s.stateDir, 'cache'), refusing);
+  mkdirSync(entry.dir, { recursive: true });
+  writeFileSync(entry.data, '<rdf/>');
+  writeFileSync(entry.meta, JSON.stringify({ version: 1, url: refusing, finalUrl: refusing, bytes: 6, fetchedAt: '2026-01-02T03:04:05.000Z' }));
+  assert.equal(await checkCatalogueSources(s.ctx), [
+    {
+      check: `catalogue ${refusing}`,
+      status: 'warn',
+      message: 'does not answer (ECONNREFUSED): jobs use the cached copy of 2026-01-02T03:04:05.000Z',
+      hint: 'check the server and the URL (`curl -I URL`); the cached copy stays in use until it answers',
+    },
+  ]);
 });
 
 test('a server that does not answer within the timeout fails without waiting longer', async () => {
@@ -89,7 +82,6 @@ test('a server that does not answer within the timeout fails without waiting lon
     ]);
   } finally {
     silent.close();
-    s.cleanup();
   }
 });
 

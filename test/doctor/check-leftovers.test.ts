@@ -6,49 +6,39 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkLeftovers } from '../../src/doctor/check-leftovers.js';
-import { doctorScratch } from '../helpers/doctor-scratch.js';
+import { doctorScratch, removeDoctorScratches, unansweringLibvirtUri } from '../helpers/doctor-scratch.js';
+
+test.after.each(removeDoctorScratches);
 
 test('a node with nothing of gone jobs: ok', async () => {
   const s = doctorScratch();
-  try {
-    assert.equal(await checkLeftovers(s.ctx), { check: 'leftovers', status: 'ok', message: 'nothing of jobs that are gone' });
-  } finally {
-    s.cleanup();
-  }
+  assert.equal(await checkLeftovers(s.ctx), { check: 'leftovers', status: 'ok', message: 'nothing of jobs that are gone' });
 });
 
 test('a job directory of an earlier boot: a warn listing what reconcile would remove; nothing is removed', async () => {
   const s = doctorScratch();
-  try {
-    const dir = join(s.stateDir, 'jobs', '4711.vm');
-    mkdirSync(dir, { recursive: true });
-    utimesSync(dir, new Date(1_000_000), new Date(1_000_000));
-    assert.equal(await checkLeftovers(s.ctx), {
-      check: 'leftovers',
-      status: 'warn',
-      message: `1 item of jobs that are gone, which \`vmbatch reconcile\` would remove:\n  - job directory ${dir} (from an earlier boot)`,
-      hint: 'run `vmbatch reconcile`',
-    });
-    assert.ok(existsSync(dir), 'the doctor only reads');
-    assert.is(existsSync(join(s.stateDir, 'reconcile.lock')), false, "reconcile's lock is not made");
-  } finally {
-    s.cleanup();
-  }
+  const dir = join(s.stateDir, 'jobs', '4711.vm');
+  mkdirSync(dir, { recursive: true });
+  utimesSync(dir, new Date(1_000_000), new Date(1_000_000));
+  assert.equal(await checkLeftovers(s.ctx), {
+    check: 'leftovers',
+    status: 'warn',
+    message: `1 item of jobs that are gone, which \`vmbatch reconcile\` would remove:\n  - job directory ${dir} (from an earlier boot)`,
+    hint: 'run `vmbatch reconcile`',
+  });
+  assert.ok(existsSync(dir), 'the doctor only reads');
+  assert.is(existsSync(join(s.stateDir, 'reconcile.lock')), false, "reconcile's lock is not made");
 });
 
 test('libvirt not answering: a warn, not checked (the libvirt line fails for it)', async () => {
-  const uri = 'qemu+unix:///system?socket=/nonexistent/sock';
+  const uri = unansweringLibvirtUri;
   const s = doctorScratch({ libvirtUri: uri });
-  try {
-    assert.equal(await checkLeftovers(s.ctx), {
-      check: 'leftovers',
-      status: 'warn',
-      message: `not checked: libvirt at ${uri} does not answer (the libvirt line)`,
-      hint: 'start libvirtd, then run `vmbatch doctor` again',
-    });
-  } finally {
-    s.cleanup();
-  }
+  assert.equal(await checkLeftovers(s.ctx), {
+    check: 'leftovers',
+    status: 'warn',
+    message: `not checked: libvirt at ${uri} does not answer (the libvirt line)`,
+    hint: 'start libvirtd, then run `vmbatch doctor` again',
+  });
 });
 
 test.run();

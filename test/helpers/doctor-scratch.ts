@@ -13,8 +13,18 @@ export interface DoctorScratch {
   cleanup(): void;
 }
 
+/** A libvirt URI that cannot answer: its socket does not exist. */
+export const unansweringLibvirtUri = 'qemu+unix:///system?socket=/nonexistent/sock';
+
+const made: DoctorScratch[] = [];
+
+/** Removes every scratch node made so far: a suite's `test.after.each`, so that a failed assertion leaves nothing behind either. */
+export function removeDoctorScratches(): void {
+  for (const scratch of made.splice(0)) scratch.cleanup();
+}
+
 /**
- * Makes the scratch node. libvirt is libvirt's test driver (test:///default, inside virsh, no
+ * Makes the scratch node (removed by removeDoctorScratches). libvirt is libvirt's test driver (test:///default, inside virsh, no
  * daemon): the unit suites never talk to libvirtd.
  */
 export function doctorScratch(config: Record<string, unknown> = {}, context: Partial<ConfiguredContext> = {}): DoctorScratch {
@@ -24,7 +34,7 @@ export function doctorScratch(config: Record<string, unknown> = {}, context: Par
   mkdirSync(domainsDir);
   mkdirSync(join(root, 'libvirt-log'));
   const parsed = configSchema.parse({ stateDir, domainsDir, logFile: '', libvirtUri: 'test:///default', libvirtLog: { dir: join(root, 'libvirt-log') }, ...config });
-  return {
+  const scratch: DoctorScratch = {
     root,
     stateDir,
     domainsDir,
@@ -41,4 +51,6 @@ export function doctorScratch(config: Record<string, unknown> = {}, context: Par
     },
     cleanup: () => rmSync(root, { recursive: true, force: true }),
   };
+  made.push(scratch);
+  return scratch;
 }
