@@ -6,6 +6,7 @@ import { listTemplates } from '../domain/select-template.js';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import { cacheDirOf, entryKey, entryPaths, readEntryMeta } from '../images/cache-entry.js';
 import { displayUrl, resolveTemplateSource } from '../images/image-source.js';
+import { children, textOf } from '../domain/xml-tree.js';
 import { fail, failOf, ok, warn, type CheckOutcome, type CheckResult, type ConfiguredContext } from './check-result.js';
 
 /**
@@ -34,9 +35,32 @@ async function checkTemplate(config: Config, name: string): Promise<CheckResult[
   } catch (error) {
     return [failOf(check, error)];
   }
-  const problems = template.disks.flatMap((disk) => diskProblem(config, check, disk) ?? []);
+  const problems = [...bootFileProblems(check, template), ...template.disks.flatMap((disk) => diskProblem(config, check, disk) ?? [])];
   if (problems.length) return problems;
-  return [ok(check, `valid (${template.vb.prepareMethod} on ${template.vb.hypervisor}, ${template.disks.length} disk(s)); base images present`)];
+  return [ok(check, `valid (${template.vb.prepareMethod} on ${template.vb.hypervisor}, ${template.disks.length} disk(s)); base images and boot files present`)];
+}
+
+// A kernel or initrd booted directly (<os><kernel>, <initrd>) that cannot be read: the guest would not start.
+function bootFileProblems(check: string, template: DomainTemplate): CheckResult[] {
+  const os = children(template.tree, 'os')[0];
+  if (!os) return [];
+  return (['kernel', 'initrd'] as const).flatMap((name) => {
+    const path = children(os, name)[0] && textOf(children(os, name)[0]!);
+    const why = path ? unreadable(path) : undefined;
+    if (!path || why === undefined) return [];
+    return [fail(check, `the ${name} of the template, ${path}, ${why}`, `install it at that path (for the test guest: make guest) or fix <os><${name}> in the template`)];
+  });
+}
+
+// Why a file cannot be read by root, or undefined when it can.
+function unreadable(path: string): string | undefined {
+  try {
+    accessSync(path, constants.R_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? 'does not exist' : `cannot be read: ${code}`;
+  }
 }
 
 // What is wrong with a disk's base image, or undefined when it is ready.
@@ -57,12 +81,8 @@ function diskProblem(config: Config, check: string, disk: TemplateDisk): CheckRe
     return warn(check, `the image of disk ${disk.target}, ${displayUrl(url)}, is not in the image cache yet: the first job using it waits for the download`, `fetch it now: vmbatch images fetch ${displayUrl(url)}`);
   }
   const path = disk.sourceFile;
-  if (path === undefined) return undefined;
-  try {
-    accessSync(path, constants.R_OK);
-    return undefined;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return failOf(check, new VmbatchError('BASE_IMAGE_MISSING', { target: disk.target, path }));
-    return fail(check, `the base image of disk ${disk.target}, ${path}, cannot be read: ${(error as NodeJS.ErrnoException).code}`, `make it readable by root (ls -l ${path})`);
-  }
+  const why = path === undefined ? undefined : unreadable(path);
+  if (path === undefined || why === undefined) return undefined;
+  if (why === 'does not exist') return failOf(check, new VmbatchError('BASE_IMAGE_MISSING', { target: disk.target, path }));
+  return fail(check, `the base image of disk ${disk.target}, ${path}, ${why}`, `make it readable by root (ls -l ${path})`);
 }

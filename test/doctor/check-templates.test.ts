@@ -76,7 +76,30 @@ test('an image fetched into the shared cache: a warn until it is cached, then ok
   writeEntryMeta(entry, { version: 1, kind: 'download', identity: url, bytes: 0, digests: [], format: 'qcow2', virtualSize: 0, createdAt: new Date().toISOString(), sealed: false });
   assert.equal(await checkTemplates(s.ctx), [
     { check: 'templates', status: 'ok', message: `${s.domainsDir}: remote (default: remote)` },
-    { check: 'template remote', status: 'ok', message: 'valid (CDROM on QEMU, 3 disk(s)); base images present' },
+    { check: 'template remote', status: 'ok', message: 'valid (CDROM on QEMU, 3 disk(s)); base images and boot files present' },
+  ]);
+});
+
+test('a kernel booted directly that is missing fails: the guest would not start', async () => {
+  const s = doctorScratch({ defaultDomain: 'direct' });
+  const kernel = join(s.root, 'vmlinux');
+  const initrd = join(s.root, 'initrd.img');
+  writeFileSync(initrd, '');
+  const text = template('').replace('<vbconfig>', `<os><type arch='x86_64' machine='pc'>hvm</type><kernel>${kernel}</kernel><initrd>${initrd}</initrd></os><vbconfig>`);
+  writeFileSync(join(s.domainsDir, 'direct.xml'), text);
+  assert.equal(await checkTemplates(s.ctx), [
+    { check: 'templates', status: 'ok', message: `${s.domainsDir}: direct (default: direct)` },
+    {
+      check: 'template direct',
+      status: 'fail',
+      message: `the kernel of the template, ${kernel}, does not exist`,
+      hint: 'install it at that path (for the test guest: make guest) or fix <os><kernel> in the template',
+    },
+  ]);
+  writeFileSync(kernel, '');
+  assert.equal(await checkTemplates(s.ctx), [
+    { check: 'templates', status: 'ok', message: `${s.domainsDir}: direct (default: direct)` },
+    { check: 'template direct', status: 'ok', message: 'valid (CDROM on QEMU, 1 disk(s)); base images and boot files present' },
   ]);
 });
 
