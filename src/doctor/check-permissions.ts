@@ -1,4 +1,4 @@
-import { lstatSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { fail, ok, warn, type CheckResult, type ConfiguredContext } from './check-result.js';
 import { nodeDirs } from './node-dirs.js';
 
@@ -12,7 +12,8 @@ export async function checkPermissions(ctx: ConfiguredContext): Promise<CheckRes
     const check = `permissions ${name}`;
     let stat;
     try {
-      stat = lstatSync(dir);
+      // a symlinked directory (e.g. to a larger disk) is judged by what it points to
+      stat = statSync(dir);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       return warn(check, `${dir} (${key}) does not exist yet`, 'the first job makes it (root-owned, mode 0755); nothing to do unless the path is wrong');
