@@ -132,13 +132,13 @@ function isFresh(meta: CatalogueMeta, refreshSeconds: number, now: number): bool
 }
 
 /** A cached catalogue: its text and its record. */
-interface CachedCatalogue {
+export interface CachedCatalogue {
   text: string;
   meta: CatalogueMeta;
 }
 
-// The cached copy with its record; undefined when there is none (or it is damaged, which counts as none).
-function readCached(paths: CatalogueEntryPaths): CachedCatalogue | undefined {
+/** The cached copy with its record; undefined when there is none (or it is damaged, which counts as none). */
+export function readCached(paths: CatalogueEntryPaths): CachedCatalogue | undefined {
   try {
     const meta = metaSchema.parse(JSON.parse(readFileSync(paths.meta, 'utf8')));
     return { text: readFileSync(paths.data, 'utf8'), meta };

@@ -28,6 +28,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./validate-command.js')).validateCommand(rest);
     case 'plan':
       return (await import('./plan-command.js')).planCommand(rest);
+    case 'doctor':
+      return (await import('./doctor-command.js')).doctorCommand(rest);
     case 'install-hooks':
       return (await import('./install-hooks-command.js')).installHooksCommand(rest);
     case 'images':

@@ -17,7 +17,8 @@ Slurm hooks (run by the vmbatch SPANK plugin, slurm/vmbatch_spank.c; docs/slurm.
 For site admins:
   install-hooks torque [--mom-priv DIR] [--starter FILE] [--config FILE] [--force] [--dry-run]
                                install the Torque hooks and pbs_mom's $job_starter line (idempotent)
-  doctor [--json]              is this node ready? one line per check: ok, warn or fail with a hint
+  doctor [--json]              is this node ready for jobs? one line per check (ok, warn, fail);
+                               exit 0 when nothing fails, 1 when a check fails
   validate FILE...             check domain templates, report every problem
   plan JOBID USER GROUP SCRIPT [--resources LIST] [--workdir DIR]
                                dry run: print the prologue's plan (domain XML, disks, ISO)

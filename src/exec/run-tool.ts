@@ -14,6 +14,8 @@ export const toolPackages: Record<string, string> = {
   debugfs: 'e2fsprogs',
   'qemu-io': 'qemu-utils',
   'vhd-util': 'blktap-utils (not in Debian 12; Xen ships vhd-util)',
+  'ssh-keygen': 'openssh-client',
+  virtiofsd: 'qemu-system-common',
 };
 
 /** Options for one tool run. */
@@ -55,7 +57,7 @@ export async function runTool(argv: string[], options: RunToolOptions = {}): Pro
     uid: options.uid,
     gid: options.gid,
     cwd: options.cwd,
-    env: options.env ?? { PATH: withSbin(process.env.PATH) },
+    env: options.env ?? { PATH: toolSearchPath(process.env.PATH) },
     extendEnv: options.env === undefined,
     timeout: options.timeoutMs,
     cancelSignal: options.signal,
@@ -86,8 +88,8 @@ export async function runTool(argv: string[], options: RunToolOptions = {}): Pro
   return { argv, exitCode, stdout, stderr, ms };
 }
 
-// pbs_mom runs hooks with PATH=/bin:/usr/bin, but admin tools (debugfs, mke2fs) live in sbin
-function withSbin(path: string | undefined): string {
+/** The PATH tools are looked up in: the caller's, with sbin added (pbs_mom runs hooks with PATH=/bin:/usr/bin, but admin tools such as debugfs live in sbin). */
+export function toolSearchPath(path: string | undefined): string {
   const parts = (path ?? '/usr/bin:/bin').split(':');
   for (const dir of ['/usr/sbin', '/sbin']) if (!parts.includes(dir)) parts.push(dir);
   return parts.join(':');
