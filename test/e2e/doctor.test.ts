@@ -24,7 +24,12 @@ const version = async (argv: string[], pattern: RegExp) => {
 
 test('a ready node: every line ok (KVM may be a warn: this node has only TCG), exit 0', async () => {
   mkdirSync(join(stateDir, 'cache'), { recursive: true, mode: 0o755 });
-  writeFileSync(configFile, JSON.stringify({ stateDir, domainsDir, logFile: '' }));
+  // a Torque node whose hooks the vmbatch under test installed
+  const momPriv = join(root, 'mom_priv');
+  const starter = join(root, 'sbin', 'vmbatch-remoteshell');
+  mkdirSync(momPriv, { mode: 0o751 });
+  await execa(process.execPath, [cliPath, 'install-hooks', 'torque', '--mom-priv', momPriv, '--starter', starter, '--config', configFile]);
+  writeFileSync(configFile, JSON.stringify({ stateDir, domainsDir, logFile: '', torque: { momPriv } }));
   const run = await execa(process.execPath, [cliPath, 'doctor'], { env: { VMBATCH_CONFIG: configFile }, reject: false });
   assert.is(run.exitCode, 0, run.stdout + run.stderr);
   assert.is(run.stderr, '');
@@ -55,6 +60,10 @@ test('a ready node: every line ok (KVM may be a warn: this node has only TCG), e
     `ok   permissions cache: ${stateDir}/cache: owned by root, mode 0755`,
     'ok   catalogue: no sources configured (catalogue.sources): jobs cannot ask for runtime environments',
     'ok   leftovers: nothing of jobs that are gone',
+    `ok   torque prologue: ${momPriv}/prologue: vmbatch's, as install-hooks writes it`,
+    `ok   torque epilogue: ${momPriv}/epilogue: vmbatch's, as install-hooks writes it`,
+    `ok   torque vmbatch-remoteshell: ${starter}: vmbatch's, as install-hooks writes it`,
+    `ok   torque $job_starter: ${momPriv}/config: $job_starter ${starter}`,
   ];
   const oks = expected.filter((l) => /^ok /.test(l)).length;
   assert.is(run.stdout, [...expected, `${oks} ok, ${existsSync('/dev/kvm') ? 0 : 1} warn, 0 fail`].join('\n'));
