@@ -14,7 +14,8 @@ guest:
 	bash scripts/build-cloud-guest.sh /var/lib/vmbatch/cloud-guest
 
 ## boot a guest from domains/ and run a sample job in it as a normal user, through the Torque hooks
-demo: setup
+demo:
+	bash scripts/setup.sh demo
 	node dist/scripts/demo.js
 
 ## the whole test suite (unit, Torque contract, end-to-end through qemu:///system)
@@ -49,9 +50,9 @@ bench-compare: setup
 	cd /tmp/vmbatch-bench-base && npm run build --silent
 	node dist/bench/prologue-compare.js /tmp/vmbatch-bench-base; rc=$$?; git worktree remove --force /tmp/vmbatch-bench-base; exit $$rc
 
-## install the hooks into a real pbs_mom: make install-hooks MOM_PRIV=/var/spool/torque/mom_priv
+## install the hooks from this checkout into a real pbs_mom (a node installs the package instead: README, "Install on a node"): make install-hooks [MOM_PRIV=/var/spool/torque/mom_priv]
 install-hooks: build
-	bash scripts/install-hooks.sh $(MOM_PRIV)
+	node dist/src/cli/main.js install-hooks torque --mom-priv $(or $(MOM_PRIV),/var/spool/torque/mom_priv)
 
 ## install the SPANK plugin and its wrappers on a Slurm node (prints the plugstack.conf and slurm.conf lines): make install-slurm [CONFIG=/etc/vmbatch/vmbatch.json] [PREFIX=/usr/local/libexec/vmbatch]
 install-slurm: build

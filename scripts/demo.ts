@@ -60,6 +60,7 @@ async function main(): Promise<number> {
     line(`  epilogue          ${(t3 - t2).toFixed(1).padStart(8)}`);
     const left = await leftovers(mom);
     line(`\nafter the epilogue: ${left.domains.filter((d) => d.includes(job.jobId)).length} domain(s), ${left.jobs.length} job dir(s) left`);
+    line('\nto install vmbatch on a node (README, "Install on a node"): make deb && apt-get install ./vmbatch_*_all.deb && vmbatch install-hooks torque && vmbatch doctor');
     return epi.exitCode === 0 && run.exitCode === 0 && owner !== undefined ? 0 : 1;
   } finally {
     teardownMom(mom);
