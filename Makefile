@@ -61,9 +61,9 @@ install-slurm: build
 clean:
 	rm -rf dist
 
-## the Debian package, built with debhelper from this checkout: vmbatch_VERSION_all.deb here
+## the Debian packages, built with debhelper from this checkout: vmbatch_VERSION_all.deb and vmbatch-slurm_VERSION_ARCH.deb here
 deb:
 	[ -d node_modules/esbuild ] || npm ci --no-audit --no-fund --loglevel=error
 	dpkg-buildpackage -b -us -uc --no-sign
-	mv ../vmbatch_*_all.deb ../vmbatch_*_amd64.buildinfo ../vmbatch_*_amd64.changes . 2>/dev/null || true
-	lintian --fail-on error vmbatch_*_all.deb
+	mv ../vmbatch_*_all.deb ../vmbatch-slurm_*.deb ../vmbatch_*.buildinfo ../vmbatch_*.changes . 2>/dev/null || true
+	lintian --fail-on error vmbatch_*_all.deb vmbatch-slurm_*.deb

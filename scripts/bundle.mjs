@@ -1,6 +1,6 @@
 // Bundles vmbatch for the package: OUTDIR/vmbatch.mjs (the command line's dispatcher) and one
 // self-contained file per command module it imports (OUTDIR/hooks-prologue.mjs, ...), with the
-// files the code reads beside them (guest/, host/, torque-hooks/).
+// files the code reads beside them (guest/, host/, torque-hooks/, slurm/).
 // Why one file per command: a hook parses only its own code (start-up is part of every job's
 // wait), and a package upgrade replaces each file atomically, so a process never mixes two
 // versions' code: the dispatcher imports exactly one command file, which imports nothing of ours.
@@ -59,4 +59,6 @@ for (const f of ['prolog.sh', 'epilog.sh', 'rte-install.sh']) chmodSync(join(out
 cpSync('src/share/host', join(out, 'host'), { recursive: true });
 chmodSync(join(out, 'host', 'virtiofsd-launch.pl'), 0o755);
 cpSync('torque-hooks', join(out, 'torque-hooks'), { recursive: true });
+mkdirSync(join(out, 'slurm'));
+for (const f of ['slurm-hook', 'slurm-task']) cpSync(join('slurm', f), join(out, 'slurm', f));
 console.log(`bundled ${commands.length + 1} files into ${out}`);

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Install vmbatch for Slurm on this node (docs/slurm.md, "Install on a node"):
+# Install vmbatch for Slurm on this node from a checkout (a node installs the packages vmbatch and
+# vmbatch-slurm and runs `vmbatch install-hooks slurm`; docs/slurm.md, "Install on a node"):
 #   PLUGIN_DIR/vmbatch.so   root:root 0755, the SPANK plugin built here from slurm/vmbatch_spank.c
 #   PREFIX/slurm-hook       root:root 0755, run as root by the plugin's job prolog and epilog
 #   PREFIX/slurm-task       root:root 0755, run as the user: the plugin starts every task through it
 # usage: [VMBATCH_HOME=DIR] install-slurm.sh [CONFIG] [PREFIX]
 #   CONFIG  default /etc/vmbatch/vmbatch.json     PREFIX  default /usr/local/libexec/vmbatch
 #   VMBATCH_HOME  the vmbatch checkout the wrappers run (default: this one; it must be built)
-# Idempotent: a file whose content is unchanged is left alone. Prints the configuration lines.
+# Idempotent: a file whose content is unchanged is left alone. Prints what it changed and the
+# slurm.conf lines vmbatch needs.
 set -euo pipefail
 config=${1:-/etc/vmbatch/vmbatch.json}
 prefix=${2:-/usr/local/libexec/vmbatch}
@@ -29,28 +31,13 @@ place() { # tmp dest mode
     chown 0:0 "$1"; chmod "$3" "$1"; mv -f "$1" "$2"; echo "installed: $2"
   fi
 }
-render() { sed -e "s|@VMBATCH_HOME@|$home|g" -e "s|@VMBATCH_CONFIG@|$config|g" -e "s|@NODE@|$node|g" "$src/slurm/$1"; }
 
 tmp=$(mktemp "$plugin_dir/.vmbatch.so.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 gcc -Wall -Wextra -Werror -O2 -shared -fPIC -o "$tmp" "$src/slurm/vmbatch_spank.c"
 place "$tmp" "$plugin_dir/vmbatch.so" 0755
 
-install -d -o 0 -g 0 -m 0755 "$prefix"
-for f in slurm-hook slurm-task; do
-  tmp=$(mktemp "$prefix/.$f.XXXXXX")
-  render "$f" > "$tmp"
-  place "$tmp" "$prefix/$f" 0755
-done
 trap - EXIT
 
-cat <<EOF
-plugstack.conf (e.g. /etc/slurm/plugstack.conf, named by PlugStackConfig):
-  required $plugin_dir/vmbatch.so prefix=$prefix
-slurm.conf (every node and the controller; restart slurmctld and slurmd after changing it):
-  PlugStackConfig=/etc/slurm/plugstack.conf
-  PrologFlags=Alloc
-  PrologEpilogTimeout=300
-  BatchStartTimeout=300
-  LaunchParameters=use_interactive_step
-EOF
+# the wrappers and the plugin's plugstack.conf line, as a node with the package does it
+exec "$node" "$home/dist/src/cli/main.js" install-hooks slurm --prefix "$prefix" --config "$config" --plugin "$plugin_dir/vmbatch.so" --plugstack "${VMBATCH_SLURM_PLUGSTACK:-/etc/slurm/plugstack.conf}"

@@ -27,7 +27,7 @@ while [[ $dir != / ]]; do [[ $(( 0$(stat -c %a "$dir") & 05 )) == 5 ]] || readab
 if ((!readable)); then
   home=/var/lib/vmbatch/slurm-tree
   mkdir -p "$home" && chmod 0755 "$home"
-  for part in package.json dist node_modules; do rm -rf "${home:?}/$part.new" && cp -a "$part" "$home/$part.new" && rm -rf "${home:?}/$part" && mv "$home/$part.new" "$home/$part"; done
+  for part in package.json dist node_modules slurm torque-hooks; do rm -rf "${home:?}/$part.new" && cp -a "$part" "$home/$part.new" && rm -rf "${home:?}/$part" && mv "$home/$part.new" "$home/$part"; done
   chmod -R a+rX "$home"
 fi
 VMBATCH_HOME=$home bash scripts/install-slurm.sh /var/lib/vmbatch/slurm-node.json >/dev/null

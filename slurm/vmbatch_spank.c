@@ -275,7 +275,7 @@ static int parse_args(int ac, char **av)
 			/* the prolog runs DIR/slurm-hook as root: a relative path would depend on slurmd's cwd */
 			if (dir[0] != '/' || strlen(dir) + sizeof "/slurm-hook" > sizeof prefix) {
 				slurm_error("vmbatch: plugstack.conf: prefix=%s must be an absolute directory path "
-					    "(where scripts/install-slurm.sh put slurm-hook and slurm-task); "
+					    "(where `vmbatch install-hooks slurm` put slurm-hook and slurm-task); "
 					    "fix the vmbatch.so line of plugstack.conf", dir);
 				return -1;
 			}
@@ -356,7 +356,7 @@ static int run_hook(spank_t sp, const char *what, char **argv)
 		execv(hook, argv);
 		/* 126 and 127 as a shell says it, and the parent reports the reason */
 		fprintf(stderr, "vmbatch: cannot run %s: %s; an administrator must run "
-			"scripts/install-slurm.sh\n", hook, strerror(errno));
+			"vmbatch install-hooks slurm\n", hook, strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	while (waitpid(pid, &status, 0) < 0) {
@@ -371,7 +371,7 @@ static int run_hook(spank_t sp, const char *what, char **argv)
 	if (WIFEXITED(status) && (WEXITSTATUS(status) == 126 || WEXITSTATUS(status) == 127) &&
 	    access(hook, X_OK) != 0)
 		slurm_error("vmbatch: the %s of job %u failed: %s cannot be run (%s); an administrator "
-			    "must run scripts/install-slurm.sh", what, job_id(sp), hook, strerror(errno));
+			    "must run vmbatch install-hooks slurm", what, job_id(sp), hook, strerror(errno));
 	else if (WIFEXITED(status))
 		slurm_error("vmbatch: the %s of job %u failed (exit %d); see vmbatch's log", what,
 			    job_id(sp), WEXITSTATUS(status));
@@ -441,7 +441,7 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
 	if (access(task, X_OK) != 0) {
 		slurm_error("vmbatch: cannot start the task of job %u in its virtual machine: %s cannot "
 			    "be run by this user (%s); the task did not run. An administrator must run "
-			    "scripts/install-slurm.sh", job_id(sp), task, strerror(errno));
+			    "vmbatch install-hooks slurm", job_id(sp), task, strerror(errno));
 		return -1;
 	}
 	rc = spank_get_item(sp, S_JOB_ARGV, &argc, &argv);

@@ -4,6 +4,7 @@ import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
 import { applyInstallPlan } from '../install/apply-install-plan.js';
 import { describeStep, type InstallStep } from '../install/install-plan.js';
 import { vmbatchMain } from '../install/installed-paths.js';
+import { planSlurmHooks, slurmConfLines, slurmDefaults } from '../install/slurm-hooks.js';
 import { planTorqueHooks, torqueDefaults } from '../install/torque-hooks.js';
 
 /** Usage of `vmbatch install-hooks`. */
@@ -11,11 +12,17 @@ export const installHooksUsage = `  install-hooks torque [--mom-priv DIR] [--sta
       MOM_PRIV/prologue and epilogue (root:root 0500), the $job_starter shim (0755) and its line
       in MOM_PRIV/config; defaults: --mom-priv ${torqueDefaults.momPriv}
       --starter ${torqueDefaults.starter} --config ${torqueDefaults.config}
-      Idempotent; prints what it changed; refuses to replace files that are not vmbatch's
-      unless --force (which keeps each as NAME.vmbatch-saved).
+  install-hooks slurm [--prefix DIR] [--plugstack FILE] [--plugin FILE] [--config FILE] [--force] [--dry-run]
+      PREFIX/slurm-hook and slurm-task (0755) and the plugin's line in plugstack.conf; defaults:
+      --prefix ${slurmDefaults.prefix} --plugstack ${slurmDefaults.plugstack}
+      --plugin ${slurmDefaults.plugin} (package vmbatch-slurm)
+  Both are idempotent, print what they changed, and refuse to replace files that are not
+  vmbatch's unless --force (which keeps each as NAME.vmbatch-saved).
 `;
 
-/** `vmbatch install-hooks torque`: plan the hooks, print each step, and perform them unless --dry-run; 0 done, 1 refused or failed. */
+const systemOptions = { torque: ['mom-priv', 'starter'], slurm: ['prefix', 'plugstack', 'plugin'] } as const;
+
+/** `vmbatch install-hooks torque|slurm`: plan the files, print each step, and perform them unless --dry-run; 0 done, 1 refused or failed. */
 export async function installHooksCommand(argv: string[]): Promise<number> {
   try {
     const { values, positionals } = parseOptions(argv);
@@ -23,19 +30,32 @@ export async function installHooksCommand(argv: string[]): Promise<number> {
       process.stdout.write(`usage:\n${installHooksUsage}`);
       return 0;
     }
-    if (positionals.length !== 1 || positionals[0] !== 'torque') {
-      throw new VmbatchError('USAGE_INVALID', { problems: [`install-hooks takes the batch system: torque (got ${positionals.length ? positionals.map((p) => `'${p}'`).join(' ') : 'nothing'})`] });
+    const system = positionals[0];
+    if (positionals.length !== 1 || (system !== 'torque' && system !== 'slurm')) {
+      throw new VmbatchError('USAGE_INVALID', { problems: [`install-hooks takes the batch system: torque or slurm (got ${positionals.length ? positionals.map((p) => `'${p}'`).join(' ') : 'nothing'})`] });
     }
+    const other = system === 'torque' ? systemOptions.slurm : systemOptions.torque;
+    const misplaced = other.filter((o) => values[o] !== undefined).map((o) => `--${o} is an option of install-hooks ${system === 'torque' ? 'slurm' : 'torque'}`);
+    if (misplaced.length) throw new VmbatchError('USAGE_INVALID', { problems: misplaced });
     if (process.getuid?.() !== 0 && !values['dry-run']) throw new VmbatchError('NOT_ROOT', { hook: 'install-hooks' });
-    const steps = planTorqueHooks(
-      { momPriv: values['mom-priv'], starter: values.starter, config: values.config, node: process.execPath, main: vmbatchMain },
-      values.force,
-    );
+    const dryRun = values['dry-run'];
+    const self = { node: process.execPath, main: vmbatchMain, config: values.config ?? torqueDefaults.config };
+    const steps =
+      system === 'torque'
+        ? planTorqueHooks({ ...self, momPriv: values['mom-priv'] ?? torqueDefaults.momPriv, starter: values.starter ?? torqueDefaults.starter }, values.force)
+        : planSlurmHooks({ ...self, prefix: values.prefix ?? slurmDefaults.prefix, plugstack: values.plugstack ?? slurmDefaults.plugstack, plugin: values.plugin ?? slurmDefaults.plugin }, values.force);
     const refused = steps.filter((s) => s.kind === 'refuse');
     if (refused.length) throw new VmbatchError('INSTALL_REFUSED', { problems: refused.map((s) => describeStep(s)) });
-    if (!values['dry-run']) applyInstallPlan(steps);
-    for (const step of steps) process.stdout.write(`${describeStep(step, values['dry-run'])}\n`);
-    if (configChanged(steps, values['mom-priv'])) process.stdout.write('pbs_mom reads $job_starter only when it starts: restart pbs_mom\n');
+    if (!dryRun) applyInstallPlan(steps);
+    for (const step of steps) process.stdout.write(`${describeStep(step, dryRun)}\n`);
+    if (system === 'torque' && changed(steps, join(values['mom-priv'] ?? torqueDefaults.momPriv, 'config'))) {
+      process.stdout.write('pbs_mom reads $job_starter only when it starts: restart pbs_mom\n');
+    }
+    if (system === 'slurm') {
+      const plugstack = values.plugstack ?? slurmDefaults.plugstack;
+      if (changed(steps, plugstack)) process.stdout.write('slurmd loads plugstack.conf only when it starts: restart slurmd\n');
+      process.stdout.write(`slurm.conf must have (every node and the controller; restart slurmctld and slurmd after changing it):\n${slurmConfLines.map((l) => `  ${l.replace('PLUGSTACK', plugstack)}\n`).join('')}`);
+    }
     return 0;
   } catch (error) {
     process.stderr.write(formatError(error) + '\n');
@@ -43,8 +63,8 @@ export async function installHooksCommand(argv: string[]): Promise<number> {
   }
 }
 
-function configChanged(steps: InstallStep[], momPriv: string): boolean {
-  return steps.some((s) => s.kind !== 'keep' && s.kind !== 'refuse' && s.path === join(momPriv, 'config'));
+function changed(steps: InstallStep[], path: string): boolean {
+  return steps.some((s) => s.kind !== 'keep' && s.kind !== 'refuse' && s.path === path);
 }
 
 function parseOptions(argv: string[]) {
@@ -53,9 +73,12 @@ function parseOptions(argv: string[]) {
       args: argv,
       allowPositionals: true,
       options: {
-        'mom-priv': { type: 'string', default: torqueDefaults.momPriv },
-        starter: { type: 'string', default: torqueDefaults.starter },
-        config: { type: 'string', default: torqueDefaults.config },
+        'mom-priv': { type: 'string' },
+        starter: { type: 'string' },
+        prefix: { type: 'string' },
+        plugstack: { type: 'string' },
+        plugin: { type: 'string' },
+        config: { type: 'string' },
         force: { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },

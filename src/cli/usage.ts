@@ -9,14 +9,15 @@ Torque hooks (installed by \`vmbatch install-hooks torque\`; pbs_mom passes the 
   epilogue JOBID USER GROUP JOBNAME SESSION RESOURCES USED QUEUE ACCOUNT EXIT SCRIPT
   remoteshell SHELL            ($job_starter; job script path on stdin)
 
-Slurm hooks (run by the vmbatch SPANK plugin, slurm/vmbatch_spank.c; docs/slurm.md):
+Slurm hooks (run by the vmbatch SPANK plugin, installed by \`vmbatch install-hooks slurm\`; docs/slurm.md):
   slurm-prolog [--vm-NAME=VALUE...]   as root, in slurmd's prolog environment
   slurm-epilog                        as root, in slurmd's epilog environment
   slurm-task [ARG...]                 as the user, instead of the task's program
 
 For site admins:
-  install-hooks torque [--mom-priv DIR] [--starter FILE] [--config FILE] [--force] [--dry-run]
-                               install the Torque hooks and pbs_mom's $job_starter line (idempotent)
+  install-hooks torque|slurm [OPTIONS]
+                               install the Torque hooks and pbs_mom's $job_starter line, or the
+                               Slurm wrappers and the plugin's plugstack.conf line (idempotent)
   doctor [--json]              is this node ready for jobs? one line per check (ok, warn, fail);
                                exit 0 when nothing fails, 1 when a check fails
   validate FILE...             check domain templates, report every problem

@@ -317,6 +317,12 @@ export const errorCatalogue = {
     hint: () =>
       "look at each: move it away or merge what it does into the site's own setup, then run install-hooks again; --force replaces them and keeps each old file beside it as NAME.vmbatch-saved",
   }),
+  SLURM_PLUGIN_MISSING: entry<{ path: string }>({
+    kind: 'permanent',
+    message: (p) => `the vmbatch SPANK plugin ${p.path} does not exist: slurmd would run jobs on the node itself`,
+    hint: () =>
+      'install the vmbatch-slurm package (make deb builds it beside vmbatch), or build the plugin from a checkout (make install-slurm); --plugin FILE names it where it is',
+  }),
   INSTALL_TARGET_MISSING: entry<{ what: string; path: string; option: string }>({
     kind: 'permanent',
     message: (p) => `${p.path} is not a directory, so it cannot be ${p.what}`,

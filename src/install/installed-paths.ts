@@ -10,3 +10,6 @@ export const vmbatchMain = fileURLToPath(new URL(bundled ? './vmbatch.mjs' : '..
 
 /** The directory of the Torque hook templates (torque-hooks/ in the checkout). */
 export const torqueHookTemplates = fileURLToPath(new URL(bundled ? './torque-hooks/' : '../../../torque-hooks/', import.meta.url));
+
+/** The directory of the Slurm wrapper templates (slurm/ in the checkout). */
+export const slurmHookTemplates = fileURLToPath(new URL(bundled ? './slurm/' : '../../../slurm/', import.meta.url));

@@ -145,7 +145,7 @@ test('bad input: a missing mom_priv, a path that would break out of the quoting,
   assert.equal(readdirSync(momPriv), []);
   const other = await execa(process.execPath, [cliPath, 'install-hooks', 'pbspro'], { reject: false });
   assert.is(other.exitCode, 1);
-  assert.match(other.stderr, "vmbatch: USAGE_INVALID: the command line is invalid:\n  - install-hooks takes the batch system: torque (got 'pbspro')");
+  assert.match(other.stderr, "vmbatch: USAGE_INVALID: the command line is invalid:\n  - install-hooks takes the batch system: torque or slurm (got 'pbspro')");
   const option = await install('--frobnicate');
   assert.is(option.exitCode, 1);
   assert.match(option.stderr, "Unknown option '--frobnicate'");
