@@ -32,6 +32,8 @@ export interface DoctorContext {
   space: { warnBytes: number; failBytes: number };
   /** how long a network source may take to answer */
   timeoutMs: number;
+  /** where `vmbatch install-hooks slurm` puts the Slurm parts (its defaults on a real node) */
+  slurm: { prefix: string; plugstack: string; plugin: string };
 }
 
 /** The context of a check that needs the configuration: it is run only once the configuration loaded. */

@@ -3,7 +3,8 @@ import { isVmbatchError } from '../errors/vmbatch-error.js';
 import type { InstallStep } from '../install/install-plan.js';
 import { vmbatchMain } from '../install/installed-paths.js';
 import { configuredJobStarter, planTorqueHooks, torqueDefaults } from '../install/torque-hooks.js';
-import { fail, ok, warn, type CheckResult, type ConfiguredContext } from './check-result.js';
+import { fail, ok, type CheckResult, type ConfiguredContext } from './check-result.js';
+import { installStepLine } from './install-step-line.js';
 
 /**
  * The Torque hooks as `vmbatch install-hooks torque` would install them now: MOM_PRIV/prologue
@@ -29,18 +30,10 @@ export async function checkTorqueHooks(ctx: ConfiguredContext): Promise<CheckRes
 const install = 'run `vmbatch install-hooks torque` (it prints what it changes)';
 
 function hookFile(step: InstallStep): CheckResult {
-  const check = `torque ${basename(step.path)}`;
-  switch (step.kind) {
-    case 'keep':
-      return ok(check, `${step.path}: vmbatch's, as install-hooks writes it`);
-    case 'write':
-      if (step.why === 'new') return fail(check, `${step.path} is missing: jobs on this node do not run in guests`, install);
-      if (step.why === 'owner-mode') return fail(check, `${step.path} is ${step.was}: pbs_mom runs a hook only when root owns it, mode 0500 or stricter (the $job_starter 0755)`, install);
-      return warn(check, `${step.path} is vmbatch's but another version, configuration or path`, install);
-    case 'replace-foreign':
-    case 'refuse':
-      return fail(check, `${step.path} is not vmbatch's${step.kind === 'refuse' ? `: ${step.why}` : ''}`, `look at it, then ${install.replace('install-hooks torque', 'install-hooks torque --force')}; the old file is kept as NAME.vmbatch-saved`);
-  }
+  const line = installStepLine(`torque ${basename(step.path)}`, step, 'vmbatch install-hooks torque', 'jobs on this node do not run in guests');
+  // pbs_mom's own rule, said in its terms
+  if (step.kind === 'write' && step.why === 'owner-mode') return { ...line, message: `${step.path} is ${step.was}: pbs_mom runs a hook only when root owns it, mode 0500 or stricter (the $job_starter 0755)` };
+  return line;
 }
 
 function jobStarterLine(step: InstallStep): CheckResult {

@@ -9,6 +9,7 @@ import { checkPermissions } from './check-permissions.js';
 import { checkTemplates } from './check-templates.js';
 import { checkTools, checkVirtiofsd } from './check-tools.js';
 import { checkTorqueHooks } from './check-torque-hooks.js';
+import { checkSlurmHooks } from './check-slurm-hooks.js';
 import { checkVirtlogd } from './check-virtlogd.js';
 
 /**
@@ -30,4 +31,5 @@ export const doctorChecks: readonly DoctorCheck[] = [
   { name: 'catalogue', needs: 'config', run: checkCatalogueSources },
   { name: 'leftovers', needs: 'config', run: checkLeftovers },
   { name: 'torque', needs: 'config', run: checkTorqueHooks },
+  { name: 'slurm', needs: 'config', run: checkSlurmHooks },
 ];

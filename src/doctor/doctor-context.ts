@@ -1,6 +1,7 @@
 import { loadConfig, defaultConfigPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { toolSearchPath } from '../exec/run-tool.js';
+import { slurmDefaults } from '../install/slurm-hooks.js';
 import type { DoctorContext } from './check-result.js';
 import { defaultSpaceThresholds } from './check-free-space.js';
 
@@ -23,5 +24,6 @@ export function nodeDoctorContext(env: NodeJS.ProcessEnv): DoctorContext {
     virtlogdSocket: '/run/libvirt/virtlogd-sock',
     space: defaultSpaceThresholds,
     timeoutMs: 5000,
+    slurm: { prefix: slurmDefaults.prefix, plugstack: slurmDefaults.plugstack, plugin: slurmDefaults.plugin },
   };
 }

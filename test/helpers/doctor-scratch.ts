@@ -47,6 +47,7 @@ export function doctorScratch(config: Record<string, unknown> = {}, context: Par
       virtlogdSocket: '/run/libvirt/virtlogd-sock',
       space: { warnBytes: 0, failBytes: 0 },
       timeoutMs: 2000,
+      slurm: { prefix: join(root, 'libexec'), plugstack: join(root, 'plugstack.conf'), plugin: join(root, 'vmbatch.so') },
       ...context,
     },
     cleanup: () => rmSync(root, { recursive: true, force: true }),
