@@ -1,4 +1,6 @@
-import { lstatSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { VmbatchError } from '../errors/vmbatch-error.js';
 
 /** One file an installation writes, as it must end up: its content and mode, root's. */
 export interface WantedFile {
@@ -81,4 +83,25 @@ export function describeStep(step: InstallStep, dryRun = false): string {
     case 'refuse':
       return `refused ${what}: ${step.why}`;
   }
+}
+
+/** A configuration file's text with `line` in place of the line `pattern` matches, or added at its end; and the mode it keeps (0644 when new). */
+export function fileWithLine(path: string, pattern: RegExp, line: string): { existing: string; content: string; mode: number } {
+  const existing = existsSync(path) && lstatSync(path).isFile() ? readFileSync(path, 'utf8') : '';
+  const content = pattern.test(existing) ? existing.replace(pattern, line) : `${existing}${existing && !existing.endsWith('\n') ? '\n' : ''}${line}\n`;
+  const mode = existsSync(path) ? statSync(path).mode & 0o644 : 0o644;
+  return { existing, content, mode: mode || 0o644 };
+}
+
+/** Refuses paths an installed shim could not quote: each must be absolute and free of `unsafe` (named by `rule`); every problem at once. */
+export function checkInstallPaths(paths: Record<string, string>, unsafe: RegExp, rule: string): void {
+  const problems = Object.entries(paths)
+    .filter(([, p]) => !p.startsWith('/') || unsafe.test(p))
+    .map(([what, p]) => `${what} ${JSON.stringify(p)}: must be an absolute path without ${rule}`);
+  if (problems.length) throw new VmbatchError('USAGE_INVALID', { problems });
+}
+
+/** A shim template (torque-hooks/NAME, slurm/NAME) with the configuration, vmbatch's entry file and the node binary filled in. */
+export function renderShim(dir: string, name: string, o: { config: string; main: string; node: string }): string {
+  return readFileSync(join(dir, name), 'utf8').replaceAll('@VMBATCH_CONFIG@', o.config).replaceAll('@VMBATCH_MAIN@', o.main).replaceAll('@NODE@', o.node);
 }

@@ -1,7 +1,7 @@
-import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmbatchError } from '../errors/vmbatch-error.js';
-import { planFile, type InstallStep, type WantedFile } from './install-plan.js';
+import { checkInstallPaths, fileWithLine, planFile, renderShim, type InstallStep, type WantedFile } from './install-plan.js';
 import { slurmHookTemplates } from './installed-paths.js';
 
 /** Where vmbatch's Slurm parts go and what they run. */
@@ -42,32 +42,24 @@ const pluginLine = /^[ \t]*(required|optional)[ \t]+\S*\/vmbatch\.so\b.*$/m;
  * other lines are kept). The plugin itself comes with the vmbatch-slurm package.
  */
 export function planSlurmHooks(options: SlurmHookOptions, force: boolean): InstallStep[] {
-  checkPaths(options);
+  // the wrappers quote paths in single quotes and the plugin splits its arguments on blanks
+  checkInstallPaths(
+    { '--prefix': options.prefix, '--config': options.config, '--plugstack': options.plugstack, '--plugin': options.plugin, node: options.node, main: options.main },
+    /['\n\\\s]/,
+    'quotes, backslashes or blanks',
+  );
   if (!isFile(options.plugin)) throw new VmbatchError('SLURM_PLUGIN_MISSING', { path: options.plugin });
-  const wrapper = (name: string, what: string): WantedFile => ({ path: join(options.prefix, name), content: render(name, options), mode: 0o755, ours: ourWrapper(what) });
+  const wrapper = (name: string, what: string): WantedFile => ({ path: join(options.prefix, name), content: renderShim(slurmHookTemplates, name, options), mode: 0o755, ours: ourWrapper(what) });
   return [planFile(wrapper('slurm-hook', 'hook'), force), planFile(wrapper('slurm-task', 'task starter'), force), planFile(plugstackFile(options), force)];
 }
 
-function render(name: string, o: SlurmHookOptions): string {
-  return readFileSync(join(slurmHookTemplates, name), 'utf8').replaceAll('@VMBATCH_CONFIG@', o.config).replaceAll('@VMBATCH_MAIN@', o.main).replaceAll('@NODE@', o.node);
-}
 
 // plugstack.conf with our plugin's line: a line naming a vmbatch.so is replaced, else one is added.
 function plugstackFile(o: SlurmHookOptions): WantedFile {
   const line = `required ${o.plugin} prefix=${o.prefix}`;
-  const existing = existsSync(o.plugstack) && lstatSync(o.plugstack).isFile() ? readFileSync(o.plugstack, 'utf8') : '';
-  const content = pluginLine.test(existing) ? existing.replace(pluginLine, line) : `${existing}${existing && !existing.endsWith('\n') ? '\n' : ''}${line}\n`;
-  const mode = existsSync(o.plugstack) ? statSync(o.plugstack).mode & 0o644 : 0o644;
+  const { content, mode } = fileWithLine(o.plugstack, pluginLine, line);
   // a plugstack.conf holds every site's plugins: adding ours to it is always ours to do
-  return { path: o.plugstack, content, mode: mode || 0o644, ours: () => true, note: line };
-}
-
-// The wrappers quote paths in single quotes and the plugin splits its arguments on blanks.
-function checkPaths(o: SlurmHookOptions): void {
-  const problems = Object.entries({ '--prefix': o.prefix, '--config': o.config, '--plugstack': o.plugstack, '--plugin': o.plugin, node: o.node, main: o.main })
-    .filter(([, p]) => !p.startsWith('/') || /['\n\\\s]/.test(p))
-    .map(([what, p]) => `${what} ${JSON.stringify(p)}: must be an absolute path without quotes, backslashes or blanks`);
-  if (problems.length) throw new VmbatchError('USAGE_INVALID', { problems });
+  return { path: o.plugstack, content, mode, ours: () => true, note: line };
 }
 
 function isFile(path: string): boolean {

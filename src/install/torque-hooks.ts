@@ -1,7 +1,7 @@
-import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmbatchError } from '../errors/vmbatch-error.js';
-import { planFile, type InstallStep, type WantedFile } from './install-plan.js';
+import { checkInstallPaths, fileWithLine, planFile, renderShim, type InstallStep, type WantedFile } from './install-plan.js';
 import { torqueHookTemplates } from './installed-paths.js';
 
 /** Where the Torque hooks go and what they run. */
@@ -37,9 +37,10 @@ export function configuredJobStarter(momPriv: string): string | undefined {
  * MOM_PRIV/config. A foreign hook or `$job_starter` is refused unless `force`.
  */
 export function planTorqueHooks(options: TorqueHookOptions, force: boolean): InstallStep[] {
-  checkShimPaths(options);
+  // the shims quote paths in single quotes: a path that could break out of them is refused
+  checkInstallPaths({ '--mom-priv': options.momPriv, '--starter': options.starter, '--config': options.config, node: options.node, main: options.main }, /['\n\\]/, 'quotes, backslashes or newlines');
   if (!isDirectory(options.momPriv)) throw new VmbatchError('INSTALL_TARGET_MISSING', { what: "given Torque's hooks", path: options.momPriv, option: '--mom-priv' });
-  const shim = (name: string, path: string, mode: number): WantedFile => ({ path, content: renderShim(name, options), mode, ours: ourShim(name) });
+  const shim = (name: string, path: string, mode: number): WantedFile => ({ path, content: renderShim(torqueHookTemplates, name, options), mode, ours: ourShim(name) });
   return [
     planFile(shim('prologue', join(options.momPriv, 'prologue'), 0o500), force),
     planFile(shim('epilogue', join(options.momPriv, 'epilogue'), 0o500), force),
@@ -48,32 +49,19 @@ export function planTorqueHooks(options: TorqueHookOptions, force: boolean): Ins
   ];
 }
 
-function renderShim(name: string, o: TorqueHookOptions): string {
-  return readFileSync(join(torqueHookTemplates, name), 'utf8').replaceAll('@VMBATCH_CONFIG@', o.config).replaceAll('@VMBATCH_MAIN@', o.main).replaceAll('@NODE@', o.node);
-}
 
 // MOM_PRIV/config with the `$job_starter` line naming our shim: added, or replacing a line that
 // names a vmbatch shim (an earlier install elsewhere); another program's line is foreign.
 function jobStarterConfig(o: TorqueHookOptions): WantedFile {
   const path = join(o.momPriv, 'config');
   const line = `$job_starter ${o.starter}`;
-  const existing = existsSync(path) && lstatSync(path).isFile() ? readFileSync(path, 'utf8') : '';
-  const content = starterLine.test(existing) ? existing.replace(starterLine, line) : `${existing}${existing && !existing.endsWith('\n') ? '\n' : ''}${line}\n`;
-  const mode = existsSync(path) ? statSync(path).mode & 0o644 : 0o644;
+  const { content, mode } = fileWithLine(path, starterLine, line);
   const ours = (text: string) => {
     const named = starterLine.exec(text)?.[2];
     return named === undefined || named === o.starter || (existsSync(named) && ourShim('remoteshell')(readFileSync(named, 'utf8')));
   };
   const foreignWhy = (text: string) => `its $job_starter line names ${starterLine.exec(text)?.[2]}, which is not vmbatch's remoteshell`;
-  return { path, content, mode: mode || 0o644, ours, note: line, foreignWhy };
-}
-
-// The shims quote paths in single quotes: a path that could break out of them is refused.
-function checkShimPaths(o: TorqueHookOptions): void {
-  const problems = Object.entries({ '--mom-priv': o.momPriv, '--starter': o.starter, '--config': o.config, node: o.node, main: o.main })
-    .filter(([, p]) => !p.startsWith('/') || /['\n\\]/.test(p))
-    .map(([what, p]) => `${what} ${JSON.stringify(p)}: must be an absolute path without quotes, backslashes or newlines`);
-  if (problems.length) throw new VmbatchError('USAGE_INVALID', { problems });
+  return { path, content, mode, ours, note: line, foreignWhy };
 }
 
 function isDirectory(path: string): boolean {
