@@ -24,6 +24,8 @@ For site admins:
   reconcile [--dry-run] [--json]
                                after a crash, a reboot or a missed epilogue: remove what belongs
                                to no live job (run at boot, from pbs_mom's start and from cron)
+  code-cache                   compile the package's command files into /var/cache/vmbatch/code
+                               (hooks start faster; the package's postinst runs it)
 `;
 
 /** The whole `vmbatch --help` text: the commands, the image cache's and the catalogue's. */

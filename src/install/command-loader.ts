@@ -20,8 +20,7 @@ export function loadCommandFile(file: string, importer: string, cacheDir = codeC
   }
   const entry = cacheDir === undefined ? undefined : codeCacheEntry(cacheDir, file, source);
   const cachedData = entry === undefined ? undefined : readCodeCache(entry);
-  // Node's own CommonJS wrapper, so the file sees what require() would give it
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, ...(cachedData ? { cachedData } : {}) });
+  const script = compileCommandFile(file, source, cachedData);
   // a rejected entry (another V8's) is compiled from source, silently, and replaced by root
   if (entry !== undefined && (cachedData === undefined || script.cachedDataRejected)) {
     // at exit, the code V8 compiled for this run is in the cache too, not only the top level
@@ -30,6 +29,12 @@ export function loadCommandFile(file: string, importer: string, cacheDir = codeC
   const module = { exports: {} as Record<string, unknown> };
   (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(file), module, file, dirname(file));
   return module.exports;
+}
+
+/** Compiles a command file's source (not run yet), with compiled code from a cache entry if given. */
+export function compileCommandFile(file: string, source: string, cachedData?: Buffer): vm.Script {
+  // Node's own CommonJS wrapper, so the file sees what require() would give it
+  return new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, ...(cachedData ? { cachedData } : {}) });
 }
 
 /** Loads the command file `name` that lies beside the bundle's dispatcher (the file this code is bundled into). */

@@ -1,11 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { codeCacheDir, codeCacheEntry, readCodeCache, writeCodeCache } from '../../src/install/code-cache.js';
 import { loadCommandFile } from '../../src/install/command-loader.js';
+import { warmCodeCache } from '../../src/install/warm-code-cache.js';
 
 const root = process.geteuid?.() === 0;
 const loader = new URL('../../src/install/command-loader.js', import.meta.url).href;
@@ -79,6 +80,16 @@ if (!root) {
     assert.is(st.uid, 0);
     assert.ok(readCodeCache(join(cache, entries[0]!)));
     assert.is(await loadInChild(cache), 'cmd.cjs 42');
+  });
+
+  test("root: the postinst's warming compiles every command file; V8 accepts the entries (a hook does not replace them)", async () => {
+    const cache = join(dir, 'cache');
+    writeFileSync(join(dir, 'other.cjs'), 'exports.x = 1;\n');
+    assert.equal(warmCodeCache(dir, cache), ['cmd.cjs', 'other.cjs']);
+    const entry = codeCacheEntry(cache, join(dir, 'cmd.cjs'), source);
+    const warmed = readFileSync(entry);
+    assert.is(await loadInChild(cache), 'cmd.cjs 42');
+    assert.ok(readFileSync(entry).equals(warmed));
   });
 
   test('root: an entry V8 rejects is ignored silently and replaced', async () => {
