@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
 import { untrustedReason } from '../fsutil/trusted-file.js';
 
@@ -38,15 +38,19 @@ export function readCodeCache(entry: string): Buffer | undefined {
   }
 }
 
-/** Root only: writes an entry atomically (mode 0644), making its directory (0755) if need be, and removes the file's older entries. Failures are ignored: the cache only saves time. */
+/** Root only: writes an entry atomically (mode 0644), making its directory (0755, not its parents) if need be, and removes the file's older entries. Failures are ignored: the cache only saves time. */
 export function writeCodeCache(entry: string, data: Buffer): void {
   if (process.geteuid?.() !== 0) return;
   const dir = dirname(entry);
+  const temp = `${entry}.${process.pid}.tmp`;
+  let created = false;
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    // made only below directories already trusted, never through a link
+    if (!trustedChain(dirname(dir))) return;
+    if (!existsSync(dir)) mkdirSync(dir, { mode: 0o755 });
     if (!trustedChain(dir)) return;
-    const temp = `${entry}.${process.pid}.tmp`;
     const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    created = true;
     try {
       writeFileSync(fd, data);
       // a umask of 077 must not hide the entry from the job's user (remoteshell runs as them)
@@ -59,6 +63,7 @@ export function writeCodeCache(entry: string, data: Buffer): void {
     for (const old of readdirSync(dir)) if (old.startsWith(prefix) && old.endsWith('.v8') && old !== basename(entry)) rmSync(join(dir, old), { force: true });
   } catch {
     // a read-only or full /var/cache: the next run compiles again
+    if (created) rmSync(temp, { force: true });
   }
 }
 
