@@ -1,5 +1,5 @@
-import { catalogueUsage } from './catalogue-command.js';
-import { imagesUsage } from './images-command.js';
+import { catalogueUsage } from './catalogue-usage.js';
+import { imagesUsage } from './images-usage.js';
 
 /** The commands `vmbatch --help` lists, before the image cache's and the catalogue's. */
 export const commandUsage = `usage: vmbatch COMMAND [ARGS]
