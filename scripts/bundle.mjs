@@ -30,11 +30,12 @@ const common = {
   // ssh2's optional native parts: it falls back to JavaScript without them
   external: ['cpu-features', '*.node'],
 };
-// the command files are CommonJS: the code's import.meta.url (files beside it) is their own file's URL
+// the command files are CommonJS: the code's import.meta.url (files beside it) is their own file's
+// URL; and strict, as the ES modules they are made of (and the dependencies bundled with them) were
 const commandFormat = {
   format: 'cjs',
   define: { ...common.define, 'import.meta.url': '__vbImportMetaUrl' },
-  banner: { js: "var __vbImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  banner: { js: "'use strict'; var __vbImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 };
 
 rmSync(out, { recursive: true, force: true });
