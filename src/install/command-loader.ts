@@ -9,8 +9,8 @@ import { codeCacheDir, codeCacheEntry, readCodeCache, writeCodeCache } from './c
 // compiling a hook's bundle is most of its start-up: the package's command files are CommonJS,
 // compiled here through vm.Script with V8's code cache (code-cache.ts says who may write it).
 
-/** Loads a bundled command file (CommonJS) as Node would require it, with compiled code from `cacheDir` when trusted; root stores it there at exit when there was none. A missing file fails as a missing ES module would (ERR_MODULE_NOT_FOUND, naming `importer`). */
-export function loadCommandFile(file: string, importer: string, cacheDir = codeCacheDir()): Record<string, unknown> {
+/** Loads a bundled command file (CommonJS) as Node would require it, with compiled code from `cacheDir` (undefined: none) when trusted; root stores it there at exit when there was none. A missing file fails as a missing ES module would (ERR_MODULE_NOT_FOUND, naming `importer`). */
+export function loadCommandFile(file: string, importer: string, cacheDir: string | undefined): Record<string, unknown> {
   let source: string;
   try {
     source = readFileSync(file, 'utf8');
@@ -40,5 +40,5 @@ export function compileCommandFile(file: string, source: string, cachedData?: Bu
 /** Loads the command file `name` that lies beside the bundle's dispatcher (the file this code is bundled into). */
 export function loadBundledCommand(name: string): Record<string, unknown> {
   const dispatcher = fileURLToPath(import.meta.url);
-  return loadCommandFile(join(dirname(dispatcher), name), dispatcher);
+  return loadCommandFile(join(dirname(dispatcher), name), dispatcher, codeCacheDir());
 }
