@@ -25,7 +25,8 @@ const concurrency = 16;
 const MiB = 1 << 20;
 const bigBytes = 1024 * MiB;
 const smallBytes = 256 * MiB;
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+// the vmbatch section 3 runs: the checkout's dist/, or BENCH_VMBATCH_MAIN (a bundle's vmbatch.mjs, as the package runs it)
+const cli = process.env.BENCH_VMBATCH_MAIN || fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 const mibps = (bytes: number, millis: number) => bytes / MiB / (millis / 1000);
 

@@ -15,16 +15,7 @@ import { loadUserImagePolicy } from '../images/user-image-policy.js';
 import { qemuFormatOf } from '../images/disk-formats.js';
 import { createLogger } from '../log/logger.js';
 import { ensureDir } from '../fsutil/ensure-dir.js';
-
-/** Usage of `vmbatch images`. */
-export const imagesUsage = `  images list [--json]        the image cache: entries, sizes, last use, jobs using them
-  images fetch SOURCE [--hash ALGO:HEX] [--format FMT]
-                               put an image into the cache before jobs need it
-  images verify [--delete]     re-read every entry and compare it with its recorded digest
-  images prune [--older-than AGE] [--max-size SIZE] [--dry-run]
-                               remove unused entries (AGE like 30d or 12h, SIZE like 200G)
-  images policy                print the user image policy (what vbuserimage may name)
-`;
+import { imagesUsage } from './images-usage.js';
 
 /** `vmbatch images SUBCOMMAND`: the site admin's view of the image cache. */
 export async function imagesCommand(argv: string[]): Promise<number> {

@@ -1,5 +1,5 @@
-import { catalogueUsage } from './catalogue-command.js';
-import { imagesUsage } from './images-command.js';
+import { catalogueUsage } from './catalogue-usage.js';
+import { imagesUsage } from './images-usage.js';
 
 /** The commands `vmbatch --help` lists, before the image cache's and the catalogue's. */
 export const commandUsage = `usage: vmbatch COMMAND [ARGS]
@@ -26,6 +26,8 @@ For site admins:
   reconcile [--dry-run] [--json]
                                after a crash, a reboot or a missed epilogue: remove what belongs
                                to no live job (run at boot, from pbs_mom's start and from cron)
+  code-cache                   compile the package's command files into /var/cache/vmbatch/code
+                               (hooks start faster; the package's postinst runs it)
 `;
 
 /** The whole `vmbatch --help` text: the commands, the image cache's and the catalogue's. */

@@ -1,4 +1,5 @@
-import { buildXml, childNames, children, cloneTree, textOf, type XmlElement } from './xml-tree.js';
+import { buildXml } from './xml-build.js';
+import { childNames, children, cloneTree, textOf, type XmlElement } from './xml-tree.js';
 import type { DomainTemplate } from './parse-template.js';
 import type { StaticAddress } from '../network/address-pool.js';
 import { setGuestSize } from './render-size.js';

@@ -1,7 +1,7 @@
-import xml2js from 'xml2js';
+import xml2jsParser from 'xml2js/lib/parser.js';
 import { wellFormednessProblems, type WellFormednessOptions, type XmlProblem } from './xml-wellformed.js';
 
-const { Builder, parseStringPromise } = xml2js;
+const { parseStringPromise } = xml2jsParser;
 
 /** An xml2js element: attributes under `$`, text under `_`, children by name (always arrays). */
 export interface XmlElement {
@@ -30,12 +30,6 @@ export async function parseXml(text: string, options: WellFormednessOptions = {}
     if (m) return { problems: [{ reason: lowerFirst(m[1]!.trim()), line: Number(m[2]) + 1, column: Number(m[3]) }] };
     return { problems: [{ line: 1, column: 1, reason: lowerFirst(msg.split('\n')[0] ?? msg) }] };
   }
-}
-
-/** Serialises a tree back to XML text (no declaration). */
-export function buildXml(root: string, element: XmlElement): string {
-  const builder = new Builder({ headless: true, renderOpts: { pretty: true, indent: '  ', newline: '\n' } });
-  return builder.buildObject({ [root]: element }) + '\n';
 }
 
 /** The child elements named `name` (an empty list when there are none). */

@@ -1,6 +1,6 @@
-import { execa } from 'execa';
 import { diskFullOfToolError } from '../errors/disk-full.js';
 import { VmbatchError } from '../errors/vmbatch-error.js';
+import { loadExeca } from './load-execa.js';
 
 /** The Debian package that provides each external tool vmbatch runs. */
 export const toolPackages: Record<string, string> = {
@@ -50,6 +50,7 @@ export interface ToolResult {
 export async function runTool(argv: string[], options: RunToolOptions = {}): Promise<ToolResult> {
   const [file, ...args] = argv;
   if (!file) throw new Error('runTool needs a command');
+  const { execa } = await loadExeca();
   const started = performance.now();
   const result = await execa(file, args, {
     reject: false,

@@ -1,17 +1,20 @@
 import { PassThrough, pipeline, type Readable, type Writable } from 'node:stream';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
+import { loadExeca } from './load-execa.js';
 
 /** A long-running tool whose output is read as it comes (e.g. `virsh event --loop`). */
 export type RunningTool = ResultPromise<{ reject: false; buffer: false; stdin: 'ignore'; encoding: 'utf8' }>;
 
 /**
  * Starts a long-running tool; the caller reads stdout line by line and kills it when done.
- * Like runTool, this is the one way vmbatch starts such processes.
+ * Like runTool, this is the one way vmbatch starts such processes. Resolves with it wrapped:
+ * execa's child is itself a promise (of its end), which an async function would wait for.
  */
-export function spawnTool(argv: string[]): RunningTool {
+export async function spawnTool(argv: string[]): Promise<{ child: RunningTool }> {
   const [file, ...args] = argv;
   if (!file) throw new Error('spawnTool needs a command');
-  return execa(file, args, { reject: false, buffer: false, stdin: 'ignore', encoding: 'utf8' });
+  const { execa } = await loadExeca();
+  return { child: execa(file, args, { reject: false, buffer: false, stdin: 'ignore', encoding: 'utf8' }) };
 }
 
 /** How a streaming tool ended: its exit code (-1 when it was killed or never started) and the start of its stderr. */
@@ -32,10 +35,11 @@ export interface StreamingTool {
  * the first `stderrBytes` of its stderr (a tool reading hostile input may print without end).
  * `umask`: the tool runs under this file mode mask (a shell sets it, then execs the tool).
  */
-export function spawnStreamingTool(argv: string[], options: { umask?: number; stderrBytes?: number } = {}): StreamingTool {
+export async function spawnStreamingTool(argv: string[], options: { umask?: number; stderrBytes?: number } = {}): Promise<StreamingTool> {
   const wrapped = options.umask === undefined ? argv : ['/bin/sh', '-c', `umask ${options.umask.toString(8).padStart(4, '0')} && exec "$0" "$@"`, ...argv];
   const [file, ...args] = wrapped;
   if (!file) throw new Error('spawnStreamingTool needs a command');
+  const { execa } = await loadExeca();
   const child = execa(file, args, { reject: false, buffer: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', env: { LC_ALL: 'C' } });
   const limit = options.stderrBytes ?? 16384;
   let stderr = '';

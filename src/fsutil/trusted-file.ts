@@ -16,11 +16,10 @@ function trustedOwners(): number[] {
   return euid === 0 ? [0] : [0, euid];
 }
 
-/** Why `path` (lstat or fstat of it) cannot be trusted; undefined when it can. */
-export function untrustedReason(path: string, stats: Stats, kind: 'file' | 'directory'): string | undefined {
+/** Why `path` (lstat or fstat of it) cannot be trusted; undefined when it can. `owners`: who may own it (root and the user running vmbatch unless told). */
+export function untrustedReason(path: string, stats: Stats, kind: 'file' | 'directory', owners = trustedOwners()): string | undefined {
   if (stats.isSymbolicLink()) return `${path} is a symbolic link`;
   if (kind === 'file' ? !stats.isFile() : !stats.isDirectory()) return `${path} is not a ${kind === 'file' ? 'regular file' : 'directory'}`;
-  const owners = trustedOwners();
   if (!owners.includes(stats.uid)) return `${path} is owned by uid ${stats.uid}, not by ${owners.length === 1 ? 'root' : `root or uid ${owners[1]}`}`;
   if ((stats.mode & 0o022) !== 0) return `${path} is writable by its group or others (mode ${(stats.mode & 0o7777).toString(8).padStart(4, '0')})`;
   return undefined;

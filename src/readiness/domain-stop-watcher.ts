@@ -8,25 +8,27 @@ export interface StopWatch {
 
 /** Resolves when libvirt reports the domain stopped or crashed (or the domain is already gone). */
 export function watchDomainStop(uri: string, domain: string): StopWatch {
-  const child = spawnTool(['virsh', '-c', uri, 'event', '--domain', domain, '--event', 'lifecycle', '--loop']);
+  const started = spawnTool(['virsh', '-c', uri, 'event', '--domain', domain, '--event', 'lifecycle', '--loop']);
   let closed = false;
   const stopped = new Promise<string>((resolve) => {
-    let text = '';
-    child.stdout?.on('data', (chunk: string) => {
-      text += chunk;
-      const m = /: (Stopped|Crashed)\b[^\n]*/.exec(text);
-      if (m) resolve(m[0].slice(2));
-    });
-    void child.then((r) => {
-      // virsh exits at once when the domain no longer exists
-      if (!closed) resolve(String(r.stderr ?? '').includes('not found') ? 'Stopped (domain gone)' : 'Stopped');
+    void started.then(({ child }) => {
+      let text = '';
+      child.stdout?.on('data', (chunk: string) => {
+        text += chunk;
+        const m = /: (Stopped|Crashed)\b[^\n]*/.exec(text);
+        if (m) resolve(m[0].slice(2));
+      });
+      void child.then((r) => {
+        // virsh exits at once when the domain no longer exists
+        if (!closed) resolve(String(r.stderr ?? '').includes('not found') ? 'Stopped (domain gone)' : 'Stopped');
+      });
     });
   });
   return {
     stopped,
     close: () => {
       closed = true;
-      child.kill('SIGTERM');
+      void started.then(({ child }) => child.kill('SIGTERM'));
     },
   };
 }

@@ -1,9 +1,9 @@
 import { chmodSync, chownSync, rmSync, writeSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
-import ssh2 from 'ssh2';
+import type ssh2 from 'ssh2';
 import { connectGuest } from './ssh-session.js';
+import { loadSsh2 } from './load-ssh2.js';
 
-const { Server, utils } = ssh2;
 type Client = Awaited<ReturnType<typeof connectGuest>>;
 
 /** What a session multiplexer serves: the job's guest channel, and the socket its tasks connect to. */
@@ -31,6 +31,7 @@ export interface SessionMuxSetup {
  * guest): it can do nothing they cannot. Says `ready` on fd 3; ends when the guest's connection ends.
  */
 export async function runSessionMux(setup: SessionMuxSetup): Promise<void> {
+  const { Server, utils } = await loadSsh2();
   const allowed = utils.parseKey(setup.userPrivateKey);
   if (allowed instanceof Error) throw allowed;
   const allowedBlob = allowed.getPublicSSH();
@@ -114,7 +115,7 @@ function sameBytes(a: Buffer, b: Buffer): boolean {
 }
 
 // Listens on a unix socket.
-function listen(server: InstanceType<typeof Server>, path: string): Promise<void> {
+function listen(server: ssh2.Server, path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => resolve());

@@ -1,11 +1,11 @@
 import { connect, type Socket } from 'node:net';
-import ssh2 from 'ssh2';
-
-const { Client } = ssh2;
-type Client = InstanceType<typeof Client>;
+import type ssh2 from 'ssh2';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import { publicKeyBlob } from '../context/keys.js';
 import { openSshChannel } from './ssh-channel.js';
+import { loadSsh2 } from './load-ssh2.js';
+
+type Client = ssh2.Client;
 
 /** Where and as whom to reach a job's guest. */
 export interface GuestEndpoint {
@@ -35,6 +35,7 @@ export async function connectGuest(endpoint: GuestEndpoint, timeoutMs = 30_000):
   const sock = await (endpoint.plain ? connectPlain(endpoint.socket, timeoutMs) : openSshChannel(endpoint.socket, timeoutMs)).catch((error: Error) => {
     throw new VmbatchError('SSH_FAILED', { target, reason: error.message });
   });
+  const { Client } = await loadSsh2();
   return new Promise((resolve, reject) => {
     const client = new Client();
     let hostKeyRejected = false;

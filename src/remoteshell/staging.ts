@@ -18,7 +18,7 @@ type Client = InstanceType<typeof ssh2.Client>;
  * guest's tar unpacks it as the user. Resolves with why it was not copied wholly, or undefined.
  */
 export async function stageIn(client: Client, staged: StagedDirectory): Promise<string | undefined> {
-  const tar = spawnStreamingTool(hostPackArgv(staged.hostDir));
+  const tar = await spawnStreamingTool(hostPackArgv(staged.hostDir));
   const guest = guestOutput(Infinity, () => undefined);
   const run = await runOnGuest(client, guestUnpackCommand(staged.guestDir), { stdin: tar.stdout, stdout: guest.stdout, stderr: guest.stderr });
   // a guest that stopped reading must not leave the node's tar blocked on a full pipe
@@ -43,7 +43,7 @@ export async function stageOut(client: Client, staged: StagedDirectory, maxBytes
     return `the node cannot make a directory in it (${errnoText(error)})`;
   }
   try {
-    const tar = spawnStreamingTool(hostUnpackArgv(fresh), { umask: hostUnpackUmask });
+    const tar = await spawnStreamingTool(hostUnpackArgv(fresh), { umask: hostUnpackUmask });
     const guest = guestOutput(maxBytes, () => client.end(), tar.stdin);
     const run = await runOnGuest(client, guestPackCommand(staged.guestDir), { stdout: guest.stdout, stderr: guest.stderr });
     tar.stdin.end();

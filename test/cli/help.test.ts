@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { catalogueUsage } from '../../src/cli/catalogue-command.js';
-import { imagesUsage } from '../../src/cli/images-command.js';
+import { catalogueUsage } from '../../src/cli/catalogue-usage.js';
+import { imagesUsage } from '../../src/cli/images-usage.js';
 import { cliPath } from '../helpers/image-cache.js';
 
 const vmbatch = (...args: string[]) => execa(process.execPath, [cliPath, ...args], { env: { VMBATCH_CONFIG: '/nonexistent/vmbatch.json' }, reject: false });

@@ -21,7 +21,7 @@ export const mainIn = (tree: string) => (underTest.kind === 'package' ? join(tre
 
 /** The file one command's code is loaded from in such a tree (e.g. 'hooks/remoteshell'). */
 export const commandModuleIn = (tree: string, module: string) =>
-  underTest.kind === 'package' ? join(tree, `${module.replaceAll('/', '-')}.mjs`) : join(tree, 'dist', 'src', `${module}.js`);
+  underTest.kind === 'package' ? join(tree, `${module.replaceAll('/', '-')}.cjs`) : join(tree, 'dist', 'src', `${module}.js`);
 
 /** The parts of the tree under test that a copy must hold. */
 export const treeParts = underTest.kind === 'package' ? ['.'] : ['package.json', 'dist', 'node_modules', 'torque-hooks'];
