@@ -67,7 +67,7 @@ async function newerPackage(deb: string): Promise<string> {
   const version = await installedVersion();
   await execa('sed', ['-i', `s/^Version: .*/Version: ${version}+upgrade1/`, control]);
   const lib = join(dir, 'root', 'usr', 'lib', 'vmbatch');
-  for (const file of readdirSync(lib).filter((f) => f.endsWith('.mjs'))) writeFileSync(join(lib, file), '\n// upgraded\n', { flag: 'a' });
+  for (const file of readdirSync(lib).filter((f) => f.endsWith('.mjs') || f.endsWith('.cjs'))) writeFileSync(join(lib, file), '\n// upgraded\n', { flag: 'a' });
   await execa('dpkg-deb', ['--root-owner-group', '-b', join(dir, 'root'), join(dir, 'vmbatch-upgraded.deb')]);
   return join(dir, 'vmbatch-upgraded.deb');
 }
