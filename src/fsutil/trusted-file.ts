@@ -46,6 +46,12 @@ export function untrustedDirReason(dirs: string[]): string | undefined {
 export function readTrustedFile(file: string, dirs: string[]): TrustedRead {
   const dirReason = untrustedDirReason(dirs);
   if (dirReason) return { untrusted: dirReason };
+  const read = readTrustedBytes(file);
+  return 'bytes' in read ? { text: read.bytes.toString('utf8') } : read;
+}
+
+/** The bytes of `file` when the file opened (never through a symbolic link) passes untrustedReason with `owners`; why not, or that it is absent, otherwise. */
+export function readTrustedBytes(file: string, owners = trustedOwners()): { bytes: Buffer } | { untrusted: string } | { absent: true } {
   let fd: number;
   try {
     // O_NONBLOCK: a FIFO planted in place of the file must not hang the prologue
@@ -57,9 +63,8 @@ export function readTrustedFile(file: string, dirs: string[]): TrustedRead {
     throw error;
   }
   try {
-    const reason = untrustedReason(file, fstatSync(fd), 'file');
-    if (reason) return { untrusted: reason };
-    return { text: readFileSync(fd, 'utf8') };
+    const reason = untrustedReason(file, fstatSync(fd), 'file', owners);
+    return reason ? { untrusted: reason } : { bytes: readFileSync(fd) };
   } finally {
     closeSync(fd);
   }

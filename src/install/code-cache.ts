@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants, existsSync, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
-import { untrustedReason } from '../fsutil/trusted-file.js';
+import { readTrustedBytes, untrustedReason } from '../fsutil/trusted-file.js';
 
 // V8's compiled code for a bundled command file is code: whoever can write it runs code in
 // every hook, root's included. So an entry is written only by root, into a directory that
@@ -25,16 +25,11 @@ export function codeCacheEntry(dir: string, file: string, source: string): strin
 /** An entry's compiled code when the entry and every directory above it are trusted; undefined otherwise (absent, or not to be trusted). */
 export function readCodeCache(entry: string): Buffer | undefined {
   if (!trustedChain(dirname(entry))) return undefined;
-  let fd: number;
   try {
-    fd = openSync(entry, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const read = readTrustedBytes(entry, [0]);
+    return 'bytes' in read ? read.bytes : undefined;
   } catch {
     return undefined;
-  }
-  try {
-    return untrustedReason(entry, fstatSync(fd), 'file', [0]) ? undefined : readFileSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 
