@@ -18,13 +18,13 @@ work=$(mktemp -d /tmp/vmbatch-guest.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 need() { command -v "$1" >/dev/null || { echo "build-test-guest: '$1' is missing: run scripts/install-deps.sh" >&2; exit 1; }; }
-for t in apt-get dpkg-deb lz4 cpio mkfs.ext4 qemu-img depmod gzip; do need "$t"; done
+for t in apt-get dpkg-deb lz4 cpio mkfs.ext4 qemu-img depmod gzip gcc; do need "$t"; done
 
 kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
 [[ -n $kernel_pkg ]] || { echo "build-test-guest: cannot resolve linux-image-cloud-amd64 (run apt-get update)" >&2; exit 1; }
 pkgs=("$kernel_pkg" busybox-static dropbear-bin libtomcrypt1 libtommath1 zlib1g libcrypt1 libc6 libgmp10)
 versions=$(for p in "${pkgs[@]}"; do apt-cache policy "$p" | awk -v p="$p" '/Candidate:/{print p"="$2}'; done)
-build_id=$( { echo "$versions"; cat "$here/test-guest/init" "$0"; } | sha256sum | cut -c1-16)
+build_id=$( { echo "$versions"; cat "$here/test-guest/init" "$here/test-guest/vb-reseed.c" "$0"; } | sha256sum | cut -c1-16)
 if [[ -f $out/BUILD-ID && $(cat "$out/BUILD-ID") == "$build_id" && -f $out/vmlinux && -f $out/initrd.img && -f $out/disk.qcow2 && -f $out/root_ssh_key ]]; then
   # an initrd installed readable by everyone (older builds) is made private without a rebuild
   if [[ $(stat -c %u:%G:%a "$out/initrd.img") != "0:$group:640" ]]; then
@@ -98,6 +98,8 @@ mkdir -p root/root/.ssh && chmod 700 root/root/.ssh
 install -m 0600 root_ssh_key.pub root/root/.ssh/authorized_keys
 /usr/lib/dropbear/dropbearconvert openssh dropbear guest_host_key root/etc/dropbear/site_host_key >/dev/null 2>&1
 install -m 0755 "$here/test-guest/init" root/init
+# the warm-start reseed (docs/guest-contract.md): linked against the initramfs's own libc
+gcc -O2 -Wall -Werror -o root/usr/sbin/vb-reseed "$here/test-guest/vb-reseed.c"
 install -m 0755 "$here/test-guest/udhcpc.script" root/etc/udhcpc.script
 (cd root && find . | LC_ALL=C sort | cpio -o -H newc --quiet --reproducible | gzip -1) > initrd.img
 

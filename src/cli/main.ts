@@ -38,6 +38,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./catalogue-command.js')).catalogueCommand(rest);
     case 'reconcile':
       return (await import('./reconcile-command.js')).reconcileCommand(rest);
+    case 'warm':
+      return (await import('./warm-command.js')).warmCommand(rest);
     case 'code-cache':
       return (await import('./code-cache-command.js')).codeCacheCommand(rest);
     case undefined:

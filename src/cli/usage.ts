@@ -1,5 +1,6 @@
 import { catalogueUsage } from './catalogue-usage.js';
 import { imagesUsage } from './images-usage.js';
+import { warmUsage } from './warm-usage.js';
 
 /** The commands `vmbatch --help` lists, before the image cache's and the catalogue's. */
 export const commandUsage = `usage: vmbatch COMMAND [ARGS]
@@ -30,8 +31,8 @@ For site admins:
                                (hooks start faster; the package's postinst runs it)
 `;
 
-/** The whole `vmbatch --help` text: the commands, the image cache's and the catalogue's. */
-export const usageText = `${commandUsage}\nThe image cache:\n${imagesUsage}\nThe software catalogue (runtime environments, vbrte):\n${catalogueUsage}`;
+/** The whole `vmbatch --help` text: the commands, the image cache's, warm start's and the catalogue's. */
+export const usageText = `${commandUsage}\nThe image cache:\n${imagesUsage}\nWarm start (guests restored from a saved state):\n${warmUsage}\nThe software catalogue (runtime environments, vbrte):\n${catalogueUsage}`;
 
 /** `vmbatch --help` (exit 0), or no command at all (the usage, exit 1). */
 export function helpCommand(asked: boolean): number {

@@ -39,6 +39,8 @@ export interface VbConfig {
   catalogueVms: string[];
   /** host directories the guest sees (<vbshare>), in template order */
   shares: VbAttrs<'vbshare'>[];
+  /** <vbwarmstart/>: jobs restore a saved, booted copy of the guest (src/warm) */
+  warmStart: boolean;
 }
 
 /** A validated domain template: the libvirt tree (vb* tags still in it) and what they say. */
@@ -159,6 +161,9 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
   const shares = children(config, 'vbshare').map((e) => attrsOf<'vbshare'>(e)).filter((a): a is VbAttrs<'vbshare'> => a !== undefined);
   problems.push(...shareProblems(shares, { hypervisor, sshRemoteshell: sshChannels.length > 0 && !consoleMode }));
 
+  const warmStart = children(config, 'vbwarmstart').length > 0;
+  if (warmStart) problems.push(...warmStartProblems({ prepareMethod, hypervisor, cdroms: disks.filter((d) => d.vbpreparecdrom), shares, domain }));
+
   // a <vbsize> with bad attributes was reported above (no limits from it are checked then)
   const size = templateSizeOf(domain, attrsOf<'vbsize'>(one('vbsize')), problems);
 
@@ -181,8 +186,26 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
       remoteshell: attrsOf<'vbremoteshell'>(one('vbremoteshell')) ?? vbTags.vbremoteshell.schema.parse({ text: '', attrs: {} }).attrs,
       catalogueVms: children(config, 'vbcatalogue').map((c) => attrsOf<'vbcatalogue'>(c)?.vm).filter((v): v is string => v !== undefined),
       shares,
+      warmStart,
     },
   };
+}
+
+// What a saved, booted copy of the guest cannot have: QEMU cannot save a guest with a virtiofs
+// device (vhost-user-fs is not migratable), and the guest learns that it is the warm copy from
+// its boot line, which the host writes only for a kernel it boots directly.
+function warmStartProblems(t: { prepareMethod: string | undefined; hypervisor: string | undefined; cdroms: TemplateDisk[]; shares: VbAttrs<'vbshare'>[]; domain: XmlElement }): string[] {
+  const where = 'domain/vbconfig/vbwarmstart';
+  const problems: string[] = [];
+  if (t.hypervisor && t.hypervisor !== 'QEMU' && t.hypervisor !== 'KVM') problems.push(`${where}: warm start needs QEMU or KVM (a saved QEMU state), not ${t.hypervisor}`);
+  if (t.prepareMethod && t.prepareMethod !== 'CDROM') problems.push(`${where}: warm start hands the job its context on the CD-ROM inserted after the restore; ${t.prepareMethod} contextualization cannot (use CDROM)`);
+  if (t.cdroms.some((d) => d.vbpreparecdrom?.style === 'cloud-init')) problems.push(`${where}: a cloud-init context volume is read once at boot, before the state is saved; warm start needs style='vmbatch'`);
+  for (const share of t.shares) {
+    if (share.method !== 'stage') problems.push(`${where}: <vbshare source='${share.source}'> is shared over virtiofs, which QEMU cannot save in a guest's state; stage it (method='stage', the working directory only) or leave warm start off`);
+  }
+  const os = children(t.domain, 'os')[0];
+  if (!os || children(os, 'kernel').length === 0) problems.push(`${where}: the guest must boot a kernel directly (<os><kernel>): its boot line tells the guest it is the warm copy`);
+  return problems;
 }
 
 // Walks the whole tree: every vb* element must be a known tag, in its place, with valid

@@ -95,6 +95,8 @@ export const vbTags = {
         }),
     }),
   },
+  /** warm start: jobs restore a saved, booted copy of this guest instead of booting it (docs/admin.md, "Warm start") */
+  vbwarmstart: { parent: 'vbconfig', schema: z.object({ text: z.string(), attrs: z.object({}).strict() }) },
   vbtarfiles: { parent: 'vbconfig', schema: z.object({ text: z.string(), attrs: z.object({}).strict() }) },
   vbtarfile: {
     parent: 'vbtarfiles',

@@ -311,6 +311,31 @@ export const errorCatalogue = {
     message: (p) => `the ${p.hook} must run as root, as pbs_mom runs it`,
     hint: () => 'install it as mom_priv/prologue and mom_priv/epilogue with `vmbatch install-hooks torque` (owned by root, mode 0500)',
   }),
+  WARM_NOT_ENABLED: entry<{ template: string }>({
+    kind: 'permanent',
+    message: (p) => `the domain template ${p.template} does not ask for warm start`,
+    hint: () => 'add <vbwarmstart/> to its <vbconfig> (docs/admin.md, "Warm start"), check it with `vmbatch validate`, then build again',
+  }),
+  WARM_BUILD_FAILED: entry<{ template: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `no saved state was made for ${p.template}: ${p.reason}`,
+    hint: () => 'jobs of the template boot as before; fix what the message names and run `vmbatch warm build TEMPLATE` again (the guest contract for warm start is in docs/guest-contract.md)',
+  }),
+  WARM_STATE_UNUSABLE: entry<{ path: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `the saved state ${p.path} cannot be used: ${p.reason}`,
+    hint: () => '`vmbatch warm build TEMPLATE --force` makes it again',
+  }),
+  WARM_RESTORE_FAILED: entry<{ domain: string; reason: string }>({
+    kind: 'transient',
+    message: (p) => `${p.domain} could not be started from its saved state: ${p.reason}`,
+    hint: () => 'the job boots its guest instead; `vmbatch warm list` shows whether the state is stale, `vmbatch warm build TEMPLATE --force` makes it again',
+  }),
+  WARM_NOT_FOUND: entry<{ what: string }>({
+    kind: 'permanent',
+    message: (p) => `no saved state matches ${p.what}`,
+    hint: () => '`vmbatch warm list` shows the saved states, each with its template and key',
+  }),
   INSTALL_REFUSED: entry<{ problems: string[] }>({
     kind: 'permanent',
     message: (p) => `install-hooks changed nothing: these files are not vmbatch's to replace:\n${bullets(p.problems)}`,

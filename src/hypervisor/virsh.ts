@@ -57,8 +57,8 @@ function lastLine(text: string): string {
   return text.trim().split('\n').filter(Boolean).pop() ?? text;
 }
 
-// virsh prefixes every message with "error: "; the user needs the libvirt sentence only
-function cleanVirshError(stderr: string): string {
+/** virsh's message without its "error: " prefixes: the libvirt sentences only, joined by '; '. */
+export function cleanVirshError(stderr: string): string {
   return stderr
     .split('\n')
     .map((l) => l.replace(/^error: /, '').trim())

@@ -1,11 +1,15 @@
-import { chmodSync, chownSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { buildContextTar, buildIso, stageContext } from '../context/build-iso.js';
 import { writeDiskContext } from '../context/disk-context.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { ensureDir } from '../fsutil/ensure-dir.js';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
-import { createDomain } from '../hypervisor/virsh.js';
+import { createDomain, destroyDomain } from '../hypervisor/virsh.js';
+import { createCowOverlay } from '../images/disk-formats.js';
+import { openWarmEntry, type WarmEntry } from '../warm/warm-entry.js';
+import { isWarmPlan, type WarmPlan } from '../warm/warm-plan.js';
+import { restoreFromWarmState } from '../warm/restore-warm.js';
 import { jobRefOf } from '../images/cache-users.js';
 import { prepareDisks } from '../images/prepare-disks.js';
 import { noteGuestRteFailure, noteGuestRteSuccess, prepareRtes } from '../catalogue/prepare-rtes.js';
@@ -26,7 +30,7 @@ export type PhaseTimings = Record<string, number>;
  * error on failure and leaves the cleanup to teardownJob. Readiness waits no longer than
  * the budget's deadline (epoch ms). Returns what the guest reported with its ready line.
  */
-export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budget: { startedAt: number; deadline: number }, log: Logger): Promise<{ guestReport: string }> {
+export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budget: { startedAt: number; deadline: number }, log: Logger): Promise<{ guestReport: string; start: 'warm' | 'cold' }> {
   const { startedAt, deadline } = budget;
   const time = <T>(phase: string, step: () => Promise<T> | T) => timePhase(timings, phase, step);
   const state: JobState = {
@@ -60,7 +64,11 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
   if (rootSshModule && plan.rootSsh) rootSshModule.readRootSshKeys(plan.rootSsh);
 
   const cache = { ...plan.images, guestGid: plan.guestIdentity.gid, jobRef: jobRefOf(plan.jobId), deadline, usesFile: plan.paths.cacheUses, log };
-  await time('disks', () => prepareDisks(plan.disks, cache));
+  // warm start: a saved state of this very guest, current and root's alone; else a boot
+  const warm = openWarmStart(plan, log);
+  const frozenTargets = new Set(warm?.plan.overlays.map((o) => o.target));
+  await time('disks', () => prepareDisks(plan.disks.filter((d) => !frozenTargets.has(d.target)), cache));
+  if (warm) await time('overlays', () => createWarmOverlays(warm));
   const { rte } = plan;
   if (rte) await time('rtes', () => prepareRtes(rte, cache));
   await time('iso', () => buildContext(plan));
@@ -79,13 +87,31 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     await time('shares', () => startShares(plan.shares.shared, { submitter: plan.submitter, qemuUid: plan.guestIdentity.uid, virtiofsd: plan.virtiofsd, deadline }));
   }
   writeJobState(plan.paths.stateFile, { ...state, phase: 'booting' });
-  await time('create', () => createDomain(plan.libvirtUri, plan.domainName, plan.paths.domainXml));
-  // qemu made the login console's and the SSH channel's sockets; only the submitter (remoteshell
-  // runs as them) and root may use them
-  for (const socket of [plan.remoteshell === 'console' ? plan.paths.consoleSocket : undefined, plan.sshSocket]) {
-    if (socket === undefined) continue;
-    chownSync(socket, plan.submitter.uid, plan.submitter.gid);
-    chmodSync(socket, 0o600);
+  // a boot after a warm start that failed: the frozen disks' overlays give way to the template's
+  const bootCold = async () => {
+    if (warm) {
+      await destroyDomain(plan.libvirtUri, plan.domainName);
+      for (const o of warm.plan.overlays) rmSync(o.file, { force: true });
+      await prepareDisks(plan.disks.filter((d) => frozenTargets.has(d.target)), cache);
+      handOverToGuest(guestFilesOf(plan).filter((f) => warm.plan.overlays.some((o) => o.file === f.file)), plan.guestIdentity);
+      closeSync(openSync(plan.paths.consoleFile, 'w', 0o600));
+    }
+    await time('create', () => createDomain(plan.libvirtUri, plan.domainName, plan.paths.domainXml));
+    guardSockets(plan);
+  };
+  let start: 'warm' | 'cold' = 'cold';
+  if (warm) {
+    try {
+      await time('restore', () => restoreFromWarmState({ uri: plan.libvirtUri, domainName: plan.domainName, xml: warm.plan.domainXml, entry: warm.entry, dir: plan.paths.dir }));
+      guardSockets(plan);
+      start = 'warm';
+    } catch (error) {
+      // never a failed job because of warm start
+      log.warn('warm start failed, booting', { job: plan.jobId, error: errorText(error) });
+      await bootCold();
+    }
+  } else {
+    await bootCold();
   }
   const { rootSsh, sshSocket } = plan;
   if (rootSshModule && rootSsh && sshSocket !== undefined) {
@@ -96,22 +122,77 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
       ),
     );
   }
-  const budgetLeft = deadline - Date.now();
-  const ready = await time('ready', async () => {
+  const waitGuest = async (capMs: number) => {
+    const budgetLeft = deadline - Date.now();
     try {
-      return await waitForReady({ uri: plan.libvirtUri, domainName: plan.domainName, consoleFile: plan.paths.consoleFile, nonce: plan.nonce, timeoutMs: Math.max(0, Math.min(plan.readinessTimeoutMs, budgetLeft)) });
+      return await waitForReady({ uri: plan.libvirtUri, domainName: plan.domainName, consoleFile: plan.paths.consoleFile, nonce: plan.nonce, timeoutMs: Math.max(0, Math.min(plan.readinessTimeoutMs, budgetLeft, capMs)) });
     } catch (error) {
       // when the prologue's budget, not the guest's own timeout, cut the wait short, say so
       if (rte && isVmbatchError(error, 'GUEST_PROLOG_FAILED')) await noteGuestRteFailure(rte, error.params.reason, { ...cache, uid: plan.submitter.uid });
-      if (isVmbatchError(error, 'GUEST_NOT_READY') && budgetLeft < plan.readinessTimeoutMs) {
+      if (isVmbatchError(error, 'GUEST_NOT_READY') && budgetLeft < Math.min(plan.readinessTimeoutMs, capMs)) {
         throw new VmbatchError('BUDGET_EXCEEDED', { seconds: Math.round((deadline - startedAt) / 1000) }, { cause: error });
       }
       throw error;
     }
+  };
+  const ready = await time('ready', async () => {
+    if (start === 'warm') {
+      try {
+        return await waitGuest(warmReadyCapMs);
+      } catch (error) {
+        // a restored guest that never reports, or stops: its state is broken, not the job
+        if (!isVmbatchError(error, 'GUEST_NOT_READY') && !isVmbatchError(error, 'GUEST_STOPPED')) throw error;
+        log.warn('warm-started guest not ready, booting', { job: plan.jobId, error: errorText(error) });
+        start = 'cold';
+        await bootCold();
+      }
+    }
+    return waitGuest(Infinity);
   });
   if (rte) await noteGuestRteSuccess(rte, { ...cache, uid: plan.submitter.uid });
   writeJobState(plan.paths.stateFile, { ...state, phase: 'ready', guestReport: ready.detail });
-  return { guestReport: ready.detail };
+  return { guestReport: ready.detail, start };
+}
+
+// a restored guest reports within a second or two; longer means its state is broken
+const warmReadyCapMs = 30_000;
+
+// The saved state the plan's warm part names, when it can be used; the reason it cannot is logged.
+function openWarmStart(plan: ProloguePlan, log: Logger): { plan: WarmPlan; entry: WarmEntry } | undefined {
+  if (!plan.warm) return undefined;
+  if (!isWarmPlan(plan.warm)) {
+    log.info('warm start not used', { job: plan.jobId, reason: plan.warm.skipped });
+    return undefined;
+  }
+  const opened = openWarmEntry(plan.warm.stateDir, plan.warm.entry, plan.warm.key, plan.warm.size);
+  if ('skipped' in opened) {
+    log.info('warm start not used', { job: plan.jobId, key: plan.warm.key.slice(0, 16), reason: opened.skipped });
+    return undefined;
+  }
+  return { plan: plan.warm, entry: opened.entry };
+}
+
+// Each per-job overlay over its frozen disk (made by root, handed to the guest with the others).
+async function createWarmOverlays(warm: { plan: WarmPlan; entry: WarmEntry }): Promise<void> {
+  for (const o of warm.plan.overlays) {
+    const frozen = warm.entry.meta.disks.find((d) => d.target === o.target);
+    if (!frozen || frozen.file !== o.frozen) throw new VmbatchError('WARM_STATE_UNUSABLE', { path: warm.entry.paths.dir, reason: `it has no frozen disk ${o.frozen}` });
+    await createCowOverlay({ cow: 'qcow2', base: frozen.file, baseFormat: 'qcow2', virtualSize: frozen.virtualSize, file: o.file });
+  }
+}
+
+// qemu made the login console's and the SSH channel's sockets; only the submitter (remoteshell
+// runs as them) and root may use them
+function guardSockets(plan: ProloguePlan): void {
+  for (const socket of [plan.remoteshell === 'console' ? plan.paths.consoleSocket : undefined, plan.sshSocket]) {
+    if (socket === undefined) continue;
+    chownSync(socket, plan.submitter.uid, plan.submitter.gid);
+    chmodSync(socket, 0o600);
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 // The context in the form the method needs: a CDROM volume, an archive for the root login,

@@ -7,7 +7,8 @@ import { planCloudInitIso } from '../context/cloud-init.js';
 import { planDiskContext, type PartitionWrite } from '../context/disk-context.js';
 import type { GuestParams } from '../context/guest-params.js';
 import type { DomainTemplate } from '../domain/parse-template.js';
-import { renderDomain } from '../domain/render-domain.js';
+import { renderDomain, type DomainRendering } from '../domain/render-domain.js';
+import { isWarmPlan, planWarmStart, type WarmPlan, type WarmSkipped } from '../warm/warm-plan.js';
 import { cacheDirOf } from '../images/cache-entry.js';
 import { isCreateOnceSeeder } from '../images/created-disk.js';
 import { planDisks, type DiskPlan, type DiskPlanInput } from '../images/disk-plan.js';
@@ -65,6 +66,8 @@ export interface ProloguePlan {
   shares: SharePlan;
   /** the virtiofs daemon the shares run */
   virtiofsd: string;
+  /** <vbwarmstart/>: how the guest starts from a saved state, or why it boots all the same */
+  warm: WarmPlan | WarmSkipped | undefined;
 }
 
 /** Builds the plan of one job from validated inputs (reads only the job script). */
@@ -117,7 +120,7 @@ export function planPrologue(input: {
   const userImage = input.userImage && { ...input.userImage, source: { ...input.userImage.source, ownerUid: submitter.uid } };
   const disks = planDisks(template, { paths, cacheDir, siteBase: config.images.siteBase, userImage });
   const sshSocket = template.vb.sshChannel ? paths.sshSocket : undefined;
-  const domainXml = renderDomain(template, {
+  const rendering: DomainRendering = {
     domainName,
     diskFiles: new Map(disks.map((d) => [d.index, { file: d.file, format: d.format }])),
     consoleFile: paths.consoleFile,
@@ -131,7 +134,16 @@ export function planPrologue(input: {
     guestIdentity: input.guestIdentity,
     size: input.guestSize,
     shares: input.shares.shared,
-  });
+  };
+  const domainXml = renderDomain(template, rendering);
+  // a job that brings its own image starts from it, never from a state saved from the template's
+  const warm = !template.vb.warmStart
+    ? undefined
+    : userImage
+      ? { skipped: 'the job brings its own image' }
+      : planWarmStart({ template, rendering, disks, stateDir: config.stateDir });
+  // a guest restored from a saved state is one of many copies: what makes it a machine of its own
+  if (isWarmPlan(warm)) Object.assign(params, { VB_SEED: randomBytes(32).toString('hex'), VB_MACHINE_ID: randomBytes(16).toString('hex'), VB_CLOCK: Math.floor(Date.now() / 1000) });
   const timeoutSeconds = Math.min(template.vb.readiness.timeout ?? config.readinessTimeoutSeconds, config.prologueBudgetSeconds);
   return {
     jobId: job.jobId,
@@ -182,6 +194,7 @@ export function planPrologue(input: {
     interactive: jobScript.kind === 'interactive',
     shares: input.shares,
     virtiofsd: config.shares.virtiofsd,
+    warm,
   };
 }
 
@@ -237,6 +250,7 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
     guestScriptPath: plan.guestScriptPath,
     interactive: plan.interactive,
     shares: plan.shares,
+    ...(plan.warm ? { warmStart: 'key' in plan.warm ? { key: plan.warm.key, entry: plan.warm.entry.dir } : plan.warm } : {}),
     domainXml: plan.domainXml,
   };
 }

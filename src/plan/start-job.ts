@@ -31,11 +31,11 @@ export async function startJob(config: Config, job: JobDescription, run: { attem
   const staticAddress = await reserveAddress(config, job.jobId);
   const guestIdentity = await reserveGuestIdentity(config, job.jobId);
   const plan = planPrologue({ config, job, ...inputs, staticAddress, guestIdentity });
-  const { guestReport } = await applyPlan(plan, timings, { startedAt: started, deadline }, log);
+  const { guestReport, start } = await applyPlan(plan, timings, { startedAt: started, deadline }, log);
   if (job.concurrentSessions && plan.sshSocket) await timePhase(timings, 'sessions', () => startSessionMux(config, job.jobId, deadline));
   timings.total = Date.now() - started;
   // the peak memory: a guest flooding its console must not grow it (docs/admin.md)
-  log.info('ready', { job: job.jobId, domain: plan.domainName, guest: guestReport, ...timings, maxRssKiB: process.resourceUsage().maxRSS });
+  log.info('ready', { job: job.jobId, domain: plan.domainName, start, guest: guestReport, ...timings, maxRssKiB: process.resourceUsage().maxRSS });
 }
 
 /**

@@ -6,6 +6,7 @@ import { readJobState, type JobState } from '../state/job-state.js';
 import { lostGuestError } from './lost-guest.js';
 import { connectGuest, runOnGuest } from './ssh-session.js';
 import { reportedCopy, stageIn, stageOut } from './staging.js';
+import { recordSentFiles } from './stage-merge.js';
 
 /**
  * The state of a job its prologue prepared, for a remoteshell running as `uid`: refused when
@@ -57,6 +58,8 @@ export async function runInGuest(config: Config, state: JobState, run: GuestComm
     const output = { stdout: process.stdout, stderr: process.stderr };
     // the staged working directory: copied in before the job, and back after it (rw); a failed copy is reported, never the job's status
     const staged = state.staged;
+    // what goes in, so that the copy back leaves the node's files the job did not change
+    const sent = staged ? recordSentFiles(staged.hostDir) : undefined;
     if (staged) await reportedCopy('in', staged, () => stageIn(client, staged), process.stderr);
     const tty = stdin.isTTY === true;
     // an interactive job without a terminal (qsub -I with stdin redirected) still reads its commands from stdin
@@ -67,7 +70,7 @@ export async function runInGuest(config: Config, state: JobState, run: GuestComm
     if (pty) stdin.setRawMode?.(false);
     if (withStdin) stdin.unref?.();
     if (result.lost) throw await lostGuestError({ jobId: state.jobId, domain: state.domainName, socket: state.sshSocket });
-    if (staged?.mode === 'rw') await reportedCopy('out', staged, () => stageOut(client, staged, config.shares.stageOutMaxMiB * 1048576), process.stderr);
+    if (staged?.mode === 'rw') await reportedCopy('out', staged, () => stageOut(client, staged, config.shares.stageOutMaxMiB * 1048576, sent), process.stderr);
     return result.status;
   } finally {
     client.end();

@@ -6,7 +6,7 @@ import { VmbatchError } from '../errors/vmbatch-error.js';
 import { spawnStreamingTool } from '../exec/spawn-tool.js';
 import { printableLine } from '../log/printable-tail.js';
 import type { StagedDirectory } from '../share/staged-directory.js';
-import { mergeUnpacked } from './stage-merge.js';
+import { mergeUnpacked, type SentFiles } from './stage-merge.js';
 import { guestPackCommand, guestUnpackCommand, hostPackArgv, hostUnpackArgv, hostUnpackUmask, tarFailure } from './stage-commands.js';
 import { runOnGuest } from './ssh-session.js';
 
@@ -32,10 +32,11 @@ export async function stageIn(client: Client, staged: StagedDirectory): Promise<
  * Copies the staged directory back after the job (mode rw): the guest's tar packs it onto an
  * SSH channel, the node's GNU tar unpacks that hostile stream as the submitter into a fresh
  * directory inside the staged one (hostUnpackArgv says what it refuses), and mergeUnpacked moves
- * it in. At most `maxBytes` are taken from the guest: a larger or endless stream ends the
- * session. What was unpacked before a failure is kept. Resolves with why, or undefined.
+ * it in (a file the job left as `sent` has it keeps the node's). At most `maxBytes` are taken
+ * from the guest: a larger or endless stream ends the session. What was unpacked before a
+ * failure is kept. Resolves with why, or undefined.
  */
-export async function stageOut(client: Client, staged: StagedDirectory, maxBytes: number): Promise<string | undefined> {
+export async function stageOut(client: Client, staged: StagedDirectory, maxBytes: number, sent?: SentFiles): Promise<string | undefined> {
   let fresh: string;
   try {
     fresh = mkdtempSync(join(staged.hostDir, '.vmbatch-stage-'));
@@ -48,7 +49,7 @@ export async function stageOut(client: Client, staged: StagedDirectory, maxBytes
     const run = await runOnGuest(client, guestPackCommand(staged.guestDir), { stdout: guest.stdout, stderr: guest.stderr });
     tar.stdin.end();
     const local = await tar.ended;
-    const left = mergeUnpacked(fresh, staged.hostDir);
+    const left = mergeUnpacked(fresh, staged.hostDir, sent);
     const problems = [
       guest.over() ? `the guest sent more than ${Math.floor(maxBytes / 1048576)} MiB (the site's shares.stageOutMaxMiB)` : guestFailure(run, guest.text()),
       // a guest that sent nothing left the node's tar nothing to unpack: its complaint says no more

@@ -22,7 +22,11 @@ export interface JobPaths {
 
 /** The per-job paths below the state directory. */
 export function jobPaths(stateDir: string, jobId: string): JobPaths {
-  const dir = join(stateDir, 'jobs', jobId);
+  return jobPathsIn(join(stateDir, 'jobs', jobId));
+}
+
+/** The same layout in any directory (a warm build's, src/warm). */
+export function jobPathsIn(dir: string): JobPaths {
   return {
     dir,
     stateFile: join(dir, 'state.json'),
@@ -39,7 +43,7 @@ export function jobPaths(stateDir: string, jobId: string): JobPaths {
 }
 
 /** The per-job file of a disk (overlay, private download or created disk), by target and extension. */
-export function diskFilePath(paths: JobPaths, target: string, extension: string): string {
+export function diskFilePath(paths: Pick<JobPaths, 'dir'>, target: string, extension: string): string {
   return join(paths.dir, `disk-${target.replace(/[^A-Za-z0-9_-]/g, '_')}.${extension}`);
 }
 

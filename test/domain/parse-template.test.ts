@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTemplate, parseTemplate } from '../../src/domain/parse-template.js';
 import { expectVmbatchError } from '../helpers/expect-error.js';
@@ -75,7 +76,7 @@ test('every problem is reported at once with the element it concerns', async () 
     [
       'domain template many.xml is invalid:',
       "  - domain/vbconfig/vbpreparemethod: text 'FLOPPY' must be one of CDROM, DISK, ROOTSSH",
-      '  - domain/vbconfig/vbcolour: unknown tag <vbcolour> (vb* tags allowed in <vbconfig>: vbpreparemethod, vbhypervisor, vbjobpath, vbreadiness, vbremoteshell, vbcatalogue, vbsize, vbshare, vbtarfiles)',
+      '  - domain/vbconfig/vbcolour: unknown tag <vbcolour> (vb* tags allowed in <vbconfig>: vbpreparemethod, vbhypervisor, vbjobpath, vbreadiness, vbremoteshell, vbcatalogue, vbsize, vbshare, vbwarmstart, vbtarfiles)',
       '  - domain/devices/disk[1]/vbdisksource: unknown attribute(s) speed (allowed: source, copy_method, size, create, format)',
       '  - domain/devices/disk[1]/vbcheckhash: hashvalue must have 32 hex digits for md5, not 3',
       '  - domain/devices/disk[2]/vbpreparecdrom: attribute source is required',
@@ -127,6 +128,88 @@ test('CDROM needs exactly one context disk; DISK needs partitions and a job path
   );
   assert.match(disk.message, 'DISK contextualization needs <vbdisks> with at least one <vbdisk>');
   assert.match(disk.message, 'DISK contextualization needs <vbjobpath>');
+});
+
+test('<vbwarmstart/>: the shipped guest with its working directory staged parses as warm start; without the tag it is not', async () => {
+  const shipped = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8');
+  const warm = shipped.replace('<vbconfig>', '<vbconfig><vbwarmstart/>').replace("<vbshare source='workdir' mode='rw'/>", "<vbshare source='workdir' mode='rw' method='stage'/>");
+  const t = await parseTemplate(warm, 'warm.xml');
+  assert.is(t.vb.warmStart, true);
+  assert.equal(t.vb.shares, [{ source: 'workdir', mode: 'rw', method: 'stage' }]);
+  assert.is((await loadTemplate(join(domainsDir, 'testguest.xml'))).vb.warmStart, false);
+  // KVM is QEMU too; an empty <vbwarmstart></vbwarmstart> is the same tag
+  const kvm = warm.replace("<domain type='qemu'>", "<domain type='kvm'>").replace('<vbhypervisor>QEMU</vbhypervisor>', '<vbhypervisor>KVM</vbhypervisor>').replace('<vbwarmstart/>', '<vbwarmstart></vbwarmstart>');
+  assert.is((await parseTemplate(kvm, 'kvm.xml')).vb.warmStart, true);
+});
+
+test('<vbwarmstart/> refuses what a saved guest cannot have, each with why and what to do', async () => {
+  const warmConfig = (method: string, hypervisor: string, rest = '') =>
+    `<vbconfig><vbwarmstart/><vbpreparemethod>${method}</vbpreparemethod><vbhypervisor>${hypervisor}</vbhypervisor>${rest}</vbconfig>`;
+  const kernel = '<os><type>hvm</type><kernel>/boot/vmlinux</kernel><cmdline>console=ttyS0</cmdline></os>';
+  const withOs = (xml: string, os = kernel) => xml.replace('<vbconfig>', `${os}<vbconfig>`);
+
+  const xen = await expectVmbatchError(() => parseTemplate(withOs(wrap(warmConfig('CDROM', 'XEN4'), cdromDisk, 'xen')), 'xen.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  assert.is(xen.message, ['domain template xen.xml is invalid:', '  - domain/vbconfig/vbwarmstart: warm start needs QEMU or KVM (a saved QEMU state), not XEN4'].join('\n'));
+
+  const rootssh = await expectVmbatchError(() => parseTemplate(withOs(wrap(warmConfig('ROOTSSH', 'QEMU'), '<vbsshchannel/>')), 'rootssh.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  assert.is(
+    rootssh.message,
+    [
+      'domain template rootssh.xml is invalid:',
+      '  - domain/vbconfig/vbwarmstart: warm start hands the job its context on the CD-ROM inserted after the restore; ROOTSSH contextualization cannot (use CDROM)',
+    ].join('\n'),
+  );
+
+  const cloud = await expectVmbatchError(
+    () => parseTemplate(withOs(wrap(warmConfig('CDROM', 'QEMU'), cdromDisk.replace("source='context.iso'", "source='context.iso' style='cloud-init'"))), 'cloud.xml'),
+    'DOMAIN_TEMPLATE_INVALID',
+  );
+  assert.is(
+    cloud.message,
+    ['domain template cloud.xml is invalid:', "  - domain/vbconfig/vbwarmstart: a cloud-init context volume is read once at boot, before the state is saved; warm start needs style='vmbatch'"].join('\n'),
+  );
+
+  const shared = await expectVmbatchError(
+    () => parseTemplate(withOs(wrap(warmConfig('CDROM', 'QEMU', "<vbshare source='workdir' mode='rw'/><vbshare source='/srv/data' mode='ro'/>"), `${cdromDisk}<vbsshchannel/>`)), 'shared.xml'),
+    'DOMAIN_TEMPLATE_INVALID',
+  );
+  assert.is(
+    shared.message,
+    [
+      'domain template shared.xml is invalid:',
+      "  - domain/vbconfig/vbwarmstart: <vbshare source='workdir'> is shared over virtiofs, which QEMU cannot save in a guest's state; stage it (method='stage', the working directory only) or leave warm start off",
+      "  - domain/vbconfig/vbwarmstart: <vbshare source='/srv/data'> is shared over virtiofs, which QEMU cannot save in a guest's state; stage it (method='stage', the working directory only) or leave warm start off",
+    ].join('\n'),
+  );
+
+  const direct = '  - domain/vbconfig/vbwarmstart: the guest must boot a kernel directly (<os><kernel>): its boot line tells the guest it is the warm copy';
+  const noOs = await expectVmbatchError(() => parseTemplate(wrap(warmConfig('CDROM', 'QEMU'), cdromDisk), 'noos.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  assert.is(noOs.message, ['domain template noos.xml is invalid:', direct].join('\n'));
+  const bootloader = await expectVmbatchError(() => parseTemplate(withOs(wrap(warmConfig('CDROM', 'QEMU'), cdromDisk), "<os><type>hvm</type><boot dev='hd'/></os>"), 'hd.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  assert.is(bootloader.message, ['domain template hd.xml is invalid:', direct].join('\n'));
+
+  // every problem at once, with the other checks' own
+  const all = await expectVmbatchError(
+    () => parseTemplate(wrap(warmConfig('DISK', 'XEN3', "<vbshare source='/srv/data'/>"), "<disk><source file='/a'/><target dev='xvda'/></disk>", 'xen'), 'all.xml'),
+    'DOMAIN_TEMPLATE_INVALID',
+  );
+  for (const line of [
+    '  - domain/vbconfig/vbwarmstart: warm start needs QEMU or KVM (a saved QEMU state), not XEN3',
+    '  - domain/vbconfig/vbwarmstart: warm start hands the job its context on the CD-ROM inserted after the restore; DISK contextualization cannot (use CDROM)',
+    "  - domain/vbconfig/vbwarmstart: <vbshare source='/srv/data'> is shared over virtiofs, which QEMU cannot save in a guest's state; stage it (method='stage', the working directory only) or leave warm start off",
+    direct,
+  ]) assert.match(all.message, line);
+});
+
+test('<vbwarmstart> takes no attributes and stands only in <vbconfig>', async () => {
+  const kernel = '<os><type>hvm</type><kernel>/boot/vmlinux</kernel></os>';
+  const attr = await expectVmbatchError(
+    () => parseTemplate(wrap(cdromConfig.replace('<vbconfig>', `<vbconfig><vbwarmstart nonce='x'/>`), cdromDisk).replace('<vbconfig>', `${kernel}<vbconfig>`), 'attr.xml'),
+    'DOMAIN_TEMPLATE_INVALID',
+  );
+  assert.is(attr.message, ['domain template attr.xml is invalid:', '  - domain/vbconfig/vbwarmstart: unknown attribute(s) nonce (this tag takes no attributes)'].join('\n'));
+  const misplaced = await expectVmbatchError(() => parseTemplate(wrap(cdromConfig, `${cdromDisk}<vbwarmstart/>`).replace('<vbconfig>', `${kernel}<vbconfig>`), 'm.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  assert.is(misplaced.message, ['domain template m.xml is invalid:', '  - domain/devices/vbwarmstart: <vbwarmstart> belongs in <vbconfig>, not in <devices>'].join('\n'));
 });
 
 test.run();

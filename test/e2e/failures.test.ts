@@ -78,7 +78,7 @@ test('an unknown vb tag aborts the job (1) naming the element and the allowed ta
   assert.is(
     stderr,
     `vmbatch: DOMAIN_TEMPLATE_INVALID: domain template ${mom.domainsDir}/unknowntag.xml is invalid:\n` +
-      '  - domain/vbconfig/vbjobdir: unknown tag <vbjobdir> (vb* tags allowed in <vbconfig>: vbpreparemethod, vbhypervisor, vbjobpath, vbreadiness, vbremoteshell, vbcatalogue, vbsize, vbshare, vbtarfiles)\n' +
+      '  - domain/vbconfig/vbjobdir: unknown tag <vbjobdir> (vb* tags allowed in <vbconfig>: vbpreparemethod, vbhypervisor, vbjobpath, vbreadiness, vbremoteshell, vbcatalogue, vbsize, vbshare, vbwarmstart, vbtarfiles)\n' +
       '  hint: docs/domain-templates.md lists every vb* tag, where it may stand and its attributes\n' +
       'vmbatch: job 202.vm is aborted.',
   );

@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 
-/** One member of a test archive: a file with content, a directory, or a link. */
-export type TarMember = { name: string; content?: string; mode?: number; symlink?: string; hardlink?: string; dir?: boolean; fifo?: boolean; chardev?: boolean };
+/** One member of a test archive: a file with content, a directory, or a link (mtime: epoch seconds, default 0). */
+export type TarMember = { name: string; content?: string; mode?: number; mtime?: number; symlink?: string; hardlink?: string; dir?: boolean; fifo?: boolean; chardev?: boolean };
 
 /** Writes a tar archive with exactly these members (python's tarfile writes any name, '..' and absolute ones too). */
 export async function makeTar(file: string, members: TarMember[], gzip = false): Promise<void> {
@@ -12,6 +12,7 @@ with tarfile.open(sys.argv[1], 'w:gz' if sys.argv[3] == '1' else 'w', format=tar
     for m in members:
         info = tarfile.TarInfo(m['name'])
         info.mode = m.get('mode', 0o644)
+        info.mtime = m.get('mtime', 0)
         data = None
         if m.get('dir'):
             info.type = tarfile.DIRTYPE; info.mode = m.get('mode', 0o755)

@@ -3,13 +3,13 @@
 // endless streams, failures).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex, PassThrough, Writable } from 'node:stream';
 import { execa } from 'execa';
 import { guestPackCommand, guestUnpackCommand, hostPackArgv, hostUnpackArgv, tarFailure } from '../../src/remoteshell/stage-commands.js';
-import { mergeUnpacked } from '../../src/remoteshell/stage-merge.js';
+import { mergeUnpacked, recordSentFiles } from '../../src/remoteshell/stage-merge.js';
 import { reportedCopy, stageIn, stageOut } from '../../src/remoteshell/staging.js';
 import { makeTar, type TarMember } from '../helpers/make-tar.js';
 
@@ -166,6 +166,26 @@ test('stage out: the files come back with the modes the job chose, merged into w
   assert.is(lstatSync(join(dir, 'out')).mode & 0o7777, 0o750);
   assert.is(readFileSync(join(dir, 'out', 'part'), 'utf8'), 'p\n');
   assert.is(lstatSync(dir).mode & 0o777, 0o755, "the staged directory keeps its own mode, not the archive's '.'");
+});
+
+test("stage out: a file the job left as it was sent keeps the node's copy, which changed meanwhile (Slurm's --output); a file the job changed replaces it", async () => {
+  const dir = freshDir();
+  writeFileSync(join(dir, 'out.txt'), '');
+  writeFileSync(join(dir, 'data'), 'old\n');
+  utimesSync(join(dir, 'out.txt'), 1_700_000_000, 1_700_000_000);
+  utimesSync(join(dir, 'data'), 1_700_000_000, 1_700_000_000);
+  const sent = recordSentFiles(dir);
+  assert.equal([...sent].sort(), [['data', 1_700_000_000], ['out.txt', 1_700_000_000]]);
+  // the node writes the job's output while it runs
+  writeFileSync(join(dir, 'out.txt'), 'the job printed this\n');
+  const back = await archive([
+    { name: './out.txt', content: '', mtime: 1_700_000_000 },
+    { name: './data', content: 'new\n', mtime: 1_700_000_100 },
+  ]);
+  assert.is(await stageOut(fakeClient([{ stdout: back }]).client, { hostDir: dir, guestDir: '/g/job', mode: 'rw' }, 1 << 20, sent), undefined);
+  assert.is(readFileSync(join(dir, 'out.txt'), 'utf8'), 'the job printed this\n');
+  assert.is(readFileSync(join(dir, 'data'), 'utf8'), 'new\n');
+  assert.equal(readdirSync(dir).sort(), ['data', 'out.txt']);
 });
 
 test('stage out, hostile guest: no member lands outside, nothing is written through a link, no setuid bit, no FIFO or device', async () => {

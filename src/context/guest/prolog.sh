@@ -14,6 +14,21 @@ report() { printf '%s %s %s\n' "$1" "$VB_NONCE" "$2" > "$console" 2>/dev/null ||
 fail() { report VMBATCH-FAILED "$*"; exit 1; }
 trap 'fail "prolog.sh stopped at line ${LINENO:-?}"' EXIT
 
+# a guest restored from a warm state (the agent says so with VB_WARM_RESTORED=yes) is a copy:
+# it becomes a machine of its own before anything of the job arrives (docs/guest-contract.md)
+if [ "${VB_WARM_RESTORED:-}" = yes ]; then
+  # the kernel's random state is every copy's: mix in the job's seed and reseed at once
+  if command -v vb-reseed >/dev/null 2>&1; then vb-reseed "$VB_SEED" || fail "cannot reseed the kernel's random generator"
+  elif command -v perl >/dev/null 2>&1; then
+    VB_SEED=$VB_SEED perl -e 'open(my $r, ">", "/dev/urandom") or exit 1; syswrite($r, $ENV{VB_SEED}) or exit 1; ioctl($r, 0x5207, 0) or exit 1' || fail "cannot reseed the kernel's random generator"
+  else fail "no way to reseed the kernel's random generator (vb-reseed or perl)"; fi
+  printf '%s\n' "$VB_MACHINE_ID" > /etc/machine-id
+  # the clock stood still while the state was saved: the real-time clock, else the host's time
+  hwclock -s 2>/dev/null || true
+  now=$(date +%s)
+  if [ $((VB_CLOCK - now)) -gt 2 ] || [ $((now - VB_CLOCK)) -gt 60 ]; then date -s "@$VB_CLOCK" >/dev/null || fail "cannot set the clock"; fi
+fi
+
 # a static address from the node's pool, where the init has not set it from the boot line
 if [ "${VB_NET_MODE:-dhcp}" = static ] && ! ip addr show 2>/dev/null | grep -q "inet ${VB_NET_ADDRESS%/*}/"; then
   dev=$(ip link show 2>/dev/null | sed -n 's/^[0-9]*: \([^:@]*\).*/\1/p' | grep -vx lo | head -n 1)

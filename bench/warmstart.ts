@@ -1,0 +1,110 @@
+// bench: warm start against a cold boot, side by side in one run (alternating), through the
+// Torque harness and qemu:///system with the test guest; next to the bare tools (virsh restore of
+// the same saved state, virsh create --paused of the same domain). Prints figures and ratios;
+// asserts nothing. Target (issue 17): prologue start to job runnable <= 1.5 s warm (test guest).
+import { chmodSync, chownSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { ensureHostUser } from '../test/helpers/host-user.js';
+import { cliPath } from '../test/helpers/image-cache.js';
+import { domainsDir } from '../test/helpers/paths.js';
+import { runEpilogue, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../test/torque/pbs-mom.js';
+import { median, ms, printSummary } from './measure.js';
+
+const runs = Number(process.env.BENCH_RUNS ?? 5);
+const uri = 'qemu:///system';
+const shipped = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8');
+const staged = shipped.replace("<vbshare source='workdir' mode='rw'/>", "<vbshare source='workdir' mode='rw' method='stage'/>");
+const domains = { coldguest: staged, warmguest: staged.replace('<vbpreparemethod>', '<vbwarmstart/>\n    <vbpreparemethod>') };
+
+// The phases of a job's ready line (ms).
+function phasesOf(mom: Mom, jobId: string): Record<string, number> {
+  const line = readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes(`job=${jobId} `) && l.includes('msg="ready"')).pop() ?? '';
+  return Object.fromEntries([...line.matchAll(/ (disks|overlays|iso|keys|create|restore|ready)=([\d.]+)/g)].map((m) => [m[1]!, Number(m[2])]));
+}
+
+// The resident memory of a running domain's qemu (KiB).
+async function qemuRssKiB(name: string): Promise<number> {
+  const pid = readFileSync(`/run/libvirt/qemu/${name}.pid`, 'utf8').trim();
+  return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+}
+
+async function main(): Promise<void> {
+  const user = await ensureHostUser('vbbench', 41101, 41102);
+  const mom = await setupMom({ domains });
+  const scratch = mkdtempSync('/tmp/vmbatch-bench-warm-');
+  chmodSync(scratch, 0o755);
+  const vmbatch = (args: string[]) => execa(process.execPath, [cliPath, ...args], { env: { VMBATCH_CONFIG: mom.configFile } });
+  const whole: Record<'cold' | 'warm', number[]> = { cold: [], warm: [] };
+  const phases: Record<string, number[]> = {};
+  const rss: Record<'cold' | 'warm', number[]> = { cold: [], warm: [] };
+  const bare: Record<string, number[]> = { 'virsh restore (same state)': [], 'virsh create --paused (same domain)': [] };
+  let stateBytes = 0;
+  let buildSeconds = 0;
+  let coldXml = '';
+  try {
+    const build = await vmbatch(['warm', 'build', 'warmguest']);
+    buildSeconds = Number(/booted in ([\d.]+) s/.exec(build.stdout)?.[1]);
+    const entry = join(mom.stateDir, 'warm', readdirSync(join(mom.stateDir, 'warm')).find((n) => /^[0-9a-f]{16}$/.test(n))!);
+    const meta = JSON.parse(readFileSync(join(entry, 'meta.json'), 'utf8')) as { stateBytes: number };
+    stateBytes = meta.stateBytes;
+    for (let i = 0; i < runs; i++) {
+      for (const kind of ['cold', 'warm'] as const) {
+        const job = { jobId: `${950 + i * 2 + (kind === 'warm' ? 1 : 0)}.bench`, user, resources: `other=vbdomain=${kind}guest` };
+        const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
+        let exit = -1;
+        whole[kind].push(await ms(async () => (exit = (await runPrologue(mom, job, script)).exitCode)));
+        if (exit !== 0) throw new Error(`the ${kind} prologue of ${job.jobId} failed`);
+        for (const [phase, value] of Object.entries(phasesOf(mom, job.jobId))) (phases[`${kind} ${phase}`] ??= []).push(value);
+        rss[kind].push(await qemuRssKiB(`vmbatch-${job.jobId}`));
+        if (kind === 'cold') coldXml = readFileSync(join(mom.stateDir, 'jobs', job.jobId, 'domain.xml'), 'utf8');
+        await runEpilogue(mom, job, script, 0);
+      }
+      // the bare tools on the same inputs: libvirt restoring the very state file (its own name,
+      // paths moved to a scratch directory), and starting the job's domain paused
+      const saved = (await execa('virsh', ['-q', '-c', uri, 'save-image-dumpxml', join(entry, 'memory.state')])).stdout;
+      const name = /<name>([^<]+)<\/name>/.exec(saved)![1]!;
+      const buildDir = /'([^']*\/\.build-[^/']*)\//.exec(saved)![1]!;
+      const [uid, gid] = /<label>\+(\d+):\+(\d+)<\/label>/.exec(saved)!.slice(1).map(Number) as [number, number];
+      const bareFiles = async (dir: string, base: string) => {
+        rmSync(join(dir, 'disk-vda.qcow2'), { force: true });
+        await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, join(dir, 'disk-vda.qcow2')]);
+        writeFileSync(join(dir, 'console.log'), '');
+        for (const file of ['disk-vda.qcow2', 'console.log']) chownSync(join(dir, file), uid, gid);
+      };
+      await bareFiles(scratch, join(entry, 'disk-vda.qcow2'));
+      writeFileSync(join(scratch, 'restore.xml'), saved.replaceAll(buildDir, scratch));
+      bare['virsh restore (same state)']!.push(await ms(() => execa('virsh', ['-q', '-c', uri, 'restore', join(entry, 'memory.state'), '--xml', join(scratch, 'restore.xml')])));
+      await execa('virsh', ['-q', '-c', uri, 'destroy', name], { reject: false });
+      await bareFiles(scratch, '/var/lib/vmbatch/guest/disk.qcow2');
+      const jobDir = /["']([^"']*\/jobs\/[^/"']*)\//.exec(coldXml)![1]!;
+      const xml = coldXml
+        .replaceAll(jobDir, scratch)
+        .replace(/<name>[^<]*<\/name>/, '<name>vmbatch-bare-warm</name>')
+        .replace(/<source file=["'][^"']*context\.iso["']\/>/, '')
+        .replace(/<label>[^<]*<\/label>/, `<label>+${uid}:+${gid}</label>`);
+      writeFileSync(join(scratch, 'bare.xml'), xml);
+      bare['virsh create --paused (same domain)']!.push(await ms(() => execa('virsh', ['-q', '-c', uri, 'create', '--paused', join(scratch, 'bare.xml')])));
+      await execa('virsh', ['-q', '-c', uri, 'destroy', 'vmbatch-bare-warm'], { reject: false });
+    }
+    await vmbatch(['warm', 'drop', 'warmguest']);
+  } finally {
+    teardownMom(mom);
+    rmSync(scratch, { recursive: true, force: true });
+  }
+
+  const f = (v: number) => `${v.toFixed(0).padStart(6)} ms`;
+  console.log(`warm start against a cold boot, median of ${runs} runs each, alternating (test guest, 256 MiB, qemu:///system, TCG)`);
+  console.log(`prologue start to job runnable:  cold ${f(median(whole.cold))}   warm ${f(median(whole.warm))}   warm/cold ${(median(whole.warm) / median(whole.cold)).toFixed(2)}x`);
+  for (const [name, values] of Object.entries(phases).sort()) console.log(`  ${name.padEnd(16)} ${f(median(values))}`);
+  for (const [name, values] of Object.entries(bare)) console.log(`bare ${name.padEnd(38)} ${f(median(values))}`);
+  console.log(`vmbatch restore phase / bare virsh restore: ${(median(phases['warm restore']!) / median(bare['virsh restore (same state)']!)).toFixed(2)}x`);
+  console.log(`saved state: ${(stateBytes / 1048576).toFixed(1)} MiB; build (boot to warm-ready) ${buildSeconds.toFixed(1)} s`);
+  console.log(`qemu resident memory per running guest: cold ${(median(rss.cold) / 1024).toFixed(0)} MiB, warm ${(median(rss.warm) / 1024).toFixed(0)} MiB`);
+  printSummary('summary', [
+    { figure: 'test guest, prologue start to job runnable, warm', value: `${(median(whole.warm) / 1000).toFixed(2)} s`, target: '<= 1.5 s', met: median(whole.warm) <= 1500 },
+    { figure: 'test guest, the same, cold', value: `${(median(whole.cold) / 1000).toFixed(2)} s`, target: 'reference', met: undefined },
+  ]);
+}
+
+main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,84 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
+import { createLogger } from '../log/logger.js';
+import { buildWarmState } from '../warm/build-warm.js';
+import { dropWarmStates, listWarmStates, templateFileOf } from '../warm/warm-admin.js';
+import { warmUsage } from './warm-usage.js';
+
+/** `vmbatch warm SUBCOMMAND`: the site admin's saved states for warm start. */
+export async function warmCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === '--help' || sub === '-h' || sub === 'help') {
+    process.stdout.write(`usage:\n${warmUsage}`);
+    return 0;
+  }
+  try {
+    const config = loadConfig();
+    switch (sub) {
+      case 'build': {
+        const { values, positionals } = parse(rest, { force: { type: 'boolean' }, vcpus: { type: 'string' }, memory: { type: 'string' } }, 1);
+        const templateFile = templateFileOf(config.domainsDir, positionals[0]!);
+        const size = { vcpus: wholeNumber('--vcpus', values.vcpus), memoryMiB: wholeNumber('--memory', values.memory) };
+        const result = await buildWarmState(config, templateFile, { force: values.force === true, log: createLogger(config.logFile, 'warm'), ...size });
+        const m = result.meta;
+        process.stdout.write(
+          result.status === 'current'
+            ? `${templateFile}: the saved state ${result.dir} is current (use --force to make it again)\n`
+            : `${templateFile}: saved in ${result.dir}: booted in ${m.bootSeconds.toFixed(1)} s, state ${mib(m.stateBytes)} MiB, ${m.vcpus} vCPU(s), ${m.memoryMiB} MiB\n`,
+        );
+        return 0;
+      }
+      case 'list': {
+        const { values } = parse(rest, { json: { type: 'boolean' } }, 0);
+        const listing = listWarmStates(config.stateDir);
+        if (values.json) {
+          process.stdout.write(`${JSON.stringify(listing, null, 2)}\n`);
+          return 0;
+        }
+        if (listing.length === 0) process.stdout.write('no saved states (vmbatch warm build TEMPLATE makes one)\n');
+        for (const l of listing) {
+          const m = l.meta;
+          process.stdout.write(m ? `${m.key.slice(0, 16)}  ${m.template}  ${mib(m.stateBytes)} MiB  ${m.vcpus} vCPU(s) ${m.memoryMiB} MiB  built ${m.createdAt}  ${l.status}\n` : `${l.dir}  ${l.status}\n`);
+        }
+        return 0;
+      }
+      case 'drop': {
+        const { positionals } = parse(rest, {}, 1);
+        const what = positionals[0]!;
+        const match = /^[0-9a-f]{16,64}$/.test(what) ? { key: what } : { templateFile: templateFileOf(config.domainsDir, what) };
+        const dropped = await dropWarmStates(config.stateDir, match);
+        if (dropped.length === 0) throw new VmbatchError('WARM_NOT_FOUND', { what: match.key ?? match.templateFile! });
+        for (const dir of dropped) process.stdout.write(`dropped ${dir}\n`);
+        return 0;
+      }
+      default:
+        throw new VmbatchError('USAGE_INVALID', { problems: [sub === undefined ? 'warm needs a subcommand: build, list or drop' : `unknown warm subcommand '${sub}': build, list or drop`] });
+    }
+  } catch (error) {
+    process.stderr.write(`${formatError(error)}\n`);
+    return 1;
+  }
+}
+
+// An option's whole number of at least 1 (absent: undefined).
+function wholeNumber(option: string, value: string | boolean | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^[1-9][0-9]{0,6}$/.test(value)) throw new VmbatchError('USAGE_INVALID', { problems: [`${option} must be a whole number of at least 1, not '${String(value)}'`] });
+  return Number(value);
+}
+
+// The options of one subcommand; `count` positionals exactly, every problem reported at once.
+function parse<T extends Record<string, { type: 'boolean' | 'string' }>>(argv: string[], options: T, count: number) {
+  try {
+    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    if (parsed.positionals.length !== count) throw new Error(count === 1 ? 'give exactly one TEMPLATE (or KEY)' : `unexpected argument '${parsed.positionals[count]}'`);
+    return parsed;
+  } catch (error) {
+    throw new VmbatchError('USAGE_INVALID', { problems: [(error as Error).message] });
+  }
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1048576).toFixed(1);
+}
