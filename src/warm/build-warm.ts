@@ -1,6 +1,6 @@
 import { chmodSync, chownSync, closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { loadTemplate } from '../domain/parse-template.js';
 import type { SizeRange, TemplateSize } from '../domain/template-size.js';
@@ -18,7 +18,8 @@ import { createCowOverlay } from '../images/disk-formats.js';
 import { planDisks } from '../images/disk-plan.js';
 import type { Logger } from '../log/logger.js';
 import { waitForReady } from '../readiness/wait-ready.js';
-import { jobPathsIn } from '../state/job-paths.js';
+import { jobPaths, jobPathsIn } from '../state/job-paths.js';
+import { writeJobOwner } from '../state/job-owner.js';
 import { fingerprintOf } from './fingerprint.js';
 import { openWarmEntry, type WarmMeta } from './warm-entry.js';
 import { planWarmStart, type WarmPlan } from './warm-plan.js';
@@ -68,6 +69,7 @@ export async function buildWarmState(config: Config, templateFile: string, optio
   const entry = warmEntryPaths(config.stateDir, probe.key);
   const lock = await acquireFileLock(entry.lock, { timeoutMs: buildLockMs, purpose: `vmbatch warm build ${templateFile}` });
   const owner = `warm-${probe.key.slice(0, 12)}`;
+  const holder = jobPaths(config.stateDir, owner).dir;
   const domainName = warmBuildDomainName(probe.key);
   try {
     // what a build killed half-way left: its domain, its directory
@@ -75,6 +77,13 @@ export async function buildWarmState(config: Config, templateFile: string, optio
     sweepDeadBuilds(root);
     const existing = openWarmEntry(config.stateDir, entry, probe.key);
     if ('entry' in existing && !options.force) return { status: 'current', meta: existing.entry.meta, dir: entry.dir };
+    // the uid's reservation names an owner with a job directory and a live owner record, as a
+    // job's does: neither a prologue (which takes over reservations of absent jobs) nor reconcile
+    // (which releases those of dead ones) gives the build's uid to a job while its qemu runs
+    rmSync(holder, { recursive: true, force: true });
+    ensureDir(dirname(holder), 0o755);
+    mkdirSync(holder, { mode: 0o700 });
+    writeJobOwner(holder);
     const identity = await reserveGuestIdentity(config, owner);
     const plan = planWarmStart({ template, rendering: { ...rendering, domainName, guestIdentity: identity }, disks, stateDir: config.stateDir, nonce }) as WarmPlan;
     mkdirSync(buildDir, { mode: 0o750 });
@@ -136,6 +145,7 @@ export async function buildWarmState(config: Config, templateFile: string, optio
     if (!config.libvirtLog.keep) removeLibvirtLogs(config.libvirtLog.dir, domainName);
     rmSync(buildDir, { recursive: true, force: true });
     releaseGuestIdentity(config.stateDir, owner);
+    rmSync(holder, { recursive: true, force: true });
     lock.release();
   }
 }

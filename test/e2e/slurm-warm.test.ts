@@ -3,7 +3,7 @@
 // submit directory, and nothing is left on the node.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, writeFileSync, chownSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
@@ -32,8 +32,6 @@ test.after(async () => {
 
 test('sbatch --vm-domain of a warm-start template, asking for its default size (256 MiB): the guest is restored, the script runs as the submitter with its files', async () => {
   const dir = freshWorkdir(user, 'slurm-warm-');
-  writeFileSync(join(dir, 'input.txt'), 'input from the node\n');
-  chownSync(join(dir, 'input.txt'), user.uid, user.gid);
   const jobId = await submit(user, dir, '#!/bin/sh\n#SBATCH --vm-domain=warmguest --mem=256M --output=out.txt\necho "$(id -un) $(id -u):$(id -g) $(pwd)"\ncat input.txt\necho done > result.txt\n');
   const record = await waitForJobEnd(jobId);
   const out = readFileSync(join(dir, 'out.txt'), 'utf8');

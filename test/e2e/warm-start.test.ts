@@ -6,12 +6,14 @@
 // state is root's alone; list and drop work; nothing is left behind.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chownSync, copyFileSync, chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { cliPath } from '../helpers/image-cache.js';
 import { domainsDir, testGuestDir } from '../helpers/paths.js';
+import { freshWorkdir } from '../helpers/share-jobs.js';
+import { waitForFs } from '../helpers/wait-for-fs.js';
 import { leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type HookRun, type JobSpec, type Mom } from '../torque/pbs-mom.js';
 
 let user: HostUser;
@@ -48,16 +50,11 @@ function vmbatch(args: string[]) {
   return execa(process.execPath, [cliPath, ...args], { env: { VMBATCH_CONFIG: mom.configFile }, reject: false });
 }
 
-// A fresh submit directory below the user's home, theirs, holding an input file.
+// A fresh submit directory below the user's home, theirs, holding input.txt (removed at the end).
 const submitDirs: string[] = [];
 function submitDir(jobId: string): string {
-  const dir = join(user.home, `warm-${jobId}`);
+  const dir = freshWorkdir(user, `warm-${jobId}-`);
   submitDirs.push(dir);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { mode: 0o755 });
-  writeFileSync(join(dir, 'input.txt'), `input of ${jobId}\n`, { mode: 0o644 });
-  chownSync(dir, user.uid, user.gid);
-  chownSync(join(dir, 'input.txt'), user.uid, user.gid);
   return dir;
 }
 
@@ -132,6 +129,30 @@ test('a job of another size boots, and says which build it needs; after that bui
   assert.equal(startsOf(again.jobId), { start: 'warm', notUsed: undefined, failed: undefined });
 });
 
+test("while a build runs, its guest's uid stays its own: reconcile and a job's prologue leave its reservation alone", async () => {
+  const uids = join(mom.stateDir, 'guest-uids');
+  const build = vmbatch(['warm', 'build', 'warmguest', '--force']);
+  await waitForFs(mom.stateDir, () => readdirOrNone(uids).length > 0);
+  const [held] = readdirOrNone(uids);
+  const reconcile = await vmbatch(['reconcile']);
+  assert.is(reconcile.exitCode, 0, reconcile.stderr);
+  assert.equal(readdirOrNone(uids), [held]);
+  const job = { jobId: '8407.vm', user, workdir: submitDir('8407'), resources: 'other=vbdomain=testguest' };
+  const script = await prologue(job, '#!/bin/sh\ntrue\n');
+  assert.equal(readdirOrNone(uids).length, 2, 'the job got a uid of its own');
+  await finish(job, script, await runJobStarter(mom, job, script));
+  assert.is((await build).exitCode, 0);
+  assert.equal(readdirOrNone(uids), []);
+});
+
+function readdirOrNone(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 test('a hostile local user cannot read the saved state or the frozen disk', async () => {
   const dir = join(mom.stateDir, 'warm', readdirSync(join(mom.stateDir, 'warm')).find((n) => /^[0-9a-f]{16}$/.test(n))!);
   for (const file of ['memory.state', 'disk-vda.qcow2']) {
@@ -150,7 +171,7 @@ test('two warm jobs at once: each runs as the submitter with its files, and the 
     assert.is(run.exitCode, 0, run.stderr);
     const lines = run.stdout.split('\n');
     assert.is(lines[0], `uid=31337 gid=31338 user=vbe2e pwd=${jobs[i]!.workdir}`);
-    assert.is(lines[1], `input of ${jobs[i]!.jobId.slice(0, 4)}`);
+    assert.is(lines[1], 'input from the node');
     // its own disk: no marker of the other job, which wrote to its own overlay
     assert.is(lines[5], 'no marker');
     assert.is(readFileSync(join(jobs[i]!.workdir, 'result.txt'), 'utf8'), `result of ${jobs[i]!.jobId}\n`);
