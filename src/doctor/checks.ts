@@ -11,6 +11,7 @@ import { checkTools, checkVirtiofsd } from './check-tools.js';
 import { checkTorqueHooks } from './check-torque-hooks.js';
 import { checkSlurmHooks } from './check-slurm-hooks.js';
 import { checkVirtlogd } from './check-virtlogd.js';
+import { checkWarm } from './check-warm.js';
 
 /**
  * Every check of `vmbatch doctor`, in the order they are printed. A new check is one file in
@@ -26,6 +27,7 @@ export const doctorChecks: readonly DoctorCheck[] = [
   { name: 'tools', needs: 'node', run: checkTools },
   { name: 'virtiofsd', needs: 'config', run: checkVirtiofsd },
   { name: 'templates', needs: 'config', run: checkTemplates },
+  { name: 'warm', needs: 'config', run: checkWarm },
   { name: 'space', needs: 'config', run: checkFreeSpace },
   { name: 'permissions', needs: 'config', run: checkPermissions },
   { name: 'catalogue', needs: 'config', run: checkCatalogueSources },

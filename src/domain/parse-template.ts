@@ -198,8 +198,7 @@ function warmStartProblems(t: { prepareMethod: string | undefined; hypervisor: s
   const where = 'domain/vbconfig/vbwarmstart';
   const problems: string[] = [];
   if (t.hypervisor && t.hypervisor !== 'QEMU' && t.hypervisor !== 'KVM') problems.push(`${where}: warm start needs QEMU or KVM (a saved QEMU state), not ${t.hypervisor}`);
-  if (t.prepareMethod && t.prepareMethod !== 'CDROM') problems.push(`${where}: warm start hands the job its context on the CD-ROM inserted after the restore; ${t.prepareMethod} contextualization cannot (use CDROM)`);
-  if (t.cdroms.some((d) => d.vbpreparecdrom?.style === 'cloud-init')) problems.push(`${where}: a cloud-init context volume is read once at boot, before the state is saved; warm start needs style='vmbatch'`);
+  if (t.prepareMethod && t.prepareMethod !== 'CDROM') problems.push(`${where}: warm start hands the job its context on the restored guest's CD-ROM; ${t.prepareMethod} contextualization cannot (use CDROM)`);
   for (const share of t.shares) {
     if (share.method !== 'stage') problems.push(`${where}: <vbshare source='${share.source}'> is shared over virtiofs, which QEMU cannot save in a guest's state; stage it (method='stage', the working directory only) or leave warm start off`);
   }

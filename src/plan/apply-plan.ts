@@ -1,14 +1,13 @@
 import { chmodSync, chownSync, closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { buildContextTar, buildIso, stageContext } from '../context/build-iso.js';
+import type { IsoLayout } from '../context/iso-layout.js';
 import { writeDiskContext } from '../context/disk-context.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { ensureDir } from '../fsutil/ensure-dir.js';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
 import { createDomain, destroyDomain } from '../hypervisor/virsh.js';
-import { createCowOverlay } from '../images/disk-formats.js';
-import { openWarmEntry, type WarmEntry } from '../warm/warm-entry.js';
-import { isWarmPlan, type WarmPlan } from '../warm/warm-plan.js';
+import { prepareWarmStart } from '../warm/warm-start.js';
 import { restoreFromWarmState } from '../warm/restore-warm.js';
 import { jobRefOf } from '../images/cache-users.js';
 import { prepareDisks } from '../images/prepare-disks.js';
@@ -65,13 +64,13 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
 
   const cache = { ...plan.images, guestGid: plan.guestIdentity.gid, jobRef: jobRefOf(plan.jobId), deadline, usesFile: plan.paths.cacheUses, log };
   // warm start: a saved state of this very guest, current and root's alone; else a boot
-  const warm = openWarmStart(plan, log);
-  const frozenTargets = new Set(warm?.plan.overlays.map((o) => o.target));
+  const warm = plan.warm && (await time('overlays', () => prepareWarmStart(plan.warm, plan.jobId, log)));
+  const frozenTargets = new Set(warm ? warm.plan.overlays.map((o) => o.target) : []);
   await time('disks', () => prepareDisks(plan.disks.filter((d) => !frozenTargets.has(d.target)), cache));
-  if (warm) await time('overlays', () => createWarmOverlays(warm));
   const { rte } = plan;
   if (rte) await time('rtes', () => prepareRtes(rte, cache));
-  await time('iso', () => buildContext(plan));
+  // a cloud-init template's restored guest runs a vmbatch-style context (its warm-start agent)
+  await time('iso', () => buildContext(plan, warm && plan.warmIso ? plan.warmIso : plan.iso));
   await time('keys', () => {
     // remoteshell runs as the submitter and needs the private half; nobody else may read it
     writeFileAtomic(plan.paths.userKey, plan.userKey.privateKey, { mode: 0o600, uid: plan.submitter.uid, gid: plan.submitter.gid });
@@ -93,7 +92,9 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
       await destroyDomain(plan.libvirtUri, plan.domainName);
       for (const o of warm.plan.overlays) rmSync(o.file, { force: true });
       await prepareDisks(plan.disks.filter((d) => frozenTargets.has(d.target)), cache);
-      handOverToGuest(guestFilesOf(plan).filter((f) => warm.plan.overlays.some((o) => o.file === f.file)), plan.guestIdentity);
+      if (plan.warmIso) await buildContext(plan, plan.iso);
+      const remade = new Set([...warm.plan.overlays.map((o) => o.file), ...(plan.warmIso ? [plan.paths.isoFile] : [])]);
+      handOverToGuest(guestFilesOf(plan).filter((f) => remade.has(f.file)), plan.guestIdentity);
       closeSync(openSync(plan.paths.consoleFile, 'w', 0o600));
     }
     await time('create', () => createDomain(plan.libvirtUri, plan.domainName, plan.paths.domainXml));
@@ -157,30 +158,6 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
 // a restored guest reports within a second or two; longer means its state is broken
 const warmReadyCapMs = 30_000;
 
-// The saved state the plan's warm part names, when it can be used; the reason it cannot is logged.
-function openWarmStart(plan: ProloguePlan, log: Logger): { plan: WarmPlan; entry: WarmEntry } | undefined {
-  if (!plan.warm) return undefined;
-  if (!isWarmPlan(plan.warm)) {
-    log.info('warm start not used', { job: plan.jobId, reason: plan.warm.skipped });
-    return undefined;
-  }
-  const opened = openWarmEntry(plan.warm.stateDir, plan.warm.entry, plan.warm.key, plan.warm.size);
-  if ('skipped' in opened) {
-    log.info('warm start not used', { job: plan.jobId, key: plan.warm.key.slice(0, 16), reason: opened.skipped });
-    return undefined;
-  }
-  return { plan: plan.warm, entry: opened.entry };
-}
-
-// Each per-job overlay over its frozen disk (made by root, handed to the guest with the others).
-async function createWarmOverlays(warm: { plan: WarmPlan; entry: WarmEntry }): Promise<void> {
-  for (const o of warm.plan.overlays) {
-    const frozen = warm.entry.meta.disks.find((d) => d.target === o.target);
-    if (!frozen || frozen.file !== o.frozen) throw new VmbatchError('WARM_STATE_UNUSABLE', { path: warm.entry.paths.dir, reason: `it has no frozen disk ${o.frozen}` });
-    await createCowOverlay({ cow: 'qcow2', base: frozen.file, baseFormat: 'qcow2', virtualSize: frozen.virtualSize, file: o.file });
-  }
-}
-
 // qemu made the login console's and the SSH channel's sockets; only the submitter (remoteshell
 // runs as them) and root may use them
 function guardSockets(plan: ProloguePlan): void {
@@ -197,14 +174,14 @@ function errorText(error: unknown): string {
 
 // The context in the form the method needs: a CDROM volume, an archive for the root login,
 // or files written into the (per-job) disk's partitions.
-async function buildContext(plan: ProloguePlan): Promise<void> {
+async function buildContext(plan: ProloguePlan, layout: IsoLayout): Promise<void> {
   const staging = plan.paths.contextStaging;
-  if (plan.method === 'ROOTSSH') return buildContextTar(plan.iso, plan.paths.contextTar, staging);
-  if (plan.method === 'CDROM') return buildIso(plan.iso, plan.paths.isoFile, staging);
+  if (plan.method === 'ROOTSSH') return buildContextTar(layout, plan.paths.contextTar, staging);
+  if (plan.method === 'CDROM') return buildIso(layout, plan.paths.isoFile, staging);
   const tree = `${staging}/context`;
   mkdirSync(tree, { recursive: true, mode: 0o700 });
-  await stageContext(plan.iso, tree);
-  const job = plan.iso.files.find((f) => f.path.startsWith('job/'))!;
+  await stageContext(layout, tree);
+  const job = layout.files.find((f) => f.path.startsWith('job/'))!;
   await writeDiskContext(plan.diskContext, { contextTree: tree, jobScript: { name: job.path.slice(4), content: job.content }, scratch: staging });
 }
 

@@ -68,6 +68,8 @@ export interface ProloguePlan {
   virtiofsd: string;
   /** <vbwarmstart/>: how the guest starts from a saved state, or why it boots all the same */
   warm: WarmPlan | WarmSkipped | undefined;
+  /** a warm start of a cloud-init template: the vmbatch-style context its warm-start agent runs (`iso` stays for a boot) */
+  warmIso: IsoLayout | undefined;
 }
 
 /** Builds the plan of one job from validated inputs (reads only the job script). */
@@ -144,6 +146,18 @@ export function planPrologue(input: {
       : planWarmStart({ template, rendering, disks, stateDir: config.stateDir });
   // a guest restored from a saved state is one of many copies: what makes it a machine of its own
   if (isWarmPlan(warm)) Object.assign(params, { VB_SEED: randomBytes(32).toString('hex'), VB_MACHINE_ID: randomBytes(16).toString('hex'), VB_CLOCK: Math.floor(Date.now() / 1000) });
+  const isoInput: Parameters<typeof planCloudInitIso>[0] = {
+    params,
+    // an interactive job's guest (and a Slurm job's: its tasks bring their commands) gets an
+    // empty script file: every context method ships one
+    jobScript: jobScript.kind === 'batch' ? jobScript.content : '',
+    userKey,
+    hostKey,
+    tarFiles,
+    staticAddress: input.staticAddress,
+    rteTars: rte?.packages.filter((p) => p.kind === 'tar').map((p) => p.cacheFile) ?? [],
+    shareCommands: guestShareCommands(input.shares, submitter),
+  };
   const timeoutSeconds = Math.min(template.vb.readiness.timeout ?? config.readinessTimeoutSeconds, config.prologueBudgetSeconds);
   return {
     jobId: job.jobId,
@@ -167,18 +181,8 @@ export function planPrologue(input: {
       // only the admin's designated users may write into a shared create='once' disk
       createOnceSeeder: isCreateOnceSeeder(config.images.createOnceSeeders, submitter),
     },
-    iso: planIso(template, {
-      params,
-      // an interactive job's guest (and a Slurm job's: its tasks bring their commands) gets an
-      // empty script file: every context method ships one
-      jobScript: jobScript.kind === 'batch' ? jobScript.content : '',
-      userKey,
-      hostKey,
-      tarFiles,
-      staticAddress: input.staticAddress,
-      rteTars: rte?.packages.filter((p) => p.kind === 'tar').map((p) => p.cacheFile) ?? [],
-      shareCommands: guestShareCommands(input.shares, submitter),
-    }),
+    iso: planIso(template, isoInput),
+    warmIso: isWarmPlan(warm) && warm.style === 'cloud-init' ? planContextIso(isoInput) : undefined,
     rte,
     domainXml,
     sshSocket,

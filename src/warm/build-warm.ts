@@ -2,7 +2,7 @@ import { chmodSync, chownSync, closeSync, mkdirSync, openSync, readdirSync, rena
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { loadTemplate } from '../domain/parse-template.js';
+import { loadTemplate, type DomainTemplate } from '../domain/parse-template.js';
 import type { SizeRange, TemplateSize } from '../domain/template-size.js';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
 import { acquireFileLock } from '../fsutil/file-lock.js';
@@ -18,6 +18,8 @@ import { createCowOverlay } from '../images/disk-formats.js';
 import { planDisks } from '../images/disk-plan.js';
 import type { Logger } from '../log/logger.js';
 import { waitForReady } from '../readiness/wait-ready.js';
+import { buildIso } from '../context/build-iso.js';
+import { planWarmSeed } from './warm-seed.js';
 import { jobPaths, jobPathsIn } from '../state/job-paths.js';
 import { writeJobOwner } from '../state/job-owner.js';
 import { fingerprintOf } from './fingerprint.js';
@@ -52,20 +54,10 @@ export async function buildWarmState(config: Config, templateFile: string, optio
   const root = warmRoot(config.stateDir);
   ensureDir(root, 0o755);
   const buildDir = join(root, `.build-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const paths = jobPathsIn(buildDir);
-  const disks = planDisks(template, { paths, cacheDir: cacheDirOf(config), siteBase: config.images.siteBase, userImage: undefined });
   const nonce = randomBytes(16).toString('hex');
-  const rendering = {
-    domainName: 'vbwarm',
-    diskFiles: new Map(disks.flatMap((d) => (d.kind === 'disk' ? [[d.index, { file: d.file, format: d.format }] as const] : []))),
-    consoleFile: paths.consoleFile,
-    sshSocket: template.vb.sshChannel ? paths.sshSocket : undefined,
-    loginConsoleSocket: template.vb.remoteshell.mode === 'console' ? paths.consoleSocket : undefined,
-    guestIdentity: { uid: 0, gid: 0 },
-    size,
-  };
-  const probe = planWarmStart({ template, rendering, disks, stateDir: config.stateDir, nonce });
-  if (!('key' in probe)) throw new VmbatchError('WARM_BUILD_FAILED', { template: templateFile, reason: probe.skipped });
+  const build = planWarmBuild(config, template, size, buildDir, nonce);
+  if ('skipped' in build) throw new VmbatchError('WARM_BUILD_FAILED', { template: templateFile, reason: build.skipped });
+  const { plan: probe, paths, disks, rendering } = build;
   const entry = warmEntryPaths(config.stateDir, probe.key);
   const lock = await acquireFileLock(entry.lock, { timeoutMs: buildLockMs, purpose: `vmbatch warm build ${templateFile}` });
   const owner = `warm-${probe.key.slice(0, 12)}`;
@@ -97,6 +89,11 @@ export async function buildWarmState(config: Config, templateFile: string, optio
       handOverToGuest([{ file: d.file, mode: 0o600 }], identity);
       frozen.push({ target: d.target, file: join(entry.dir, d.file.slice(buildDir.length + 1)), virtualSize });
     }
+    // a cloud-init guest boots with a seed that starts the warm-start agent (nothing of a job)
+    if (plan.style === 'cloud-init') {
+      await buildIso(planWarmSeed({ nonce, key: plan.key }), paths.isoFile, paths.contextStaging);
+      handOverToGuest([{ file: paths.isoFile, mode: 0o400 }], identity);
+    }
     closeSync(openSync(paths.consoleFile, 'w', 0o600));
     writeFileAtomic(paths.domainXml, plan.buildXml, { mode: 0o644 });
     const started = Date.now();
@@ -104,12 +101,18 @@ export async function buildWarmState(config: Config, templateFile: string, optio
     const timeoutMs = (template.vb.readiness.timeout ?? config.readinessTimeoutSeconds) * 1000;
     await waitForReady({ uri: config.libvirtUri, domainName, consoleFile: paths.consoleFile, nonce, timeoutMs });
     const bootSeconds = (Date.now() - started) / 1000;
+    // the seed leaves the drive before the save: a job's copy finds its own context there, and
+    // the guest's kernel has dropped what it read of the seed
+    const cdrom = disks.find((d) => d.kind === 'context');
+    if (plan.style === 'cloud-init' && cdrom) await virsh(config.libvirtUri, ['change-media', domainName, cdrom.target, '--eject', '--live']);
     await virsh(config.libvirtUri, ['save', domainName, join(buildDir, 'memory.state')]);
     // the state holds the guest's memory: root's alone; the frozen disks are every job's bases
     handOverToGuest([{ file: join(buildDir, 'memory.state'), mode: 0o600 }], { uid: 0, gid: 0 });
     handOverToGuest(disks.flatMap((d) => (d.kind === 'disk' && d.access === 'overlay' ? [{ file: d.file, mode: 0o640 }] : [])), { uid: 0, gid: identity.gid });
     rmSync(paths.sshSocket, { force: true });
     rmSync(paths.consoleSocket, { force: true });
+    rmSync(paths.isoFile, { force: true });
+    rmSync(paths.contextStaging, { recursive: true, force: true });
     const meta: WarmMeta = {
       version: 1,
       key: plan.key,
@@ -166,6 +169,26 @@ function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * What a build of `template`'s guest of `size` in `dir` boots and saves, as plain values: its disks,
+ * paths and rendering, and its warm plan (the key a job of that size looks for). Nothing is done.
+ */
+export function planWarmBuild(config: Config, template: DomainTemplate, size: { vcpus: number; memoryMiB: number }, dir: string, nonce: string) {
+  const paths = jobPathsIn(dir);
+  const disks = planDisks(template, { paths, cacheDir: cacheDirOf(config), siteBase: config.images.siteBase, userImage: undefined });
+  const rendering = {
+    domainName: 'vbwarm',
+    diskFiles: new Map(disks.map((d) => [d.index, { file: d.file, format: d.format }])),
+    consoleFile: paths.consoleFile,
+    sshSocket: template.vb.sshChannel ? paths.sshSocket : undefined,
+    loginConsoleSocket: template.vb.remoteshell.mode === 'console' ? paths.consoleSocket : undefined,
+    guestIdentity: { uid: 0, gid: 0 },
+    size,
+  };
+  const plan = planWarmStart({ template, rendering, disks, stateDir: config.stateDir, nonce });
+  return 'key' in plan ? { plan, paths, disks, rendering } : plan;
 }
 
 // A size the template does not allow a job cannot be saved for one.

@@ -15,8 +15,10 @@ export interface WarmPlan {
   entry: WarmEntryPaths;
   /** the job's domain as the saved guest has it, with the job's context ISO in the CD-ROM drive */
   domainXml: string;
-  /** the same with the CD-ROM drive empty: what `vmbatch warm build` boots */
+  /** what `vmbatch warm build` boots: the CD-ROM drive empty, or (cloud-init) holding the build's seed */
   buildXml: string;
+  /** the template's context style: a cloud-init guest is built with a seed that starts the warm-start agent, and its jobs get a vmbatch-style context */
+  style: 'vmbatch' | 'cloud-init';
   /** per-job overlays over the entry's frozen disks (in place of the template's bases) */
   overlays: { target: string; file: string; frozen: string; format: string }[];
   /** the files whose change makes a saved state stale: bases, kernel, initrd, QEMU, libvirtd */
@@ -49,6 +51,7 @@ export function planWarmStart(input: { template: DomainTemplate; rendering: Doma
   if (rendering.staticAddress) return { skipped: "the job's static address is set on the guest's kernel line, at boot" };
   const context = disks.find((d) => d.kind === 'context');
   if (!context) return { skipped: 'the template has no context CD-ROM' };
+  const style = template.disks.find((d) => d.vbpreparecdrom)?.vbpreparecdrom?.style ?? 'vmbatch';
   const unsupported = disks.find((d) => d.kind === 'disk' && (d.access === 'overlay' ? d.base.kind !== 'file' : d.base.kind === 'download' || d.base.kind === 'empty'));
   if (unsupported) return { skipped: `disk ${unsupported.target} is not a local file (a job's own image, a fetched or a created disk)` };
   // the saved guest's CD-ROM drive is empty (a build has no job); a job's restore puts its ISO there
@@ -82,7 +85,8 @@ export function planWarmStart(input: { template: DomainTemplate; rendering: Doma
     stateDir: input.stateDir,
     entry,
     domainXml: renderDomain(template, warmRendering(rendering, input.nonce ?? '0', 'job')),
-    buildXml: renderDomain(template, warmRendering(rendering, input.nonce ?? '0', 'empty')),
+    buildXml: renderDomain(template, warmRendering(rendering, input.nonce ?? '0', style === 'cloud-init' ? 'job' : 'empty')),
+    style,
     overlays: disks.flatMap((d) =>
       d.kind === 'disk' && d.access === 'overlay' ? [{ target: d.target, file: d.file, frozen: diskFilePath({ dir: entry.dir }, d.target, d.format), format: d.format }] : [],
     ),

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { doctorUsage } from '../../src/cli/doctor-command.js';
 import { cliPath } from '../helpers/image-cache.js';
 
-const configNeeders = ['libvirt', 'virtiofsd', 'templates', 'space', 'permissions', 'catalogue', 'leftovers', 'torque', 'slurm'];
+const configNeeders = ['libvirt', 'virtiofsd', 'templates', 'warm', 'space', 'permissions', 'catalogue', 'leftovers', 'torque', 'slurm'];
 const notChecked = 'not checked: the configuration did not load';
 const notCheckedHint = 'fix the configuration (the config line), then run `vmbatch doctor` again';
 

@@ -47,7 +47,7 @@ test('the exit code: 0 with only ok and warn lines, 1 with a fail line', () => {
 test("the doctor's checks, in their printed order", () => {
   assert.equal(
     doctorChecks.map((c) => `${c.name} (${c.needs})`),
-    ['config (node)', 'libvirt (config)', 'kvm (node)', 'virtlogd (node)', 'tools (node)', 'virtiofsd (config)', 'templates (config)', 'space (config)', 'permissions (config)', 'catalogue (config)', 'leftovers (config)', 'torque (config)', 'slurm (config)'],
+    ['config (node)', 'libvirt (config)', 'kvm (node)', 'virtlogd (node)', 'tools (node)', 'virtiofsd (config)', 'templates (config)', 'warm (config)', 'space (config)', 'permissions (config)', 'catalogue (config)', 'leftovers (config)', 'torque (config)', 'slurm (config)'],
   );
 });
 

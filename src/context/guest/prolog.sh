@@ -23,10 +23,14 @@ if [ "${VB_WARM_RESTORED:-}" = yes ]; then
     VB_SEED=$VB_SEED perl -e 'open(my $r, ">", "/dev/urandom") or exit 1; syswrite($r, $ENV{VB_SEED}) or exit 1; ioctl($r, 0x5207, 0) or exit 1' || fail "cannot reseed the kernel's random generator"
   else fail "no way to reseed the kernel's random generator (vb-reseed or perl)"; fi
   printf '%s\n' "$VB_MACHINE_ID" > /etc/machine-id
-  # the clock stood still while the state was saved: the real-time clock, else the host's time
-  hwclock -s 2>/dev/null || true
+  # the clock stood still while the state was saved: the real-time clock's (QEMU's follows the
+  # host's), or the host's when the job was planned if the RTC says less; read at once from sysfs
+  # (hwclock may wait up to a second for the RTC's next tick)
+  rtc=$(cat /sys/class/rtc/rtc0/since_epoch 2>/dev/null) || rtc=0
+  target=$VB_CLOCK
+  [ "${rtc:-0}" -gt "$VB_CLOCK" ] 2>/dev/null && target=$rtc
   now=$(date +%s)
-  if [ $((VB_CLOCK - now)) -gt 2 ] || [ $((now - VB_CLOCK)) -gt 60 ]; then date -s "@$VB_CLOCK" >/dev/null || fail "cannot set the clock"; fi
+  if [ $((target - now)) -gt 1 ] || [ $((now - target)) -gt 60 ]; then date -s "@$target" >/dev/null || fail "cannot set the clock"; fi
 fi
 
 # a static address from the node's pool, where the init has not set it from the boot line
