@@ -153,10 +153,10 @@ export async function buildWarmState(config: Config, templateFile: string, optio
   }
 }
 
-// Build directories whose process is gone (killed during a build) are removed.
-function sweepDeadBuilds(root: string): void {
+/** Removes what a build, a replacement or a drop killed half-way left in `root` (its process gone): .build-PID-*, KEY.old-PID, .drop-KEY-PID. */
+export function sweepDeadBuilds(root: string): void {
   for (const name of readdirSync(root)) {
-    const pid = /^\.build-(\d+)-/.exec(name)?.[1];
+    const pid = /^(?:\.build-(\d+)-.*|[0-9a-f]{16}\.old-(\d+)|\.drop-[0-9a-f]{16}-(\d+))$/.exec(name)?.slice(1).find((p) => p !== undefined);
     if (pid === undefined || processAlive(Number(pid))) continue;
     rmSync(join(root, name), { recursive: true, force: true });
   }
