@@ -22,6 +22,7 @@ import { buildIso } from '../context/build-iso.js';
 import { planWarmSeed } from './warm-seed.js';
 import { jobPaths, jobPathsIn } from '../state/job-paths.js';
 import { writeJobOwner } from '../state/job-owner.js';
+import { processStartTicks } from '../state/boot-id.js';
 import { fingerprintOf } from './fingerprint.js';
 import { openWarmEntry, type WarmMeta } from './warm-entry.js';
 import { planWarmStart, type WarmPlan } from './warm-plan.js';
@@ -157,19 +158,11 @@ export async function buildWarmState(config: Config, templateFile: string, optio
 export function sweepDeadBuilds(root: string): void {
   for (const name of readdirSync(root)) {
     const pid = /^(?:\.build-(\d+)-.*|[0-9a-f]{16}\.old-(\d+)|\.drop-[0-9a-f]{16}-(\d+))$/.exec(name)?.slice(1).find((p) => p !== undefined);
-    if (pid === undefined || processAlive(Number(pid))) continue;
+    if (pid === undefined || processStartTicks(Number(pid)) !== undefined) continue;
     rmSync(join(root, name), { recursive: true, force: true });
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * What a build of `template`'s guest of `size` in `dir` boots and saves, as plain values: its disks,

@@ -2,7 +2,7 @@ import { readdirSync, renameSync, rmSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { readTrustedBytes } from '../fsutil/trusted-file.js';
 import { acquireFileLock } from '../fsutil/file-lock.js';
-import { openWarmEntry, warmMetaSchema, type WarmMeta } from './warm-entry.js';
+import { openWarmEntry, parseWarmMeta, type WarmMeta } from './warm-entry.js';
 import { warmEntryName, warmEntryPaths, warmRoot } from './warm-paths.js';
 
 /** One saved state as `vmbatch warm list` shows it. */
@@ -25,7 +25,7 @@ export function listWarmStates(stateDir: string): WarmListing[] {
   return names.map((name) => {
     const dir = join(root, name);
     const read = readTrustedBytes(join(dir, 'meta.json'));
-    const meta = 'bytes' in read ? warmMetaSchema.safeParse(safeJson(read.bytes.toString('utf8'))).data : undefined;
+    const meta = 'bytes' in read ? parseWarmMeta(read.bytes) : undefined;
     if (!meta) return { dir, meta, status: 'unreadable record: vmbatch warm drop removes it' };
     // the state of this directory: a job with the record's key looks in the one its key names
     const opened =
@@ -66,12 +66,4 @@ export async function dropWarmStates(stateDir: string, match: { templateFile?: s
     }
   }
   return dropped;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

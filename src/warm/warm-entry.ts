@@ -24,6 +24,15 @@ export const warmMetaSchema = z.object({
 /** A saved state's record. */
 export type WarmMeta = z.infer<typeof warmMetaSchema>;
 
+/** A saved state's record from the bytes of its meta.json; undefined when they are not one. */
+export function parseWarmMeta(bytes: Buffer): WarmMeta | undefined {
+  try {
+    return warmMetaSchema.parse(JSON.parse(bytes.toString('utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
 /** A saved state a job may start from. */
 export interface WarmEntry {
   meta: WarmMeta;
@@ -49,12 +58,8 @@ export function openWarmEntry(stateDir: string, paths: WarmEntryPaths, key: stri
     return { skipped: `no saved state for this guest${sized} yet (vmbatch warm build TEMPLATE${options} makes it)` };
   }
   if ('untrusted' in read) return { skipped: `the saved state is not root's alone: ${read.untrusted}` };
-  let meta: WarmMeta;
-  try {
-    meta = warmMetaSchema.parse(JSON.parse(read.bytes.toString('utf8')));
-  } catch {
-    return { skipped: `${paths.meta} is not a saved state's record` };
-  }
+  const meta = parseWarmMeta(read.bytes);
+  if (!meta) return { skipped: `${paths.meta} is not a saved state's record` };
   if (meta.key !== key) return { skipped: `${paths.dir} holds the state of another guest (key ${meta.key.slice(0, 16)}…)` };
   const stale = staleReason(meta.fingerprint);
   if (stale) return { skipped: `the saved state is stale: ${stale}` };
