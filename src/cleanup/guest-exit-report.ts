@@ -29,7 +29,8 @@ export function guestExitReport(config: Config, jobId: string, domain: 'destroye
   const state = readJobStateIfValid(paths.stateFile);
   if (state?.phase !== 'ready') return undefined;
   const end = readDomainEnd(config.libvirtLog.dir, state.domainName);
-  const console = consoleTail(paths.consoleFile);
+  // a guest taken from a pool writes its console in its own directory
+  const console = consoleTail(state.poolGuest ? jobPaths(config.stateDir, state.poolGuest).consoleFile : paths.consoleFile);
   // a panicking kernel reboots (panic=-1) or halts: the console, not libvirt, knows it panicked
   const panic = console.panic ? `its kernel panicked (${console.panic}); libvirt: ${explain(end)}` : explain(end);
   const lines = [`vmbatch: the guest ${state.domainName} of job ${jobId} stopped before the job ended: ${panic}`];

@@ -15,6 +15,8 @@ import { jobPaths } from '../state/job-paths.js';
 import { ownerAlive, readJobOwner } from '../state/job-owner.js';
 import { readJobStateIfValid } from '../state/job-state.js';
 import { listReservations, type Reservation } from '../state/reservations.js';
+import { readJsonRecord } from '../fsutil/read-json.js';
+import { isPoolGuestId, poolGuestFile, poolGuestSchema } from '../warm/pool-guest.js';
 
 /** What the node holds of one job directory, read once. */
 export interface JobFacts {
@@ -25,8 +27,10 @@ export interface JobFacts {
   dirMtimeMs: number;
   hasOwnerRecord: boolean;
   prologueAlive: boolean;
-  /** the batch system's word (torque.momPriv); undefined without an oracle */
+  /** the batch system's word (torque.momPriv); undefined without an oracle, and for a pool guest */
   batchSystemHas: boolean | undefined;
+  /** a pool guest's: waiting for a job, or the job that took it (undefined: not a pool guest, or its record is gone) */
+  pool?: { waiting: true } | { claimedBy: string };
 }
 
 /** A job's mark in a cache entry (a use record, or the `seeding` mark of a create='once' disk), for this node's jobs only. */
@@ -96,6 +100,7 @@ function jobFacts(config: Config, bootId: string): JobFacts[] {
       continue;
     }
     const owner = readJobOwner(dir);
+    const poolGuest = isPoolGuestId(jobId) ? readJsonRecord(poolGuestFile(dir), poolGuestSchema) : undefined;
     jobs.push({
       jobId,
       dir,
@@ -103,7 +108,8 @@ function jobFacts(config: Config, bootId: string): JobFacts[] {
       dirMtimeMs,
       hasOwnerRecord: owner !== undefined,
       prologueAlive: owner !== undefined && ownerAlive(owner, bootId),
-      batchSystemHas: momPriv === undefined ? undefined : ['JB', 'SC'].some((ext) => existsSync(join(momPriv, 'jobs', `${jobId}.${ext}`))),
+      batchSystemHas: momPriv === undefined || isPoolGuestId(jobId) ? undefined : ['JB', 'SC'].some((ext) => existsSync(join(momPriv, 'jobs', `${jobId}.${ext}`))),
+      ...(poolGuest ? { pool: poolGuest.claimedBy === undefined ? { waiting: true as const } : { claimedBy: poolGuest.claimedBy } } : {}),
     });
   }
   return jobs;
@@ -130,7 +136,7 @@ function cacheMarks(config: Config): { cacheUses: CacheMark[]; seedings: CacheMa
 async function ownDomains(config: Config): Promise<string[]> {
   const own: string[] = [];
   for (const name of await listDomains(config.libvirtUri)) {
-    if (!name.startsWith('vmbatch-') || !jobIdSchema.safeParse(name.slice('vmbatch-'.length)).success) continue;
+    if (!name.startsWith('vmbatch-') || !isGuestOwnerId(name.slice('vmbatch-'.length))) continue;
     const xml = await virsh(config.libvirtUri, ['dumpxml', name], { okExitCodes: [1] });
     if (xml.exitCode !== 0) continue;
     const jobDir = jobPaths(config.stateDir, name.slice('vmbatch-'.length)).dir;
@@ -147,12 +153,17 @@ function ownLibvirtLogs(config: Config, ownRunning: string[]): { jobId: string; 
   const own: { jobId: string; file: string }[] = [];
   for (const name of readdirOrEmpty(config.libvirtLog.dir)) {
     const m = /^vmbatch-(.+)\.log$/.exec(name);
-    if (!m?.[1] || !jobIdSchema.safeParse(m[1]).success) continue;
+    if (!m?.[1] || !isGuestOwnerId(m[1])) continue;
     const file = join(config.libvirtLog.dir, name);
     const text = ownRunning.includes(name.slice(0, -'.log'.length)) ? '' : (readFileTail(file, 64 * 1024)?.text ?? '');
     if (ownRunning.includes(`vmbatch-${m[1]}`) || text.includes(`${jobPaths(config.stateDir, m[1]).dir}/`)) own.push({ jobId: m[1], file });
   }
   return own;
+}
+
+// A domain vmbatch-ID is a job's guest or a pool guest's.
+function isGuestOwnerId(id: string): boolean {
+  return jobIdSchema.safeParse(id).success || isPoolGuestId(id);
 }
 
 function readdirOrEmpty(dir: string): string[] {

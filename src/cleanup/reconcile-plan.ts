@@ -7,7 +7,8 @@ export type StaleReason =
   | 'the batch system no longer has the job'
   | 'its prologue ended and it has no guest'
   | 'no job directory'
-  | 'the images fetch that made it no longer runs';
+  | 'the images fetch that made it no longer runs'
+  | 'the job that took it from the pool is gone';
 
 /** One thing of the node that belongs to no live job, and why: a plain value a dry run prints. */
 export type ReconcileItem =
@@ -36,6 +37,12 @@ export function planReconcile(facts: NodeFacts): ReconcileItem[] {
   for (const job of facts.jobs) {
     const reason = jobVerdict(job, facts);
     if (reason) dead.set(job.jobId, reason);
+  }
+  // a pool guest a job took lives and dies with that job
+  for (const job of facts.jobs) {
+    if (!job.pool || !('claimedBy' in job.pool) || dead.has(job.jobId)) continue;
+    const claimer = job.pool.claimedBy;
+    if (!jobs.has(claimer) || dead.has(claimer)) dead.set(job.jobId, 'the job that took it from the pool is gone');
   }
   // a mark or reservation of a job: undefined while the job is live
   const ofJob = (jobId: string, bootId: string | undefined): StaleReason | undefined => {
@@ -89,6 +96,8 @@ function jobVerdict(job: JobFacts, facts: NodeFacts): StaleReason | undefined {
   if (earlier) return 'from an earlier boot';
   if (job.prologueAlive) return undefined;
   if (!job.hasOwnerRecord && facts.now - job.dirMtimeMs < makingGraceMs) return undefined;
+  // a pool guest taken by a job: its job decides (planReconcile)
+  if (job.pool && 'claimedBy' in job.pool) return undefined;
   if (job.batchSystemHas !== undefined) return job.batchSystemHas ? undefined : 'the batch system no longer has the job';
   return facts.domains.includes(`vmbatch-${job.jobId}`) ? undefined : 'its prologue ended and it has no guest';
 }

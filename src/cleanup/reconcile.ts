@@ -13,6 +13,7 @@ import { removeReservationIfUnchanged } from '../state/reservations.js';
 import { gatherNodeFacts } from './node-facts.js';
 import { describeItem, itemJobId, planReconcile, type ReconcileItem } from './reconcile-plan.js';
 import { teardownJob } from './teardown.js';
+import { retireIdleGuests } from '../warm/retire-pool.js';
 
 /** What became of one planned item. */
 export interface ReconcileOutcome {
@@ -29,6 +30,8 @@ export interface ReconcileOutcome {
  */
 export async function reconcileNode(config: Config, options: { dryRun: boolean }, log: Logger): Promise<ReconcileOutcome[]> {
   return withFileLock(join(config.stateDir, 'reconcile.lock'), { timeoutMs: 120_000, purpose: 'vmbatch reconcile' }, async () => {
+    // waiting pool guests idle past their limit end first (each whole, as a job's guest would)
+    if (!options.dryRun) for (const id of await retireIdleGuests(config)) log.info('removed', { item: 'pool-guest', what: `waiting guest ${id}`, job: id, reason: 'idle past its limit' });
     const plan = planReconcile(await gatherNodeFacts(config));
     const outcomes: ReconcileOutcome[] = [];
     for (const item of plan) {

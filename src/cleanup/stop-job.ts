@@ -1,8 +1,7 @@
 import type { Config } from '../config/schema.js';
-import { destroyDomain } from '../hypervisor/virsh.js';
-import { domainNameFor } from '../job/names.js';
 import { guestExitReport } from './guest-exit-report.js';
-import { teardownJob } from './teardown.js';
+import { destroyJobGuests, teardownJob } from './teardown.js';
+import { retireIdleGuests } from '../warm/retire-pool.js';
 
 /** What stopping a job found: why its guest had stopped already (when it had), and what was removed. */
 export interface StoppedJob {
@@ -17,9 +16,11 @@ export interface StoppedJob {
  * everything of the job. Idempotent.
  */
 export async function stopJob(config: Config, jobId: string): Promise<StoppedJob> {
-  const domain = await destroyDomain(config.libvirtUri, domainNameFor(jobId));
+  const domain = await destroyJobGuests(config, jobId);
   const lost = reportSafely(() => guestExitReport(config, jobId, domain));
   const report = await teardownJob(config, jobId, { domain });
+  // a pool nobody has used for its idle limit gives its memory back (a job's end is a moment the node is looked at)
+  await retireIdleGuests(config).catch(() => undefined);
   return { ...(lost ? { lost } : {}), domain: report.domain };
 }
 

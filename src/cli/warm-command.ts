@@ -5,6 +5,9 @@ import { createLogger } from '../log/logger.js';
 import { buildWarmState } from '../warm/build-warm.js';
 import { dropWarmStates, listWarmStates, templateFileOf } from '../warm/warm-admin.js';
 import { warmUsage } from './warm-usage.js';
+import { anotherFill, fillPool, poolTemplates } from '../warm/fill-pool.js';
+import { listPoolGuests, poolGuestLine } from '../warm/pool-guest.js';
+import { retireWaiting } from '../warm/retire-pool.js';
 
 /** `vmbatch warm SUBCOMMAND`: the site admin's saved states for warm start. */
 export async function warmCommand(argv: string[]): Promise<number> {
@@ -32,8 +35,9 @@ export async function warmCommand(argv: string[]): Promise<number> {
       case 'list': {
         const { values } = parse(rest, { json: { type: 'boolean' } }, 0);
         const listing = listWarmStates(config.stateDir);
+        const pool = listPoolGuests(config.stateDir).map(poolGuestLine);
         if (values.json) {
-          process.stdout.write(`${JSON.stringify(listing, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify(listing.map((l) => ({ ...l, pool: pool.filter((g) => l.meta && g.key === l.meta.key) })), null, 2)}\n`);
           return 0;
         }
         if (listing.length === 0) process.stdout.write('no saved states (vmbatch warm build TEMPLATE makes one)\n');
@@ -41,6 +45,7 @@ export async function warmCommand(argv: string[]): Promise<number> {
           const m = l.meta;
           process.stdout.write(m ? `${m.key.slice(0, 16)}  ${m.template}  ${mib(m.stateBytes)} MiB  ${m.vcpus} vCPU(s) ${m.memoryMiB} MiB  built ${m.createdAt}  ${l.status}\n` : `${l.dir}  ${l.status}\n`);
         }
+        for (const g of pool) process.stdout.write(`${g.id}  ${g.template}  ${g.status}\n`);
         return 0;
       }
       case 'drop': {
@@ -50,10 +55,32 @@ export async function warmCommand(argv: string[]): Promise<number> {
         const dropped = await dropWarmStates(config.stateDir, match);
         if (dropped.length === 0) throw new VmbatchError('WARM_NOT_FOUND', { what: match.key ?? match.templateFile! });
         for (const dir of dropped) process.stdout.write(`dropped ${dir}\n`);
+        // the waiting guests of a dropped state go with it (a job's guest runs on)
+        const names = new Set(dropped.map((dir) => dir.slice(dir.lastIndexOf('/') + 1)));
+        for (const id of await retireWaiting(config, (g) => names.has(g.record.key.slice(0, 16)))) process.stdout.write(`ended waiting guest ${id}\n`);
         return 0;
       }
+      case 'fill': {
+        const { positionals } = parse(rest, {}, -1);
+        const log = createLogger(config.logFile, 'warm');
+        const templates = positionals.length ? positionals.map((t) => templateFileOf(config.domainsDir, t)) : await poolTemplates(config.domainsDir);
+        if (templates.length === 0) process.stdout.write(`no template in ${config.domainsDir} has a pool (<vbwarmstart pool='N'/>)\n`);
+        let status = 0;
+        for (const templateFile of templates) {
+          const fill = await fillPool(config, templateFile, log);
+          const did = [...(fill.built ? ['built its saved state'] : []), ...(fill.made.length ? [`started ${fill.made.join(', ')}`] : []), ...(fill.retired.length ? [`ended ${fill.retired.join(', ')}`] : [])];
+          if (fill.skipped) log.info('warm fill skipped', { template: templateFile, reason: fill.skipped });
+          process.stdout.write(
+            fill.skipped
+              ? `${templateFile}: no guest started: ${fill.skipped}${did.length ? ` (${did.join('; ')})` : ''}\n`
+              : `${templateFile}: ${fill.waiting} of ${fill.size} guest(s) waiting${did.length ? ` (${did.join('; ')})` : ''}\n`,
+          );
+          if (fill.skipped && fill.skipped !== anotherFill) status = 1;
+        }
+        return status;
+      }
       default:
-        throw new VmbatchError('USAGE_INVALID', { problems: [sub === undefined ? 'warm needs a subcommand: build, list or drop' : `unknown warm subcommand '${sub}': build, list or drop`] });
+        throw new VmbatchError('USAGE_INVALID', { problems: [sub === undefined ? 'warm needs a subcommand: build, fill, list or drop' : `unknown warm subcommand '${sub}': build, fill, list or drop`] });
     }
   } catch (error) {
     process.stderr.write(`${formatError(error)}\n`);
@@ -68,11 +95,11 @@ function wholeNumber(option: string, value: string | boolean | undefined): numbe
   return Number(value);
 }
 
-// The options of one subcommand; `count` positionals exactly, every problem reported at once.
+// The options of one subcommand; `count` positionals exactly (-1: any number), every problem reported at once.
 function parse<T extends Record<string, { type: 'boolean' | 'string' }>>(argv: string[], options: T, count: number) {
   try {
     const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    if (parsed.positionals.length !== count) throw new Error(count === 1 ? 'give exactly one TEMPLATE (or KEY)' : `unexpected argument '${parsed.positionals[count]}'`);
+    if (count >= 0 && parsed.positionals.length !== count) throw new Error(count === 1 ? 'give exactly one TEMPLATE (or KEY)' : `unexpected argument '${parsed.positionals[count]}'`);
     return parsed;
   } catch (error) {
     throw new VmbatchError('USAGE_INVALID', { problems: [(error as Error).message] });

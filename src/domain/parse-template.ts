@@ -39,8 +39,15 @@ export interface VbConfig {
   catalogueVms: string[];
   /** host directories the guest sees (<vbshare>), in template order */
   shares: VbAttrs<'vbshare'>[];
-  /** <vbwarmstart/>: jobs restore a saved, booted copy of the guest (src/warm) */
-  warmStart: boolean;
+  /** <vbwarmstart/>: jobs restore a saved, booted copy of the guest (src/warm); its pool and who builds the state */
+  warmStart: WarmStartSettings | undefined;
+}
+
+/** What <vbwarmstart> says: the pool's size and idle limit, and who builds the saved state. */
+export interface WarmStartSettings {
+  pool: number;
+  idle: number;
+  build: 'admin' | 'auto';
 }
 
 /** A validated domain template: the libvirt tree (vb* tags still in it) and what they say. */
@@ -161,7 +168,9 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
   const shares = children(config, 'vbshare').map((e) => attrsOf<'vbshare'>(e)).filter((a): a is VbAttrs<'vbshare'> => a !== undefined);
   problems.push(...shareProblems(shares, { hypervisor, sshRemoteshell: sshChannels.length > 0 && !consoleMode }));
 
-  const warmStart = children(config, 'vbwarmstart').length > 0;
+  const warmStartEls = children(config, 'vbwarmstart');
+  // a bare <vbwarmstart/> has no attributes for attrsOf to find: its defaults then
+  const warmStart = warmStartEls.length ? (attrsOf<'vbwarmstart'>(warmStartEls[0]) ?? vbTags.vbwarmstart.schema.parse({ text: '', attrs: {} }).attrs) : undefined;
   if (warmStart) problems.push(...warmStartProblems({ prepareMethod, hypervisor, cdroms: disks.filter((d) => d.vbpreparecdrom), shares, domain }));
 
   // a <vbsize> with bad attributes was reported above (no limits from it are checked then)

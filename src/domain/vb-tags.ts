@@ -96,7 +96,22 @@ export const vbTags = {
     }),
   },
   /** warm start: jobs restore a saved, booted copy of this guest instead of booting it (docs/admin.md, "Warm start") */
-  vbwarmstart: { parent: 'vbconfig', schema: z.object({ text: z.string(), attrs: z.object({}).strict() }) },
+  vbwarmstart: {
+    parent: 'vbconfig',
+    schema: z.object({
+      text: z.string(),
+      attrs: z
+        .object({
+          /** restored guests kept paused, waiting for jobs (0: none) */
+          pool: z.string().regex(/^[0-9]+$/, 'must be a whole number (0 for no pool)').transform(Number).pipe(z.number().int().max(16, 'is more than 16 waiting guests')).default('0'),
+          /** seconds a waiting guest may wait for a job before it is ended */
+          idle: z.string().regex(/^[0-9]+$/, 'must be a whole number of seconds').transform(Number).pipe(z.number().int().min(60, 'must be at least 60 seconds')).default('3600'),
+          /** who makes the saved state: the admin (`vmbatch warm build`), or also the first job that finds none (in the background, after its own boot) */
+          build: z.enum(['admin', 'auto']).default('admin'),
+        })
+        .strict(),
+    }),
+  },
   vbtarfiles: { parent: 'vbconfig', schema: z.object({ text: z.string(), attrs: z.object({}).strict() }) },
   vbtarfile: {
     parent: 'vbtarfiles',

@@ -51,3 +51,17 @@ export async function spawnDaemon(argv: string[], opts: { logFile: string; timeo
     closeSync(log);
   }
 }
+
+/**
+ * Starts a command that runs on after this process, unwaited: its own session, no descriptor of
+ * this process (a hook's output stays its own: pbs_mom and slurmd read it until it closes).
+ * Its outcome is its own to log. Returns its pid, or undefined when it could not start.
+ */
+export function spawnDetached(argv: string[]): number | undefined {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('spawnDetached needs a command');
+  const child = spawn(file, args, { stdio: 'ignore', detached: true });
+  child.once('error', () => undefined);
+  child.unref();
+  return child.pid;
+}

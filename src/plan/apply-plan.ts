@@ -1,8 +1,6 @@
 import { chmodSync, chownSync, closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { buildContextTar, buildIso, stageContext } from '../context/build-iso.js';
-import type { IsoLayout } from '../context/iso-layout.js';
-import { writeDiskContext } from '../context/disk-context.js';
+import { buildContext } from '../context/build-context.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { ensureDir } from '../fsutil/ensure-dir.js';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
@@ -19,6 +17,7 @@ import { currentBootId } from '../state/boot-id.js';
 import { guestFilesOf, handOverToGuest } from '../identity/guest-files.js';
 import { rteSetupOf, type ProloguePlan } from './prologue-plan.js';
 import { startShares } from '../share/start-shares.js';
+import { startFromPool } from './apply-pooled.js';
 
 /** Milliseconds spent in each phase of the prologue. */
 export type PhaseTimings = Record<string, number>;
@@ -29,7 +28,7 @@ export type PhaseTimings = Record<string, number>;
  * error on failure and leaves the cleanup to teardownJob. Readiness waits no longer than
  * the budget's deadline (epoch ms). Returns what the guest reported with its ready line.
  */
-export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budget: { startedAt: number; deadline: number }, log: Logger): Promise<{ guestReport: string; start: 'warm' | 'cold' }> {
+export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budget: { startedAt: number; deadline: number }, log: Logger): Promise<{ guestReport: string; start: 'pool' | 'warm' | 'cold'; domainName: string }> {
   const { startedAt, deadline } = budget;
   const time = <T>(phase: string, step: () => Promise<T> | T) => timePhase(timings, phase, step);
   const state: JobState = {
@@ -63,12 +62,18 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
   if (rootSshModule && plan.rootSsh) rootSshModule.readRootSshKeys(plan.rootSsh);
 
   const cache = { ...plan.images, guestGid: plan.guestIdentity.gid, jobRef: jobRefOf(plan.jobId), deadline, usesFile: plan.paths.cacheUses, log };
+  const { rte } = plan;
+  if (rte) await time('rtes', () => prepareRtes(rte, cache));
+  // a guest of the template's pool, restored and waiting: the quickest start of all
+  const pooled = await startFromPool(plan, state, { time, deadline, log });
+  if (pooled) {
+    if (rte) await noteGuestRteSuccess(rte, { ...cache, uid: plan.submitter.uid });
+    return { guestReport: pooled.guestReport, start: 'pool', domainName: pooled.domainName };
+  }
   // warm start: a saved state of this very guest, current and root's alone; else a boot
   const warm = plan.warm && (await time('overlays', () => prepareWarmStart(plan.warm, plan.jobId, log)));
   const frozenTargets = new Set(warm ? warm.plan.overlays.map((o) => o.target) : []);
   await time('disks', () => prepareDisks(plan.disks.filter((d) => !frozenTargets.has(d.target)), cache));
-  const { rte } = plan;
-  if (rte) await time('rtes', () => prepareRtes(rte, cache));
   // a cloud-init template's restored guest runs a vmbatch-style context (its warm-start agent)
   await time('iso', () => buildContext(plan, warm && plan.warmIso ? plan.warmIso : plan.iso));
   await time('keys', () => {
@@ -152,7 +157,7 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
   });
   if (rte) await noteGuestRteSuccess(rte, { ...cache, uid: plan.submitter.uid });
   writeJobState(plan.paths.stateFile, { ...state, phase: 'ready', guestReport: ready.detail });
-  return { guestReport: ready.detail, start };
+  return { guestReport: ready.detail, start, domainName: plan.domainName };
 }
 
 // a restored guest reports within a second or two; longer means its state is broken
@@ -170,19 +175,6 @@ function guardSockets(plan: ProloguePlan): void {
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-// The context in the form the method needs: a CDROM volume, an archive for the root login,
-// or files written into the (per-job) disk's partitions.
-async function buildContext(plan: ProloguePlan, layout: IsoLayout): Promise<void> {
-  const staging = plan.paths.contextStaging;
-  if (plan.method === 'ROOTSSH') return buildContextTar(layout, plan.paths.contextTar, staging);
-  if (plan.method === 'CDROM') return buildIso(layout, plan.paths.isoFile, staging);
-  const tree = `${staging}/context`;
-  mkdirSync(tree, { recursive: true, mode: 0o700 });
-  await stageContext(layout, tree);
-  const job = layout.files.find((f) => f.path.startsWith('job/'))!;
-  await writeDiskContext(plan.diskContext, { contextTree: tree, jobScript: { name: job.path.slice(4), content: job.content }, scratch: staging });
 }
 
 /** Runs one step and records its duration (ms, one decimal) under `phase`, also when it fails. */

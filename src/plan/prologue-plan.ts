@@ -6,7 +6,7 @@ import { planTarFiles } from '../context/tar-plan.js';
 import { planCloudInitIso } from '../context/cloud-init.js';
 import { planDiskContext, type PartitionWrite } from '../context/disk-context.js';
 import type { GuestParams } from '../context/guest-params.js';
-import type { DomainTemplate } from '../domain/parse-template.js';
+import type { DomainTemplate, WarmStartSettings } from '../domain/parse-template.js';
 import { renderDomain, type DomainRendering } from '../domain/render-domain.js';
 import { isWarmPlan, planWarmStart, type WarmPlan, type WarmSkipped } from '../warm/warm-plan.js';
 import { cacheDirOf } from '../images/cache-entry.js';
@@ -68,6 +68,8 @@ export interface ProloguePlan {
   virtiofsd: string;
   /** <vbwarmstart/>: how the guest starts from a saved state, or why it boots all the same */
   warm: WarmPlan | WarmSkipped | undefined;
+  /** <vbwarmstart>'s pool and build settings (a job takes a waiting guest of its saved state when one waits) */
+  warmSettings: WarmStartSettings | undefined;
   /** a warm start of a cloud-init template: the vmbatch-style context its warm-start agent runs (`iso` stays for a boot) */
   warmIso: IsoLayout | undefined;
 }
@@ -182,6 +184,7 @@ export function planPrologue(input: {
       createOnceSeeder: isCreateOnceSeeder(config.images.createOnceSeeders, submitter),
     },
     iso: planIso(template, isoInput),
+    warmSettings: template.vb.warmStart,
     warmIso: isWarmPlan(warm) && warm.style === 'cloud-init' ? planContextIso(isoInput) : undefined,
     rte,
     domainXml,
@@ -254,7 +257,7 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
     guestScriptPath: plan.guestScriptPath,
     interactive: plan.interactive,
     shares: plan.shares,
-    ...(plan.warm ? { warmStart: 'key' in plan.warm ? { key: plan.warm.key, entry: plan.warm.entry.dir } : plan.warm } : {}),
+    ...(plan.warm ? { warmStart: 'key' in plan.warm ? { key: plan.warm.key, entry: plan.warm.entry.dir, pool: plan.warmSettings?.pool ?? 0 } : plan.warm } : {}),
     domainXml: plan.domainXml,
   };
 }

@@ -11,6 +11,8 @@ import { applyPlan, makeJobDir, timePhase, type PhaseTimings } from './apply-pla
 import { gatherJobInputs } from './job-inputs.js';
 import { planPrologue } from './prologue-plan.js';
 import { startSessionMux } from '../remoteshell/start-session-mux.js';
+import { spawnDetached } from '../exec/spawn-daemon.js';
+import { vmbatchMain } from '../install/installed-paths.js';
 
 /**
  * Starts one job's guest, whichever batch system asked: checks what the job asks for, plans the
@@ -31,11 +33,17 @@ export async function startJob(config: Config, job: JobDescription, run: { attem
   const staticAddress = await reserveAddress(config, job.jobId);
   const guestIdentity = await reserveGuestIdentity(config, job.jobId);
   const plan = planPrologue({ config, job, ...inputs, staticAddress, guestIdentity });
-  const { guestReport, start } = await applyPlan(plan, timings, { startedAt: started, deadline }, log);
+  const { guestReport, start, domainName } = await applyPlan(plan, timings, { startedAt: started, deadline }, log);
   if (job.concurrentSessions && plan.sshSocket) await timePhase(timings, 'sessions', () => startSessionMux(config, job.jobId, deadline));
   timings.total = Date.now() - started;
   // the peak memory: a guest flooding its console must not grow it (docs/admin.md)
-  log.info('ready', { job: job.jobId, domain: plan.domainName, start, guest: guestReport, ...timings, maxRssKiB: process.resourceUsage().maxRSS });
+  log.info('ready', { job: job.jobId, domain: domainName, start, guest: guestReport, ...timings, maxRssKiB: process.resourceUsage().maxRSS });
+  // after the job's own start (it must not wait for, nor share the CPU with, the next job's guest)
+  const warm = plan.warmSettings;
+  if (warm && (warm.pool > 0 || (warm.build === 'auto' && start === 'cold'))) {
+    const pid = spawnDetached([process.execPath, vmbatchMain, 'warm', 'fill', plan.template]);
+    log.info('warm fill started', { job: job.jobId, template: plan.template, pid: pid ?? 'none' });
+  }
 }
 
 /**

@@ -41,6 +41,8 @@ export const jobStateSchema = z.object({
   /** the working directory copied in before the job and back after it (rw) by remoteshell as the submitter */
   staged: stagedDirectorySchema.optional(),
   createdAt: z.string(),
+  /** the waiting guest the job took from its template's pool (its domain, sockets and console are in that guest's directory) */
+  poolGuest: z.string().regex(/^pool-[0-9a-f]{12}-[0-9]+$/).optional(),
   /** the node's boot id when the prologue ran: a state of an earlier boot belongs to no live job */
   bootId: z.string().optional(),
 });

@@ -16,14 +16,15 @@ const feedScript = '{ cat "$1" && exec tail -c "+$2" "$3"; } > "$4"';
  * job directory, into which a feed writes a header carrying the job's XML (its own name, UUID,
  * overlays, console, sockets, and its context ISO in the CD-ROM drive that was empty when the
  * state was saved) and then the saved state's stream, so that no job copies or changes the
- * state and any number of jobs restore one state at once.
+ * state and any number of jobs restore one state at once. `paused`: the guest waits, not running
+ * (a pool's), until it is resumed.
  */
-export async function restoreFromWarmState(input: { uri: string; domainName: string; xml: string; entry: WarmEntry; dir: string }): Promise<void> {
+export async function restoreFromWarmState(input: { uri: string; domainName: string; xml: string; entry: WarmEntry; dir: string; paused?: boolean }): Promise<void> {
   const { entry } = input;
   const fifo = `${input.dir}/restore.fifo`;
   const headerFile = `${input.dir}/restore.header`;
   rmSync(fifo, { force: true });
-  writeFileAtomic(headerFile, buildSaveImageHeader({ xml: input.xml, cookie: entry.header.cookie, wasRunning: true }), { mode: 0o600 });
+  writeFileAtomic(headerFile, buildSaveImageHeader({ xml: input.xml, cookie: entry.header.cookie, wasRunning: !input.paused }), { mode: 0o600 });
   await runTool(['mkfifo', '-m', '0600', fifo]);
   // the feed's open waits for its reader, libvirt; a restore that fails lets it go (below)
   const feed = runTool(['sh', '-c', feedScript, 'vmbatch-warm-feed', headerFile, String(entry.header.streamOffset + 1), entry.paths.memoryState, fifo]);

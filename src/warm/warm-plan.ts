@@ -17,6 +17,8 @@ export interface WarmPlan {
   domainXml: string;
   /** what `vmbatch warm build` boots: the CD-ROM drive empty, or (cloud-init) holding the build's seed */
   buildXml: string;
+  /** the guest as a pool keeps it waiting: the CD-ROM drive empty, as the state was saved */
+  waitingXml: string;
   /** the template's context style: a cloud-init guest is built with a seed that starts the warm-start agent, and its jobs get a vmbatch-style context */
   style: 'vmbatch' | 'cloud-init';
   /** per-job overlays over the entry's frozen disks (in place of the template's bases) */
@@ -86,6 +88,7 @@ export function planWarmStart(input: { template: DomainTemplate; rendering: Doma
     entry,
     domainXml: renderDomain(template, warmRendering(rendering, input.nonce ?? '0', 'job')),
     buildXml: renderDomain(template, warmRendering(rendering, input.nonce ?? '0', style === 'cloud-init' ? 'job' : 'empty')),
+    waitingXml: renderDomain(template, warmRendering(rendering, input.nonce ?? '0', 'empty')),
     style,
     overlays: disks.flatMap((d) =>
       d.kind === 'disk' && d.access === 'overlay' ? [{ target: d.target, file: d.file, frozen: diskFilePath({ dir: entry.dir }, d.target, d.format), format: d.format }] : [],

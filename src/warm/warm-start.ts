@@ -44,8 +44,8 @@ function openWarmStart(warm: WarmPlan | WarmSkipped | undefined, jobId: string, 
   return { plan: warm, entry: opened.entry };
 }
 
-// Each per-job overlay over its frozen disk (made by root, handed to the guest with the job's other files).
-async function createWarmOverlays(warm: WarmStart): Promise<void> {
+/** Each per-job overlay over its frozen disk (made by root, handed to the guest with the job's other files). */
+export async function createWarmOverlays(warm: WarmStart): Promise<void> {
   for (const o of warm.plan.overlays) {
     const frozen = warm.entry.meta.disks.find((d) => d.target === o.target);
     if (!frozen || frozen.file !== o.frozen) throw new VmbatchError('WARM_STATE_UNUSABLE', { path: warm.entry.paths.dir, reason: `it has no frozen disk ${o.frozen}` });
