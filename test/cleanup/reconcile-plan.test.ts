@@ -34,6 +34,26 @@ test('with the oracle, the batch system decides once the prologue ended, even wh
   ]);
 });
 
+test('a pool guest: a waiting one lives while its domain does; a taken one lives and dies with the job that took it', () => {
+  const p = 'pool-0123456789ab-1';
+  // waiting, with its guest: live, also with an oracle (the batch system has no pool guests)
+  assert.equal(verdicts(facts({ oracle: 'torque', jobs: [job(p, { pool: { waiting: true } })], domains: [`vmbatch-${p}`] })), []);
+  assert.equal(verdicts(facts({ jobs: [job(p, { pool: { waiting: true } })] })), [['job', p, 'its prologue ended and it has no guest']]);
+  // taken by a live job: live; by a dead or absent one: gone with it (domain first)
+  assert.equal(verdicts(facts({ jobs: [job('7', { prologueAlive: true }), job(p, { pool: { claimedBy: '7' } })], domains: [`vmbatch-${p}`] })), []);
+  assert.equal(verdicts(facts({ oracle: 'torque', jobs: [job('7', { batchSystemHas: false }), job(p, { pool: { claimedBy: '7' } })], domains: [`vmbatch-${p}`] })), [
+    ['domain', p, 'the job that took it from the pool is gone'],
+    ['job', '7', 'the batch system no longer has the job'],
+    ['job', p, 'the job that took it from the pool is gone'],
+  ]);
+  assert.equal(verdicts(facts({ jobs: [job(p, { pool: { claimedBy: '8' } })], domains: [`vmbatch-${p}`] })), [
+    ['domain', p, 'the job that took it from the pool is gone'],
+    ['job', p, 'the job that took it from the pool is gone'],
+  ]);
+  // of an earlier boot: dead whatever its record says
+  assert.equal(verdicts(facts({ jobs: [job(p, { bootId: 'old', pool: { waiting: true } })] })), [['job', p, 'from an earlier boot']]);
+});
+
 test('reservations of any kind follow their boot and their job; attempt counters go only with an earlier boot', () => {
   const r = (kind: string, jobId: string, bootId: string | undefined, mtimeMs = now) => ({ kind, name: `${kind}-${jobId}`, file: `/s/${kind}/x`, text: '', jobId, bootId, mtimeMs });
   const plan = planReconcile(

@@ -134,12 +134,12 @@ test('<vbwarmstart/>: the shipped guest with its working directory staged parses
   const shipped = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8');
   const warm = shipped.replace('<vbconfig>', '<vbconfig><vbwarmstart/>').replace("<vbshare source='workdir' mode='rw'/>", "<vbshare source='workdir' mode='rw' method='stage'/>");
   const t = await parseTemplate(warm, 'warm.xml');
-  assert.is(t.vb.warmStart, true);
+  assert.equal(t.vb.warmStart, { pool: 0, idle: 3600, build: 'admin' });
   assert.equal(t.vb.shares, [{ source: 'workdir', mode: 'rw', method: 'stage' }]);
-  assert.is((await loadTemplate(join(domainsDir, 'testguest.xml'))).vb.warmStart, false);
+  assert.is((await loadTemplate(join(domainsDir, 'testguest.xml'))).vb.warmStart, undefined);
   // KVM is QEMU too; an empty <vbwarmstart></vbwarmstart> is the same tag
   const kvm = warm.replace("<domain type='qemu'>", "<domain type='kvm'>").replace('<vbhypervisor>QEMU</vbhypervisor>', '<vbhypervisor>KVM</vbhypervisor>').replace('<vbwarmstart/>', '<vbwarmstart></vbwarmstart>');
-  assert.is((await parseTemplate(kvm, 'kvm.xml')).vb.warmStart, true);
+  assert.equal((await parseTemplate(kvm, 'kvm.xml')).vb.warmStart, { pool: 0, idle: 3600, build: 'admin' });
 });
 
 test('<vbwarmstart/> refuses what a saved guest cannot have, each with why and what to do', async () => {
@@ -162,7 +162,7 @@ test('<vbwarmstart/> refuses what a saved guest cannot have, each with why and w
 
   // a cloud-init guest is built with a seed that starts the warm-start agent: allowed
   const cloud = await parseTemplate(withOs(wrap(warmConfig('CDROM', 'QEMU'), cdromDisk.replace("source='context.iso'", "source='context.iso' style='cloud-init'"))), 'cloud.xml');
-  assert.is(cloud.vb.warmStart, true);
+  assert.equal(cloud.vb.warmStart, { pool: 0, idle: 3600, build: 'admin' });
 
   const shared = await expectVmbatchError(
     () => parseTemplate(withOs(wrap(warmConfig('CDROM', 'QEMU', "<vbshare source='workdir' mode='rw'/><vbshare source='/srv/data' mode='ro'/>"), `${cdromDisk}<vbsshchannel/>`)), 'shared.xml'),
@@ -196,13 +196,23 @@ test('<vbwarmstart/> refuses what a saved guest cannot have, each with why and w
   ]) assert.match(all.message, line);
 });
 
-test('<vbwarmstart> takes no attributes and stands only in <vbconfig>', async () => {
+test("<vbwarmstart>: a pool, an idle limit and who builds; every bad attribute named at once; only in <vbconfig>", async () => {
   const kernel = '<os><type>hvm</type><kernel>/boot/vmlinux</kernel></os>';
-  const attr = await expectVmbatchError(
-    () => parseTemplate(wrap(cdromConfig.replace('<vbconfig>', `<vbconfig><vbwarmstart nonce='x'/>`), cdromDisk).replace('<vbconfig>', `${kernel}<vbconfig>`), 'attr.xml'),
-    'DOMAIN_TEMPLATE_INVALID',
+  const withTag = (tag: string) => wrap(cdromConfig.replace('<vbconfig>', `<vbconfig>${tag}`), cdromDisk).replace('<vbconfig>', `${kernel}<vbconfig>`);
+  assert.equal((await parseTemplate(withTag("<vbwarmstart pool='2' idle='900' build='auto'/>"), 'pool.xml')).vb.warmStart, { pool: 2, idle: 900, build: 'auto' });
+  const attr = await expectVmbatchError(() => parseTemplate(withTag("<vbwarmstart nonce='x' pool='-1' idle='30' build='job'/>"), 'attr.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  assert.is(
+    attr.message,
+    [
+      'domain template attr.xml is invalid:',
+      '  - domain/vbconfig/vbwarmstart: attribute pool must be a whole number (0 for no pool)',
+      '  - domain/vbconfig/vbwarmstart: attribute idle must be at least 60 seconds',
+      "  - domain/vbconfig/vbwarmstart: attribute build='job' must be one of admin, auto",
+      '  - domain/vbconfig/vbwarmstart: unknown attribute(s) nonce (allowed: pool, idle, build)',
+    ].join('\n'),
   );
-  assert.is(attr.message, ['domain template attr.xml is invalid:', '  - domain/vbconfig/vbwarmstart: unknown attribute(s) nonce (this tag takes no attributes)'].join('\n'));
+  const big = await expectVmbatchError(() => parseTemplate(withTag("<vbwarmstart pool='17'/>"), 'big.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  assert.is(big.message, ['domain template big.xml is invalid:', '  - domain/vbconfig/vbwarmstart: attribute pool is more than 16 waiting guests'].join('\n'));
   const misplaced = await expectVmbatchError(() => parseTemplate(wrap(cdromConfig, `${cdromDisk}<vbwarmstart/>`).replace('<vbconfig>', `${kernel}<vbconfig>`), 'm.xml'), 'DOMAIN_TEMPLATE_INVALID');
   assert.is(misplaced.message, ['domain template m.xml is invalid:', '  - domain/devices/vbwarmstart: <vbwarmstart> belongs in <vbconfig>, not in <devices>'].join('\n'));
 });

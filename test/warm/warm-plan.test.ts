@@ -47,7 +47,7 @@ const planned = (input: Parameters<typeof planWarmStart>[0]): WarmPlan => {
 
 test('the template parses as warm start; two jobs of it (other ids, directories, uids) have the same key', async () => {
   const template = await warmTemplate();
-  assert.is(template.vb.warmStart, true);
+  assert.equal(template.vb.warmStart, { pool: 0, idle: 3600, build: 'admin' });
   const a = planned(jobInput(template, { id: '7.vm', uid: 64001 }));
   const b = planned(jobInput(template, { id: '1234[5].cluster.example.org', uid: 64099 }));
   assert.match(a.key, /^[0-9a-f]{64}$/);
