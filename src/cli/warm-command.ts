@@ -53,11 +53,12 @@ export async function warmCommand(argv: string[]): Promise<number> {
         const what = positionals[0]!;
         const match = /^[0-9a-f]{16,64}$/.test(what) ? { key: what } : { templateFile: templateFileOf(config.domainsDir, what) };
         const dropped = await dropWarmStates(config.stateDir, match);
-        if (dropped.length === 0) throw new VmbatchError('WARM_NOT_FOUND', { what: match.key ?? match.templateFile! });
-        for (const dir of dropped) process.stdout.write(`dropped ${dir}\n`);
-        // the waiting guests of a dropped state go with it (a job's guest runs on)
+        // the waiting guests of a dropped state or of the template go too (a job's guest runs on)
         const names = new Set(dropped.map((dir) => dir.slice(dir.lastIndexOf('/') + 1)));
-        for (const id of await retireWaiting(config, (g) => names.has(g.record.key.slice(0, 16)))) process.stdout.write(`ended waiting guest ${id}\n`);
+        const ended = await retireWaiting(config, ({ record: r }) => names.has(r.key.slice(0, 16)) || (match.key ? r.key.startsWith(match.key) : r.template === match.templateFile));
+        if (dropped.length === 0 && ended.length === 0) throw new VmbatchError('WARM_NOT_FOUND', { what: match.key ?? match.templateFile! });
+        for (const dir of dropped) process.stdout.write(`dropped ${dir}\n`);
+        for (const id of ended) process.stdout.write(`ended waiting guest ${id}\n`);
         return 0;
       }
       case 'fill': {

@@ -107,7 +107,7 @@ export async function slurmLeftovers(node: SlurmNode): Promise<{ domains: string
       return [];
     }
   };
-  return { domains: names.split('\n').map((n) => n.trim()).filter((n) => /^vmbatch-9[0-9]{5,}$/.test(n)), jobs: ls('jobs'), locks: ls('slurm-locks'), attempts: ls('attempts') };
+  return { domains: names.split('\n').map((n) => n.trim()).filter((n) => /^vmbatch-(9[0-9]{5,}|pool-[0-9a-f]{12}-[0-9]+)$/.test(n)), jobs: ls('jobs'), locks: ls('slurm-locks'), attempts: ls('attempts') };
 }
 
 /** Waits until the user has no job left, not even one whose epilog still runs (srun's and salloc's allocations end after the command returns). */
