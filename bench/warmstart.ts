@@ -12,6 +12,7 @@ import { cliPath } from '../test/helpers/image-cache.js';
 import { domainsDir } from '../test/helpers/paths.js';
 import { runEpilogue, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../test/torque/pbs-mom.js';
 import { median, ms, printSummary } from './measure.js';
+import { settleFills } from '../test/helpers/warm-fills.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const uri = 'qemu:///system';
@@ -27,11 +28,6 @@ const domains = { coldguest: staged, warmguest: withWarm(staged), poolguest: wit
 type Kind = 'cold' | 'warm' | 'pool';
 const kinds: Kind[] = ['cold', 'warm', 'pool'];
 
-// Waits until every fill a prologue started in the background (its log line names its pid) has
-// ended: the next measurement must not share the CPU with it.
-async function settleFills(mom: Mom): Promise<void> {
-  for (const m of readFileSync(mom.logFile, 'utf8').matchAll(/msg="warm fill started" .*pid=(\d+)/g)) await execa('tail', ['--pid', m[1]!, '-s', '0.05', '-f', '/dev/null']);
-}
 
 // The waiting guest's domain (there is one after a fill of a pool of one).
 function waitingDomain(mom: Mom): string {
@@ -82,7 +78,7 @@ async function main(): Promise<void> {
       for (const kind of kinds) {
         const job = { jobId: `${950 + i * 3 + kinds.indexOf(kind)}.bench`, user, resources: `other=vbdomain=${kind}guest` };
         const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
-        await settleFills(mom);
+        await settleFills(mom.logFile);
         if (kind === 'pool') rss.waiting.push(await qemuRssKiB(waitingDomain(mom)));
         let exit = -1;
         whole[kind].push(await ms(async () => (exit = (await runPrologue(mom, job, script)).exitCode)));
@@ -119,7 +115,7 @@ async function main(): Promise<void> {
       bare['virsh create --paused (same domain)']!.push(await ms(() => execa('virsh', ['-q', '-c', uri, 'create', '--paused', join(scratch, 'bare.xml')])));
       await execa('virsh', ['-q', '-c', uri, 'destroy', 'vmbatch-bare-warm'], { reject: false });
       // the bare resume: libvirt resuming the waiting guest, which is then ended
-      await settleFills(mom);
+      await settleFills(mom.logFile);
       const waitingGuest = waitingDomain(mom);
       bare['virsh resume (a waiting guest)']!.push(await ms(() => execa('virsh', ['-q', '-c', uri, 'resume', waitingGuest])));
       // that guest is spent: reconcile removes it (no domain), and a fill puts a new one in its place
@@ -127,7 +123,7 @@ async function main(): Promise<void> {
       await vmbatch(['reconcile']);
       await vmbatch(['warm', 'fill', 'poolguest']);
     }
-    await settleFills(mom);
+    await settleFills(mom.logFile);
     await vmbatch(['warm', 'drop', 'warmguest']);
     if (withCloud) {
       const build = await vmbatch(['warm', 'build', 'cloudwarm']);
@@ -138,7 +134,7 @@ async function main(): Promise<void> {
         for (const kind of kinds) {
           const job = { jobId: `${970 + i * 3 + kinds.indexOf(kind)}.bench`, user, resources: `other=vbdomain=cloud${kind}` };
           const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
-          await settleFills(mom);
+          await settleFills(mom.logFile);
           if (kind === 'pool') cloudFigures.rss.waiting.push(await qemuRssKiB(waitingDomain(mom)));
           let exit = -1;
           cloudFigures[kind].push(await ms(async () => (exit = (await runPrologue(mom, job, script)).exitCode)));
@@ -147,7 +143,7 @@ async function main(): Promise<void> {
           await runEpilogue(mom, job, script, 0);
         }
       }
-      await settleFills(mom);
+      await settleFills(mom.logFile);
       await vmbatch(['warm', 'drop', 'cloudwarm']);
     }
   } finally {

@@ -10,6 +10,7 @@ import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { cliPath } from '../helpers/image-cache.js';
 import { domainsDir } from '../helpers/paths.js';
 import { freshWorkdir } from '../helpers/share-jobs.js';
+import { settleFills } from '../helpers/warm-fills.js';
 import { setupSlurmNode, slurmLeftovers, slurmNodeConfig, submit, teardownSlurmNode, waitForJobEnd, type SlurmNode } from '../slurm/cluster.js';
 
 let node: SlurmNode;
@@ -27,7 +28,7 @@ test.before(async () => {
   assert.is(built.exitCode, 0, built.stderr);
 });
 test.after(async () => {
-  await settleFills();
+  await settleFills(node.logFile);
   await vmbatch(['warm', 'drop', 'poolguest']);
   await vmbatch(['warm', 'drop', 'warmguest']);
   teardownSlurmNode(node);
@@ -46,10 +47,6 @@ test('sbatch --vm-domain of a warm-start template, asking for its default size (
   assert.equal(await slurmLeftovers(node), { domains: [], jobs: [], locks: [], attempts: [] });
 });
 
-// Waits until every fill a prolog started in the background (its log line names its pid) has ended.
-async function settleFills(): Promise<void> {
-  for (const m of readFileSync(node.logFile, 'utf8').matchAll(/msg="warm fill started" .*pid=(\d+)/g)) await execa('tail', ['--pid', m[1]!, '-s', '0.1', '-f', '/dev/null']);
-}
 
 test("a template with a pool: the sbatch job takes the waiting guest, runs there as the submitter, and the prolog tops the pool up behind it", async () => {
   const fill = await vmbatch(['warm', 'fill', 'poolguest']);
@@ -63,7 +60,7 @@ test("a template with a pool: the sbatch job takes the waiting guest, runs there
   assert.is(out, `vbe2e 31337:31338 ${dir}\ninput from the node\n`);
   const ready = readFileSync(node.logFile, 'utf8').split('\n').find((l) => l.includes('hook=slurm-prolog msg="ready"') && l.includes(`job=${jobId} `));
   assert.match(ready ?? '', ` domain=vmbatch-${waiting} start=pool `);
-  await settleFills();
+  await settleFills(node.logFile);
   // the job's guest is gone with it; a new one waits
   const left = await slurmLeftovers(node);
   assert.is(left.jobs.length, 1);

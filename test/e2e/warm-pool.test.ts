@@ -13,6 +13,7 @@ import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { cliPath } from '../helpers/image-cache.js';
 import { domainsDir } from '../helpers/paths.js';
 import { freshWorkdir } from '../helpers/share-jobs.js';
+import { settleFills } from '../helpers/warm-fills.js';
 import { leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type HookRun, type JobSpec, type Mom } from '../torque/pbs-mom.js';
 
 let user: HostUser;
@@ -33,7 +34,7 @@ test.before(async () => {
   before = (await leftovers(mom)).domains;
 });
 test.after(async () => {
-  await settleFills();
+  await settleFills(mom.logFile);
   await vmbatch(['warm', 'drop', 'poolguest']);
   await vmbatch(['warm', 'drop', 'autoguest']);
   teardownMom(mom);
@@ -44,12 +45,6 @@ function vmbatch(args: string[]) {
   return execa(process.execPath, [cliPath, ...args], { env: { VMBATCH_CONFIG: mom.configFile }, reject: false });
 }
 
-// Waits until every fill a prologue started in the background (its log line names its pid) has ended.
-async function settleFills(): Promise<void> {
-  const log = existsSync(mom.logFile) ? readFileSync(mom.logFile, 'utf8') : '';
-  const pids = [...log.matchAll(/msg="warm fill started" .*pid=(\d+)/g)].map((m) => m[1]!);
-  for (const pid of pids) await execa('tail', ['--pid', pid, '-s', '0.1', '-f', '/dev/null']);
-}
 
 const submitDirs: string[] = [];
 function submitDir(jobId: string): string {
@@ -86,6 +81,9 @@ async function runJob(job: JobSpec, body: string): Promise<HookRun> {
   return run;
 }
 
+// Connects to a unix socket: prints the error code, or 'connected'.
+const connect = "require('net').connect(process.argv[1]).on('error', (e) => console.log(e.code)).on('connect', () => { console.log('connected'); process.exit(0); })";
+
 const identityScript = `#!/bin/sh
 echo "uid=$(id -u) gid=$(id -g) user=$(id -un) pwd=$(pwd)"
 cat input.txt
@@ -112,7 +110,6 @@ test('warm fill says what it needs before a state exists, then starts the pool: 
   // its SSH socket is root's: another local user (or the submitter, before a job takes it) cannot connect
   const socket = join(mom.stateDir, 'jobs', id!, 'ssh.sock');
   assert.is(`${statSync(socket).uid}:${(statSync(socket).mode & 0o777).toString(8)}`, '0:600');
-  const connect = "require('net').connect(process.argv[1]).on('error', (e) => console.log(e.code)).on('connect', () => { console.log('connected'); process.exit(0); })";
   for (const who of [other, user]) assert.is((await execa(process.execPath, ['-e', connect, socket], { uid: who.uid, gid: who.gid })).stdout, 'EACCES');
 });
 
@@ -125,7 +122,7 @@ test("a job takes the waiting guest: it runs there as the submitter with its fil
   assert.is(readFileSync(join(job.workdir, 'result.txt'), 'utf8'), 'result of 8420.vm\n');
   assert.equal(logOf(job.jobId), { start: 'pool', domain: `vmbatch-${id}`, poolFailed: undefined });
   // the prologue started a fill once the job was ready: a new guest waits, the job's is gone
-  await settleFills();
+  await settleFills(mom.logFile);
   const now = waiting();
   assert.is(now.length, 1);
   assert.is.not(now[0], id);
@@ -133,13 +130,29 @@ test("a job takes the waiting guest: it runs there as the submitter with its fil
   assert.equal((await leftovers(mom)).domains.sort(), [...before, `vmbatch-${now[0]}`].sort());
 });
 
-test("the next job gets a fresh guest: nothing the last job wrote in its guest is there", async () => {
+test("the next job gets a fresh guest: nothing the last job wrote is there; its context and sockets are the job's alone", async () => {
+  const [id] = waiting();
+  const record = poolGuests().get(id!) as unknown as { uid: number };
   const job = { jobId: '8421.vm', user, workdir: submitDir('8421'), resources: 'other=vbdomain=poolguest' };
-  const run = await runJob(job, identityScript);
+  const script = writeJobScript(mom, job, identityScript);
+  const pro = await runPrologue(mom, job, script);
+  assert.is(pro.exitCode, 0, pro.stderr);
+  // the job's context ISO (its host key, its user's key): the taken guest's qemu uid alone reads it
+  const iso = join(mom.stateDir, 'jobs', job.jobId, 'context.iso');
+  assert.is(`${statSync(iso).uid}:${(statSync(iso).mode & 0o777).toString(8)}`, `${record.uid}:400`);
+  const read = await execa('head', ['-c', '1', iso], { uid: other.uid, gid: other.gid, reject: false });
+  assert.match(read.stderr, /Permission denied/);
+  // the guest's SSH channel is now the submitter's: another local user still cannot connect
+  const socket = join(mom.stateDir, 'jobs', id!, 'ssh.sock');
+  assert.is(`${statSync(socket).uid}:${(statSync(socket).mode & 0o777).toString(8)}`, `${user.uid}:600`);
+  assert.is((await execa(process.execPath, ['-e', connect, socket], { uid: other.uid, gid: other.gid })).stdout, 'EACCES');
+  assert.is((await execa(process.execPath, ['-e', connect, socket], { uid: user.uid, gid: user.gid })).stdout, 'connected');
+  const run = await runJobStarter(mom, job, script);
+  assert.is((await runEpilogue(mom, job, script, run.exitCode)).exitCode, 0);
   assert.is(run.exitCode, 0, run.stderr);
   assert.match(run.stdout, /\nno marker$/);
   assert.is(logOf(job.jobId).start, 'pool');
-  await settleFills();
+  await settleFills(mom.logFile);
 });
 
 test('two jobs at once with one guest waiting: one takes it, the other starts warm, and both run', async () => {
@@ -147,7 +160,7 @@ test('two jobs at once with one guest waiting: one takes it, the other starts wa
   const runs = await Promise.all(jobs.map((job) => runJob(job, identityScript)));
   for (const run of runs) assert.is(run.exitCode, 0, run.stderr);
   assert.equal(jobs.map((j) => logOf(j.jobId).start).sort(), ['pool', 'warm']);
-  await settleFills();
+  await settleFills(mom.logFile);
   assert.is(waiting().length, 1);
 });
 
@@ -160,7 +173,7 @@ test('a waiting guest that broke (its qemu gone) fails over to a warm start; not
   const seen = logOf(job.jobId);
   assert.is(seen.start, 'warm');
   assert.match(seen.poolFailed ?? '', `vmbatch-${id}`);
-  await settleFills();
+  await settleFills(mom.logFile);
   assert.equal(poolGuests().has(id!), false);
   assert.is(waiting().length, 1);
 });
@@ -196,12 +209,12 @@ test("build='auto': the first job boots and its prologue builds the state behind
   const first = { jobId: '8425.vm', user, workdir: submitDir('8425'), resources: 'other=vbdomain=autoguest' };
   assert.is((await runJob(first, identityScript)).exitCode, 0);
   assert.is(logOf(first.jobId).start, 'cold');
-  await settleFills();
+  await settleFills(mom.logFile);
   assert.match((await vmbatch(['warm', 'list'])).stdout, new RegExp(`${mom.domainsDir}/autoguest.xml  [0-9.]+ MiB  1 vCPU\\(s\\) 320 MiB  built \\S+  current`));
   const next = { jobId: '8426.vm', user, workdir: submitDir('8426'), resources: 'other=vbdomain=autoguest' };
   assert.is((await runJob(next, identityScript)).exitCode, 0);
   assert.is(logOf(next.jobId).start, 'warm');
-  await settleFills();
+  await settleFills(mom.logFile);
   assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
 });
 
