@@ -75,7 +75,6 @@ export async function fillPool(config: Config, templateFile: string, log: Logger
   result.retired.push(...(await retireWaiting(config, ({ record: r }) => r.template === templateFile && (r.key !== key || idleExpired(r, Date.now())))));
   if ('skipped' in probe) return { ...result, skipped: probe.skipped };
   const { entry } = probe.plan;
-  ensureDir(dirname(entry.lock), 0o755);
   let lock;
   try {
     lock = await acquireFileLock(poolFillLock(config.stateDir, probe.plan.key), { timeoutMs: 0, purpose: `vmbatch warm fill ${templateFile}` });
