@@ -36,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./images-command.js')).imagesCommand(rest);
     case 'catalogue':
       return (await import('./catalogue-command.js')).catalogueCommand(rest);
+    case 'changes':
+      return (await import('./changes-command.js')).changesCommand(rest);
     case 'reconcile':
       return (await import('./reconcile-command.js')).reconcileCommand(rest);
     case 'warm':

@@ -1,6 +1,7 @@
 import { catalogueUsage } from './catalogue-usage.js';
 import { imagesUsage } from './images-usage.js';
 import { warmUsage } from './warm-usage.js';
+import { changesUsage } from './changes-usage.js';
 
 /** The commands `vmbatch --help` lists, before the image cache's and the catalogue's. */
 export const commandUsage = `usage: vmbatch COMMAND [ARGS]
@@ -32,7 +33,7 @@ For site admins:
 `;
 
 /** The whole `vmbatch --help` text: the commands, the image cache's, warm start's and the catalogue's. */
-export const usageText = `${commandUsage}\nThe image cache:\n${imagesUsage}\nWarm start (guests restored from a saved state):\n${warmUsage}\nThe software catalogue (runtime environments, vbrte):\n${catalogueUsage}`;
+export const usageText = `${commandUsage}\nThe image cache:\n${imagesUsage}\nWarm start (guests restored from a saved state):\n${warmUsage}\nThe software catalogue (runtime environments, vbrte):\n${catalogueUsage}\nFor submitters, your own saved changes (vbsavechanges, vbchanges):\n${changesUsage}`;
 
 /** `vmbatch --help` (exit 0), or no command at all (the usage, exit 1). */
 export function helpCommand(asked: boolean): number {

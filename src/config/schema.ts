@@ -174,6 +174,22 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** submitters' saved changes (vbsavechanges / vbchanges): where they live, how big, which templates allow them */
+    changes: z
+      .object({
+        /** where a submitter's layers are, relative to their home (NAME.qcow2 and its record NAME.json) */
+        dir: z
+          .string()
+          .min(1)
+          .refine((d) => !d.startsWith('/') && !d.split('/').includes('..'), 'must be a path relative to the home, without ..')
+          .default('.vmbatch/changes'),
+        /** the largest layer saved or booted (MiB of the compressed file) */
+        maxSizeMiB: z.number().int().positive().default(2048),
+        /** the templates whose jobs may save or boot changes (names without .xml); empty: none; default: every template */
+        templates: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/)).optional(),
+      })
+      .strict()
+      .default({}),
     /** each guest's qemu identity: a uid of this pool per job, one shared group */
     guestIdentity: guestIdentitySchema.default({}),
     /** libvirt's per-domain qemu logs (NAME.log): read for why a guest stopped, then removed with the job */

@@ -336,6 +336,21 @@ export const errorCatalogue = {
     message: (p) => `no saved state matches ${p.what}`,
     hint: () => '`vmbatch warm list` shows the saved states, each with its template and key',
   }),
+  CHANGES_NOT_ALLOWED: entry<{ template: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `the domain template ${p.template} does not allow saved changes (vbchanges, vbsavechanges): ${p.reason}`,
+    hint: () => "submit without them, or with a template the site allows them for (its configuration's changes.templates; docs/submitters.md, \"Your own changes\")",
+  }),
+  CHANGES_NOT_FOUND: entry<{ name: string; file: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `your saved changes '${p.name}' cannot be read at ${p.file}: ${p.reason}`,
+    hint: () => '`vmbatch changes list` shows yours; a job submitted with -l other=vbsavechanges=NAME saves them',
+  }),
+  CHANGES_REFUSED: entry<{ name: string; reason: string }>({
+    kind: 'permanent',
+    message: (p) => `your saved changes '${p.name}' are refused: ${p.reason}`,
+    hint: () => 'save them again from a job of this template (-l other=vbsavechanges=NAME); `vmbatch changes info NAME` shows what they were made from',
+  }),
   INSTALL_REFUSED: entry<{ problems: string[] }>({
     kind: 'permanent',
     message: (p) => `install-hooks changed nothing: these files are not vmbatch's to replace:\n${bullets(p.problems)}`,

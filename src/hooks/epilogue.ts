@@ -28,6 +28,9 @@ export async function runEpilogue(argv: string[]): Promise<number> {
       process.stderr.write(stopped.lost.lines.join('\n') + '\n');
       log.warn('guest stopped under the job', { job: args.jobId, reason: stopped.lost.reason ?? 'unknown', exit: args.exitStatus });
     }
+    // saved changes (vbsavechanges): where they went, or why not
+    if (stopped.notes.length) process.stderr.write(stopped.notes.join('\n') + '\n');
+    for (const note of stopped.notes) log.info('changes', { job: args.jobId, note });
     log.info('done', { job: args.jobId, domain: stopped.domain, exit: args.exitStatus, ms: Math.round(performance.now() - started) });
     return 0;
   } catch (error) {

@@ -14,6 +14,9 @@ const rteNameSchema = z.string().superRefine((n, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
+/** A name of a submitter's saved changes: a file name in their changes directory. */
+export const changesNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be a name of letters, digits, '.', '_' or '-' (at most 64, not starting with '.', '_' or '-')");
+
 /** `vbrte=A+B+C`: the requested runtime environment names, in order, duplicates dropped. */
 export const rteListSchema = z
   .string()
@@ -34,6 +37,10 @@ export const jobRequestSchema = z
     vbrte: rteListSchema.optional(),
     /** yes: the working directory is copied into the guest before the job and back after it, instead of shared */
     vbstage: z.enum(['yes', 'no'], { errorMap: () => ({ message: "must be yes (copy the working directory in and out) or no" }) }).optional(),
+    /** boot from the submitter's saved changes of this name over the template's base (docs/submitters.md, "Your own changes") */
+    vbchanges: changesNameSchema.optional(),
+    /** save what the job changed on the guest's disk, over the template's base, as the submitter's layer of this name */
+    vbsavechanges: changesNameSchema.optional(),
     /** the base system the RTEs must run on: a BaseSystem's name or one it provides (e.g. Debian.) */
     vbbase: z.string().min(1).optional(),
   })

@@ -18,6 +18,7 @@ import { guestFilesOf, handOverToGuest } from '../identity/guest-files.js';
 import { rteSetupOf, type ProloguePlan } from './prologue-plan.js';
 import { startShares } from '../share/start-shares.js';
 import { startFromPool } from './apply-pooled.js';
+import { loadChanges } from '../changes/load-changes.js';
 
 /** Milliseconds spent in each phase of the prologue. */
 export type PhaseTimings = Record<string, number>;
@@ -54,6 +55,7 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     staged: plan.shares.staged,
     createdAt: new Date().toISOString(),
     bootId: currentBootId(),
+    ...(plan.changes ? { changes: plan.changes } : {}),
   };
   writeJobState(plan.paths.stateFile, state);
   // ROOTSSH only: ssh2 is loaded when needed (start-up time counts for every job); a broken key
@@ -74,6 +76,9 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
   const warm = plan.warm && (await time('overlays', () => prepareWarmStart(plan.warm, plan.jobId, log)));
   const frozenTargets = new Set(warm ? warm.plan.overlays.map((o) => o.target) : []);
   await time('disks', () => prepareDisks(plan.disks.filter((d) => !frozenTargets.has(d.target)), cache));
+  // the submitter's saved changes go between the disk's base and the job's overlay
+  const { changes } = plan;
+  if (changes?.load) await time('changes', () => loadChanges(changes, { submitter: plan.submitter, guestIdentity: plan.guestIdentity, maxVirtualBytes: plan.images.maxVirtualBytes }));
   // a cloud-init template's restored guest runs a vmbatch-style context (its warm-start agent)
   await time('iso', () => buildContext(plan, warm && plan.warmIso ? plan.warmIso : plan.iso));
   await time('keys', () => {

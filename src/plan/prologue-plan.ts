@@ -7,6 +7,7 @@ import { planCloudInitIso } from '../context/cloud-init.js';
 import { planDiskContext, type PartitionWrite } from '../context/disk-context.js';
 import type { GuestParams } from '../context/guest-params.js';
 import type { DomainTemplate, WarmStartSettings } from '../domain/parse-template.js';
+import { planChanges, type ChangesPlan } from '../changes/changes-plan.js';
 import { renderDomain, type DomainRendering } from '../domain/render-domain.js';
 import { isWarmPlan, planWarmStart, type WarmPlan, type WarmSkipped } from '../warm/warm-plan.js';
 import { cacheDirOf } from '../images/cache-entry.js';
@@ -68,6 +69,8 @@ export interface ProloguePlan {
   virtiofsd: string;
   /** <vbwarmstart/>: how the guest starts from a saved state, or why it boots all the same */
   warm: WarmPlan | WarmSkipped | undefined;
+  /** the submitter's saved changes: boot from them, save them (vbchanges, vbsavechanges) */
+  changes: ChangesPlan | undefined;
   /** <vbwarmstart>'s pool and build settings (a job takes a waiting guest of its saved state when one waits) */
   warmSettings: WarmStartSettings | undefined;
   /** a warm start of a cloud-init template: the vmbatch-style context its warm-start agent runs (`iso` stays for a boot) */
@@ -140,12 +143,15 @@ export function planPrologue(input: {
     shares: input.shares.shared,
   };
   const domainXml = renderDomain(template, rendering);
-  // a job that brings its own image starts from it, never from a state saved from the template's
+  const changes = planChanges({ config, template, disks, request: job.request, home: submitter.home, paths });
+  // a job that brings its own image or changes starts from them, never from a state saved from the template's
   const warm = !template.vb.warmStart
     ? undefined
     : userImage
       ? { skipped: 'the job brings its own image' }
-      : planWarmStart({ template, rendering, disks, stateDir: config.stateDir });
+      : changes
+        ? { skipped: 'the job boots from or saves its own changes (a layer over the base image, not over a saved state)' }
+        : planWarmStart({ template, rendering, disks, stateDir: config.stateDir });
   // a guest restored from a saved state is one of many copies: what makes it a machine of its own
   if (isWarmPlan(warm)) Object.assign(params, { VB_SEED: randomBytes(32).toString('hex'), VB_MACHINE_ID: randomBytes(16).toString('hex'), VB_CLOCK: Math.floor(Date.now() / 1000) });
   const isoInput: Parameters<typeof planCloudInitIso>[0] = {
@@ -184,6 +190,7 @@ export function planPrologue(input: {
       createOnceSeeder: isCreateOnceSeeder(config.images.createOnceSeeders, submitter),
     },
     iso: planIso(template, isoInput),
+    changes,
     warmSettings: template.vb.warmStart,
     warmIso: isWarmPlan(warm) && warm.style === 'cloud-init' ? planContextIso(isoInput) : undefined,
     rte,
@@ -257,6 +264,7 @@ export function describePlan(plan: ProloguePlan): Record<string, unknown> {
     guestScriptPath: plan.guestScriptPath,
     interactive: plan.interactive,
     shares: plan.shares,
+    ...(plan.changes ? { changes: plan.changes } : {}),
     ...(plan.warm ? { warmStart: 'key' in plan.warm ? { key: plan.warm.key, entry: plan.warm.entry.dir, pool: plan.warmSettings?.pool ?? 0 } : plan.warm } : {}),
     domainXml: plan.domainXml,
   };

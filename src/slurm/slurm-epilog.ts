@@ -35,6 +35,7 @@ export async function runSlurmEpilog(env: NodeJS.ProcessEnv): Promise<number> {
       const stopped = await stopJob(config, jobId);
       if (!requeued) clearAttempts(config.stateDir, jobId);
       if (stopped.lost) log.warn('guest stopped under the job', { job: jobId, reason: stopped.lost.reason ?? 'unknown', report: stopped.lost.lines.join('\n') });
+      for (const note of stopped.notes) log.info('changes', { job: jobId, note });
       removeJobLock(config, jobId);
       log.info('done', { job: jobId, domain: stopped.domain, ms: Math.round(performance.now() - started) });
       return 0;

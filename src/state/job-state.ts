@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
 import { stagedDirectorySchema } from '../share/staged-directory.js';
+import { changesPlanSchema } from '../changes/changes-plan.js';
 
 /** What the prologue leaves for remoteshell and the epilogue (state.json, world-readable, no secrets). */
 export const jobStateSchema = z.object({
@@ -41,6 +42,8 @@ export const jobStateSchema = z.object({
   /** the working directory copied in before the job and back after it (rw) by remoteshell as the submitter */
   staged: stagedDirectorySchema.optional(),
   createdAt: z.string(),
+  /** the submitter's saved changes the job boots from and saves (src/changes) */
+  changes: changesPlanSchema.optional(),
   /** the waiting guest the job took from its template's pool (its domain, sockets and console are in that guest's directory) */
   poolGuest: z.string().regex(/^pool-[0-9a-f]{12}-[0-9]+$/).optional(),
   /** the node's boot id when the prologue ran: a state of an earlier boot belongs to no live job */

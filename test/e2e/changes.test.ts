@@ -1,0 +1,161 @@
+// Saved changes end to end through the Torque harness and qemu:///system: job 1 installs a
+// program in its guest and saves the changes as the submitter's layer; job 2 boots with them,
+// runs the program and saves a chain (old + new in one layer); job 3 without them does not have
+// it. A layer made from another base, one with a backing file, one behind a link to a file the
+// submitter cannot read and one larger than the site allows are refused with exact text; the
+// layers are the submitter's files; `vmbatch changes` lists, shows and removes them; nothing is
+// left on the node.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
+import { cliPath } from '../helpers/image-cache.js';
+import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, updateMomConfig, writeJobScript, type JobSpec, type Mom } from '../torque/pbs-mom.js';
+
+let user: HostUser;
+let mom: Mom;
+let changesDir: string;
+const base = '/var/lib/vmbatch/guest/disk.qcow2';
+
+test.before(async () => {
+  user = await ensureHostUser('vbe2e', 31337, 31338);
+  mom = await setupMom();
+  changesDir = join(user.home, '.vmbatch', 'changes');
+  rmSync(join(user.home, '.vmbatch'), { recursive: true, force: true });
+});
+test.after(() => {
+  teardownMom(mom);
+  rmSync(join(user.home, '.vmbatch'), { recursive: true, force: true });
+});
+
+// `vmbatch ...` as the submitter.
+function asUser(args: string[]) {
+  return execa(process.execPath, [cliPath, ...args], { env: { VMBATCH_CONFIG: mom.configFile, HOME: user.home }, uid: user.uid, gid: user.gid, reject: false });
+}
+
+// Runs a job through prologue, job starter and epilogue; returns what the job printed and what the epilogue said.
+async function runJob(job: JobSpec, body: string): Promise<{ stdout: string; epilogue: string }> {
+  const script = writeJobScript(mom, job, body);
+  const pro = await runPrologue(mom, job, script);
+  assert.is(pro.exitCode, 0, pro.stderr);
+  const run = await runJobStarter(mom, job, script);
+  assert.is(run.exitCode, 0, run.stderr);
+  const epi = await runEpilogue(mom, job, script, 0);
+  assert.is(epi.exitCode, 0, epi.stderr);
+  return { stdout: run.stdout, epilogue: epi.stderr };
+}
+
+const install = (tool: string) => `#!/bin/sh
+mkdir -p "$HOME/bin"
+printf '#!/bin/sh\\necho hello from ${tool}\\n' > "$HOME/bin/${tool}"
+chmod +x "$HOME/bin/${tool}"
+echo installed ${tool}
+`;
+const useTools = `#!/bin/sh
+for t in tool1 tool2; do if [ -x "$HOME/bin/$t" ]; then "$HOME/bin/$t"; else echo "no $t"; fi; done
+`;
+
+test('job 1 installs a program and saves its changes: a compact layer and its record, the submitter\'s files', async () => {
+  const job = { jobId: '8430.vm', user, resources: 'other=vbsavechanges=tools' };
+  const { stdout, epilogue } = await runJob(job, install('tool1'));
+  assert.is(stdout, 'installed tool1');
+  const layer = join(changesDir, 'tools.qcow2');
+  assert.match(epilogue, new RegExp(`^vmbatch: saved the guest's changes as ${layer} \\([0-9.]+ MiB over ${base}\\)$`));
+  for (const file of [layer, join(changesDir, 'tools.json'), changesDir]) assert.is(statSync(file).uid, user.uid, file);
+  assert.is(statSync(layer).mode & 0o777, 0o600);
+  const record = JSON.parse(readFileSync(join(changesDir, 'tools.json'), 'utf8'));
+  const sha = (await execa('sha256sum', [base])).stdout.slice(0, 64);
+  assert.equal({ ...record, createdAt: 'x', sizeBytes: 0 }, { version: 1, name: 'tools', template: join(mom.domainsDir, 'testguest.xml'), target: 'vda', base: { path: base, sha256: sha }, createdAt: 'x', jobId: '8430.vm', sizeBytes: 0 });
+  assert.is(record.sizeBytes, statSync(layer).size);
+  // self-contained: no backing file named in it
+  assert.not.match((await execa('qemu-img', ['info', '-U', layer])).stdout, 'backing file');
+});
+
+test('job 2 boots base + changes and runs the program; it saves a chain (old and new in one layer)', async () => {
+  const job = { jobId: '8431.vm', user, resources: 'other=vbchanges=tools:vbsavechanges=tools2' };
+  const { stdout, epilogue } = await runJob(job, `${useTools}${install('tool2').replace('#!/bin/sh\n', '')}`);
+  assert.is(stdout, 'hello from tool1\nno tool2\ninstalled tool2');
+  assert.match(epilogue, `saved the guest's changes as ${join(changesDir, 'tools2.qcow2')}`);
+  const next = { jobId: '8432.vm', user, resources: 'other=vbchanges=tools2' };
+  assert.is((await runJob(next, useTools)).stdout, 'hello from tool1\nhello from tool2');
+  assert.not.match((await execa('qemu-img', ['info', '-U', join(changesDir, 'tools2.qcow2')])).stdout, 'backing file');
+});
+
+test('job 3 without changes does not have the program; the saved layer itself never changed', async () => {
+  const before = readFileSync(join(changesDir, 'tools.qcow2'));
+  const job = { jobId: '8433.vm', user };
+  assert.is((await runJob(job, useTools)).stdout, 'no tool1\nno tool2');
+  assert.ok(before.equals(readFileSync(join(changesDir, 'tools.qcow2'))));
+});
+
+// A prologue refused with exactly `message`; the job is aborted and nothing of it is left.
+async function refused(job: JobSpec, message: string): Promise<void> {
+  const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
+  const run = await runPrologue(mom, job, script);
+  assert.is(run.exitCode, 1, run.stderr);
+  assert.is(run.stderr, `${message}\nvmbatch: job ${job.jobId} is aborted.`);
+  assert.not.ok(existsSync(join(mom.stateDir, 'jobs', job.jobId)));
+  await endFailedJob(mom, job, script);
+}
+const hint = '  hint: save them again from a job of this template (-l other=vbsavechanges=NAME); `vmbatch changes info NAME` shows what they were made from';
+
+test('a layer made from another base is refused, naming both bases', async () => {
+  const record = JSON.parse(readFileSync(join(changesDir, 'tools.json'), 'utf8'));
+  writeFileSync(join(changesDir, 'other.json'), JSON.stringify({ ...record, name: 'other', base: { path: '/srv/images/old.qcow2', sha256: 'ab'.repeat(32) } }));
+  writeFileSync(join(changesDir, 'other.qcow2'), readFileSync(join(changesDir, 'tools.qcow2')));
+  const sha = (await execa('sha256sum', [base])).stdout.slice(0, 64);
+  await refused(
+    { jobId: '8434.vm', user, resources: 'other=vbchanges=other' },
+    `vmbatch: CHANGES_REFUSED: your saved changes 'other' are refused: they were made from another base image (/srv/images/old.qcow2, sha256 abababababababab…, on ${record.createdAt}); this template's base ${base} is sha256 ${sha.slice(0, 16)}…\n${hint}`,
+  );
+});
+
+test('hostile layers: a backing file naming a host file, a link to a file the submitter cannot read, one larger than allowed', async () => {
+  const record = JSON.parse(readFileSync(join(changesDir, 'tools.json'), 'utf8'));
+  const evil = join(changesDir, 'evil.qcow2');
+  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/shadow', '-F', 'raw', evil, '1M'], { uid: user.uid, gid: user.gid });
+  writeFileSync(join(changesDir, 'evil.json'), JSON.stringify({ ...record, name: 'evil' }));
+  await refused(
+    { jobId: '8435.vm', user, resources: 'other=vbchanges=evil' },
+    `vmbatch: CHANGES_REFUSED: your saved changes 'evil' are refused: the image ${evil} has a backing file (/etc/shadow) and cannot be used as a base image\n${hint}`,
+  );
+  rmSync(join(changesDir, 'link.qcow2'), { force: true });
+  await execa('ln', ['-s', '/etc/shadow', join(changesDir, 'link.qcow2')], { uid: user.uid, gid: user.gid });
+  writeFileSync(join(changesDir, 'link.json'), JSON.stringify({ ...record, name: 'link' }));
+  await refused(
+    { jobId: '8436.vm', user, resources: 'other=vbchanges=link' },
+    `vmbatch: CHANGES_NOT_FOUND: your saved changes 'link' cannot be read at ${join(changesDir, 'link.qcow2')}: cannot open '${join(changesDir, 'link.qcow2')}' for reading: Permission denied\n  hint: \`vmbatch changes list\` shows yours; a job submitted with -l other=vbsavechanges=NAME saves them`,
+  );
+  updateMomConfig(mom, { changes: { maxSizeMiB: 1 } });
+  try {
+    const big = join(changesDir, 'big.qcow2');
+    await execa('qemu-img', ['create', '-q', '-f', 'qcow2', big, '64M'], { uid: user.uid, gid: user.gid });
+    await execa('qemu-io', ['-c', 'write -P 0x5a 0 3M', big], { uid: user.uid, gid: user.gid });
+    writeFileSync(join(changesDir, 'big.json'), JSON.stringify({ ...record, name: 'big' }));
+    await refused({ jobId: '8437.vm', user, resources: 'other=vbchanges=big' }, `vmbatch: CHANGES_REFUSED: your saved changes 'big' are refused: the layer is larger than the site allows (more than 1.0 MiB)\n${hint}`);
+  } finally {
+    updateMomConfig(mom, { changes: {} });
+  }
+});
+
+test('vmbatch changes: list, info and rm, as the submitter', async () => {
+  for (const name of ['other', 'evil', 'link', 'big']) assert.is((await asUser(['changes', 'rm', name])).exitCode, 0);
+  const list = await asUser(['changes', 'list']);
+  assert.is(list.exitCode, 0, list.stderr);
+  const lines = list.stdout.trim().split('\n');
+  assert.is(lines.length, 2);
+  assert.match(lines[0]!, new RegExp(`^tools  [0-9.]+ MiB  ${mom.domainsDir}/testguest.xml  base ${base}  saved \\S+$`));
+  assert.match(lines[1]!, /^tools2  /);
+  const info = await asUser(['changes', 'info', 'tools']);
+  assert.match(info.stdout, `disk:      vda\nbase:      ${base}\n`);
+  assert.match(info.stdout, 'by job 8430.vm');
+  assert.is((await asUser(['changes', 'rm', 'tools'])).stdout, `removed ${join(changesDir, 'tools.qcow2')}\n`);
+  const again = await asUser(['changes', 'rm', 'tools']);
+  assert.is(again.exitCode, 1);
+  assert.match(again.stderr, `vmbatch: CHANGES_NOT_FOUND: your saved changes 'tools' cannot be read at ${join(changesDir, 'tools.qcow2')}: no such file`);
+  assert.equal(await leftovers(mom), { domains: [], jobs: [], ports: [], attempts: [] });
+});
+
+test.run();
