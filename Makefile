@@ -1,5 +1,5 @@
 # vmbatch — the two commands of the README are `make demo` and `make test`.
-.PHONY: all setup build deb guest demo test test-unit bench bench-startup bench-warm bench-shares bench-slurm bench-compare install-hooks install-slurm clean
+.PHONY: all setup build deb guest demo test test-unit bench bench-startup bench-warm bench-changes bench-shares bench-slurm bench-compare install-hooks install-slurm clean
 
 all: build
 
@@ -25,7 +25,7 @@ test: setup
 test-unit: build
 	node scripts/run-tests.mjs --unit
 
-## figures next to the bare tools (prints, asserts nothing): start-up next to `node -e 0` (dist/, the bundle, its code cache); the prologue by phase; image downloads, overlays, concurrent fetches; contexts; catalogue load and resolution; the job's files shared, on the guest's disk, on the host and staged; warm start against a cold boot
+## figures next to the bare tools (prints, asserts nothing): start-up next to `node -e 0` (dist/, the bundle, its code cache); the prologue by phase; image downloads, overlays, concurrent fetches; contexts; catalogue load and resolution; the job's files shared, on the guest's disk, on the host and staged; warm start against a cold boot; saving and booting a submitter's changes
 bench: setup
 	node dist/bench/startup.js
 	node dist/bench/prologue.js
@@ -35,6 +35,7 @@ bench: setup
 	node dist/bench/shares.js
 	node dist/bench/slurm.js
 	node dist/bench/warmstart.js
+	node dist/bench/changes.js
 
 ## start-up alone: node -e 0, the checkout's dist/, the package's bundle with and without its code cache
 bench-startup: build
@@ -43,6 +44,10 @@ bench-startup: build
 ## warm start alone: a job restored from the saved test guest against one booting it, alternating; next to virsh restore and virsh create --paused
 bench-warm: setup
 	node dist/bench/warmstart.js
+
+## saved changes alone: saving a job's 100 MiB of changes next to qemu-img convert -c of the same overlay; booting base + changes against the base
+bench-changes: setup
+	node dist/bench/changes.js
 
 ## vmbatch under the test Slurm alone: whole jobs, the prolog's phases, srun steps into a guest, the session multiplexer's memory
 bench-slurm: setup

@@ -38,7 +38,7 @@ SPANK_PLUGIN(vmbatch, 1);
 
 static char prefix[PATH_MAX] = DEFAULT_PREFIX;
 
-enum { OPT_DOMAIN, OPT_IMAGE, OPT_IMAGE_HASH, OPT_RTE, OPT_BASE, OPT_STAGE, OPT_COUNT };
+enum { OPT_DOMAIN, OPT_IMAGE, OPT_IMAGE_HASH, OPT_RTE, OPT_BASE, OPT_STAGE, OPT_CHANGES, OPT_SAVE_CHANGES, OPT_COUNT };
 
 static int option_cb(int val, const char *optarg, int remote);
 
@@ -68,6 +68,13 @@ static struct spank_option vm_options[OPT_COUNT] = {
 	  "vmbatch: yes copies the working directory into the guest before the job and back after "
 	  "it, instead of sharing it; no (the default) shares it",
 	  1, OPT_STAGE, option_cb },
+	{ "vm-changes", "NAME",
+	  "vmbatch: boot from your saved changes NAME (~/.vmbatch/changes/NAME.qcow2) over the "
+	  "template's disk",
+	  1, OPT_CHANGES, option_cb },
+	{ "vm-save-changes", "NAME",
+	  "vmbatch: after the job, save what it changed on the guest's disk as your layer NAME",
+	  1, OPT_SAVE_CHANGES, option_cb },
 };
 
 /* Writes VALUE into OUT (size n) with bytes outside printable ASCII and '\' as \xHH, cut short. */
@@ -182,6 +189,16 @@ static const char *check_value(int opt, const char *v, char *why, size_t n)
 			if (!is_alnum(v[i]) && v[i] != '.' && v[i] != '_' && v[i] != '-')
 				return "must be a template name of letters, digits, '.', '_' or '-'; ask the "
 				       "site which templates it offers, e.g. --vm-domain=debian12";
+		return NULL;
+	case OPT_CHANGES:
+	case OPT_SAVE_CHANGES:
+		if (len == 0 || len > 64 || !is_alnum(v[0]))
+			return "must be a name of 1 to 64 letters, digits, '.', '_' or '-', starting with a "
+			       "letter or digit, e.g. --vm-save-changes=tools";
+		for (i = 0; i < len; i++)
+			if (!is_alnum(v[i]) && v[i] != '.' && v[i] != '_' && v[i] != '-')
+				return "must be a name of letters, digits, '.', '_' or '-', e.g. "
+				       "--vm-save-changes=tools";
 		return NULL;
 	case OPT_STAGE:
 		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)

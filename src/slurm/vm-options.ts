@@ -9,6 +9,8 @@ export const vmOptions = {
   'vm-rte': 'vbrte',
   'vm-base': 'vbbase',
   'vm-stage': 'vbstage',
+  'vm-changes': 'vbchanges',
+  'vm-save-changes': 'vbsavechanges',
 } as const satisfies Record<string, keyof JobRequest>;
 
 const optionOf = Object.fromEntries(Object.entries(vmOptions).map(([option, key]) => [key, option])) as Record<string, string>;
