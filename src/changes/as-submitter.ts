@@ -10,6 +10,8 @@ export interface SubmitterIds {
 
 // what the submitter's own processes see: no environment of root's
 const env = { PATH: '/bin:/usr/bin' };
+// a directory every user may enter (the hook's own may be root's alone)
+const cwd = '/';
 
 /**
  * Copies a file of the submitter's into a new root file `to` (O_EXCL, 0600): the submitter's
@@ -20,7 +22,7 @@ const env = { PATH: '/bin:/usr/bin' };
 export async function copyFromSubmitter(who: SubmitterIds, from: string, to: string, maxBytes: number): Promise<{ bytes: number } | { unreadable: string }> {
   const fd = openSync(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
-    const read = await runTool(['sh', '-c', 'exec head -c "$1" -- "$2" >&3', 'vmbatch-read', String(maxBytes + 1), from], { uid: who.uid, gid: who.gid, env, fd3: fd, okExitCodes: [1], timeoutMs: 600_000 });
+    const read = await runTool(['sh', '-c', 'exec head -c "$1" -- "$2" >&3', 'vmbatch-read', String(maxBytes + 1), from], { uid: who.uid, gid: who.gid, env, cwd, fd3: fd, okExitCodes: [1], timeoutMs: 600_000 });
     if (read.exitCode !== 0) {
       rmSync(to, { force: true });
       return { unreadable: read.stderr.trim().replace(/^head: /, '') || `head exited with ${read.exitCode}` };
@@ -33,7 +35,7 @@ export async function copyFromSubmitter(who: SubmitterIds, from: string, to: str
 
 /** A text file of the submitter's (at most `maxBytes`), read with their rights; undefined when they cannot read it. */
 export async function readTextAsSubmitter(who: SubmitterIds, file: string, maxBytes: number): Promise<string | undefined> {
-  const read = await runTool(['head', '-c', String(maxBytes), '--', file], { uid: who.uid, gid: who.gid, env, okExitCodes: [1], timeoutMs: 30_000 });
+  const read = await runTool(['head', '-c', String(maxBytes), '--', file], { uid: who.uid, gid: who.gid, env, cwd, okExitCodes: [1], timeoutMs: 30_000 });
   return read.exitCode === 0 ? read.stdout : undefined;
 }
 
@@ -44,13 +46,13 @@ export async function readTextAsSubmitter(who: SubmitterIds, file: string, maxBy
  * words when they cannot write there.
  */
 export async function writeAsSubmitter(who: SubmitterIds, dir: string, files: { path: string; fd?: number; text?: string }[]): Promise<void> {
-  await runTool(['sh', '-c', 'umask 077 && mkdir -p -- "$1"', 'vmbatch-write', dir], { uid: who.uid, gid: who.gid, env, timeoutMs: 30_000 });
+  await runTool(['sh', '-c', 'umask 077 && mkdir -p -- "$1"', 'vmbatch-write', dir], { uid: who.uid, gid: who.gid, env, cwd, timeoutMs: 30_000 });
   for (const f of files) {
     const script = `umask 077 && cat ${f.fd === undefined ? '' : '<&3 '}> "$1.part" && mv -f -- "$1.part" "$1"`;
     try {
-      await runTool(['sh', '-c', script, 'vmbatch-write', f.path], { uid: who.uid, gid: who.gid, env, timeoutMs: 600_000, ...(f.fd === undefined ? { input: f.text ?? '' } : { fd3: f.fd }) });
+      await runTool(['sh', '-c', script, 'vmbatch-write', f.path], { uid: who.uid, gid: who.gid, env, cwd, timeoutMs: 600_000, ...(f.fd === undefined ? { input: f.text ?? '' } : { fd3: f.fd }) });
     } catch (error) {
-      if (isVmbatchError(error, 'TOOL_FAILED')) await runTool(['rm', '-f', '--', `${f.path}.part`], { uid: who.uid, gid: who.gid, env, okExitCodes: [1] }).catch(() => undefined);
+      if (isVmbatchError(error, 'TOOL_FAILED')) await runTool(['rm', '-f', '--', `${f.path}.part`], { uid: who.uid, gid: who.gid, env, cwd, okExitCodes: [1] }).catch(() => undefined);
       throw error;
     }
   }
