@@ -22,7 +22,9 @@ const cwd = '/';
 export async function copyFromSubmitter(who: SubmitterIds, from: string, to: string, maxBytes: number): Promise<{ bytes: number } | { unreadable: string }> {
   const fd = openSync(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
-    const read = await runTool(['sh', '-c', 'exec head -c "$1" -- "$2" >&3', 'vmbatch-read', String(maxBytes + 1), from], { uid: who.uid, gid: who.gid, env, cwd, fd3: fd, okExitCodes: [1], timeoutMs: 600_000 });
+    // a FIFO or a device in place of the file would keep the read waiting: a regular file only
+    const script = 'if [ -e "$2" ] && [ ! -f "$2" ]; then echo "$2: not a regular file" >&2; exit 1; fi; exec head -c "$1" -- "$2" >&3';
+    const read = await runTool(['sh', '-c', script, 'vmbatch-read', String(maxBytes + 1), from], { uid: who.uid, gid: who.gid, env, cwd, fd3: fd, okExitCodes: [1], timeoutMs: 300_000 });
     if (read.exitCode !== 0) {
       rmSync(to, { force: true });
       return { unreadable: read.stderr.trim().replace(/^head: /, '') || `head exited with ${read.exitCode}` };
@@ -48,9 +50,10 @@ export async function readTextAsSubmitter(who: SubmitterIds, file: string, maxBy
 export async function writeAsSubmitter(who: SubmitterIds, dir: string, files: { path: string; fd?: number; text?: string }[]): Promise<void> {
   await runTool(['sh', '-c', 'umask 077 && mkdir -p -- "$1"', 'vmbatch-write', dir], { uid: who.uid, gid: who.gid, env, cwd, timeoutMs: 30_000 });
   for (const f of files) {
-    const script = `umask 077 && cat ${f.fd === undefined ? '' : '<&3 '}> "$1.part" && mv -f -- "$1.part" "$1"`;
+    // set -C: the part file is made new (O_EXCL), never a FIFO or link the submitter put there
+    const script = `umask 077 && rm -f -- "$1.part" && set -C && cat ${f.fd === undefined ? '' : '<&3 '}> "$1.part" && mv -f -- "$1.part" "$1"`;
     try {
-      await runTool(['sh', '-c', script, 'vmbatch-write', f.path], { uid: who.uid, gid: who.gid, env, cwd, timeoutMs: 600_000, ...(f.fd === undefined ? { input: f.text ?? '' } : { fd3: f.fd }) });
+      await runTool(['sh', '-c', script, 'vmbatch-write', f.path], { uid: who.uid, gid: who.gid, env, cwd, timeoutMs: 300_000, ...(f.fd === undefined ? { input: f.text ?? '' } : { fd3: f.fd }) });
     } catch (error) {
       if (isVmbatchError(error, 'TOOL_FAILED')) await runTool(['rm', '-f', '--', `${f.path}.part`], { uid: who.uid, gid: who.gid, env, cwd, okExitCodes: [1] }).catch(() => undefined);
       throw error;

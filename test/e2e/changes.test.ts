@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { cliPath } from '../helpers/image-cache.js';
+import { freshWorkdir } from '../helpers/share-jobs.js';
 import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, updateMomConfig, writeJobScript, type JobSpec, type Mom } from '../torque/pbs-mom.js';
 
 let user: HostUser;
@@ -25,8 +26,10 @@ test.before(async () => {
   changesDir = join(user.home, '.vmbatch', 'changes');
   rmSync(join(user.home, '.vmbatch'), { recursive: true, force: true });
 });
+const submitDirs: string[] = [];
 test.after(() => {
   teardownMom(mom);
+  for (const dir of submitDirs) rmSync(dir, { recursive: true, force: true });
   rmSync(join(user.home, '.vmbatch'), { recursive: true, force: true });
 });
 
@@ -36,7 +39,10 @@ function asUser(args: string[]) {
 }
 
 // Runs a job through prologue, job starter and epilogue; returns what the job printed and what the epilogue said.
-async function runJob(job: JobSpec, body: string): Promise<{ stdout: string; epilogue: string }> {
+async function runJob(spec: JobSpec, body: string): Promise<{ stdout: string; epilogue: string }> {
+  // a working directory of its own: the guest's $HOME/bin is then on its disk, not shared with the node
+  const job = { ...spec, workdir: freshWorkdir(user, `changes-${spec.jobId}-`) };
+  submitDirs.push(job.workdir);
   const script = writeJobScript(mom, job, body);
   const pro = await runPrologue(mom, job, script);
   assert.is(pro.exitCode, 0, pro.stderr);
@@ -112,7 +118,7 @@ test('a layer made from another base is refused, naming both bases', async () =>
   );
 });
 
-test('hostile layers: a backing file naming a host file, a link to a file the submitter cannot read, one larger than allowed', async () => {
+test('hostile layers: a backing file naming a host file, a link to a file the submitter cannot read, a FIFO, one larger than allowed', async () => {
   const record = JSON.parse(readFileSync(join(changesDir, 'tools.json'), 'utf8'));
   const evil = join(changesDir, 'evil.qcow2');
   await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/shadow', '-F', 'raw', evil, '1M'], { uid: user.uid, gid: user.gid });
@@ -128,6 +134,13 @@ test('hostile layers: a backing file naming a host file, a link to a file the su
     { jobId: '8436.vm', user, resources: 'other=vbchanges=link' },
     `vmbatch: CHANGES_NOT_FOUND: your saved changes 'link' cannot be read at ${join(changesDir, 'link.qcow2')}: cannot open '${join(changesDir, 'link.qcow2')}' for reading: Permission denied\n  hint: \`vmbatch changes list\` shows yours; a job submitted with -l other=vbsavechanges=NAME saves them`,
   );
+  // a FIFO would keep the prologue's read waiting for ever
+  await execa('mkfifo', [join(changesDir, 'fifo.qcow2')], { uid: user.uid, gid: user.gid });
+  writeFileSync(join(changesDir, 'fifo.json'), JSON.stringify({ ...record, name: 'fifo' }));
+  await refused(
+    { jobId: '8438.vm', user, resources: 'other=vbchanges=fifo' },
+    `vmbatch: CHANGES_NOT_FOUND: your saved changes 'fifo' cannot be read at ${join(changesDir, 'fifo.qcow2')}: ${join(changesDir, 'fifo.qcow2')}: not a regular file\n  hint: \`vmbatch changes list\` shows yours; a job submitted with -l other=vbsavechanges=NAME saves them`,
+  );
   updateMomConfig(mom, { changes: { maxSizeMiB: 1 } });
   try {
     const big = join(changesDir, 'big.qcow2');
@@ -141,7 +154,7 @@ test('hostile layers: a backing file naming a host file, a link to a file the su
 });
 
 test('vmbatch changes: list, info and rm, as the submitter', async () => {
-  for (const name of ['other', 'evil', 'link', 'big']) assert.is((await asUser(['changes', 'rm', name])).exitCode, 0);
+  for (const name of ['other', 'evil', 'link', 'big', 'fifo']) assert.is((await asUser(['changes', 'rm', name])).exitCode, 0);
   const list = await asUser(['changes', 'list']);
   assert.is(list.exitCode, 0, list.stderr);
   const lines = list.stdout.trim().split('\n');
@@ -151,7 +164,7 @@ test('vmbatch changes: list, info and rm, as the submitter', async () => {
   const info = await asUser(['changes', 'info', 'tools']);
   assert.match(info.stdout, `disk:      vda\nbase:      ${base}\n`);
   assert.match(info.stdout, 'by job 8430.vm');
-  assert.is((await asUser(['changes', 'rm', 'tools'])).stdout, `removed ${join(changesDir, 'tools.qcow2')}\n`);
+  assert.is((await asUser(['changes', 'rm', 'tools'])).stdout, `removed ${join(changesDir, 'tools.qcow2')}`);
   const again = await asUser(['changes', 'rm', 'tools']);
   assert.is(again.exitCode, 1);
   assert.match(again.stderr, `vmbatch: CHANGES_NOT_FOUND: your saved changes 'tools' cannot be read at ${join(changesDir, 'tools.qcow2')}: no such file`);
