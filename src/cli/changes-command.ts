@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
+import { parseSubcommandArgs } from './subcommand-args.js';
 import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
 import { changesNameSchema } from '../job/resources.js';
 import { changesDirOf, listChanges, removeChanges, type ChangesListing } from '../changes/changes-admin.js';
@@ -20,7 +20,7 @@ export async function changesCommand(argv: string[]): Promise<number> {
     const dir = config.changes.dir;
     switch (sub) {
       case 'list': {
-        const { values } = parse(rest, { json: { type: 'boolean' } }, 0);
+        const { values } = parseSubcommandArgs(rest, { json: { type: 'boolean' } }, 0, 'NAME');
         const listing = listChanges(home, dir);
         if (values.json) {
           process.stdout.write(`${JSON.stringify(listing, null, 2)}\n`);
@@ -31,7 +31,7 @@ export async function changesCommand(argv: string[]): Promise<number> {
         return 0;
       }
       case 'info': {
-        const name = nameOf(parse(rest, {}, 1).positionals[0]!);
+        const name = nameOf(parseSubcommandArgs(rest, {}, 1, 'NAME').positionals[0]!);
         const l = listChanges(home, dir).find((c) => c.name === name);
         if (!l) throw new VmbatchError('CHANGES_NOT_FOUND', { name, file: changesFiles(home, dir, name).layer, reason: 'no such file' });
         const r = l.record;
@@ -42,7 +42,7 @@ export async function changesCommand(argv: string[]): Promise<number> {
         return 0;
       }
       case 'rm': {
-        const name = nameOf(parse(rest, {}, 1).positionals[0]!);
+        const name = nameOf(parseSubcommandArgs(rest, {}, 1, 'NAME').positionals[0]!);
         if (!removeChanges(home, dir, name)) throw new VmbatchError('CHANGES_NOT_FOUND', { name, file: changesFiles(home, dir, name).layer, reason: 'no such file' });
         process.stdout.write(`removed ${changesFiles(home, dir, name).layer}\n`);
         return 0;
@@ -67,13 +67,3 @@ function nameOf(value: string): string {
   return parsed.data;
 }
 
-// The options of one subcommand; `count` positionals exactly, every problem reported at once.
-function parse<T extends Record<string, { type: 'boolean' | 'string' }>>(argv: string[], options: T, count: number) {
-  try {
-    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    if (parsed.positionals.length !== count) throw new Error(count === 1 ? 'give exactly one NAME' : `unexpected argument '${parsed.positionals[count]}'`);
-    return parsed;
-  } catch (error) {
-    throw new VmbatchError('USAGE_INVALID', { problems: [(error as Error).message] });
-  }
-}

@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
+import { parseSubcommandArgs } from './subcommand-args.js';
 import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
 import { createLogger } from '../log/logger.js';
 import { buildWarmState } from '../warm/build-warm.js';
@@ -20,7 +20,7 @@ export async function warmCommand(argv: string[]): Promise<number> {
     const config = loadConfig();
     switch (sub) {
       case 'build': {
-        const { values, positionals } = parse(rest, { force: { type: 'boolean' }, vcpus: { type: 'string' }, memory: { type: 'string' } }, 1);
+        const { values, positionals } = parseSubcommandArgs(rest, { force: { type: 'boolean' }, vcpus: { type: 'string' }, memory: { type: 'string' } }, 1, 'TEMPLATE (or KEY)');
         const templateFile = templateFileOf(config.domainsDir, positionals[0]!);
         const size = { vcpus: wholeNumber('--vcpus', values.vcpus), memoryMiB: wholeNumber('--memory', values.memory) };
         const result = await buildWarmState(config, templateFile, { force: values.force === true, log: createLogger(config.logFile, 'warm'), ...size });
@@ -33,7 +33,7 @@ export async function warmCommand(argv: string[]): Promise<number> {
         return 0;
       }
       case 'list': {
-        const { values } = parse(rest, { json: { type: 'boolean' } }, 0);
+        const { values } = parseSubcommandArgs(rest, { json: { type: 'boolean' } }, 0, 'TEMPLATE (or KEY)');
         const listing = listWarmStates(config.stateDir);
         const pool = listPoolGuests(config.stateDir).map(poolGuestLine);
         if (values.json) {
@@ -49,7 +49,7 @@ export async function warmCommand(argv: string[]): Promise<number> {
         return 0;
       }
       case 'drop': {
-        const { positionals } = parse(rest, {}, 1);
+        const { positionals } = parseSubcommandArgs(rest, {}, 1, 'TEMPLATE (or KEY)');
         const what = positionals[0]!;
         const match = /^[0-9a-f]{16,64}$/.test(what) ? { key: what } : { templateFile: templateFileOf(config.domainsDir, what) };
         const dropped = await dropWarmStates(config.stateDir, match);
@@ -62,7 +62,7 @@ export async function warmCommand(argv: string[]): Promise<number> {
         return 0;
       }
       case 'fill': {
-        const { positionals } = parse(rest, {}, -1);
+        const { positionals } = parseSubcommandArgs(rest, {}, -1, 'TEMPLATE (or KEY)');
         const log = createLogger(config.logFile, 'warm');
         const templates = positionals.length ? positionals.map((t) => templateFileOf(config.domainsDir, t)) : await poolTemplates(config.domainsDir);
         if (templates.length === 0) process.stdout.write(`no template in ${config.domainsDir} has a pool (<vbwarmstart pool='N'/>)\n`);
@@ -96,16 +96,6 @@ function wholeNumber(option: string, value: string | boolean | undefined): numbe
   return Number(value);
 }
 
-// The options of one subcommand; `count` positionals exactly (-1: any number), every problem reported at once.
-function parse<T extends Record<string, { type: 'boolean' | 'string' }>>(argv: string[], options: T, count: number) {
-  try {
-    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    if (count >= 0 && parsed.positionals.length !== count) throw new Error(count === 1 ? 'give exactly one TEMPLATE (or KEY)' : `unexpected argument '${parsed.positionals[count]}'`);
-    return parsed;
-  } catch (error) {
-    throw new VmbatchError('USAGE_INVALID', { problems: [(error as Error).message] });
-  }
-}
 
 function mib(bytes: number): string {
   return (bytes / 1048576).toFixed(1);
