@@ -3,11 +3,12 @@
 // and the layer against `qemu-img convert -c -B` of the same overlay (the bare tool). Then
 // jobs boot from base + that layer and from the base alone, alternating: prologue start to
 // ready, side by side (target: <= 5% slower). Prints figures and ratios; asserts nothing.
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ensureHostUser } from '../test/helpers/host-user.js';
 import { domainsDir } from '../test/helpers/paths.js';
+import { freshWorkdir } from '../test/helpers/share-jobs.js';
 import { runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type JobSpec } from '../test/torque/pbs-mom.js';
 import { median, ms, printSummary } from './measure.js';
 
@@ -32,7 +33,9 @@ async function main(): Promise<void> {
   const home = join(user.home, '.vmbatch');
   rmSync(home, { recursive: true, force: true });
   try {
-    const job = (id: number, other?: string): JobSpec => ({ jobId: `${id}.bench`, user, resources: `other=vbdomain=bigguest${other ? `:${other}` : ''}` });
+    // a working directory of its own: $HOME in the guest is then on the guest's disk, not the node's home shared
+    const workdir = freshWorkdir(user, 'bench-changes-');
+    const job = (id: number, other?: string): JobSpec => ({ jobId: `${id}.bench`, user, workdir, resources: `other=vbdomain=bigguest${other ? `:${other}` : ''}` });
     const write100 = '#!/bin/sh\ndd if=/dev/urandom of="$HOME/data.bin" bs=1M count=100 2>/dev/null\n';
     // the saving job and a plain one doing the same: the epilogue's difference is the save
     const epilogues: Record<'save' | 'plain', number> = { save: 0, plain: 0 };
@@ -78,6 +81,7 @@ async function main(): Promise<void> {
   } finally {
     teardownMom(mom);
     rmSync(home, { recursive: true, force: true });
+    for (const dir of readdirSync(user.home).filter((n) => n.startsWith('bench-changes-'))) rmSync(join(user.home, dir), { recursive: true, force: true });
     rmSync(scratch, { recursive: true, force: true });
   }
 }
