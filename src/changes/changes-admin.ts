@@ -1,5 +1,4 @@
 import { readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { readJsonRecord } from '../fsutil/read-json.js';
 import { changesFiles, changesRecordSchema, type ChangesRecord } from './changes-record.js';
 
@@ -48,9 +47,4 @@ export function removeChanges(home: string, dir: string, name: string): boolean 
   });
   for (const f of existed) rmSync(f, { force: true });
   return existed.length > 0;
-}
-
-/** The layers' directory of `home`. */
-export function changesDirOf(home: string, dir: string): string {
-  return join(home, dir);
 }

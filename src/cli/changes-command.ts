@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { parseSubcommandArgs } from './subcommand-args.js';
 import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
 import { changesNameSchema } from '../job/resources.js';
-import { changesDirOf, listChanges, removeChanges, type ChangesListing } from '../changes/changes-admin.js';
+import { listChanges, removeChanges, type ChangesListing } from '../changes/changes-admin.js';
 import { changesFiles } from '../changes/changes-record.js';
 import { changesUsage } from './changes-usage.js';
 
@@ -26,7 +26,7 @@ export async function changesCommand(argv: string[]): Promise<number> {
           process.stdout.write(`${JSON.stringify(listing, null, 2)}\n`);
           return 0;
         }
-        if (listing.length === 0) process.stdout.write(`no saved changes in ${changesDirOf(home, dir)} (a job submitted with -l other=vbsavechanges=NAME saves them)\n`);
+        if (listing.length === 0) process.stdout.write(`no saved changes in ${changesFiles(home, dir, 'x').dir} (a job submitted with -l other=vbsavechanges=NAME saves them)\n`);
         for (const l of listing) process.stdout.write(`${l.name}  ${sizeText(l)}  ${l.record ? `${l.record.template}  base ${l.record.base.path}  saved ${l.record.createdAt}` : 'no record: no job boots from it (changes rm NAME removes it)'}\n`);
         return 0;
       }

@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fchownSync, openSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, existsSync, fchmodSync, fchownSync, openSync } from 'node:fs';
 import type { ProloguePlan } from '../plan/prologue-plan.js';
 import type { GuestIdentity } from './guest-identity.js';
 
@@ -36,5 +36,14 @@ export function handOverToGuest(files: GuestFile[], identity: GuestIdentity): vo
     } finally {
       closeSync(fd);
     }
+  }
+}
+
+/** Gives the sockets qemu made (those that exist) to `owner`, mode 0600: root's while a guest waits, the submitter's once a job has it. */
+export function handOverSockets(sockets: string[], owner: { uid: number; gid: number }): void {
+  for (const socket of sockets) {
+    if (!existsSync(socket)) continue;
+    chownSync(socket, owner.uid, owner.gid);
+    chmodSync(socket, 0o600);
   }
 }

@@ -1,5 +1,5 @@
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { teardownJob } from '../cleanup/teardown.js';
 import { loadTemplate, type DomainTemplate } from '../domain/parse-template.js';
@@ -7,9 +7,9 @@ import { listTemplates } from '../domain/select-template.js';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import { acquireFileLock } from '../fsutil/file-lock.js';
 import { writeFileAtomic } from '../fsutil/atomic-write.js';
-import { ensureDir } from '../fsutil/ensure-dir.js';
 import { domainNameFor } from '../job/names.js';
-import { handOverToGuest } from '../identity/guest-files.js';
+import { handOverSockets, handOverToGuest } from '../identity/guest-files.js';
+import { makeJobDir } from '../plan/apply-plan.js';
 import { reserveGuestIdentity } from '../identity/guest-identity.js';
 import type { Logger } from '../log/logger.js';
 import { jobPaths } from '../state/job-paths.js';
@@ -117,10 +117,7 @@ async function makePoolGuest(config: Config, input: { template: DomainTemplate; 
   while (taken.has(poolGuestId(input.key, n))) n++;
   const id = poolGuestId(input.key, n);
   const paths = jobPaths(config.stateDir, id);
-  ensureDir(dirname(paths.dir), 0o755);
-  mkdirSync(paths.dir, { mode: 0o755 });
-  chownSync(paths.dir, 0, 0);
-  chmodSync(paths.dir, 0o755);
+  makeJobDir(paths.dir);
   // a live owner record: neither reconcile nor a prologue takes the guest's uid while it is made
   writeJobOwner(paths.dir);
   try {
@@ -134,11 +131,7 @@ async function makePoolGuest(config: Config, input: { template: DomainTemplate; 
     writeFileAtomic(paths.domainXml, plan.waitingXml, { mode: 0o644 });
     await restoreFromWarmState({ uri: config.libvirtUri, domainName: domainNameFor(id), xml: plan.waitingXml, entry: input.entry, dir: paths.dir, paused: true });
     // qemu made the sockets as the guest's uid: nobody but root may reach a waiting guest
-    for (const socket of [paths.sshSocket, paths.consoleSocket]) {
-      if (!existsSync(socket)) continue;
-      chownSync(socket, 0, 0);
-      chmodSync(socket, 0o600);
-    }
+    handOverSockets([paths.sshSocket, paths.consoleSocket], { uid: 0, gid: 0 });
     const cdrom = build.disks.find((d) => d.kind === 'context');
     writePoolGuestRecord(paths.dir, {
       version: 1,

@@ -1,6 +1,5 @@
-import { chmodSync, chownSync, existsSync } from 'node:fs';
 import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
-import { handOverToGuest } from '../identity/guest-files.js';
+import { handOverSockets, handOverToGuest } from '../identity/guest-files.js';
 import { cleanVirshError, virsh } from '../hypervisor/virsh.js';
 import { domainNameFor } from '../job/names.js';
 import type { WaitingGuest } from './pool-guest.js';
@@ -16,11 +15,7 @@ export async function handPoolGuestToJob(input: { uri: string; guest: WaitingGue
   const domain = domainNameFor(guest.id);
   try {
     handOverToGuest([{ file: input.isoFile, mode: 0o400 }], { uid: guest.record.uid, gid: guest.record.gid });
-    for (const socket of input.sockets) {
-      if (!existsSync(socket)) continue;
-      chownSync(socket, input.submitter.uid, input.submitter.gid);
-      chmodSync(socket, 0o600);
-    }
+    handOverSockets(input.sockets, input.submitter);
     // both at once (each virsh is a process and a connection, ~70 ms; libvirt orders the two
     // jobs on the domain): the drive is opened and closed by force, without the guest's help, and
     // a guest resumed first finds its context at its next look at the drive (every 20 ms)
