@@ -24,7 +24,7 @@ kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depen
 [[ -n $kernel_pkg ]] || { echo "build-test-guest: cannot resolve linux-image-cloud-amd64 (run apt-get update)" >&2; exit 1; }
 pkgs=("$kernel_pkg" busybox-static dropbear-bin libtomcrypt1 libtommath1 zlib1g libcrypt1 libc6 libgmp10)
 versions=$(for p in "${pkgs[@]}"; do apt-cache policy "$p" | awk -v p="$p" '/Candidate:/{print p"="$2}'; done)
-build_id=$( { echo "$versions"; cat "$here/test-guest/init" "$here/test-guest/vb-reseed.c" "$0"; } | sha256sum | cut -c1-16)
+build_id=$( { echo "$versions"; cat "$here/test-guest/init" "$here/test-guest/vb-reseed.c" "$here/test-guest/vb-sudo.c" "$0"; } | sha256sum | cut -c1-16)
 if [[ -f $out/BUILD-ID && $(cat "$out/BUILD-ID") == "$build_id" && -f $out/vmlinux && -f $out/initrd.img && -f $out/disk.qcow2 && -f $out/root_ssh_key ]]; then
   # an initrd installed readable by everyone (older builds) is made private without a rebuild
   if [[ $(stat -c %u:%G:%a "$out/initrd.img") != "0:$group:640" ]]; then
@@ -100,6 +100,8 @@ install -m 0600 root_ssh_key.pub root/root/.ssh/authorized_keys
 install -m 0755 "$here/test-guest/init" root/init
 # the warm-start reseed (docs/guest-contract.md): linked against the initramfs's own libc
 gcc -O2 -Wall -Werror -o root/usr/sbin/vb-reseed "$here/test-guest/vb-reseed.c"
+# sudo for a job with root in its guest (vbroot=yes): the rule prolog.sh writes, setuid root
+gcc -O2 -Wall -Werror -o root/usr/bin/sudo "$here/test-guest/vb-sudo.c" && chmod 4755 root/usr/bin/sudo
 install -m 0755 "$here/test-guest/udhcpc.script" root/etc/udhcpc.script
 (cd root && find . | LC_ALL=C sort | cpio -o -H newc --quiet --reproducible | gzip -1) > initrd.img
 

@@ -38,7 +38,7 @@ SPANK_PLUGIN(vmbatch, 1);
 
 static char prefix[PATH_MAX] = DEFAULT_PREFIX;
 
-enum { OPT_DOMAIN, OPT_IMAGE, OPT_IMAGE_HASH, OPT_RTE, OPT_BASE, OPT_STAGE, OPT_CHANGES, OPT_SAVE_CHANGES, OPT_COUNT };
+enum { OPT_DOMAIN, OPT_IMAGE, OPT_IMAGE_HASH, OPT_RTE, OPT_BASE, OPT_STAGE, OPT_CHANGES, OPT_SAVE_CHANGES, OPT_CHANGES_HASH, OPT_ROOT, OPT_COUNT };
 
 static int option_cb(int val, const char *optarg, int remote);
 
@@ -68,13 +68,21 @@ static struct spank_option vm_options[OPT_COUNT] = {
 	  "vmbatch: yes copies the working directory into the guest before the job and back after "
 	  "it, instead of sharing it; no (the default) shares it",
 	  1, OPT_STAGE, option_cb },
-	{ "vm-changes", "NAME",
-	  "vmbatch: boot from your saved changes NAME (~/.vmbatch/changes/NAME.qcow2) over the "
-	  "template's disk",
+	{ "vm-changes", "NAME|URL",
+	  "vmbatch: boot from your saved changes NAME (~/.vmbatch/changes/NAME.qcow2), or a layer at "
+	  "an http(s) URL (with --vm-changes-hash), over the template's disk",
 	  1, OPT_CHANGES, option_cb },
 	{ "vm-save-changes", "NAME",
 	  "vmbatch: after the job, save what it changed on the guest's disk as your layer NAME",
 	  1, OPT_SAVE_CHANGES, option_cb },
+	{ "vm-changes-hash", "ALGO:HEX",
+	  "vmbatch: the digest of the --vm-changes URL's layer: md5, sha1, sha256 or sha512, ':' "
+	  "and the digest in hexadecimal (sha256sum NAME.qcow2 prints it)",
+	  1, OPT_CHANGES_HASH, option_cb },
+	{ "vm-root", "yes|no",
+	  "vmbatch: yes makes you root in your guest (sudo), where the site allows it (often only "
+	  "with --vm-save-changes)",
+	  1, OPT_ROOT, option_cb },
 };
 
 /* Writes VALUE into OUT (size n) with bytes outside printable ASCII and '\' as \xHH, cut short. */
@@ -191,6 +199,11 @@ static const char *check_value(int opt, const char *v, char *why, size_t n)
 				       "site which templates it offers, e.g. --vm-domain=debian12";
 		return NULL;
 	case OPT_CHANGES:
+		/* a layer at a URL: the root side checks it against the site's user image policy */
+		if (strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0)
+			return NULL;
+		/* otherwise a name, as --vm-save-changes */
+		/* fall through */
 	case OPT_SAVE_CHANGES:
 		if (len == 0 || len > 64 || !is_alnum(v[0]))
 			return "must be a name of 1 to 64 letters, digits, '.', '_' or '-', starting with a "
@@ -205,23 +218,33 @@ static const char *check_value(int opt, const char *v, char *why, size_t n)
 			return "must be yes (copy the working directory in and out) or no (share it); "
 			       "write --vm-stage=yes or --vm-stage=no";
 		return NULL;
-	case OPT_IMAGE_HASH: {
+	case OPT_ROOT:
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+			return "must be yes (you may use sudo in your guest) or no; write --vm-root=yes";
+		return NULL;
+	case OPT_IMAGE_HASH:
+	case OPT_CHANGES_HASH: {
 		static const struct { const char *algo; size_t digits; } algos[] = {
 			{ "md5", 32 }, { "sha1", 40 }, { "sha256", 64 }, { "sha512", 128 },
 		};
 		const char *colon = strchr(v, ':');
 		size_t a;
 
-		if (colon == NULL)
-			return "must be ALGO:HEX, ALGO one of md5, sha1, sha256, sha512 and HEX the image's "
-			       "digest, e.g. --vm-image-hash=sha256:$(sha256sum IMAGE | cut -d' ' -f1)";
+		if (colon == NULL) {
+			snprintf(why, n, "must be ALGO:HEX, ALGO one of md5, sha1, sha256, sha512 and HEX the "
+				 "image's digest, e.g. --%s=sha256:$(sha256sum IMAGE | cut -d' ' -f1)",
+				 vm_options[opt].name);
+			return why;
+		}
 		for (a = 0; a < sizeof algos / sizeof algos[0]; a++)
 			if (strlen(algos[a].algo) == (size_t)(colon - v) &&
 			    strncmp(v, algos[a].algo, colon - v) == 0)
 				break;
-		if (a == sizeof algos / sizeof algos[0])
-			return "the algorithm before ':' must be md5, sha1, sha256 or sha512 (lower case), "
-			       "e.g. --vm-image-hash=sha256:HEX";
+		if (a == sizeof algos / sizeof algos[0]) {
+			snprintf(why, n, "the algorithm before ':' must be md5, sha1, sha256 or sha512 (lower "
+				 "case), e.g. --%s=sha256:HEX", vm_options[opt].name);
+			return why;
+		}
 		for (i = 0; colon[1 + i] != '\0'; i++)
 			if (!is_hex(colon[1 + i]))
 				break;

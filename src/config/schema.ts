@@ -190,6 +190,8 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** whether a submitter may be root in their own guest (vbroot=yes: sudo there): never, only jobs that save changes (vbsavechanges), or every job */
+    guestRoot: z.enum(['never', 'saving-changes', 'always']).default('never'),
     /** each guest's qemu identity: a uid of this pool per job, one shared group */
     guestIdentity: guestIdentitySchema.default({}),
     /** libvirt's per-domain qemu logs (NAME.log): read for why a guest stopped, then removed with the job */

@@ -121,6 +121,7 @@ function finalScript(p: GuestParams, shipped: TarPlan[], shareCommands: string[]
   const console = shellQuote(p.VB_READY_CONSOLE);
   return [
     `fail() { printf 'VMBATCH-FAILED %s %s\\n' ${p.VB_NONCE} "$1" > ${console}; exit 1; }`,
+    guestRootCommand(p),
     ...shipped.map((t, i) => `{ ${unpackCommand(t, `${guestTarDir}/${i + 1}.tar`, p)}; } || fail ${shellQuote(`unpacking tar file ${i + 1} into ${t.path} failed`)}`),
     // the shares after the tar files (which go to the login home), before the runtime environments, as prolog.sh does
     ...shareCommands,
@@ -138,6 +139,14 @@ function finalScript(p: GuestParams, shipped: TarPlan[], shareCommands: string[]
     `addr=$(ip -4 addr show | sed -n 's/.*inet \\([0-9.]*\\)\\/.*/\\1/p' | grep -v '^127\\.' | head -n 1)`,
     `printf 'VMBATCH-READY %s %s ip=%s\\n' ${p.VB_NONCE} "$(hostname)" "\${addr:-none}" > ${console}`,
   ].join('\n');
+}
+
+// As prolog.sh: root for the user by sudo (vbroot=yes), else no grant an earlier job left on the
+// disk (a saved layer): the user's numeric id, so no name is read as a sudoers keyword
+function guestRootCommand(p: GuestParams): string {
+  const file = '/etc/sudoers.d/vmbatch-root';
+  if (p.VB_ROOT !== 'yes') return `rm -f ${file}`;
+  return `{ command -v sudo >/dev/null && mkdir -p /etc/sudoers.d && printf '#%s ALL=(ALL:ALL) NOPASSWD: ALL\\n' ${p.VB_UID} > ${file} && chmod 0440 ${file}; } || fail 'vbroot=yes: cannot give the user root (the guest needs sudo)'`;
 }
 
 // The same rule as prolog.sh: relative paths are below the user's login home and belong to the user.

@@ -351,6 +351,14 @@ export const errorCatalogue = {
     message: (p) => `your saved changes '${p.name}' are refused: ${p.reason}`,
     hint: () => 'save them again from a job of this template (-l other=vbsavechanges=NAME); `vmbatch changes info NAME` shows what they were made from',
   }),
+  GUEST_ROOT_NOT_ALLOWED: entry<{ reason: string }>({
+    kind: 'permanent',
+    message: (p) => `root in your guest (vbroot=yes) is not allowed on this node: ${p.reason}`,
+    hint: (p) =>
+      p.reason.startsWith('only a job')
+        ? 'submit it with -l other=vbroot=yes:vbsavechanges=NAME to prepare your changes as root, then run your jobs from them (vbchanges=NAME) without vbroot'
+        : 'submit without vbroot; software you need as root can come from the site\'s catalogue (vbrte) or your own image (vbuserimage), where the site allows them',
+  }),
   INSTALL_REFUSED: entry<{ problems: string[] }>({
     kind: 'permanent',
     message: (p) => `install-hooks changed nothing: these files are not vmbatch's to replace:\n${bullets(p.problems)}`,

@@ -37,10 +37,14 @@ export const jobRequestSchema = z
     vbrte: rteListSchema.optional(),
     /** yes: the working directory is copied into the guest before the job and back after it, instead of shared */
     vbstage: z.enum(['yes', 'no'], { errorMap: () => ({ message: "must be yes (copy the working directory in and out) or no" }) }).optional(),
-    /** boot from the submitter's saved changes of this name over the template's base (docs/submitters.md, "Your own changes") */
-    vbchanges: changesNameSchema.optional(),
+    /** boot from the submitter's saved changes of this name, or at this http(s) URL (with vbchangeshash), over the template's base (docs/submitters.md, "Your own changes") */
+    vbchanges: z.union([changesNameSchema, z.string().regex(/^https?:\/\//i)], { errorMap: () => ({ message: "must be a name of letters, digits, '.', '_' or '-' (at most 64, not starting with '.', '_' or '-'), or an http:// or https:// URL" }) }).optional(),
+    /** the expected digest of a vbchanges URL, as ALGO:HEX */
+    vbchangeshash: z.string().min(1).optional(),
     /** save what the job changed on the guest's disk, over the template's base, as the submitter's layer of this name */
     vbsavechanges: changesNameSchema.optional(),
+    /** yes: the submitter is root in their guest (sudo), where the site allows it (guestRoot) */
+    vbroot: z.enum(['yes', 'no'], { errorMap: () => ({ message: 'must be yes (you may use sudo in the guest) or no' }) }).optional(),
     /** the base system the RTEs must run on: a BaseSystem's name or one it provides (e.g. Debian.) */
     vbbase: z.string().min(1).optional(),
   })

@@ -78,7 +78,7 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
   await time('disks', () => prepareDisks(plan.disks.filter((d) => !frozenTargets.has(d.target)), cache));
   // the submitter's saved changes go between the disk's base and the job's overlay
   const { changes } = plan;
-  if (changes?.load) await time('changes', () => loadChanges(changes, { submitter: plan.submitter, guestIdentity: plan.guestIdentity, maxVirtualBytes: plan.images.maxVirtualBytes }));
+  if (changes?.load) await time('changes', () => loadChanges(changes, { submitter: plan.submitter, guestIdentity: plan.guestIdentity, maxVirtualBytes: plan.images.maxVirtualBytes, cache }));
   // a cloud-init template's restored guest runs a vmbatch-style context (its warm-start agent)
   await time('iso', () => buildContext(plan, warm && plan.warmIso ? plan.warmIso : plan.iso));
   await time('keys', () => {

@@ -26,6 +26,7 @@ import type { GuestIdentity } from '../identity/guest-identity.js';
 import type { GuestSize } from '../domain/guest-size.js';
 import type { SharePlan } from '../share/plan-shares.js';
 import { guestShareCommands, shareParams } from '../share/guest-shares.js';
+import { guestRootOf } from '../context/guest-root.js';
 
 /** Everything the prologue will do, as plain values: printable by a dry run, performed by applyPlan. */
 export interface ProloguePlan {
@@ -121,6 +122,7 @@ export function planPrologue(input: {
     VB_RTES: rte ? guestRteList(rte.guest) : '',
     ...networkParams(input.staticAddress),
     VB_CONSOLE_LOGIN: template.vb.remoteshell.mode === 'console' ? template.vb.remoteshell.device : '',
+    VB_ROOT: guestRootOf(config, job.request) ? 'yes' : 'no',
     ...shareParams(input.shares),
   };
   // a submitter's image is cached for that submitter alone

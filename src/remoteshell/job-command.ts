@@ -15,7 +15,7 @@ export function jobEnvironment(env: NodeJS.ProcessEnv, batchSystem: 'PBS' | 'SLU
  * The command the guest's login shell runs: set HOME to the node's home path, enter the job's
  * working directory (the home directory when the guest lacks it), export the job environment, run the job script (its
  * #! line chooses the interpreter, as on a plain Torque node), flush the disks, and exit with
- * the job's status. Interactive jobs get a login shell instead of the script. With runtime
+ * the job's status. Interactive jobs get a login shell instead of the script (and sync too). With runtime
  * environments, their kb:environ settings are exported and each control/runtime is sourced
  * with stage 1 before the job and stage 2 after it, in the job's shell, as ARC does. With the
  * guest's vCPUs known, the job's node file is made in the guest (guestNodeFileLines).
@@ -45,12 +45,9 @@ export function guestJobCommand(input: {
     rte.runtimes.map((r) => `set -- ${n}; . ${shellQuote(r)} || ${failure.replace('%R', shellQuote(r))}`);
   lines.push(...stage(1, `{ printf 'vmbatch: %s 1 failed\\n' %R >&2; exit 1; }`));
   const command = input.run?.command ?? (input.script === undefined ? undefined : shellQuote(input.script));
-  if (command === undefined) {
-    lines.push('exec "${SHELL:-/bin/sh}" -l');
-  } else {
-    // the job's writes must reach the overlay before the epilogue destroys the domain
-    lines.push(command, 'vmbatch_rc=$?', ...stage(2, 'true'), 'sync', 'exit $vmbatch_rc');
-  }
+  // the job's writes (an interactive one's too: what the user saves as changes) must reach the
+  // overlay before the epilogue destroys the domain
+  lines.push(command ?? '"${SHELL:-/bin/sh}" -l', 'vmbatch_rc=$?', ...(command === undefined ? [] : stage(2, 'true')), 'sync', 'exit $vmbatch_rc');
   return lines.join('\n');
 }
 

@@ -11,6 +11,8 @@ export const vmOptions = {
   'vm-stage': 'vbstage',
   'vm-changes': 'vbchanges',
   'vm-save-changes': 'vbsavechanges',
+  'vm-changes-hash': 'vbchangeshash',
+  'vm-root': 'vbroot',
 } as const satisfies Record<string, keyof JobRequest>;
 
 const optionOf = Object.fromEntries(Object.entries(vmOptions).map(([option, key]) => [key, option])) as Record<string, string>;

@@ -74,6 +74,8 @@ test('user-data creates the user with the exact ids and key, the job, the tar fi
   assert.equal(doc.runcmd.length, 1);
   assert.is(doc.runcmd[0][2].split('\n').join('\n'), [
     `fail() { printf 'VMBATCH-FAILED %s %s\\n' ${'a'.repeat(32)} "$1" > /dev/ttyS0; exit 1; }`,
+    // no root for the user: not even one an earlier job's saved layer left behind
+    'rm -f /etc/sudoers.d/vmbatch-root',
     "{ mkdir -p /home/obrien/myapp && tar -x -o -f /var/lib/vmbatch/tar/1.tar -C /home/obrien/myapp --strip-components 1 && chown -R 31337:31338 /home/obrien/myapp && rm -f /var/lib/vmbatch/tar/1.tar; } || fail 'unpacking tar file 1 into myapp failed'",
     "[ -c /dev/virtio-ports/org.vmbatch.ssh ] || fail 'no virtio-serial port org.vmbatch.ssh: the template needs <vbsshchannel/>'",
     "systemctl daemon-reload && systemctl start vmbatch-ssh-channel.service || fail 'the SSH channel service did not start'",
@@ -123,13 +125,28 @@ test('a shared home: user-data makes the guest-private login home, mounts the sh
   // the shares are mounted by runcmd (after users-groups and ssh), before the ready line
   const script: string = doc.runcmd[0][2];
   const lines = script.split('\n');
-  assert.equal(lines.slice(1, 4), [
+  assert.equal(lines.slice(2, 5), [
     'modprobe virtiofs 2>/dev/null || true',
     "mkdir -p /home/obrien && mount -t virtiofs -o rw,nodev vbshare0 /home/obrien || fail 'cannot mount the shared directory /home/obrien (virtiofs tag vbshare0): does the guest kernel have virtiofs?'",
     "mkdir -p '/srv/scratch space' && mount -t virtiofs -o ro,nodev vbshare1 '/srv/scratch space' || fail 'cannot mount the shared directory /srv/scratch space (virtiofs tag vbshare1): does the guest kernel have virtiofs?'",
   ]);
   assert.ok(lines.findIndex((x) => x.includes('VMBATCH-READY')) > 3);
   assert.is((await execa('sh', ['-n', '-c', script], { reject: false })).exitCode, 0);
+});
+
+test('root for the user (vbroot=yes): a sudoers rule by uid, written before anything else, and still valid cloud-config', async () => {
+  const l = planCloudInitIso({ params: { ...params, VB_ROOT: 'yes' }, jobScript: '', userKey: generateKeyPair('user'), hostKey: generateKeyPair('host'), tarFiles: [], staticAddress: undefined });
+  const doc = JSON.parse(l.files[0]!.content.slice('#cloud-config\n'.length));
+  const script: string = doc.runcmd[0][2];
+  assert.is(
+    script.split('\n')[1],
+    "{ command -v sudo >/dev/null && mkdir -p /etc/sudoers.d && printf '#%s ALL=(ALL:ALL) NOPASSWD: ALL\\n' 31337 > /etc/sudoers.d/vmbatch-root && chmod 0440 /etc/sudoers.d/vmbatch-root; } || fail 'vbroot=yes: cannot give the user root (the guest needs sudo)'",
+  );
+  assert.is((await execa('sh', ['-n', '-c', script], { reject: false })).exitCode, 0);
+  const file = join(dir, 'user-data-root');
+  writeFileSync(file, l.files[0]!.content);
+  const schema = await execa('cloud-init', ['schema', '--config-file', file], { reject: false });
+  assert.is(schema.exitCode, 0, schema.stdout + schema.stderr);
 });
 
 test.run();

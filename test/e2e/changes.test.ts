@@ -4,7 +4,9 @@
 // it. A layer made from another base, one with a backing file, one behind a link to a file the
 // submitter cannot read and one larger than the site allows are refused with exact text; the
 // layers are the submitter's files; `vmbatch changes` lists, shows and removes them; nothing is
-// left on the node.
+// left on the node. Also: root in the guest for a job that saves changes (vbroot=yes), where the
+// guest's root still can do nothing on the node the submitter cannot; a layer from an http URL
+// with its hash; changes prepared in an interactive session (qsub -I); a ROOTSSH template.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -12,22 +14,30 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { cliPath } from '../helpers/image-cache.js';
+import { startImageServer, type ImageServer } from '../helpers/image-server.js';
+import { domainsDir, testGuestDir } from '../helpers/paths.js';
 import { freshWorkdir } from '../helpers/share-jobs.js';
-import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, updateMomConfig, writeJobScript, type JobSpec, type Mom } from '../torque/pbs-mom.js';
+import { endFailedJob, interactiveScriptPath, leftovers, runEpilogue, runInteractiveJobStarter, runJobStarter, runPrologue, setupMom, teardownMom, updateMomConfig, writeJobScript, type JobSpec, type Mom } from '../torque/pbs-mom.js';
 
 let user: HostUser;
 let mom: Mom;
 let changesDir: string;
+let server: ImageServer;
 const base = '/var/lib/vmbatch/guest/disk.qcow2';
+const shipped = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8');
+// the test guest prepared over root's SSH login instead of a CD-ROM
+const rootSshTemplate = shipped.replace('<vbpreparemethod>CDROM</vbpreparemethod>', '<vbpreparemethod>ROOTSSH</vbpreparemethod>').replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, '');
 
 test.before(async () => {
   user = await ensureHostUser('vbe2e', 31337, 31338);
-  mom = await setupMom();
+  server = await startImageServer();
+  mom = await setupMom({ domains: { rootssh: rootSshTemplate }, config: { rootSsh: { privateKeyFile: `${testGuestDir}/root_ssh_key`, hostKeysFile: `${testGuestDir}/guest_host_key.pub` } } });
   changesDir = join(user.home, '.vmbatch', 'changes');
   rmSync(join(user.home, '.vmbatch'), { recursive: true, force: true });
 });
 const submitDirs: string[] = [];
-test.after(() => {
+test.after(async () => {
+  await server.close();
   teardownMom(mom);
   for (const dir of submitDirs) rmSync(dir, { recursive: true, force: true });
   rmSync(join(user.home, '.vmbatch'), { recursive: true, force: true });
@@ -96,6 +106,95 @@ test('job 3 without changes does not have the program; the saved layer itself ne
   assert.ok(before.equals(readFileSync(join(changesDir, 'tools.qcow2'))));
 });
 
+test('root in the guest for a job that saves changes (vbroot=yes): root-owned files saved; the guest root is still the submitter on the node', async () => {
+  updateMomConfig(mom, { guestRoot: 'saving-changes' });
+  try {
+    const job = { jobId: '8440.vm', user, resources: 'other=vbroot=yes:vbsavechanges=rooted' };
+    const body = `#!/bin/sh
+echo "uid=$(sudo id -u)"
+sudo sh -c 'mkdir -p /home/opt && echo from-root > /home/opt/rootfile'
+# hostile: the guest's root writes into the shared working directory, and gives a file of the
+# submitter's there to root
+if sudo sh -c "echo x > '$PBS_O_WORKDIR/byroot'" 2>/dev/null; then echo root-wrote; else echo root-refused; fi
+echo mine > "$PBS_O_WORKDIR/mine"
+sudo chown 0:0 "$PBS_O_WORKDIR/mine" 2>/dev/null; echo "chown=$?"
+`;
+    const spec = { ...job, workdir: freshWorkdir(user, 'changes-8440-') };
+    submitDirs.push(spec.workdir);
+    const script = writeJobScript(mom, spec, body);
+    assert.is((await runPrologue(mom, spec, script)).exitCode, 0);
+    const run = await runJobStarter(mom, spec, script);
+    assert.is(run.stdout, 'uid=0\nroot-refused\nchown=1', run.stderr);
+    assert.is((await runEpilogue(mom, spec, script, 0)).exitCode, 0);
+    // on the node the share's file server is the submitter: the guest's root makes no file there and gives none away
+    assert.not.ok(existsSync(join(spec.workdir, 'byroot')));
+    assert.is(statSync(join(spec.workdir, 'mine')).uid, user.uid);
+    // a later job without vbroot has the root-owned file, and no sudo
+    const later = await runJob({ jobId: '8441.vm', user, resources: 'other=vbchanges=rooted' }, '#!/bin/sh\ncat /home/opt/rootfile\nls -ln /home/opt/rootfile | awk \'{print $3}\'\nsudo id -u 2>&1\ntrue\n');
+    assert.is(later.stdout, 'from-root\n0\nsudo: uid 31337 may not run commands as root here (no rule in /etc/sudoers.d/vmbatch-root)');
+    // root only for a job that saves changes, as the site said
+    await refused(
+      { jobId: '8442.vm', user, resources: 'other=vbroot=yes' },
+      'vmbatch: GUEST_ROOT_NOT_ALLOWED: root in your guest (vbroot=yes) is not allowed on this node: only a job that saves its changes (vbsavechanges=NAME) may ask for it\n  hint: submit it with -l other=vbroot=yes:vbsavechanges=NAME to prepare your changes as root, then run your jobs from them (vbchanges=NAME) without vbroot',
+    );
+  } finally {
+    updateMomConfig(mom, { guestRoot: 'never' });
+  }
+  await refused(
+    { jobId: '8443.vm', user, resources: 'other=vbroot=yes:vbsavechanges=rooted' },
+    "vmbatch: GUEST_ROOT_NOT_ALLOWED: root in your guest (vbroot=yes) is not allowed on this node: the site allows it for no job (its configuration's guestRoot is never)\n  hint: submit without vbroot; software you need as root can come from the site's catalogue (vbrte) or your own image (vbuserimage), where the site allows them",
+  );
+});
+
+test('a layer from an http URL with its hash boots like one of your own; a wrong hash, a missing record and a location the site does not allow are refused', async () => {
+  const policy = join(mom.root, 'user-images.json');
+  writeFileSync(policy, JSON.stringify({ allow: [server.url('/layers/')] }));
+  updateMomConfig(mom, { images: { userImagePolicy: policy } });
+  try {
+    server.route('/layers/tools.qcow2', { kind: 'file', path: join(changesDir, 'tools.qcow2') });
+    server.route('/layers/tools.json', { kind: 'file', path: join(changesDir, 'tools.json') });
+    const url = server.url('/layers/tools.qcow2');
+    const sha = (await execa('sha256sum', [join(changesDir, 'tools.qcow2')])).stdout.slice(0, 64);
+    const { stdout } = await runJob({ jobId: '8444.vm', user, resources: `other=vbchanges=${url}:vbchangeshash=sha256:${sha}` }, useTools);
+    assert.is(stdout, 'hello from tool1\nno tool2');
+    const wrong = '0'.repeat(64);
+    await refused(
+      { jobId: '8445.vm', user, resources: `other=vbchanges=${url}:vbchangeshash=sha256:${wrong}` },
+      `vmbatch: CHANGES_REFUSED: your saved changes '${url}' are refused: the image ${url} does not match its sha256 hash: expected ${wrong}, got ${sha}\n${hint}`,
+    );
+    server.route('/layers/lone.qcow2', { kind: 'file', path: join(changesDir, 'tools.qcow2') });
+    await refused(
+      { jobId: '8446.vm', user, resources: `other=vbchanges=${server.url('/layers/lone.qcow2')}:vbchangeshash=sha256:${sha}` },
+      `vmbatch: CHANGES_NOT_FOUND: your saved changes '${server.url('/layers/lone.qcow2')}' cannot be read at ${server.url('/layers/lone.json')}: no such file, or you cannot read it\n  hint: \`vmbatch changes list\` shows yours; a job submitted with -l other=vbsavechanges=NAME saves them`,
+    );
+    await refused(
+      { jobId: '8447.vm', user, resources: `other=vbchanges=${server.url('/elsewhere/tools.qcow2')}:vbchangeshash=sha256:${sha}` },
+      `vmbatch: CHANGES_REFUSED: your saved changes '${server.url('/elsewhere/tools.qcow2')}' are refused: it is not under a location the site allows (${server.url('/layers/')})\n${hint}`,
+    );
+  } finally {
+    updateMomConfig(mom, { images: {} });
+  }
+});
+
+test('changes prepared in an interactive session (qsub -I): what the user wrote before logging out is saved, without a sync of theirs', async () => {
+  const job = { jobId: '8448.vm', user, resources: 'other=vbsavechanges=typed', workdir: freshWorkdir(user, 'changes-8448-') };
+  submitDirs.push(job.workdir);
+  const script = interactiveScriptPath(mom, job);
+  assert.is((await runPrologue(mom, job, script)).exitCode, 0);
+  const run = await runInteractiveJobStarter(mom, job, `mkdir -p "$HOME/bin" && printf '#!/bin/sh\\necho hello from typed\\n' > "$HOME/bin/typed" && chmod +x "$HOME/bin/typed"; exit\n`);
+  assert.is(run.exitCode, 0, run.stdout + run.stderr);
+  const epi = await runEpilogue(mom, job, script, 0);
+  assert.match(epi.stderr, `saved the guest's changes as ${join(changesDir, 'typed.qcow2')}`);
+  const { stdout } = await runJob({ jobId: '8449.vm', user, resources: 'other=vbchanges=typed' }, '#!/bin/sh\n"$HOME/bin/typed"\n');
+  assert.is(stdout, 'hello from typed');
+});
+
+test('a ROOTSSH template saves and boots changes the same way', async () => {
+  await runJob({ jobId: '8450.vm', user, resources: 'other=vbdomain=rootssh:vbsavechanges=viassh' }, install('tool4'));
+  const { stdout } = await runJob({ jobId: '8451.vm', user, resources: 'other=vbdomain=rootssh:vbchanges=viassh' }, '#!/bin/sh\n"$HOME/bin/tool4"\n');
+  assert.is(stdout, 'hello from tool4');
+});
+
 // A prologue refused with exactly `message`; the job is aborted and nothing of it is left.
 async function refused(job: JobSpec, message: string): Promise<void> {
   const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
@@ -154,7 +253,7 @@ test('hostile layers: a backing file naming a host file, a link to a file the su
 });
 
 test('vmbatch changes: list, info and rm, as the submitter', async () => {
-  for (const name of ['other', 'evil', 'link', 'big', 'fifo']) assert.is((await asUser(['changes', 'rm', name])).exitCode, 0);
+  for (const name of ['other', 'evil', 'link', 'big', 'fifo', 'rooted', 'typed', 'viassh']) assert.is((await asUser(['changes', 'rm', name])).exitCode, 0);
   const list = await asUser(['changes', 'list']);
   assert.is(list.exitCode, 0, list.stderr);
   const lines = list.stdout.trim().split('\n');

@@ -28,7 +28,7 @@ test('unknown or repeated vb settings and bad names are refused with every probl
     [
       "the job's vmbatch resource request is invalid:",
       '  - vbdomain is given twice',
-      '  - unknown setting(s) vbcolour (known: vbdomain, vbuserimage, vbuserimagehash, vbrte, vbstage, vbchanges, vbsavechanges, vbbase)',
+      '  - unknown setting(s) vbcolour (known: vbdomain, vbuserimage, vbuserimagehash, vbrte, vbstage, vbchanges, vbchangeshash, vbsavechanges, vbroot, vbbase)',
     ].join('\n'),
   );
   const bad = await expectVmbatchError(() => parseResourceList('other=vbdomain=../x'), 'RESOURCE_INVALID');

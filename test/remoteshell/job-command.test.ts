@@ -27,7 +27,8 @@ test('the batch command enters the workdir, exports, runs the script, syncs and 
     guestJobCommand({ workdir: "/home/o'brien", env: { PBS_JOBID: '2.vm', PBS_JOBNAME: 'a b' }, script: '/var/spool/vmbatch/jobs/2.vm.SC' }),
     ["cd '/home/o'\\''brien' 2>/dev/null || cd", 'export PBS_JOBID=2.vm', "export PBS_JOBNAME='a b'", '/var/spool/vmbatch/jobs/2.vm.SC', 'vmbatch_rc=$?', 'sync', 'exit $vmbatch_rc'].join('\n'),
   );
-  assert.match(guestJobCommand({ workdir: undefined, env: {} }), /\nexec "\$\{SHELL:-\/bin\/sh\}" -l$/);
+  // an interactive job's login shell, then the same sync (what the user saved as changes reaches the disk)
+  assert.match(guestJobCommand({ workdir: undefined, env: {} }), /\n"\$\{SHELL:-\/bin\/sh\}" -l\nvmbatch_rc=\$\?\nsync\nexit \$vmbatch_rc$/);
 });
 
 test('with runtime environments: their settings are exported, runtime stage 1 before the job and 2 after it', () => {

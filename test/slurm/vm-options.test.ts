@@ -16,8 +16,8 @@ test('every problem at once, in the options\' own names (the plugin checks synta
   assert.is(
     error.message,
     "the job's --vm-* options are invalid:\n" +
-      '  - "--vm-colour=red" is not a vmbatch option (known: --vm-domain, --vm-image, --vm-image-hash, --vm-rte, --vm-base, --vm-stage, --vm-changes, --vm-save-changes)\n' +
-      '  - "stray" is not a vmbatch option (known: --vm-domain, --vm-image, --vm-image-hash, --vm-rte, --vm-base, --vm-stage, --vm-changes, --vm-save-changes)\n' +
+      '  - "--vm-colour=red" is not a vmbatch option (known: --vm-domain, --vm-image, --vm-image-hash, --vm-rte, --vm-base, --vm-stage, --vm-changes, --vm-save-changes, --vm-changes-hash, --vm-root)\n' +
+      '  - "stray" is not a vmbatch option (known: --vm-domain, --vm-image, --vm-image-hash, --vm-rte, --vm-base, --vm-stage, --vm-changes, --vm-save-changes, --vm-changes-hash, --vm-root)\n' +
       "  - --vm-domain=../etc: must be a template name of letters, digits, '.', '_' or '-'\n" +
       '  - --vm-rte=A++B: has an empty name (two + in a row, or one at an end)\n' +
       '  - --vm-stage=maybe: must be yes (copy the working directory in and out) or no\n' +

@@ -57,6 +57,15 @@ if ! grep -q "^$VB_USER:" /etc/passwd; then
     echo "$VB_USER:*:$VB_UID:$VB_GID:vmbatch job user:$login_home:$shell" >> /etc/passwd
   fi
 fi
+# root for the user by sudo (vbroot=yes, where the site allows it), else no grant an earlier job
+# left on the disk (a saved layer); the user's numeric id, so no name is read as a sudoers keyword
+if [ "${VB_ROOT:-no}" = yes ]; then
+  { command -v sudo >/dev/null 2>&1 && mkdir -p /etc/sudoers.d \
+    && printf '#%s ALL=(ALL:ALL) NOPASSWD: ALL\n' "$VB_UID" > /etc/sudoers.d/vmbatch-root \
+    && chmod 0440 /etc/sudoers.d/vmbatch-root; } || fail "vbroot=yes: cannot give the user root (the guest needs sudo)"
+else
+  rm -f /etc/sudoers.d/vmbatch-root
+fi
 # the per-job key lives in the login home: the host home at the same path when nothing is
 # shared over it, else a guest-private one (the shared home is the user's real one on the node)
 mkdir -p "$login_home/.ssh"
