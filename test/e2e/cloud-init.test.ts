@@ -3,8 +3,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
-import { leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
-import { copyFileSync } from 'node:fs';
+import { leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type JobSpec, type Mom } from '../torque/pbs-mom.js';
+import { chownSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { freshWorkdir } from '../helpers/share-jobs.js';
 import { join } from 'node:path';
 import { domainsDir } from '../helpers/paths.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
@@ -19,11 +21,14 @@ test.before(async () => {
   user = await ensureHostUser('vbe2e', 31337, 31338);
   server = await startImageServer();
   const catalogueUrl = await serveCloudCatalogue(server);
-  mom = await setupMom({ config: { prologueBudgetSeconds: 280, catalogue: { sources: [catalogueUrl] } } });
+  mom = await setupMom({ config: { prologueBudgetSeconds: 280, catalogue: { sources: [catalogueUrl] }, guestRoot: 'saving-changes' } });
   copyFileSync(join(domainsDir, 'cloudguest.xml'), join(mom.domainsDir, 'cloudguest.xml'));
   before = (await leftovers(mom)).domains;
 });
+const workdirs: string[] = [];
 test.after(async () => {
+  for (const dir of workdirs) rmSync(dir, { recursive: true, force: true });
+  rmSync(join(user.home, '.vmbatch', 'changes'), { recursive: true, force: true });
   teardownMom(mom);
   await server.close();
 });
@@ -51,6 +56,44 @@ test('runtime environments in a cloud-init guest: the seed carries them, the run
   } finally {
     assert.is((await runEpilogue(mom, job, script, 0)).exitCode, 0);
   }
+  assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
+});
+
+// Runs a job that must succeed in its own working directory; returns what it printed and what the epilogue said.
+async function runJob(spec: JobSpec, body: string, files: Record<string, string> = {}): Promise<{ stdout: string; epilogue: string }> {
+  const job = { ...spec, workdir: freshWorkdir(user, `cloud-${spec.jobId}-`) };
+  workdirs.push(job.workdir);
+  for (const [name, from] of Object.entries(files)) {
+    copyFileSync(from, join(job.workdir, name));
+    chownSync(join(job.workdir, name), user.uid, user.gid);
+  }
+  const script = writeJobScript(mom, job, body);
+  const pro = await runPrologue(mom, job, script);
+  assert.is(pro.exitCode, 0, pro.stderr);
+  const run = await runJobStarter(mom, job, script);
+  const epi = await runEpilogue(mom, job, script, run.exitCode);
+  assert.is(run.exitCode, 0, run.stdout + run.stderr);
+  return { stdout: run.stdout, epilogue: epi.stderr };
+}
+
+test("AppPot in a stock Debian guest: root by the guest's own sudo installs a package with dpkg, the changes are saved; a later job has the program and no sudo", async () => {
+  // a package of the submitter's, built on the node and brought in the working directory
+  const pkg = join(mom.root, 'pkg');
+  mkdirSync(join(pkg, 'DEBIAN'), { recursive: true });
+  mkdirSync(join(pkg, 'usr', 'bin'), { recursive: true });
+  writeFileSync(join(pkg, 'DEBIAN', 'control'), 'Package: vb-hello\nVersion: 1.0\nArchitecture: all\nMaintainer: vmbatch tests <root@localhost>\nDescription: a program a submitter installs\n');
+  writeFileSync(join(pkg, 'usr', 'bin', 'vb-hello'), '#!/bin/sh\necho hello from a package\n', { mode: 0o755 });
+  const deb = join(mom.root, 'vb-hello.deb');
+  await execa('dpkg-deb', ['--root-owner-group', '-b', pkg, deb]);
+  const first = await runJob(
+    { jobId: '603.vm', user, resources: 'other=vbdomain=cloudguest:vbroot=yes:vbsavechanges=hello' },
+    '#!/bin/sh\nsudo -n dpkg -i vb-hello.deb >/dev/null && vb-hello && sync\n',
+    { 'vb-hello.deb': deb },
+  );
+  assert.is(first.stdout, 'hello from a package');
+  assert.match(first.epilogue, `saved the guest's changes as ${join(user.home, '.vmbatch', 'changes', 'hello.qcow2')}`);
+  const second = await runJob({ jobId: '604.vm', user, resources: 'other=vbdomain=cloudguest:vbchanges=hello' }, '#!/bin/sh\nvb-hello\ndpkg-query -W vb-hello\nsudo -n true 2>/dev/null || echo no sudo\n');
+  assert.is(second.stdout, 'hello from a package\nvb-hello\t1.0\nno sudo');
   assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
 });
 

@@ -41,6 +41,12 @@ test('a malformed --vm-* option is refused by sbatch itself with its exact text:
   );
   const hash = await asUser(user, ['sbatch', '--vm-image-hash=sha256:abc', '--wrap', 'true'], { cwd: dir });
   assert.match(hash.stderr, "sbatch: error: vmbatch: --vm-image-hash=sha256:abc: after 'sha256:' must come the 64 hexadecimal digits of the digest");
+  const root = await asUser(user, ['sbatch', '--vm-root=sure', '--wrap', 'true'], { cwd: dir });
+  assert.match(root.stderr, 'sbatch: error: vmbatch: --vm-root=sure: must be yes (you may use sudo in your guest) or no; write --vm-root=yes\n');
+  const changesHash = await asUser(user, ['sbatch', '--vm-changes-hash=sha256', '--wrap', 'true'], { cwd: dir });
+  assert.match(changesHash.stderr, "sbatch: error: vmbatch: --vm-changes-hash=sha256: must be ALGO:HEX, ALGO one of md5, sha1, sha256, sha512 and HEX the image's digest, e.g. --vm-changes-hash=sha256:");
+  const layer = await asUser(user, ['sbatch', '--vm-changes=../x', '--wrap', 'true'], { cwd: dir });
+  assert.match(layer.stderr, "sbatch: error: vmbatch: --vm-changes=../x: must be a name of 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
   assert.is((await execa('squeue', ['-h', '-u', user.user])).stdout, '');
   await waitForNodeState(/^idle$/);
 });
