@@ -23,11 +23,12 @@ export async function copyFromSubmitter(who: SubmitterIds, from: string, to: str
   const fd = openSync(to, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
     // a FIFO or a device in place of the file would keep the read waiting: a regular file only
-    const script = 'if [ -e "$2" ] && [ ! -f "$2" ]; then echo "$2: not a regular file" >&2; exit 1; fi; exec head -c "$1" -- "$2" >&3';
+    // dd in 4 MiB blocks: a tenth of head's system calls (the copy is on the job's way to ready)
+    const script = 'if [ -e "$2" ] && [ ! -f "$2" ]; then echo "$2: not a regular file" >&2; exit 1; fi; exec dd if="$2" bs=4M count="$1" iflag=count_bytes status=none >&3';
     const read = await runTool(['sh', '-c', script, 'vmbatch-read', String(maxBytes + 1), from], { uid: who.uid, gid: who.gid, env, cwd, fd3: fd, okExitCodes: [1], timeoutMs: 300_000 });
     if (read.exitCode !== 0) {
       rmSync(to, { force: true });
-      return { unreadable: read.stderr.trim().replace(/^head: /, '') || `head exited with ${read.exitCode}` };
+      return { unreadable: read.stderr.trim().replace(/^dd: /, '') || `dd exited with ${read.exitCode}` };
     }
   } finally {
     closeSync(fd);

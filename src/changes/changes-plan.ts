@@ -5,6 +5,7 @@ import type { DomainTemplate } from '../domain/parse-template.js';
 import { VmbatchError } from '../errors/vmbatch-error.js';
 import type { DiskPlan } from '../images/disk-plan.js';
 import { hashSpecSchema, parseHashText } from '../images/hash-spec.js';
+import { displayUrl } from '../images/image-source.js';
 import { checkUserImageUrl, loadUserImagePolicy } from '../images/user-image-policy.js';
 import type { JobRequest } from '../job/resources.js';
 import type { JobPaths } from '../state/job-paths.js';
@@ -100,6 +101,16 @@ function urlLayerOf(config: Config, url: string, hashText: string | undefined): 
   if (!hash) throw refused(`vbchangeshash '${hashText}' is not ALGO:HEX with ALGO one of md5, sha1, sha256, sha512`);
   const path = new URL(checked).pathname;
   if (!/\/[A-Za-z0-9][A-Za-z0-9._-]*\.qcow2$/.test(path)) throw refused('the URL must name a NAME.qcow2 file (its record NAME.json beside it, as a saving job writes them)');
-  const recordUrl = new URL(path.replace(/\.qcow2$/, '.json'), checked).href;
-  return { name: url, url: checked, recordUrl, hash, allowedPrefixes: policy.allow, maxVirtualBytes: policy.maxVirtualSizeMiB * 1048576 };
+  // the record beside it, with the same query (a token that opens one opens the other)
+  const record = new URL(checked);
+  record.pathname = path.replace(/\.qcow2$/, '.json');
+  const recordUrl = record.href;
+  return { name: displayUrl(checked), url: checked, recordUrl, hash, allowedPrefixes: policy.allow, maxVirtualBytes: policy.maxVirtualSizeMiB * 1048576 };
+}
+
+/** The plan as the job's state keeps it (0644, readable by every local user): a URL's query, often an access token, is left out. */
+export function changesForState(plan: ChangesPlan): ChangesPlan {
+  const load = plan.load;
+  if (!load || !('url' in load)) return plan;
+  return { ...plan, load: { ...load, url: displayUrl(load.url), recordUrl: displayUrl(load.recordUrl) } };
 }

@@ -13,6 +13,7 @@ import { baseDigest } from './base-digest.js';
 import { copyFromSubmitter, readTextAsSubmitter, type SubmitterIds } from './as-submitter.js';
 import type { ChangesPlan, UrlLayer } from './changes-plan.js';
 import { changesRecordSchema, type ChangesRecord } from './changes-record.js';
+import { layerIdentity, sharedLayerCopy } from './layer-copies.js';
 
 const mib = (bytes: number) => (bytes / 1048576).toFixed(1);
 // a record is a few hundred bytes; more is not one
@@ -29,10 +30,11 @@ export interface LoadChangesContext {
 /**
  * Puts the submitter's saved layer between the disk's base and the job's overlay: its record
  * and the layer are read with the submitter's rights (vbchanges=NAME), or fetched under the
- * user image policy with the layer's hash (vbchanges=URL, through the image cache), into root's
- * copy in the job directory (so the layer itself is never changed, nor read again), which must
- * be made from this very base (its sha256), self-contained (no backing or data file) and within
- * the site's size; it is then attached to the base and the job's overlay remade over it.
+ * user image policy with the layer's hash (vbchanges=URL, through the image cache), into a copy
+ * of root's (so the layer itself is never changed, nor read again), which must be made from
+ * this very base (its sha256), self-contained (no backing or data file) and within the site's
+ * size; it is then attached to the base and the job's overlay remade over it. The copy is the
+ * job's own when the job saves changes, else shared by the submitter's jobs from the same layer.
  * Refusals are CHANGES_NOT_FOUND or CHANGES_REFUSED, naming what is wrong.
  */
 export async function loadChanges(plan: ChangesPlan, ctx: LoadChangesContext): Promise<void> {
@@ -40,7 +42,13 @@ export async function loadChanges(plan: ChangesPlan, ctx: LoadChangesContext): P
   if (!load) return;
   const refused = (reason: string) => new VmbatchError('CHANGES_REFUSED', { name: load.name, reason });
   const where = 'url' in load ? displayUrl(load.url) : load.layer;
-  const text = 'url' in load ? await fetchRecord(plan, load, ctx.cache) : await readTextAsSubmitter(ctx.submitter, load.record, maxRecordBytes);
+  // a job that only boots from the layer starts from root's checked copy that the submitter's
+  // jobs from this very layer share (copied once, not per job): found by the layer's identity; a
+  // job that saves commits into a copy of its own
+  const [text, identity] = await Promise.all([
+    'url' in load ? fetchRecord(plan, load, ctx.cache) : readTextAsSubmitter(ctx.submitter, load.record, maxRecordBytes),
+    plan.save ? undefined : 'url' in load ? `${load.hash.algorithm}:${load.hash.value}` : layerIdentity(ctx.submitter, load.layer),
+  ]);
   if (text === undefined) throw new VmbatchError('CHANGES_NOT_FOUND', { name: load.name, file: 'url' in load ? displayUrl(load.recordUrl) : load.record, reason: 'no such file, or you cannot read it' });
   const record = parseRecord(text);
   if (!record) throw refused(`its record ${'url' in load ? displayUrl(load.recordUrl) : load.record} is damaged (not what a saving job writes)`);
@@ -49,29 +57,43 @@ export async function loadChanges(plan: ChangesPlan, ctx: LoadChangesContext): P
   if (record.base.sha256 !== digest) {
     throw refused(`they were made from another base image (${record.base.path}, sha256 ${record.base.sha256.slice(0, 16)}…, on ${record.createdAt}); this template's base ${plan.base} is sha256 ${digest.slice(0, 16)}…`);
   }
-  if ('url' in load) await copyFromCache(plan, load, ctx);
-  else {
-    const copied = await copyFromSubmitter(ctx.submitter, load.layer, plan.copy, plan.maxBytes);
-    if ('unreadable' in copied) throw new VmbatchError('CHANGES_NOT_FOUND', { name: load.name, file: load.layer, reason: copied.unreadable });
+  const attach = async (file: string) => {
+    if ('url' in load) await copyFromCache(plan, load, ctx, file);
+    else {
+      const copied = await copyFromSubmitter(ctx.submitter, load.layer, file, plan.maxBytes);
+      if ('unreadable' in copied) throw new VmbatchError('CHANGES_NOT_FOUND', { name: load.name, file: load.layer, reason: copied.unreadable });
+    }
+    await checkAndAttach(plan, file, where, ctx.maxVirtualBytes, refused);
+  };
+  let backing = plan.copy;
+  if (identity !== undefined) {
+    const name = 'url' in load ? 'url' : load.name;
+    backing = await sharedLayerCopy({ stateDir: plan.stateDir, uid: ctx.submitter.uid, guestGid: ctx.guestIdentity.gid, name, identity: `${identity}\n${digest}`, base: plan.base, deadline: ctx.cache.deadline, make: attach });
+  } else {
+    await attach(plan.copy);
+    handOverToGuest([{ file: plan.copy, mode: 0o400 }], ctx.guestIdentity);
   }
+  // the job's overlay over it (its size: the layer's, read again from root's checked copy)
+  const header = await checkImageHeader(backing, 'qcow2', where, { expectedBacking: plan.base, maxVirtualBytes: ctx.maxVirtualBytes });
+  rmSync(plan.overlay, { force: true });
+  await createCowOverlay({ cow: 'qcow2', base: backing, baseFormat: 'qcow2', virtualSize: header.virtualSize, file: plan.overlay });
+}
+
+// Checks root's new copy of a layer (size, self-contained, the site's limits) and attaches it to
+// the base by name only (-u); a refused copy is removed, so nothing can open it
+async function checkAndAttach(plan: ChangesPlan, file: string, where: string, maxVirtualBytes: number, refused: (reason: string) => VmbatchError): Promise<void> {
   try {
-    if (statSync(plan.copy).size > plan.maxBytes) throw refused(`the layer is larger than the site allows (more than ${mib(plan.maxBytes)} MiB)`);
-    let header;
+    if (statSync(file).size > plan.maxBytes) throw refused(`the layer is larger than the site allows (more than ${mib(plan.maxBytes)} MiB)`);
     try {
-      header = await checkImageHeader(plan.copy, 'qcow2', where, { maxVirtualBytes: ctx.maxVirtualBytes });
+      await checkImageHeader(file, 'qcow2', where, { maxVirtualBytes });
     } catch (error) {
       // the image's own words (a backing or data file, another format, too large a disk)
       if (error instanceof VmbatchError && error.code.startsWith('IMAGE_')) throw refused(error.message);
       throw error;
     }
-    // root's copy, checked: attached to the base by name only (-u), then the overlay over it
-    await runTool(['qemu-img', 'rebase', '-q', '-u', '-f', 'qcow2', '-b', plan.base, '-F', plan.baseFormat, plan.copy]);
-    rmSync(plan.overlay, { force: true });
-    await createCowOverlay({ cow: 'qcow2', base: plan.copy, baseFormat: 'qcow2', virtualSize: header.virtualSize, file: plan.overlay });
-    handOverToGuest([{ file: plan.copy, mode: 0o400 }], ctx.guestIdentity);
+    await runTool(['qemu-img', 'rebase', '-q', '-u', '-f', 'qcow2', '-b', plan.base, '-F', plan.baseFormat, file]);
   } catch (error) {
-    // a refused layer is not left in the job's directory for anything to open
-    rmSync(plan.copy, { force: true });
+    rmSync(file, { force: true });
     throw error;
   }
 }
@@ -119,7 +141,7 @@ async function fetchRecord(plan: ChangesPlan, load: UrlLayer, cache: CacheContex
 
 // A layer from a URL: into the image cache as the submitter's own entry (its hash checked, its
 // header too), then root's copy of that entry in the job directory (the rebase rewrites it)
-async function copyFromCache(plan: ChangesPlan, load: UrlLayer, ctx: LoadChangesContext): Promise<void> {
+async function copyFromCache(plan: ChangesPlan, load: UrlLayer, ctx: LoadChangesContext, file: string): Promise<void> {
   const source = { url: load.url, hash: load.hash, origin: 'submitter' as const, maxBytes: plan.maxBytes, allowedPrefixes: load.allowedPrefixes, maxVirtualBytes: load.maxVirtualBytes, ownerUid: ctx.submitter.uid };
   let cached;
   try {
@@ -128,5 +150,5 @@ async function copyFromCache(plan: ChangesPlan, load: UrlLayer, ctx: LoadChanges
     if (isVmbatchError(error, 'DOWNLOAD_HTTP_STATUS') && isGone(error.params.status)) throw new VmbatchError('CHANGES_NOT_FOUND', { name: load.name, file: displayUrl(load.url), reason: error.message });
     throw asRefusal(error, load, '');
   }
-  copyFileSync(cached.paths.data, plan.copy, constants.COPYFILE_EXCL);
+  copyFileSync(cached.paths.data, file, constants.COPYFILE_EXCL);
 }

@@ -19,6 +19,7 @@ import { rteSetupOf, type ProloguePlan } from './prologue-plan.js';
 import { startShares } from '../share/start-shares.js';
 import { startFromPool } from './apply-pooled.js';
 import { loadChanges } from '../changes/load-changes.js';
+import { changesForState } from '../changes/changes-plan.js';
 
 /** Milliseconds spent in each phase of the prologue. */
 export type PhaseTimings = Record<string, number>;
@@ -55,7 +56,7 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     staged: plan.shares.staged,
     createdAt: new Date().toISOString(),
     bootId: currentBootId(),
-    ...(plan.changes ? { changes: plan.changes } : {}),
+    ...(plan.changes ? { changes: changesForState(plan.changes) } : {}),
   };
   writeJobState(plan.paths.stateFile, state);
   // ROOTSSH only: ssh2 is loaded when needed (start-up time counts for every job); a broken key
@@ -76,11 +77,15 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
   const warm = plan.warm && (await time('overlays', () => prepareWarmStart(plan.warm, plan.jobId, log)));
   const frozenTargets = new Set(warm ? warm.plan.overlays.map((o) => o.target) : []);
   await time('disks', () => prepareDisks(plan.disks.filter((d) => !frozenTargets.has(d.target)), cache));
-  // the submitter's saved changes go between the disk's base and the job's overlay
+  // the submitter's saved changes go between the disk's base and the job's overlay, while the
+  // context is built: neither touches the other's files (no DISK context on the changes' disk)
+  // and each is mostly another process's wait; both end before anything goes on
   const { changes } = plan;
-  if (changes?.load) await time('changes', () => loadChanges(changes, { submitter: plan.submitter, guestIdentity: plan.guestIdentity, maxVirtualBytes: plan.images.maxVirtualBytes, cache }));
+  const load = changes?.load ? time('changes', () => loadChanges(changes, { submitter: plan.submitter, guestIdentity: plan.guestIdentity, maxVirtualBytes: plan.images.maxVirtualBytes, cache })) : undefined;
   // a cloud-init template's restored guest runs a vmbatch-style context (its warm-start agent)
-  await time('iso', () => buildContext(plan, warm && plan.warmIso ? plan.warmIso : plan.iso));
+  const context = time('iso', () => buildContext(plan, warm && plan.warmIso ? plan.warmIso : plan.iso));
+  const failed = (await Promise.allSettled([load, context])).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   await time('keys', () => {
     // remoteshell runs as the submitter and needs the private half; nobody else may read it
     writeFileAtomic(plan.paths.userKey, plan.userKey.privateKey, { mode: 0o600, uid: plan.submitter.uid, gid: plan.submitter.gid });

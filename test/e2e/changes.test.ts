@@ -9,7 +9,7 @@
 // with its hash; changes prepared in an interactive session (qsub -I); a ROOTSSH template.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
@@ -97,6 +97,33 @@ test('job 2 boots base + changes and runs the program; it saves a chain (old and
   const next = { jobId: '8432.vm', user, resources: 'other=vbchanges=tools2' };
   assert.is((await runJob(next, useTools)).stdout, 'hello from tool1\nhello from tool2');
   assert.not.match((await execa('qemu-img', ['info', '-U', join(changesDir, 'tools2.qcow2')])).stdout, 'backing file');
+});
+
+test("jobs that only boot from a layer share root's checked copy of it; a layer the submitter swaps for a hostile one is checked anew and refused", async () => {
+  const copies = join(mom.stateDir, 'changes-copies', String(user.uid));
+  const copyOf = () => readdirSync(copies).filter((n) => n.startsWith('tools2--') && n.endsWith('.qcow2'));
+  // job 8432 (above) made it: root's, readable by the guests' group alone, attached to the base
+  assert.is(copyOf().length, 1);
+  const copy = join(copies, copyOf()[0]!);
+  const before = statSync(copy);
+  assert.equal([before.uid, before.mode & 0o777], [0, 0o440]);
+  assert.match((await execa('qemu-img', ['info', '-U', copy])).stdout, `backing file: ${base}`);
+  assert.is((await runJob({ jobId: '8452.vm', user, resources: 'other=vbchanges=tools2' }, useTools)).stdout, 'hello from tool1\nhello from tool2');
+  assert.is(statSync(copy).ino, before.ino, 'the second job started from the same copy');
+  // the submitter replaces the layer (same name, same record) with one naming a host file
+  const layer = join(changesDir, 'tools2.qcow2');
+  const saved = readFileSync(layer);
+  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/shadow', '-F', 'raw', `${layer}.new`, '1M'], { uid: user.uid, gid: user.gid });
+  await execa('mv', [`${layer}.new`, layer], { uid: user.uid, gid: user.gid });
+  try {
+    await refused(
+      { jobId: '8453.vm', user, resources: 'other=vbchanges=tools2' },
+      `vmbatch: CHANGES_REFUSED: your saved changes 'tools2' are refused: the image ${layer} has a backing file (/etc/shadow) and cannot be used as a base image\n${hint}`,
+    );
+    assert.is(copyOf().length, 1, 'no copy of the refused layer is kept');
+  } finally {
+    writeFileSync(layer, saved);
+  }
 });
 
 test('job 3 without changes does not have the program; the saved layer itself never changed', async () => {
@@ -231,7 +258,7 @@ test('hostile layers: a backing file naming a host file, a link to a file the su
   writeFileSync(join(changesDir, 'link.json'), JSON.stringify({ ...record, name: 'link' }));
   await refused(
     { jobId: '8436.vm', user, resources: 'other=vbchanges=link' },
-    `vmbatch: CHANGES_NOT_FOUND: your saved changes 'link' cannot be read at ${join(changesDir, 'link.qcow2')}: cannot open '${join(changesDir, 'link.qcow2')}' for reading: Permission denied\n  hint: \`vmbatch changes list\` shows yours; a job submitted with -l other=vbsavechanges=NAME saves them`,
+    `vmbatch: CHANGES_NOT_FOUND: your saved changes 'link' cannot be read at ${join(changesDir, 'link.qcow2')}: failed to open '${join(changesDir, 'link.qcow2')}': Permission denied\n  hint: \`vmbatch changes list\` shows yours; a job submitted with -l other=vbsavechanges=NAME saves them`,
   );
   // a FIFO would keep the prologue's read waiting for ever
   await execa('mkfifo', [join(changesDir, 'fifo.qcow2')], { uid: user.uid, gid: user.gid });
