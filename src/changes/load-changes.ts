@@ -61,7 +61,7 @@ export async function loadChanges(plan: ChangesPlan, ctx: LoadChangesContext): P
       header = await checkImageHeader(plan.copy, 'qcow2', where, { maxVirtualBytes: ctx.maxVirtualBytes });
     } catch (error) {
       // the image's own words (a backing or data file, another format, too large a disk)
-      if (error instanceof VmbatchError && error.code.startsWith('IMAGE_')) throw refused(error.message);
+      if (isVmbatchError(error) && error.code.startsWith('IMAGE_')) throw refused(error.message);
       throw error;
     }
     // root's copy, checked: attached to the base by name only (-u), then the overlay over it

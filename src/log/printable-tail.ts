@@ -6,6 +6,7 @@ export interface TailLimits {
 
 /** A line a guest wrote, made safe to print: escape sequences and every other control or non-ASCII byte removed. */
 export function printableLine(line: string): string {
+  // eslint-disable-next-line no-control-regex -- removing escape sequences is the point
   return line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/[^\x20-\x7e\t]/g, '').trimEnd();
 }
 
