@@ -25,6 +25,14 @@ test: setup
 test-unit: build
 	node scripts/run-tests.mjs --unit
 
+## the whole suite as make test, with coverage collected in the same run: one line per folder of src/ (lines, branches) before the final count; coverage/lcov.info
+coverage: setup
+	node scripts/run-tests.mjs --coverage
+
+## the unit suites alone with coverage (no libvirtd, guest or root)
+coverage-unit: build
+	node scripts/run-tests.mjs --unit --coverage
+
 ## every check, failing on any finding: tsc --noEmit, eslint (type-aware, --max-warnings 0), prettier --check, shellcheck (scripts/lint.sh)
 lint:
 	[ -d node_modules/eslint ] || npm ci --no-audit --no-fund --loglevel=error
