@@ -11,7 +11,13 @@ import { reportCoverage, startCoverage } from './coverage.mjs';
 
 const unit = process.argv.includes('--unit');
 const coverage = process.argv.includes('--coverage') || process.env.VMBATCH_COVERAGE === '1' ? startCoverage(process.env.VMBATCH_UNDER_TEST === 'package') : undefined;
-const passes = [{ label: 'node ' + process.version, argv: [process.execPath, ...(coverage?.nodeFlags ?? []), 'node_modules/uvu/bin.js', 'dist/test', unit ? '^(?!e2e|torque).*\\.test\\.js$' : '.*\\.test\\.js$'], env: coverage?.env }];
+const passes = [
+  {
+    label: 'node ' + process.version,
+    argv: [process.execPath, ...(coverage?.nodeFlags ?? []), 'node_modules/uvu/bin.js', 'dist/test', unit ? '^(?!e2e|torque).*\\.test\\.js$' : '.*\\.test\\.js$'],
+    env: coverage?.env,
+  },
+];
 if (process.env.VMBATCH_NODE18_PASS === '1') {
   const pattern = unit ? '^(?!e2e|torque).*\\.test\\.js$' : '^((?!e2e|torque).*|e2e/job)\\.test\\.js$';
   passes.push({ label: "Debian 12's nodejs 18", argv: ['bash', 'scripts/debian-node18.sh', 'sh', '-c', 'exec "$VMBATCH_NODE18" node_modules/uvu/bin.js dist/test "$0"', pattern] });
