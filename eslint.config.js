@@ -14,9 +14,11 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
+      // recommendedTypeChecked has these on already, with every no-unsafe-* rule; named as the rules this project relies on
       '@typescript-eslint/no-floating-promises': 'error',
-      // a default branch handles the rest on purpose (a subcommand: any string the user typed);
-      // switches over a union of literals list every case and have no default instead
+      '@typescript-eslint/no-misused-promises': 'error',
+      // added; a default branch counts as covering the rest, as it does on purpose here (a
+      // subcommand: any string the user typed; the RTE states a sweep treats alike)
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
       // off: functions are async to fit a Promise-returning interface (doctor checks, lock and
       // pipeline callbacks, test doubles), and so that what they throw becomes a rejection;
@@ -33,5 +35,10 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs'],
     extends: [js.configs.recommended],
     languageOptions: { globals: globals.node },
+  },
+  {
+    files: ['**/*.cjs'],
+    extends: [js.configs.recommended],
+    languageOptions: { sourceType: 'commonjs', globals: globals.node },
   },
 );
