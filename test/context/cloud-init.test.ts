@@ -144,8 +144,8 @@ test('a shared home: user-data makes the guest-private login home, mounts the sh
 
 test('root for the user (vbroot=yes): a sudoers rule by uid, written before anything else, and still valid cloud-config', async () => {
   const l = planCloudInitIso({ params: { ...params, VB_ROOT: 'yes' }, jobScript: '', userKey: generateKeyPair('user'), hostKey: generateKeyPair('host'), tarFiles: [], staticAddress: undefined });
-  const doc = JSON.parse(l.files[0]!.content.slice('#cloud-config\n'.length));
-  const script: string = doc.runcmd[0][2];
+  const doc = JSON.parse(l.files[0]!.content.slice('#cloud-config\n'.length)) as CloudConfig;
+  const script = doc.runcmd[0]![2]!;
   assert.is(
     script.split('\n')[1],
     "{ command -v sudo >/dev/null && mkdir -p /etc/sudoers.d && printf '#%s ALL=(ALL:ALL) NOPASSWD: ALL\\n' 31337 > /etc/sudoers.d/vmbatch-root && chmod 0440 /etc/sudoers.d/vmbatch-root; } || fail 'vbroot=yes: cannot give the user root (the guest needs sudo)'",
