@@ -1,5 +1,5 @@
 # vmbatch — the two commands of the README are `make demo` and `make test`.
-.PHONY: all setup build deb guest demo test test-unit bench bench-startup bench-warm bench-changes bench-shares bench-slurm bench-compare install-hooks install-slurm clean
+.PHONY: all setup build deb guest demo test test-unit lint format coverage coverage-unit bench bench-startup bench-warm bench-changes bench-shares bench-slurm bench-compare install-hooks install-slurm clean
 
 all: build
 
@@ -24,6 +24,24 @@ test: setup
 
 test-unit: build
 	node scripts/run-tests.mjs --unit
+
+## the whole suite as make test, with coverage collected in the same run: one line per folder of src/ (lines, branches) before the final count; coverage/lcov.info
+coverage: setup
+	node scripts/run-tests.mjs --coverage
+
+## the unit suites alone with coverage (no libvirtd, guest or root)
+coverage-unit: build
+	node scripts/run-tests.mjs --unit --coverage
+
+## every check, failing on any finding: tsc --noEmit, eslint (type-aware, --max-warnings 0), prettier --check, shellcheck (scripts/lint.sh)
+lint:
+	[ -d node_modules/eslint ] || npm ci --no-audit --no-fund --loglevel=error
+	bash scripts/lint.sh
+
+## rewrite the files prettier formats in place (.prettierrc.json; what it leaves alone: .prettierignore)
+format:
+	[ -d node_modules/prettier ] || npm ci --no-audit --no-fund --loglevel=error
+	node_modules/.bin/prettier --write --log-level warn .
 
 ## figures next to the bare tools (prints, asserts nothing): start-up next to `node -e 0` (dist/, the bundle, its code cache); the prologue by phase; image downloads, overlays, concurrent fetches; contexts; catalogue load and resolution; the job's files shared, on the guest's disk, on the host and staged; warm start against a cold boot; saving and booting a submitter's changes
 bench: setup

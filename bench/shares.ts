@@ -369,7 +369,7 @@ async function main(): Promise<void> {
     // the staged file: the host's own when it is the same size
     const stageBig = stageMiB === sizeMiB ? hostBig : join(workdir, 'host-stage-big');
     if (stageBig !== hostBig) await execa('sh', ['-c', 'mkdir "$1" && dd if=/dev/zero of="$1/seq" bs=1M count="$2" status=none', 'mk', stageBig, String(stageMiB)], asUser);
-    console.log(`host: write ${secs(t['host-write']!)}, read ${secs(t['host-read']!)}, untar ${secs(t['host-untar']!)}`);
+    console.log(`host: write ${secs(t['host-write'])}, read ${secs(t['host-read'])}, untar ${secs(t['host-untar'])}`);
 
     // ---- a node whose test guest has a data disk big enough, and the root helper as a runtime environment
     const homeDisk = join(scratch, 'home.qcow2');
@@ -470,7 +470,7 @@ async function main(): Promise<void> {
   }
 
   // ---- the figures
-  const rate = (key: string, bytes: number) => (t[key] === undefined ? NaN : mibps(bytes, t[key]!));
+  const rate = (key: string, bytes: number) => (t[key] === undefined ? NaN : mibps(bytes, t[key]));
   console.log(`\nsequential I/O of a ${sizeMiB} MiB file, and unpacking a ${fileCount}-file tar (one job, ${(await execa('nproc')).stdout} CPUs, test guest: 1 vCPU TCG, 256 MiB)`);
   console.log(`   ${'operation'.padEnd(18)} ${'host directly'.padStart(22)} ${'guest own disk'.padStart(22)} ${'guest shared (virtiofs)'.padStart(24)}   shared/own   shared/host`);
   const rows: [string, string, number][] = [
@@ -478,7 +478,7 @@ async function main(): Promise<void> {
     ['sequential read', 'read', bigBytes],
     [`untar ${fileCount} files`, 'untar', 0],
   ];
-  const cell = (key: string, bytes: number) => (t[key] === undefined ? 'n/a' : bytes ? `${secs(t[key]!)} ${rate(key, bytes).toFixed(1).padStart(6)} MiB/s` : `${secs(t[key]!)} ${(fileCount / (t[key]! / 1000)).toFixed(0).padStart(5)} files/s`);
+  const cell = (key: string, bytes: number) => (t[key] === undefined ? 'n/a' : bytes ? `${secs(t[key])} ${rate(key, bytes).toFixed(1).padStart(6)} MiB/s` : `${secs(t[key])} ${(fileCount / (t[key] / 1000)).toFixed(0).padStart(5)} files/s`);
   for (const [name, op, bytes] of rows) {
     const own = t[`own-${op}`]!;
     const shared = t[`shared-${op}`]!;
@@ -516,7 +516,7 @@ async function main(): Promise<void> {
   const base = t['tarssh-in-big']! + t['tarssh-out-big']!;
   summary.push({ figure: `tar | ssh of ${stageMiB} MiB, in + out`, value: `${secs(base)} (in ${mibps(stageBytes, t['tarssh-in-big']!).toFixed(1)}, out ${mibps(stageBytes, t['tarssh-out-big']!).toFixed(1)} MiB/s)`, target: '(baseline)', met: undefined });
   if (t['vmbatch-in-big'] !== undefined) {
-    const v = t['vmbatch-in-big']! + t['vmbatch-out-big']!;
+    const v = t['vmbatch-in-big'] + t['vmbatch-out-big'];
     summary.push({ figure: `vmbatch staging of ${stageMiB} MiB / tar | ssh`, value: `${(v / base).toFixed(2)}x (${secs(v)})`, target: '<= 1.50x', met: v / base <= 1.5 });
   } else {
     summary.push({ figure: `vmbatch staging of ${stageMiB} MiB / tar | ssh`, value: 'not measured', target: '<= 1.50x', met: undefined });

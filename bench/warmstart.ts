@@ -31,7 +31,7 @@ const kinds: Kind[] = ['cold', 'warm', 'pool'];
 
 // The waiting guest's domain (there is one after a fill of a pool of one).
 function waitingDomain(mom: Mom): string {
-  const id = readdirSync(join(mom.stateDir, 'jobs')).find((n) => n.startsWith('pool-') && !JSON.parse(readFileSync(join(mom.stateDir, 'jobs', n, 'pool.json'), 'utf8')).claimedBy);
+  const id = readdirSync(join(mom.stateDir, 'jobs')).find((n) => n.startsWith('pool-') && !(JSON.parse(readFileSync(join(mom.stateDir, 'jobs', n, 'pool.json'), 'utf8')) as { claimedBy?: string }).claimedBy);
   return `vmbatch-${id}`;
 }
 

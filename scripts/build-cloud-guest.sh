@@ -156,7 +156,7 @@ mkdir -p "$cache/debs" "$cache/debootstrap-debs"
 exec 9>"$cache/lock"
 flock 9  # one build at a time shares the cache; a build that waited may find its work done
 up_to_date && exit 0
-echo "building cloud guest $build_id from $mirror: $(echo $versions)"
+echo "building cloud guest $build_id from $mirror: ${versions//$'\n'/ }"
 started=$(date +%s)
 work=$(mktemp -d /var/tmp/vmbatch-cloud-guest.XXXXXX)
 root=$work/root
@@ -222,13 +222,14 @@ in_root apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "${pkg
   { tail -n 30 "$work/apt.log" >&2; exit 1; }
 # keep exactly the .debs of what is installed now for the next build
 rm -f "$cache"/debs/*.deb
+# shellcheck disable=SC2016 # dpkg-query's format, not the shell's
 in_root dpkg-query -W -f '${Package}_${Version}_${Architecture}.deb\n' | sed 's/:/%3a/' | while read -r d; do
   d=$root/var/cache/apt/archives/$d
   if [[ -f $d ]]; then cp -l "$d" "$cache/debs/" 2>/dev/null || cp "$d" "$cache/debs/"; fi
 done
 
 # 4. the initramfs: only what a virtio guest with an ext4 root needs
-kver=$(ls "$root/lib/modules" | sort -V | tail -1)
+kver=$(find "$root/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -1)
 sed -i 's/^MODULES=.*/MODULES=list/' "$root/etc/initramfs-tools/initramfs.conf"
 printf '%s\n' virtio_pci virtio_blk virtio_net ext4 >> "$root/etc/initramfs-tools/modules"
 rm -f "$root/boot/initrd.img-$kver"

@@ -35,7 +35,7 @@ if [[ -f $out/BUILD-ID && $(cat "$out/BUILD-ID") == "$build_id" && -f $out/vmlin
   exit 0
 fi
 
-echo "building test guest $build_id from: $(echo $versions)"
+echo "building test guest $build_id from: ${versions//$'\n'/ }"
 cd "$work"
 chmod 755 "$work"
 # apt's sandbox user must be able to write here
@@ -43,7 +43,7 @@ chmod 755 "$work"
 mkdir stage root
 for deb in *.deb; do dpkg-deb -x "$deb" stage; done
 
-kver=$(ls stage/lib/modules | head -1)
+kver=$(find stage/lib/modules -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | head -1)
 # The bzImage carries an LZ4 payload: the setup header gives its offset (0x248) after the
 # setup sectors (0x1f1); decompressing it yields the ELF vmlinux with its PVH note.
 bz=stage/boot/vmlinuz-$kver
@@ -72,8 +72,8 @@ ln -sf ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 root/lib64/ld-linux-x86-64.s
 # modules: virtio transport, disk, net, entropy, the SSH channel (virtio-serial), CD-ROM on IDE,
 # iso9660, and virtiofs (with fuse) for the shared directories prolog.sh mounts
 mods=(virtio_pci virtio_blk virtio_net virtio-rng virtio_console ata_piix sr_mod isofs virtiofs)
-mkdir -p root/lib/modules/$kver
-cp stage/lib/modules/$kver/modules.{order,builtin,builtin.modinfo} root/lib/modules/$kver/ 2>/dev/null || true
+mkdir -p "root/lib/modules/$kver"
+cp "stage/lib/modules/$kver"/modules.{order,builtin,builtin.modinfo} "root/lib/modules/$kver/" 2>/dev/null || true
 depmod -b stage "$kver"
 for m in "${mods[@]}"; do
   modprobe -d stage -S "$kver" --show-depends "$m" | awk '$1=="insmod"{print $2}'

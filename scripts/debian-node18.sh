@@ -19,6 +19,7 @@ if [[ ! -x $root/usr/bin/node ]]; then
   rm -rf "$root.tmp/debs" && mv "$root.tmp" "$root"
 fi
 export VMBATCH_NODE18=$root/usr/bin/node
+# shellcheck disable=SC2016 # the inner bash expands $0 and $@
 exec unshare -m --propagation private bash -c '
   set -e
   # the machine'"'"'s files win; node 18'"'"'s fill in what the machine lacks

@@ -4,10 +4,20 @@
 // (scripts/debian-node18.sh): the unit suites and a whole Torque job, the hooks run by node 18.
 // uvu's output is passed through as it comes (a run takes minutes: CI shows progress) and kept
 // for the counts.
+// --coverage (or VMBATCH_COVERAGE=1, as CI sets it) collects coverage in the same run (the first
+// pass; scripts/coverage.mjs says what counts) and prints it by folder of src/ before that line.
 import { spawn } from 'node:child_process';
+import { reportCoverage, startCoverage } from './coverage.mjs';
 
 const unit = process.argv.includes('--unit');
-const passes = [{ label: 'node ' + process.version, argv: [process.execPath, 'node_modules/uvu/bin.js', 'dist/test', unit ? '^(?!e2e|torque).*\\.test\\.js$' : '.*\\.test\\.js$'] }];
+const coverage = process.argv.includes('--coverage') || process.env.VMBATCH_COVERAGE === '1' ? startCoverage(process.env.VMBATCH_UNDER_TEST === 'package') : undefined;
+const passes = [
+  {
+    label: 'node ' + process.version,
+    argv: [process.execPath, ...(coverage?.nodeFlags ?? []), 'node_modules/uvu/bin.js', 'dist/test', unit ? '^(?!e2e|torque).*\\.test\\.js$' : '.*\\.test\\.js$'],
+    env: coverage?.env,
+  },
+];
 if (process.env.VMBATCH_NODE18_PASS === '1') {
   const pattern = unit ? '^(?!e2e|torque).*\\.test\\.js$' : '^((?!e2e|torque).*|e2e/job)\\.test\\.js$';
   passes.push({ label: "Debian 12's nodejs 18", argv: ['bash', 'scripts/debian-node18.sh', 'sh', '-c', 'exec "$VMBATCH_NODE18" node_modules/uvu/bin.js dist/test "$0"', pattern] });
@@ -20,7 +30,7 @@ let skipped = 0;
 let ok = true;
 for (const pass of passes) {
   if (passes.length > 1) console.log(`\n== ${pass.label}: ${pass.argv.at(-1)}`);
-  const child = spawn(pass.argv[0], pass.argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(pass.argv[0], pass.argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], env: pass.env ?? process.env });
   let output = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk) => {
@@ -35,5 +45,6 @@ for (const pass of passes) {
   failed += passFailed;
   ok &&= status === 0 && passFailed === 0 && total > 0;
 }
+if (coverage) reportCoverage(coverage.dir);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(ok ? 0 : 1);

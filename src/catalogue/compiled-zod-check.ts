@@ -26,11 +26,11 @@ export function compileZodCheck(schema: ZodTypeAny): Check | undefined {
     };
   }
   if (schema instanceof z.ZodOptional) {
-    const inner = compileZodCheck(schema._def.innerType);
+    const inner = compileZodCheck(schema._def.innerType as ZodTypeAny);
     return inner && ((v) => v === undefined || inner(v));
   }
   if (schema instanceof z.ZodArray) {
-    const element = compileZodCheck(schema._def.type);
+    const element = compileZodCheck(schema._def.type as ZodTypeAny);
     const { minLength, maxLength, exactLength } = schema._def;
     const min = Math.max(minLength?.value ?? 0, exactLength?.value ?? 0);
     const max = Math.min(maxLength?.value ?? Infinity, exactLength?.value ?? Infinity);
@@ -46,7 +46,10 @@ export function compileZodCheck(schema: ZodTypeAny): Check | undefined {
     for (const c of schema._def.checks) {
       if (c.kind === 'min') min = Math.max(min, c.value);
       else if (c.kind === 'max') max = Math.min(max, c.value);
-      else if (c.kind === 'length') (min = Math.max(min, c.value)), (max = Math.min(max, c.value));
+      else if (c.kind === 'length') {
+        min = Math.max(min, c.value);
+        max = Math.min(max, c.value);
+      }
       else return undefined;
     }
     return (v) => typeof v === 'string' && v.length >= min && v.length <= max;

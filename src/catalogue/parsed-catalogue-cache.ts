@@ -31,11 +31,11 @@ function describe(schema: ZodTypeAny): string {
       .map(([k, v]) => `${k}:${describe(v)}`)
       .join(',')}}`;
   }
-  if (schema instanceof z.ZodOptional) return `${describe(schema._def.innerType)}?`;
-  if (schema instanceof z.ZodArray) return `[${describe(schema._def.type)}]`;
+  if (schema instanceof z.ZodOptional) return `${describe(schema._def.innerType as ZodTypeAny)}?`;
+  if (schema instanceof z.ZodArray) return `[${describe(schema._def.type as ZodTypeAny)}]`;
   if (schema instanceof z.ZodLiteral) return JSON.stringify(schema._def.value);
   if (schema instanceof z.ZodString || schema instanceof z.ZodNumber) return `${schema._def.typeName}${JSON.stringify(schema._def.checks)}`;
-  return schema._def.typeName;
+  return (schema._def as { typeName: string }).typeName;
 }
 
 const modelFingerprint = createHash('sha256')

@@ -227,7 +227,7 @@ function resolvedOf(meta: MetaPackage, instance: InstancePackage, neededBy: stri
   if (instance.type === 'TarPackage') return { kind: 'tar', name: meta.name, instance: instance.uri, urls: instance.urls, environ: instance.environ, neededBy };
   if (instance.type === 'ImagePackage') {
     // the mount point becomes a word of the guest's scripts
-    if (instance.mountpoint !== undefined && !/^\/[A-Za-z0-9._+\/-]*$/.test(instance.mountpoint)) {
+    if (instance.mountpoint !== undefined && !/^\/[A-Za-z0-9._+/-]*$/.test(instance.mountpoint)) {
       throw new VmbatchError('RTE_UNSUPPORTED', { name: meta.name, reason: `its kb:mountpoint '${instance.mountpoint}' is not an absolute path of letters, digits and '._+-/'` });
     }
     return { kind: 'image', name: meta.name, instance: instance.uri, urls: instance.urls, mountpoint: instance.mountpoint, neededBy };
@@ -237,7 +237,7 @@ function resolvedOf(meta: MetaPackage, instance: InstancePackage, neededBy: stri
 
 // Names become directories in the guest and words in its scripts.
 function checkName(name: string): void {
-  if (!/^[A-Za-z0-9._+\/-]+$/.test(name) || name.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+  if (!/^[A-Za-z0-9._+/-]+$/.test(name) || name.split('/').some((s) => s === '' || s === '.' || s === '..')) {
     throw new VmbatchError('RTE_UNSUPPORTED', { name, reason: "its name is not a path of letters, digits and '._+-' (it becomes a directory in the guest)" });
   }
 }

@@ -57,7 +57,7 @@ const entityDeclaration = /<!ENTITY\s+([^\s%"'>]+)\s+(["'])([^"']*)\2\s*>/g;
 const saxesPosition = /^\d+:\d+: /;
 const blanks = /\s+/g;
 const blankBeforeEnd = / (\/?>)$/;
-const oddBlanks = /[\t\n\r]|  | \/?>$/;
+const oddBlanks = /[\t\n\r]| {2}| \/?>$/;
 
 /** Parses `text` into an element tree; throws CATALOGUE_XML_INVALID at the first well-formedness error. */
 export function parseXmlElements(text: string, source: string): XmlElement {

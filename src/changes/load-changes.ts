@@ -88,7 +88,7 @@ async function checkAndAttach(plan: ChangesPlan, file: string, where: string, ma
       await checkImageHeader(file, 'qcow2', where, { maxVirtualBytes });
     } catch (error) {
       // the image's own words (a backing or data file, another format, too large a disk)
-      if (error instanceof VmbatchError && error.code.startsWith('IMAGE_')) throw refused(error.message);
+      if (isVmbatchError(error) && error.code.startsWith('IMAGE_')) throw refused(error.message);
       throw error;
     }
     await runTool(['qemu-img', 'rebase', '-q', '-u', '-f', 'qcow2', '-b', plan.base, '-F', plan.baseFormat, file]);
@@ -103,7 +103,7 @@ const isGone = (status: number) => status === 404 || status === 410;
 // What the policy or the image checks refused is the layer's refusal; a server's trouble stays
 // what it is (a transient download error requeues the job)
 function asRefusal(error: unknown, load: UrlLayer, prefix: string): unknown {
-  if (error instanceof VmbatchError && (error.code.startsWith('IMAGE_') || error.code === 'USER_IMAGE_REFUSED')) return new VmbatchError('CHANGES_REFUSED', { name: load.name, reason: prefix + error.message });
+  if (isVmbatchError(error) && (error.code.startsWith('IMAGE_') || error.code === 'USER_IMAGE_REFUSED')) return new VmbatchError('CHANGES_REFUSED', { name: load.name, reason: prefix + error.message });
   return error;
 }
 

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/schema.js';
 import { loadConfig } from '../config/load.js';
-import { VmbatchError, formatError } from '../errors/vmbatch-error.js';
+import { VmbatchError, formatError, isVmbatchError } from '../errors/vmbatch-error.js';
 import { cacheDirOf } from '../images/cache-entry.js';
 import { createLogger } from '../log/logger.js';
 import { indexCatalogues, lookupBase, type CatalogueIndex } from '../catalogue/catalogue-index.js';
@@ -48,7 +48,7 @@ export async function catalogueCommand(argv: string[]): Promise<number> {
   } catch (error) {
     process.stderr.write(formatError(error) + '\n');
     // what cannot be provided is 1 (the Janitor's deploy); a broken catalogue, config or command line is 2
-    return error instanceof VmbatchError && error.code.startsWith('RTE_') ? CatalogueExit.cannotProvide : CatalogueExit.error;
+    return isVmbatchError(error) && error.code.startsWith('RTE_') ? CatalogueExit.cannotProvide : CatalogueExit.error;
   }
 }
 

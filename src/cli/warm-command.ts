@@ -56,7 +56,7 @@ export async function warmCommand(argv: string[]): Promise<number> {
         // the waiting guests of a dropped state or of the template go too (a job's guest runs on)
         const names = new Set(dropped.map((dir) => dir.slice(dir.lastIndexOf('/') + 1)));
         const ended = await retireWaiting(config, ({ record: r }) => names.has(r.key.slice(0, 16)) || (match.key ? r.key.startsWith(match.key) : r.template === match.templateFile));
-        if (dropped.length === 0 && ended.length === 0) throw new VmbatchError('WARM_NOT_FOUND', { what: match.key ?? match.templateFile! });
+        if (dropped.length === 0 && ended.length === 0) throw new VmbatchError('WARM_NOT_FOUND', { what: match.key ?? match.templateFile });
         for (const dir of dropped) process.stdout.write(`dropped ${dir}\n`);
         for (const id of ended) process.stdout.write(`ended waiting guest ${id}\n`);
         return 0;

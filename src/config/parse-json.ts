@@ -10,5 +10,5 @@ export function parseJsonWith<S extends z.ZodTypeAny>(text: string, schema: S): 
     return { problems: [`not valid JSON: ${(error as Error).message}`] };
   }
   const parsed = schema.safeParse(raw);
-  return parsed.success ? { data: parsed.data } : { problems: zodProblems(parsed.error) };
+  return parsed.success ? { data: parsed.data as z.infer<S> } : { problems: zodProblems(parsed.error) };
 }

@@ -10,7 +10,7 @@ import { fail, ok, warn, type CheckOutcome, type CheckResult, type ConfiguredCon
 export async function checkCatalogueSources(ctx: ConfiguredContext): Promise<CheckOutcome> {
   const { sources } = ctx.config.catalogue;
   if (sources.length === 0) return ok('catalogue', 'no sources configured (catalogue.sources): jobs cannot ask for runtime environments');
-  return Promise.all(sources.map((source) => (source.startsWith('/') ? checkFile(source) : checkUrl(ctx, source))));
+  return Promise.all(sources.map(async (source) => (source.startsWith('/') ? checkFile(source) : checkUrl(ctx, source))));
 }
 
 function checkFile(path: string): CheckResult {

@@ -273,8 +273,8 @@ function describeIssue(issue: z.ZodIssue, schema: z.ZodTypeAny): string {
 }
 
 function attributeNames(schema: z.ZodTypeAny): string[] {
-  const attrs = (schema as z.AnyZodObject).shape?.attrs as z.ZodTypeAny | undefined;
+  const attrs = ((schema as z.AnyZodObject).shape as z.ZodRawShape | undefined)?.attrs;
   let inner: z.ZodTypeAny | undefined = attrs;
   while (inner && !(inner instanceof z.ZodObject)) inner = (inner._def as { schema?: z.ZodTypeAny }).schema;
-  return inner ? Object.keys((inner as z.AnyZodObject).shape) : [];
+  return inner ? Object.keys((inner as z.AnyZodObject).shape as z.ZodRawShape) : [];
 }

@@ -121,7 +121,7 @@ function describe(message: string, text: string, offset: number, options: WellFo
     const next = /^\s*([^\s<>"'=/]+)\s*=\s*(["'][^"']*["'])/.exec(text.slice(nameAt + name.length, nameAt + name.length + 256));
     const known = options.attributeNames?.(element) ?? [];
     const joined = next && known.find((k) => k === `${name}_${next[1]}` || k === `${name}-${next[1]}`);
-    const hint = joined ? ` (did you mean ${joined}=${next![2]}?)` : '';
+    const hint = joined ? ` (did you mean ${joined}=${next[2]}?)` : '';
     return [nameAt, `attribute ${name} of <${element}> has no value${hint}`];
   }
   if (message.startsWith('duplicate attribute: ')) {

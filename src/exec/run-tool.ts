@@ -84,7 +84,7 @@ export async function runTool(argv: string[], options: RunToolOptions = {}): Pro
           ? `signal ${result.signal}`
           : exitCode;
     // a full disk is the node's state, not the tool's fault: transient, so the job is requeued
-    throw diskFullOfToolError(argv, stderr) ?? new VmbatchError('TOOL_FAILED', { argv, exitCode: how, stderr: stderr || String(result.cause ?? '') });
+    throw diskFullOfToolError(argv, stderr) ?? new VmbatchError('TOOL_FAILED', { argv, exitCode: how, stderr: stderr || (result.cause instanceof Error ? String(result.cause) : '') });
   }
   return { argv, exitCode, stdout, stderr, ms };
 }

@@ -72,7 +72,7 @@ export async function verifyCache(cacheDir: string): Promise<VerifyResult[]> {
     }
     const digest = createDigest(expected.algorithm);
     try {
-      await pipeline(createReadStream(paths.data, { highWaterMark: 4 << 20 }), async function* (chunks: AsyncIterable<Buffer>) {
+      await pipeline(createReadStream(paths.data, { highWaterMark: 4 << 20 }), async function (chunks: AsyncIterable<Buffer>) {
         for await (const chunk of chunks) digest.update(chunk);
       });
     } catch (error) {

@@ -63,7 +63,7 @@ async function confirmDigest(ctx: CacheContext, paths: EntryPaths, meta: EntryMe
     return undefined;
   }
   const digest = createDigest(hash.algorithm);
-  await pipeline(createReadStream(paths.data, { highWaterMark: 4 << 20 }), async function* (chunks: AsyncIterable<Buffer>) {
+  await pipeline(createReadStream(paths.data, { highWaterMark: 4 << 20 }), async function (chunks: AsyncIterable<Buffer>) {
     for await (const chunk of chunks) digest.update(chunk);
   });
   const value = digest.digest('hex');
@@ -135,7 +135,7 @@ async function fetchFromMirrors(ctx: CacheContext, source: ImageSource, part: st
       if (url !== urls.at(-1)) ctx.log.warn('download failed; trying the next URL', { url: displayUrl(url), error: error.message });
     }
   }
-  if (failures.length === 1) throw failures[0];
+  if (failures.length === 1) throw failures[0]!;
   const params = { url: displayUrl(source.url), failures: failures.map((f) => f.message) };
   // one URL that may work later is enough for the job to be worth requeueing
   throw failures.some((f) => f.kind === 'transient') ? new VmbatchError('DOWNLOAD_MIRRORS_FAILED', params) : new VmbatchError('DOWNLOAD_MIRRORS_REFUSED', params);

@@ -337,7 +337,7 @@ function mapStreamError(error: unknown, at: { url: string; file: string; got: nu
 function withUrlsShown(error: unknown): unknown {
   if (!isVmbatchError(error)) return error;
   const params = { ...error.params } as Record<string, unknown>;
-  for (const key of ['url', 'image']) if (typeof params[key] === 'string') params[key] = displayUrl(params[key] as string);
+  for (const key of ['url', 'image']) if (typeof params[key] === 'string') params[key] = displayUrl(params[key]);
   if (Array.isArray(params.chain)) params.chain = (params.chain as string[]).map(displayUrl);
   if (JSON.stringify(params) === JSON.stringify(error.params)) return error;
   return new VmbatchError(error.code, params as never);

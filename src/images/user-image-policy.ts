@@ -71,6 +71,7 @@ export function checkUserImageUrl(image: string, allow: string[]): string | Vmba
   const refuse = (reason: string) => new VmbatchError('USER_IMAGE_REFUSED', { image, reason });
   // the raw string, before the URL parser drops control characters (after which '.%0a.' would
   // be '..') or decodes anything; '%25' (an escaped '%') is how '%2e' gets past one decoding
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
   const control = /[\x00-\x1f\x7f]/.exec(image);
   if (control) return refuse(`it contains the control character 0x${control[0].charCodeAt(0).toString(16).padStart(2, '0')}`);
   if (/%25/i.test(image)) return refuse("it contains '%25', an escaped '%' (a double-encoded escape)");

@@ -6,7 +6,7 @@ const rteNameSchema = z.string().superRefine((n, ctx) => {
   const problem =
     n === ''
       ? 'has an empty name (two + in a row, or one at an end)'
-      : !/^[A-Za-z0-9._\/+-]+$/.test(n)
+      : !/^[A-Za-z0-9._/+-]+$/.test(n)
         ? "must be names of letters, digits, '.', '_', '-', '/' or %2B-escaped '+'"
         : n.split('/').some((seg) => seg === '' || seg === '..' || seg === '.')
           ? "must not have empty, '.' or '..' path segments"

@@ -1,6 +1,6 @@
 import { asDiskFull } from '../errors/disk-full.js';
 import { failedJobExitStatus } from '../errors/exit-codes.js';
-import { VmbatchError } from '../errors/vmbatch-error.js';
+import { VmbatchError, isVmbatchError } from '../errors/vmbatch-error.js';
 
 /** What a front end does with a job whose start failed: fail it for good, or requeue it (within the retry bound). */
 export interface FailedStart {
@@ -27,7 +27,7 @@ export function failedStartVerdict(thrown: unknown, attempt: number, maxAttempts
 
 /** The catalogue code of an error (INTERNAL for anything else). */
 export function errorCodeOf(error: unknown): string {
-  return error instanceof VmbatchError ? error.code : 'INTERNAL';
+  return isVmbatchError(error) ? error.code : 'INTERNAL';
 }
 
 /** The line after the error that tells the submitter what becomes of a job whose start failed: requeued (attempt a of m), or ended at once with 255. */

@@ -4,9 +4,13 @@ export interface TailLimits {
   chars: number;
 }
 
+// a terminal's escape sequence (ESC [ ... letter), which a guest may write to its console
+// eslint-disable-next-line no-control-regex -- finding the escape character is the point
+const escapeSequence = /\x1b\[[0-9;?]*[A-Za-z]/g;
+
 /** A line a guest wrote, made safe to print: escape sequences and every other control or non-ASCII byte removed. */
 export function printableLine(line: string): string {
-  return line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/[^\x20-\x7e\t]/g, '').trimEnd();
+  return line.replace(escapeSequence, '').replace(/[^\x20-\x7e\t]/g, '').trimEnd();
 }
 
 /**

@@ -7,5 +7,5 @@ import type ssh2 from 'ssh2';
 export async function loadSsh2(): Promise<typeof ssh2> {
   const loaded = await import('ssh2');
   // ssh2 is CommonJS: Node's loader and esbuild's both put module.exports under default
-  return loaded.default ?? (loaded as unknown as typeof ssh2);
+  return loaded.default ?? loaded;
 }

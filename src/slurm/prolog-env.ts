@@ -39,7 +39,7 @@ export function parsePrologEnv(env: NodeJS.ProcessEnv, hook: 'prolog' | 'epilog'
 /** Validates what Slurm (and the SPANK plugin) put in a hook's environment, naming each variable that is missing or wrong. */
 export function parseSlurmEnv<S extends z.ZodTypeAny>(schema: S, env: NodeJS.ProcessEnv, hook: 'prolog' | 'epilog' | 'task'): z.output<S> {
   const parsed = schema.safeParse(env);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) return parsed.data as z.output<S>;
   const problems = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0]);
     const value = env[name];

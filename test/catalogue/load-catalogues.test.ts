@@ -134,7 +134,7 @@ test('a refresh is a conditional GET: 304 keeps the cached copy (fresh again, no
   const first = await fetchCatalogueText(url, options({ now: () => t0 }));
   assert.is(first.from, 'download');
   assert.is(server.lastHeaders('/etag.rdf')?.['if-none-match'], undefined, 'nothing cached: a plain GET');
-  const meta = JSON.parse(readFileSync(catalogueEntryPaths(cacheDir, url).meta, 'utf8'));
+  const meta = JSON.parse(readFileSync(catalogueEntryPaths(cacheDir, url).meta, 'utf8')) as { etag?: string; lastModified?: string };
   assert.equal([meta.etag, meta.lastModified], ['"v1"', lastModified]);
 
   const later = await fetchCatalogueText(url, options({ now: () => t0 + 3600_000 }));
@@ -149,7 +149,7 @@ test('a refresh is a conditional GET: 304 keeps the cached copy (fresh again, no
   server.route('/etag.rdf', { kind: 'data', data: Buffer.from(catalogue('Tagged-2')), etag: '"v2"' });
   const changed = await fetchCatalogueText(url, options({ now: () => t0 + 3 * 3600_000 }));
   assert.equal([changed.from, changed.text], ['download', catalogue('Tagged-2')]);
-  const newMeta = JSON.parse(readFileSync(catalogueEntryPaths(cacheDir, url).meta, 'utf8'));
+  const newMeta = JSON.parse(readFileSync(catalogueEntryPaths(cacheDir, url).meta, 'utf8')) as { etag?: string; lastModified?: string };
   assert.equal([newMeta.etag, newMeta.lastModified], ['"v2"', undefined], "the new version's validators replace the old ones");
 });
 

@@ -93,7 +93,7 @@ test('the model survives the JSON round trip: plain data only, equal to a fresh 
       if (typeof v === 'number') return assert.ok(Number.isFinite(v), `${at} is not finite`);
       if (Array.isArray(v)) return v.forEach((x, i) => walk(x, `${at}[${i}]`));
       assert.is(Object.getPrototypeOf(v), Object.prototype, `${at} is not a plain object`);
-      for (const [k, x] of Object.entries(v as object)) walk(x, `${at}.${k}`);
+      for (const [k, x] of Object.entries(v)) walk(x, `${at}.${k}`);
     };
     walk(fresh, 'catalogue');
     loadParsedCatalogue(text, file, { cacheDir, log });
@@ -128,12 +128,12 @@ test('a truncated entry is ignored with a warning, parsed again and rewritten', 
 
 test('an entry of the wrong shape (valid JSON) is ignored, parsed again and rewritten', async () => {
   const entry = await keptEntry();
-  const record = JSON.parse(readFileSync(entry, 'utf8'));
-  record.catalogue.baseSystems[0].name = 12;
+  const record = JSON.parse(readFileSync(entry, 'utf8')) as { source: string; catalogue: { baseSystems: { name: unknown }[] } };
+  record.catalogue.baseSystems[0]!.name = 12;
   writeFileSync(entry, JSON.stringify(record));
   await expectIgnored(`${entry} is damaged (not a parsed catalogue of this text)`);
   // an entry of this text but another source (or format) is no parse of this one either
-  record.catalogue.baseSystems[0].name = 'Debian-12';
+  record.catalogue.baseSystems[0]!.name = 'Debian-12';
   record.source = '/elsewhere.rdf';
   writeFileSync(entry, JSON.stringify(record));
   await expectIgnored(`${entry} is damaged (not a parsed catalogue of this text)`);

@@ -59,7 +59,7 @@ test('resolve prints the plan in install order; --json has the same; exit 0', as
       `  2. APPS/BIO/WEKA-3.4.10  tar  ${server.url('/rtes/weka.tar')} (mirrors: ${server.url('/rtes/mirror/weka.tar')})  -> /opt/vmbatch/rte/APPS/BIO/WEKA-3.4.10`,
     ].join('\n'),
   );
-  const json = JSON.parse((await cli(['resolve', 'APPS/BIO/WEKA-3.4.10', '--json'])).stdout);
+  const json = JSON.parse((await cli(['resolve', 'APPS/BIO/WEKA-3.4.10', '--json'])).stdout) as { template: string; packages: { name: string; mirrors: string[] }[] };
   assert.equal([json.template, json.packages.map((p: { name: string }) => p.name)], ['testguest', ['ENV/Java/JRE-1.5.0', 'APPS/BIO/WEKA-3.4.10']]);
   assert.equal(json.packages.map((p: { mirrors: string[] }) => p.mirrors), [[], [server.url('/rtes/mirror/weka.tar')]]);
 });

@@ -10,6 +10,14 @@ import { makeTar } from '../helpers/make-tar.js';
 import { guestShareCommands } from '../../src/share/guest-shares.js';
 import type { SharePlan } from '../../src/share/plan-shares.js';
 
+// The parts of the user-data the tests look at.
+interface CloudConfig {
+  bootcmd: string[][];
+  users: { name: string; uid: number; primary_group: string; homedir: string }[];
+  write_files: { path: string; content: string; permissions: string; owner?: string; defer?: boolean }[];
+  runcmd: string[][];
+}
+
 let dir: string;
 test.before(() => {
   dir = mkdtempSync(join(tmpdir(), 'vmbatch-ci-'));
@@ -59,20 +67,20 @@ test('user-data creates the user with the exact ids and key, the job, the tar fi
   const l = await layout();
   const text = l.files[0]!.content;
   assert.ok(text.startsWith('#cloud-config\n'));
-  const doc = JSON.parse(text.slice('#cloud-config\n'.length));
+  const doc = JSON.parse(text.slice('#cloud-config\n'.length)) as CloudConfig;
   assert.equal(doc.bootcmd, [['sh', '-c', 'getent group physics >/dev/null || groupadd -g 31338 physics']]);
-  assert.equal([doc.users[0].name, doc.users[0].uid, doc.users[0].primary_group, doc.users[0].homedir], ["o'brien", 31337, 'physics', '/home/obrien']);
+  assert.equal([doc.users[0]!.name, doc.users[0]!.uid, doc.users[0]!.primary_group, doc.users[0]!.homedir], ["o'brien", 31337, 'physics', '/home/obrien']);
   assert.equal(doc.write_files[0], { path: '/etc/systemd/system/vmbatch-ssh-channel.service', content: sshChannelUnit, permissions: '0644' });
   assert.is(
     sshChannelUnit,
     '[Unit]\nDescription=vmbatch: SSH on the virtio-serial port org.vmbatch.ssh\nStartLimitIntervalSec=0\n\n[Service]\nExecStartPre=/bin/mkdir -p /run/sshd\n' +
       "ExecStart=/bin/sh -c 'exec <>/dev/virtio-ports/org.vmbatch.ssh >&0; echo vmbatch-ssh-channel; exec /usr/sbin/sshd -i -e'\nRestart=always\nRestartSec=200ms\n",
   );
-  assert.equal(doc.write_files[1].path, '/var/spool/vmbatch/jobs/12.vm.SC');
-  assert.is(Buffer.from(doc.write_files[1].content, 'base64').toString(), '#!/bin/sh\necho job\n');
-  assert.equal([doc.write_files[1].owner, doc.write_files[1].permissions, doc.write_files[1].defer], ["o'brien:physics", '0500', true]);
+  assert.equal(doc.write_files[1]!.path, '/var/spool/vmbatch/jobs/12.vm.SC');
+  assert.is(Buffer.from(doc.write_files[1]!.content, 'base64').toString(), '#!/bin/sh\necho job\n');
+  assert.equal([doc.write_files[1]!.owner, doc.write_files[1]!.permissions, doc.write_files[1]!.defer], ["o'brien:physics", '0500', true]);
   assert.equal(doc.runcmd.length, 1);
-  assert.is(doc.runcmd[0][2].split('\n').join('\n'), [
+  assert.is(doc.runcmd[0]![2]!.split('\n').join('\n'), [
     `fail() { printf 'VMBATCH-FAILED %s %s\\n' ${'a'.repeat(32)} "$1" > /dev/ttyS0; exit 1; }`,
     // no root for the user: not even one an earlier job's saved layer left behind
     'rm -f /etc/sudoers.d/vmbatch-root',
@@ -83,13 +91,13 @@ test('user-data creates the user with the exact ids and key, the job, the tar fi
     `printf 'VMBATCH-READY %s %s ip=%s\\n' ${'a'.repeat(32)} "$(hostname)" "\${addr:-none}" > /dev/ttyS0`,
   ].join('\n'));
   // the script is valid sh
-  assert.is((await execa('sh', ['-n', '-c', doc.runcmd[0][2]], { reject: false })).exitCode, 0);
+  assert.is((await execa('sh', ['-n', '-c', doc.runcmd[0]![2]!], { reject: false })).exitCode, 0);
   assert.ok(l.files[0]!.secret, 'user-data holds the host private key: never printed by a dry run');
 });
 
 test('meta-data has a per-job instance-id; network-config is a valid version 2 static setup', async () => {
   const l = await layout();
-  const yaml = async (text: string) => JSON.parse((await execa('python3', ['-c', 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'], { input: text })).stdout);
+  const yaml = async (text: string): Promise<unknown> => JSON.parse((await execa('python3', ['-c', 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'], { input: text })).stdout);
   assert.equal(await yaml(l.files[1]!.content), { 'instance-id': `vmbatch-12.vm-aaaaaaaa`, 'local-hostname': 'vmbatch-guest' });
   const net = join(dir, 'network-config');
   writeFileSync(net, l.files[2]!.content);
@@ -118,12 +126,12 @@ test('a shared home: user-data makes the guest-private login home, mounts the sh
   writeFileSync(file, l.files[0]!.content);
   const schema = await execa('cloud-init', ['schema', '--config-file', file], { reject: false });
   assert.is(schema.exitCode, 0, schema.stdout + schema.stderr);
-  const doc = JSON.parse(l.files[0]!.content.slice('#cloud-config\n'.length));
+  const doc = JSON.parse(l.files[0]!.content.slice('#cloud-config\n'.length)) as CloudConfig;
   // bootcmd runs before the users module, which makes the login home itself (useradd -m)
   assert.equal(doc.bootcmd[1], ['mkdir', '-p', '/var/lib/vmbatch-login']);
-  assert.is(doc.users[0].homedir, "/var/lib/vmbatch-login/o'brien");
+  assert.is(doc.users[0]!.homedir, "/var/lib/vmbatch-login/o'brien");
   // the shares are mounted by runcmd (after users-groups and ssh), before the ready line
-  const script: string = doc.runcmd[0][2];
+  const script = doc.runcmd[0]![2]!;
   const lines = script.split('\n');
   assert.equal(lines.slice(2, 5), [
     'modprobe virtiofs 2>/dev/null || true',
@@ -136,8 +144,8 @@ test('a shared home: user-data makes the guest-private login home, mounts the sh
 
 test('root for the user (vbroot=yes): a sudoers rule by uid, written before anything else, and still valid cloud-config', async () => {
   const l = planCloudInitIso({ params: { ...params, VB_ROOT: 'yes' }, jobScript: '', userKey: generateKeyPair('user'), hostKey: generateKeyPair('host'), tarFiles: [], staticAddress: undefined });
-  const doc = JSON.parse(l.files[0]!.content.slice('#cloud-config\n'.length));
-  const script: string = doc.runcmd[0][2];
+  const doc = JSON.parse(l.files[0]!.content.slice('#cloud-config\n'.length)) as CloudConfig;
+  const script = doc.runcmd[0]![2]!;
   assert.is(
     script.split('\n')[1],
     "{ command -v sudo >/dev/null && mkdir -p /etc/sudoers.d && printf '#%s ALL=(ALL:ALL) NOPASSWD: ALL\\n' 31337 > /etc/sudoers.d/vmbatch-root && chmod 0440 /etc/sudoers.d/vmbatch-root; } || fail 'vbroot=yes: cannot give the user root (the guest needs sudo)'",

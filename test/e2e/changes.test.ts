@@ -81,7 +81,7 @@ test('job 1 installs a program and saves its changes: a compact layer and its re
   assert.match(epilogue, new RegExp(`^vmbatch: saved the guest's changes as ${layer} \\([0-9.]+ MiB over ${base}\\)$`));
   for (const file of [layer, join(changesDir, 'tools.json'), changesDir]) assert.is(statSync(file).uid, user.uid, file);
   assert.is(statSync(layer).mode & 0o777, 0o600);
-  const record = JSON.parse(readFileSync(join(changesDir, 'tools.json'), 'utf8'));
+  const record = JSON.parse(readFileSync(join(changesDir, 'tools.json'), 'utf8')) as { createdAt: string; sizeBytes: number };
   const sha = (await execa('sha256sum', [base])).stdout.slice(0, 64);
   assert.equal({ ...record, createdAt: 'x', sizeBytes: 0 }, { version: 1, name: 'tools', template: join(mom.domainsDir, 'testguest.xml'), target: 'vda', base: { path: base, sha256: sha }, createdAt: 'x', jobId: '8430.vm', sizeBytes: 0 });
   assert.is(record.sizeBytes, statSync(layer).size);
@@ -234,7 +234,7 @@ async function refused(job: JobSpec, message: string): Promise<void> {
 const hint = '  hint: save them again from a job of this template (-l other=vbsavechanges=NAME); `vmbatch changes info NAME` shows what they were made from';
 
 test('a layer made from another base is refused, naming both bases', async () => {
-  const record = JSON.parse(readFileSync(join(changesDir, 'tools.json'), 'utf8'));
+  const record = JSON.parse(readFileSync(join(changesDir, 'tools.json'), 'utf8')) as { createdAt: string; sizeBytes: number };
   writeFileSync(join(changesDir, 'other.json'), JSON.stringify({ ...record, name: 'other', base: { path: '/srv/images/old.qcow2', sha256: 'ab'.repeat(32) } }));
   writeFileSync(join(changesDir, 'other.qcow2'), readFileSync(join(changesDir, 'tools.qcow2')));
   const sha = (await execa('sha256sum', [base])).stdout.slice(0, 64);
@@ -245,7 +245,7 @@ test('a layer made from another base is refused, naming both bases', async () =>
 });
 
 test('hostile layers: a backing file naming a host file, a link to a file the submitter cannot read, a FIFO, one larger than allowed', async () => {
-  const record = JSON.parse(readFileSync(join(changesDir, 'tools.json'), 'utf8'));
+  const record = JSON.parse(readFileSync(join(changesDir, 'tools.json'), 'utf8')) as { createdAt: string; sizeBytes: number };
   const evil = join(changesDir, 'evil.qcow2');
   await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/shadow', '-F', 'raw', evil, '1M'], { uid: user.uid, gid: user.gid });
   writeFileSync(join(changesDir, 'evil.json'), JSON.stringify({ ...record, name: 'evil' }));
@@ -286,7 +286,7 @@ test('vmbatch changes: list, info and rm, as the submitter', async () => {
   const lines = list.stdout.trim().split('\n');
   assert.is(lines.length, 2);
   assert.match(lines[0]!, new RegExp(`^tools  [0-9.]+ MiB  ${mom.domainsDir}/testguest.xml  base ${base}  saved \\S+$`));
-  assert.match(lines[1]!, /^tools2  /);
+  assert.match(lines[1]!, /^tools2 {2}/);
   const info = await asUser(['changes', 'info', 'tools']);
   assert.match(info.stdout, `disk:      vda\nbase:      ${base}\n`);
   assert.match(info.stdout, 'by job 8430.vm');

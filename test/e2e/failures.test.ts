@@ -107,7 +107,7 @@ test('a job id or user name with shell or path characters is refused before anyt
     const script = writeJobScript(mom, { jobId: '205.vm', user }, '#!/bin/sh\n');
     const run = await runPrologue(mom, job, script);
     assert.is(run.exitCode, 1);
-    assert.match(run.stderr, /^vmbatch: HOOK_ARGV_INVALID: the prologue was called with invalid arguments:\n  - argv\[[12]\] \((job id|user)\) /);
+    assert.match(run.stderr, /^vmbatch: HOOK_ARGV_INVALID: the prologue was called with invalid arguments:\n {2}- argv\[[12]\] \((job id|user)\) /);
     assert.match(run.stderr, /\nvmbatch: the job is aborted\.$/);
   }
   assert.not.ok(existsSync('/tmp/pwned'));

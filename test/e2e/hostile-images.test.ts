@@ -27,7 +27,7 @@ test.before(async () => {
   mom = await setupMom({ domains: { userdisk: userTemplate } });
   const policy = join(mom.root, 'user-images.json');
   writeFileSync(policy, JSON.stringify({ allow: [server.url('/users/')], requireHash: true, maxSizeMiB: 64, copyMethod: 'download' }));
-  const config = JSON.parse(readFileSync(mom.configFile, 'utf8'));
+  const config = JSON.parse(readFileSync(mom.configFile, 'utf8')) as Record<string, unknown>;
   writeFileSync(mom.configFile, JSON.stringify({ ...config, images: { userImagePolicy: policy } }));
   before = (await leftovers(mom)).domains;
 });
@@ -79,7 +79,7 @@ test('a STATEDIR on a full tmpfs: the overlay cannot be written, DISK_FULL reque
   await execa('mount', ['-t', 'tmpfs', '-o', 'size=96k,mode=0755', 'tmpfs', mount]);
   try {
     chmodSync(mount, 0o755);
-    const config = JSON.parse(readFileSync(mom.configFile, 'utf8'));
+    const config = JSON.parse(readFileSync(mom.configFile, 'utf8')) as Record<string, unknown>;
     writeFileSync(mom.configFile, JSON.stringify({ ...config, stateDir: mount }));
     const job = { jobId: '7312.vm', user };
     const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');

@@ -11,6 +11,7 @@ import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
 import { domainsDir } from '../helpers/paths.js';
 import { endFailedJob, leftovers, runEpilogue, runJobStarter, runPrologue, setupMom, teardownMom, updateMomConfig, writeJobScript, type Mom, type JobSpec } from '../torque/pbs-mom.js';
+import type { QemuImgJson } from '../helpers/qemu-img-json.js';
 
 const baseImage = '/var/lib/vmbatch/guest/disk.qcow2';
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -54,7 +55,7 @@ test.after(async () => {
 
 const cacheEntries = () => readdirSync(join(mom.stateDir, 'cache', 'images'));
 const clean = async () => assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
-const backingOf = async (file: string) => JSON.parse((await execa('qemu-img', ['info', '--output=json', '--force-share', file])).stdout)['backing-filename'];
+const backingOf = async (file: string) => (JSON.parse((await execa('qemu-img', ['info', '--output=json', '--force-share', file])).stdout) as QemuImgJson)['backing-filename'];
 
 async function bootAll(jobs: JobSpec[], script: string): Promise<string[]> {
   const scripts = jobs.map((job) => writeJobScript(mom, job, script));

@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { testGuestDir } from '../helpers/paths.js';
 import { interactiveScriptPath, leftovers, pelogPermissionProblem, runEpilogue, runInteractiveJobStarter, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
+import type { QemuImgJson } from '../helpers/qemu-img-json.js';
 
 let mom: Mom;
 let user: HostUser;
@@ -66,7 +67,7 @@ test('the base image is never written: every job gets its own copy-on-write over
   const job = { jobId: '102.vm', user };
   const script = writeJobScript(mom, job, '#!/bin/sh\nhead -c 1048576 /dev/zero > "$HOME/big"; ls -la "$HOME/big" | wc -l\n');
   assert.is((await runPrologue(mom, job, script)).exitCode, 0);
-  const info = JSON.parse((await execa('qemu-img', ['info', '-U', '--output=json', `${mom.stateDir}/jobs/102.vm/disk-vda.qcow2`])).stdout);
+  const info = JSON.parse((await execa('qemu-img', ['info', '-U', '--output=json', `${mom.stateDir}/jobs/102.vm/disk-vda.qcow2`])).stdout) as QemuImgJson;
   assert.is(info['backing-filename'], base);
   const run = await runJobStarter(mom, job, script);
   assert.is(run.stdout, '1');
@@ -135,7 +136,7 @@ test('remoteshell refuses a guest whose host key is not the job\'s (no trust on 
   assert.is((await runPrologue(mom, job, script)).exitCode, 0);
   try {
     const stateFile = `${mom.stateDir}/jobs/107.vm/state.json`;
-    const state = JSON.parse(readFileSync(stateFile, 'utf8'));
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, unknown>;
     writeFileSync(stateFile, JSON.stringify({ ...state, hostPublicKey: generateKeyPair('impostor').publicKey }));
     const run = await runJobStarter(mom, job, script);
     assert.is(run.exitCode, 255);

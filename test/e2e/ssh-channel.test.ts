@@ -68,7 +68,7 @@ test('the job runs over its own unix socket: the submitter\'s only, no TCP port 
     { uid: other.uid, gid: other.gid, cwd: '/', reject: false, buffer: false },
   );
   await new Promise<void>((resolve, reject) => {
-    squatter.stdout!.on('data', (d: Buffer) => d.toString().includes('bound') && resolve());
+    squatter.stdout.on('data', (d: Buffer) => d.toString().includes('bound') && resolve());
     squatter.once('exit', () => reject(new Error('the squatter exited')));
   });
   const job = { jobId: '7101.vm', user };
@@ -81,7 +81,7 @@ test('the job runs over its own unix socket: the submitter\'s only, no TCP port 
     const st = statSync(socket);
     assert.ok(st.isSocket());
     assert.equal([st.uid, st.gid, st.mode & 0o777], [user.uid, user.gid, 0o600], 'only the submitter (and root) may open the SSH channel');
-    assert.is(JSON.parse(readFileSync(join(jobDir, 'state.json'), 'utf8')).sshSocket, socket);
+    assert.is((JSON.parse(readFileSync(join(jobDir, 'state.json'), 'utf8')) as { sshSocket: string }).sshSocket, socket);
     assert.not.ok(existsSync(join(mom.stateDir, 'ports')), 'no port reservations any more');
 
     // another local user cannot connect to the job's guest
@@ -142,7 +142,7 @@ test('`vmbatch plan` shows the SSH channel socket, and the domain XML has the ch
   const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
   const run = await execa(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'plan', job.jobId, user.user, user.group, script], { env: { VMBATCH_CONFIG: mom.configFile }, reject: false });
   assert.is(run.exitCode, 0, run.stderr);
-  const plan = JSON.parse(run.stdout);
+  const plan = JSON.parse(run.stdout) as { sshChannel: string; domainXml: string };
   assert.is(plan.sshChannel, join(mom.stateDir, 'jobs', '7103.vm', 'ssh.sock'));
   assert.not.ok('sshForward' in plan);
   assert.match(plan.domainXml, `<channel type="unix">\n      <source mode="bind" path="${plan.sshChannel}"/>\n      <target type="virtio" name="org.vmbatch.ssh"/>\n    </channel>`);

@@ -57,7 +57,7 @@ function submitDir(jobId: string): string {
 function poolGuests(): Map<string, { claimedBy?: string; waitingSince: string } | undefined> {
   const jobs = join(mom.stateDir, 'jobs');
   const ids = existsSync(jobs) ? readdirSync(jobs).filter((n) => n.startsWith('pool-')) : [];
-  return new Map(ids.map((id) => [id, existsSync(join(jobs, id, 'pool.json')) ? JSON.parse(readFileSync(join(jobs, id, 'pool.json'), 'utf8')) : undefined]));
+  return new Map(ids.map((id) => [id, existsSync(join(jobs, id, 'pool.json')) ? (JSON.parse(readFileSync(join(jobs, id, 'pool.json'), 'utf8')) as { claimedBy?: string; waitingSince: string }) : undefined]));
 }
 const waiting = () => [...poolGuests()].filter(([, r]) => r && r.claimedBy === undefined).map(([id]) => id);
 
@@ -181,7 +181,7 @@ test('a waiting guest that broke (its qemu gone) fails over to a warm start; not
 test('reconcile ends a guest idle past its limit, and one whose job is gone', async () => {
   const [id] = waiting();
   const file = join(mom.stateDir, 'jobs', id!, 'pool.json');
-  const record = JSON.parse(readFileSync(file, 'utf8'));
+  const record = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   writeFileSync(file, JSON.stringify({ ...record, waitingSince: new Date(Date.now() - 3_600_000).toISOString() }));
   assert.is((await vmbatch(['reconcile'])).exitCode, 0);
   assert.equal(poolGuests().has(id!), false);

@@ -99,9 +99,9 @@ test('warm build boots the template once and saves it; list shows it current; a 
   assert.is(built.stdout.startsWith(`${mom.domainsDir}/warmguest.xml: saved in ${dir}`), true);
   // the memory is root's alone; the frozen disk is every job's base, read-only to the guests' group
   const mode = (f: string) => `${statSync(f).uid}:${(statSync(f).mode & 0o7777).toString(8)}`;
-  assert.is(mode(join(dir!, 'memory.state')), '0:600');
-  assert.is(mode(join(dir!, 'disk-vda.qcow2')), '0:640');
-  assert.is(mode(dir!), '0:750');
+  assert.is(mode(join(dir, 'memory.state')), '0:600');
+  assert.is(mode(join(dir, 'disk-vda.qcow2')), '0:640');
+  assert.is(mode(dir), '0:750');
   const list = await vmbatch(['warm', 'list']);
   assert.match(list.stdout, new RegExp(`^[0-9a-f]{16}  ${mom.domainsDir}/warmguest.xml  [0-9.]+ MiB  1 vCPU\\(s\\) 256 MiB  built \\S+  current$`));
   const again = await vmbatch(['warm', 'build', 'warmguest']);
@@ -171,7 +171,7 @@ test('two warm jobs at once: each runs as the submitter with its files, and the 
   const jobs = ['8400', '8401'].map((id) => ({ jobId: `${id}.vm`, user, workdir: submitDir(id), resources: 'other=vbdomain=warmguest' }));
   const scripts = await Promise.all(jobs.map((job) => prologue(job, identityScript)));
   const runs = await Promise.all(jobs.map((job, i) => runJobStarter(mom, job, scripts[i]!)));
-  const keys = jobs.map((job) => JSON.parse(readFileSync(join(mom.stateDir, 'jobs', job.jobId, 'state.json'), 'utf8')).hostPublicKey as string);
+  const keys = jobs.map((job) => (JSON.parse(readFileSync(join(mom.stateDir, 'jobs', job.jobId, 'state.json'), 'utf8')) as { hostPublicKey: string }).hostPublicKey);
   await Promise.all(jobs.map((job, i) => finish(job, scripts[i]!, runs[i]!)));
   const seen = runs.map((run, i) => {
     assert.is(run.exitCode, 0, run.stderr);
@@ -211,7 +211,7 @@ test('a stale state (the base disk changed since the build) boots the job instea
 });
 
 test('a saved state a local user owns is not used: the job boots', async () => {
-  const dir = join(mom.stateDir, 'warm', readdirSync(join(mom.stateDir, 'warm')).find((n) => /^[0-9a-f]{16}$/.test(n) && JSON.parse(readFileSync(join(mom.stateDir, 'warm', n, 'meta.json'), 'utf8')).memoryMiB === 256 && readFileSync(join(mom.stateDir, 'warm', n, 'meta.json'), 'utf8').includes('warmguest.xml'))!);
+  const dir = join(mom.stateDir, 'warm', readdirSync(join(mom.stateDir, 'warm')).find((n) => /^[0-9a-f]{16}$/.test(n) && (JSON.parse(readFileSync(join(mom.stateDir, 'warm', n, 'meta.json'), 'utf8')) as { memoryMiB: number }).memoryMiB === 256 && readFileSync(join(mom.stateDir, 'warm', n, 'meta.json'), 'utf8').includes('warmguest.xml'))!);
   const state = join(dir, 'memory.state');
   chownSync(state, other.uid, other.gid);
   try {

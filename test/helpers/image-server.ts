@@ -57,7 +57,7 @@ export async function startImageServer(options: { tls?: { key: string; cert: str
     serve(route, path, res, events);
   };
   const server = options.tls ? https.createServer(options.tls, handler) : http.createServer(handler);
-  server.on('connection', (s) => {
+  server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });

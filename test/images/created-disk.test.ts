@@ -11,6 +11,7 @@ import { readEntryMeta } from '../../src/images/cache-entry.js';
 import { entryUsers } from '../../src/images/cache-users.js';
 import { expectVmbatchError } from '../helpers/expect-error.js';
 import { cacheScratch, type CacheScratch } from '../helpers/image-cache.js';
+import type { QemuImgJson } from '../helpers/qemu-img-json.js';
 
 let scratch: CacheScratch;
 test.before(() => {
@@ -33,7 +34,7 @@ test("create='once': the first job alone seeds the disk; its writes are committe
   const seed = await useOnce('1');
   assert.is(seed.seed, true);
   assert.is(existsSync(seed.paths.seeding), true);
-  const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', seed.paths.data])).stdout);
+  const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', seed.paths.data])).stdout) as QemuImgJson;
   assert.equal([info.format, info['virtual-size']], ['qcow2', 8 * 1048576]);
   assert.is((await qemuIo(disk('1').overlay, 'qcow2', 'write -P 0xab 0 64k')).exitCode, 0);
   assert.is(await releaseOnceDisk(seed.paths, 'testhost--1', { overlay: disk('1').overlay, cow: 'qcow2' }), 'committed');
@@ -121,7 +122,7 @@ test('created disks in every format; formats whose tool is missing say which too
   for (const [format, qemuName] of [['raw', 'raw'], ['qcow2', 'qcow2'], ['qcow', 'qcow'], ['vhd', 'vpc'], ['vpc', 'vpc']] as const) {
     const file = join(scratch.root, `empty.${format}`);
     await createEmptyDisk({ format, file, sizeMiB: 16, mode: 0o600 });
-    const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', file])).stdout);
+    const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', file])).stdout) as QemuImgJson;
     assert.is(info.format, qemuName, format);
     assert.ok(info['virtual-size'] >= 16 * 1048576, format);
   }
@@ -136,7 +137,7 @@ test('copy-on-write overlays per hypervisor: qcow2 (QEMU/KVM) and QCOW (Xen 3) o
   for (const cow of ['qcow2', 'qcow'] as const) {
     const file = join(scratch.root, `over.${cow}`);
     await createCowOverlay({ cow, base, baseFormat: 'raw', virtualSize: 32 * 1048576, file });
-    const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', file])).stdout);
+    const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', file])).stdout) as QemuImgJson;
     assert.equal([info.format, info['backing-filename'], info['virtual-size']], [cow, base, 32 * 1048576]);
   }
   const vhd = await expectVmbatchError(() => createCowOverlay({ cow: 'vhd', base, baseFormat: 'raw', virtualSize: 32 * 1048576, file: join(scratch.root, 'over.vhd') }), 'TOOL_MISSING');

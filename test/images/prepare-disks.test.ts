@@ -11,6 +11,7 @@ import { readCacheUses } from '../../src/images/cache-context.js';
 import { jobPaths } from '../../src/state/job-paths.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
 import { cacheScratch, type CacheScratch } from '../helpers/image-cache.js';
+import type { QemuImgJson } from '../helpers/qemu-img-json.js';
 
 let server: ImageServer;
 let scratch: CacheScratch;
@@ -27,7 +28,7 @@ test.after(async () => {
   rmSync(scratch.root, { recursive: true, force: true });
 });
 
-const info = async (file: string) => JSON.parse((await execa('qemu-img', ['info', '--output=json', '--force-share', file])).stdout);
+const info = async (file: string) => JSON.parse((await execa('qemu-img', ['info', '--output=json', '--force-share', file])).stdout) as QemuImgJson;
 
 test('one job, every kind of disk: per-job download, shared read-only, created always and once, local overlay', async () => {
   const local = join(scratch.root, 'local.qcow2');
@@ -56,7 +57,7 @@ test('one job, every kind of disk: per-job download, shared read-only, created a
   assert.equal([(await info(file(2))).format, (await info(file(2)))['virtual-size']], ['raw', 32 * 1048576]);
   const once = await info(file(3));
   assert.equal([once.format, once['virtual-size']], ['qcow2', 64 * 1048576]);
-  assert.match(once['backing-filename'], new RegExp(`^${scratch.cacheDir}/created/[0-9a-f]{32}/image$`));
+  assert.match(once['backing-filename'] ?? '', new RegExp(`^${scratch.cacheDir}/created/[0-9a-f]{32}/image$`));
   assert.is((await info(file(4)))['backing-filename'], local);
   assert.is(server.requests('/img/root.img'), 2, 'one per-job download, one into the cache');
   assert.equal(readCacheUses(paths.cacheUses).map((u) => [u.entry.dir.includes('/created/'), u.seed?.cow]), [[false, undefined], [true, 'qcow2']]);

@@ -60,7 +60,7 @@ test("two users asking for one image URL get two entries; the other user can nei
 
   const meta = readFileSync(mine.paths.meta, 'utf8');
   assert.not.ok(meta.includes('SECRET'), meta);
-  assert.is(JSON.parse(meta).identity, `${server.url('/users/private.qcow2')}?…`);
+  assert.is((JSON.parse(meta) as { identity: string }).identity, `${server.url('/users/private.qcow2')}?…`);
   const listing = await runImagesCli(scratch, ['list']);
   assert.not.ok(listing.stdout.includes('SECRET'), listing.stdout);
   // the key still has the query: another token is another entry

@@ -15,7 +15,7 @@ async function withConsole(payload: (token: string) => string, body: (socket: st
   const server = createServer((s: Socket) => {
     let input = '';
     let asked = false;
-    s.on('data', async (d) => {
+    const answer = async (d: Buffer) => {
       input += d.toString('latin1');
       if (!asked && input.includes('\n')) {
         asked = true;
@@ -29,7 +29,8 @@ async function withConsole(payload: (token: string) => string, body: (socket: st
         for (const ch of text) await new Promise<void>((r) => s.write(Buffer.from(ch, 'latin1'), () => r()));
         if (hangUp) s.destroy();
       }
-    });
+    };
+    s.on('data', (d: Buffer) => void answer(d));
   });
   await new Promise<void>((r) => server.listen(path, r));
   try {

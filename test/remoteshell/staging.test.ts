@@ -88,7 +88,7 @@ async function archive(members: TarMember[]): Promise<Buffer> {
 
 const text = () => {
   let out = '';
-  return { stream: new Writable({ write: (c, _e, done) => ((out += c.toString()), done()) }), text: () => out };
+  return { stream: new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }), text: () => out };
 };
 
 test('the commands: the node packs and unpacks with GNU tar, the guest with any tar, paths quoted', () => {

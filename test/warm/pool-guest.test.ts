@@ -39,7 +39,7 @@ test("a job takes the oldest waiting guest of its state; a guest being made, ano
   guest(poolGuestId(fakeKey('b'), 1), record(fakeKey('b')));
   const taken = await claimPoolGuest(scratch.stateDir, key, '101.vm');
   assert.is(taken?.id, poolGuestId(key, 2));
-  assert.is(JSON.parse(readFileSync(poolGuestFile(taken!.paths.dir), 'utf8')).claimedBy, '101.vm');
+  assert.is((JSON.parse(readFileSync(poolGuestFile(taken!.paths.dir), 'utf8')) as { claimedBy?: string }).claimedBy, '101.vm');
   assert.equal(poolGuestsOf(scratch.stateDir, '101.vm').map((g) => g.id), [poolGuestId(key, 2)]);
   assert.is((await claimPoolGuest(scratch.stateDir, key, '102.vm'))?.id, poolGuestId(key, 1));
   assert.is(await claimPoolGuest(scratch.stateDir, key, '103.vm'), undefined);

@@ -22,7 +22,7 @@ const open = (k = key) => openWarmEntry(scratch.stateDir, entry.paths, k);
 const skipped = (k = key) => {
   const result = open(k);
   assert.ok('skipped' in result, 'the entry was opened');
-  return (result as { skipped: string }).skipped;
+  return result.skipped;
 };
 
 test("a whole, current entry that is root's alone opens: its record, paths and save image header", () => {

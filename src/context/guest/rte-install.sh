@@ -11,6 +11,7 @@
 # line on stderr says which package and why; install output is kept in DIR/install.log.
 set -u
 ctx=$1
+# shellcheck source=/dev/null # the context's, written for each job
 . "$ctx/vmbatch.env"
 umask 022
 cachedir=/var/cache/vmbatch/rte
@@ -74,6 +75,7 @@ done < /tmp/vmbatch-rtes
 # stage 0: the job is being prepared (where ARC sources it at submission)
 while IFS=$tab read -r kind name dir base source mount; do
   [ "$kind" = tar ] || [ "$kind" = image ] || continue
+  # shellcheck source=/dev/null # the RTE's own script, in the guest
   ( set -- 0; . "$dir/control/runtime" ) >> "$dir/install.log" 2>&1 || die "rte $name: control/runtime 0 failed ($(tail -n 1 "$dir/install.log"))"
 done < /tmp/vmbatch-rtes
 rm -f /tmp/vmbatch-rtes
