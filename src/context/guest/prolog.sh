@@ -7,6 +7,7 @@
 # named in vmbatch.env.
 set -eu
 ctx=${1:-$(dirname "$0")}
+# shellcheck source=/dev/null # the context's, written for each job
 . "$ctx/vmbatch.env"
 console=${VB_READY_CONSOLE:-/dev/ttyS0}
 
@@ -37,7 +38,7 @@ fi
 if [ "${VB_NET_MODE:-dhcp}" = static ] && ! ip addr show 2>/dev/null | grep -q "inet ${VB_NET_ADDRESS%/*}/"; then
   dev=$(ip link show 2>/dev/null | sed -n 's/^[0-9]*: \([^:@]*\).*/\1/p' | grep -vx lo | head -n 1)
   [ -n "$dev" ] || fail "no network interface for the static address $VB_NET_ADDRESS"
-  ip link set "$dev" up && ip addr add "$VB_NET_ADDRESS" dev "$dev" || fail "cannot set $VB_NET_ADDRESS on $dev"
+  { ip link set "$dev" up && ip addr add "$VB_NET_ADDRESS" dev "$dev"; } || fail "cannot set $VB_NET_ADDRESS on $dev"
   [ -z "$VB_NET_GATEWAY" ] || ip route replace default via "$VB_NET_GATEWAY" || fail "cannot route via $VB_NET_GATEWAY"
   if [ -n "$VB_NET_DNS" ]; then for d in $VB_NET_DNS; do echo "nameserver $d"; done > /etc/resolv.conf; fi
 fi
@@ -106,14 +107,14 @@ if [ -n "${VB_SHARES:-}" ]; then
   modprobe virtiofs 2>/dev/null || true
   printf '%s\n' "$VB_SHARES" > /tmp/vmbatch-shares
   while IFS=$(printf '\t') read -r tag mode path; do
-    mkdir -p "$path" && mount -t virtiofs -o "$mode,nodev" "$tag" "$path" \
+    { mkdir -p "$path" && mount -t virtiofs -o "$mode,nodev" "$tag" "$path"; } \
       || fail "cannot mount the shared directory $path (virtiofs tag $tag): does the guest kernel have virtiofs?"
   done < /tmp/vmbatch-shares
   rm -f /tmp/vmbatch-shares
 fi
 # the staged working directory: remoteshell copies the job's files in as the user
 if [ -n "${VB_STAGE_DIR:-}" ]; then
-  mkdir -p "$VB_STAGE_DIR" && chown "$VB_UID:$VB_GID" "$VB_STAGE_DIR" || fail "cannot make the working directory $VB_STAGE_DIR for the staged files"
+  { mkdir -p "$VB_STAGE_DIR" && chown "$VB_UID:$VB_GID" "$VB_STAGE_DIR"; } || fail "cannot make the working directory $VB_STAGE_DIR for the staged files"
 fi
 
 # the job's runtime environments from the software catalogue, installed as root before the
@@ -159,6 +160,7 @@ elif command -v sshd >/dev/null 2>&1; then
   mkdir -p /run/sshd
   # sshd -i serves one connection on its standard input and output; the marker line before it
   # blocks until a host client is connected
+  # shellcheck disable=SC2016 # $0 is the inner shell's: the sshd path passed to it
   serve_ssh_port sh -c 'printf "vmbatch-ssh-channel\r\n" && exec "$0" -i' "$(command -v sshd)"
 else
   fail "no SSH server (dropbear or sshd) in the guest"
@@ -170,6 +172,7 @@ if [ -n "${VB_CONSOLE_LOGIN:-}" ]; then
   [ -c "$VB_CONSOLE_LOGIN" ] || fail "no console device $VB_CONSOLE_LOGIN for remoteshell"
   ( while :; do
       stty -F "$VB_CONSOLE_LOGIN" raw -echo 2>/dev/null
+      # shellcheck disable=SC2094 # a serial port: the user's shell reads and writes the same line
       su -l "$VB_USER" -s /bin/sh -c 'exec sh -s' < "$VB_CONSOLE_LOGIN" > "$VB_CONSOLE_LOGIN" 2>&1
     done ) > /dev/null 2>&1 &
 fi
