@@ -42,7 +42,10 @@ async function main(): Promise<void> {
     const epilogues: Record<'save' | 'plain', number> = { save: 0, plain: 0 };
     let bareMs = 0;
     let bareBytes = 0;
-    for (const [kind, id] of [['plain', 980], ['save', 981]] as const) {
+    for (const [kind, id] of [
+      ['plain', 980],
+      ['save', 981],
+    ] as const) {
       const j = job(id, kind === 'save' ? 'vbsavechanges=bench100' : undefined);
       const script = writeJobScript(mom, j, write100);
       if ((await runPrologue(mom, j, script)).exitCode !== 0) throw new Error(`prologue of ${j.jobId} failed`);
@@ -72,7 +75,9 @@ async function main(): Promise<void> {
     }
     const f = (v: number) => `${v.toFixed(0).padStart(6)} ms`;
     // the prologue's own phases (its ready log line): loading the layer runs beside the context's build
-    const log = readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes('msg="ready"'));
+    const log = readFileSync(mom.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('msg="ready"'));
     const phase = (name: string, id: number) => Number(new RegExp(`\\b${name}=([0-9.]+)`).exec(log.find((l) => l.includes(`job=${id}.bench `)) ?? '')?.[1] ?? NaN);
     const changeIds = Array.from({ length: runs }, (_, i) => 990 + i * 2 + 1);
     console.log(`saved changes: a job that wrote 100 MiB (random) on a 512 MiB guest disk (test guest, qemu:///system, TCG)`);
@@ -82,8 +87,18 @@ async function main(): Promise<void> {
     console.log(`  the first job from the layer makes the copy its submitter's later jobs share: ${f(ready.changes[0]!)} to ready, loading ${f(phase('changes', changeIds[0]!))}`);
     console.log(`  of which, median: loading the layer ${f(median(changeIds.map((id) => phase('changes', id))))}   the context, built meanwhile ${f(median(changeIds.map((id) => phase('iso', id))))}`);
     printSummary('summary', [
-      { figure: 'saving 100 MiB of changes (epilogue, over a plain one)', value: `${((epilogues.save - epilogues.plain) / 1000).toFixed(2)} s`, target: `bare convert ${(bareMs / 1000).toFixed(2)} s`, met: undefined },
-      { figure: 'booting from base + changes against the base alone', value: `${(median(ready.changes) / median(ready.base)).toFixed(2)}x`, target: '<= 1.05x', met: median(ready.changes) / median(ready.base) <= 1.05 },
+      {
+        figure: 'saving 100 MiB of changes (epilogue, over a plain one)',
+        value: `${((epilogues.save - epilogues.plain) / 1000).toFixed(2)} s`,
+        target: `bare convert ${(bareMs / 1000).toFixed(2)} s`,
+        met: undefined,
+      },
+      {
+        figure: 'booting from base + changes against the base alone',
+        value: `${(median(ready.changes) / median(ready.base)).toFixed(2)}x`,
+        target: '<= 1.05x',
+        met: median(ready.changes) / median(ready.base) <= 1.05,
+      },
     ]);
   } finally {
     teardownMom(mom);
@@ -93,4 +108,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

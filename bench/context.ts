@@ -20,8 +20,18 @@ import { median, ms } from './measure.js';
 const runs = Number(process.env.BENCH_RUNS ?? 15);
 
 const params = {
-  VB_NONCE: 'a'.repeat(32), VB_JOBID: '1.bench', VB_JOBNAME: 'STDIN', VB_USER: 'vbbench', VB_GROUP: 'vbbench', VB_UID: 41101, VB_GID: 41102,
-  VB_HOME: '/home/vbbench', VB_SHELL: '/bin/sh', VB_JOBPATH: '/var/spool/vmbatch/jobs', VB_JOBFILE: '1.bench.SC', VB_READY_CONSOLE: '/dev/ttyS0',
+  VB_NONCE: 'a'.repeat(32),
+  VB_JOBID: '1.bench',
+  VB_JOBNAME: 'STDIN',
+  VB_USER: 'vbbench',
+  VB_GROUP: 'vbbench',
+  VB_UID: 41101,
+  VB_GID: 41102,
+  VB_HOME: '/home/vbbench',
+  VB_SHELL: '/bin/sh',
+  VB_JOBPATH: '/var/spool/vmbatch/jobs',
+  VB_JOBFILE: '1.bench.SC',
+  VB_READY_CONSOLE: '/dev/ttyS0',
 };
 
 // The bare tool's time on the same files: stage them once, time only the tool.
@@ -95,7 +105,11 @@ async function main(): Promise<void> {
         const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
         const run = await runPrologue(mom, job, script);
         if (run.exitCode !== 0) throw new Error(run.stderr);
-        const line = readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes(`job=${job.jobId}`) && l.includes('msg="ready"')).pop() ?? '';
+        const line =
+          readFileSync(mom.logFile, 'utf8')
+            .split('\n')
+            .filter((l) => l.includes(`job=${job.jobId}`) && l.includes('msg="ready"'))
+            .pop() ?? '';
         phase.push(Number(/ rootssh=([\d.]+)/.exec(line)?.[1]));
         const socket = join(mom.stateDir, 'jobs', job.jobId, 'ssh.sock');
         const tarFile = join(dir, 'ctx.tar');
@@ -105,7 +119,25 @@ async function main(): Promise<void> {
         const key = join(mom.stateDir, 'jobs', job.jobId, 'user_key');
         sshBare.push(
           await ms(() =>
-            execa('ssh', ['-q', '-i', key, '-o', `ProxyCommand=python3 ${unixRelay} ${socket}`, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', 'vbbench@guest', 'mkdir -p /tmp/c && tar -x -f - -C /tmp/c && true'], { inputFile: tarFile }),
+            execa(
+              'ssh',
+              [
+                '-q',
+                '-i',
+                key,
+                '-o',
+                `ProxyCommand=python3 ${unixRelay} ${socket}`,
+                '-o',
+                'StrictHostKeyChecking=no',
+                '-o',
+                'UserKnownHostsFile=/dev/null',
+                '-o',
+                'BatchMode=yes',
+                'vbbench@guest',
+                'mkdir -p /tmp/c && tar -x -f - -C /tmp/c && true',
+              ],
+              { inputFile: tarFile },
+            ),
           ),
         );
         await runEpilogue(mom, job, script, 0);
@@ -119,7 +151,10 @@ async function main(): Promise<void> {
     // reading the partition out (qemu-img dd), which is what makes it grow with partition size
     for (const sizeMiB of [16, 256]) {
       const image = join(dir, `disk-${sizeMiB}.qcow2`);
-      await makePartitionedImage(image, [{ sizeMiB, label: 'vbroot' }, { sizeMiB: 8, label: 'vbjobs' }]);
+      await makePartitionedImage(image, [
+        { sizeMiB, label: 'vbroot' },
+        { sizeMiB: 8, label: 'vbjobs' },
+      ]);
       const ours: number[] = [];
       const floor: number[] = [];
       for (let i = 0; i < Math.min(runs, 5); i++) {
@@ -149,4 +184,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

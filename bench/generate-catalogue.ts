@@ -92,9 +92,24 @@ export function generateCatalogue(n: number, opts: GenerateCatalogueOptions = {}
     const environ = i % 4 === 0 ? [`    <kb:environ>PKG_${i}_HOME=%BASEDIR%</kb:environ>`] : [];
     if (i % 10 === 0) {
       // every tenth instance is written inline
-      out.push('  <kb:instance>', `  ${tarball}`, `      <kb:basesystem rdf:resource="#bs-${base}"/>`, ...environ.map((e) => `  ${e}`), '    </kb:TarPackage>', '  </kb:instance>', '</kb:MetaPackage>');
+      out.push(
+        '  <kb:instance>',
+        `  ${tarball}`,
+        `      <kb:basesystem rdf:resource="#bs-${base}"/>`,
+        ...environ.map((e) => `  ${e}`),
+        '    </kb:TarPackage>',
+        '  </kb:instance>',
+        '</kb:MetaPackage>',
+      );
     } else {
-      out.push(`  <kb:instance rdf:resource="#tp-${i}"/>`, '</kb:MetaPackage>', tarball.slice(2), `  <kb:basesystem rdf:resource="#bs-${base}"/>`, ...environ.map((e) => e.slice(2)), '</kb:TarPackage>');
+      out.push(
+        `  <kb:instance rdf:resource="#tp-${i}"/>`,
+        '</kb:MetaPackage>',
+        tarball.slice(2),
+        `  <kb:basesystem rdf:resource="#bs-${base}"/>`,
+        ...environ.map((e) => e.slice(2)),
+        '</kb:TarPackage>',
+      );
     }
   }
   out.push('', '</rdf:RDF>', '');

@@ -177,16 +177,25 @@ async function benchDownload(tmp: string, server: Server): Promise<void> {
   row('curl -s -o FILE URL + sha256sum FILE', m['curl + sha256sum'], `   fetchImage sha256 is ${(m['curl + sha256sum'] / m['fetchImage sha256']).toFixed(2)}x as fast`);
   console.log('   floors (no hashing):');
   row('curl -s -o /dev/null URL (loopback only)', m['curl to /dev/null']);
-  row('dd FILE -> /var/tmp, bs=4M conv=fsync', m['dd conv=fsync'], `   fetchImage sha256 at ${(mibps(bigBytes, m['fetchImage sha256']) / mibps(bigBytes, m['dd conv=fsync'])).toFixed(2)}x the disk's write+fsync`);
+  row(
+    'dd FILE -> /var/tmp, bs=4M conv=fsync',
+    m['dd conv=fsync'],
+    `   fetchImage sha256 at ${(mibps(bigBytes, m['fetchImage sha256']) / mibps(bigBytes, m['dd conv=fsync'])).toFixed(2)}x the disk's write+fsync`,
+  );
   const rchar = median(reads.map((r) => r.rchar));
   const readBytes = median(reads.map((r) => r.readBytes));
   console.log(`   bytes this process read during fetchImage sha256 (/proc/self/io): rchar ${(rchar / MiB).toFixed(1)} MiB = ${(rchar / bigBytes).toFixed(3)}x the image`);
   console.log(`     (socket reads; a second pass over the file would make it ~2x), read_bytes from storage ${(readBytes / MiB).toFixed(1)} MiB;`);
   console.log(`     the digest is updated in the stream's Transform, the written file is never opened for reading`);
   const ratio = mibps(bigBytes, m['fetchImage sha256']) / mibps(bigBytes, m.sha256sum);
-  summary.push({ figure: 'fetchImage sha256 throughput / sha256sum', value: `${ratio.toFixed(2)}x (${mibps(bigBytes, m['fetchImage sha256']).toFixed(0)} vs ${mibps(bigBytes, m.sha256sum).toFixed(0)} MiB/s)`, target: '>= 0.90x', met: ratio >= 0.9 });
+  summary.push({
+    figure: 'fetchImage sha256 throughput / sha256sum',
+    value: `${ratio.toFixed(2)}x (${mibps(bigBytes, m['fetchImage sha256']).toFixed(0)} vs ${mibps(bigBytes, m.sha256sum).toFixed(0)} MiB/s)`,
+    target: '>= 0.90x',
+    met: ratio >= 0.9,
+  });
   summary.push({ figure: 'fetchImage sha256 / (curl + sha256sum), speed', value: `${(m['curl + sha256sum'] / m['fetchImage sha256']).toFixed(2)}x`, target: '(reference)', met: undefined });
-  summary.push({ figure: "fetchImage sha256 / dd conv=fsync, speed", value: `${(m['dd conv=fsync'] / m['fetchImage sha256']).toFixed(2)}x`, target: '(reference)', met: undefined });
+  summary.push({ figure: 'fetchImage sha256 / dd conv=fsync, speed', value: `${(m['dd conv=fsync'] / m['fetchImage sha256']).toFixed(2)}x`, target: '(reference)', met: undefined });
   summary.push({ figure: 'bytes read by fetchImage / image size', value: `${(rchar / bigBytes).toFixed(3)}x`, target: '~1x (one pass)', met: rchar < 1.1 * bigBytes });
 }
 
@@ -233,7 +242,12 @@ async function benchOverlay(tmp: string): Promise<void> {
   row('createCowOverlay (virtual size from the record)', v1, v20);
   row('qemu-img create -f qcow2 -F raw -b BASE (opens base)', b1, b20);
   console.log(`   createCowOverlay / bare qemu-img: ${(v1 / b1).toFixed(2)}x (1 GiB), ${(v20 / b20).toFixed(2)}x (20 GiB)`);
-  summary.push({ figure: 'createCowOverlay 20 GiB / 1 GiB base', value: `${(v20 / v1).toFixed(2)}x (${v1.toFixed(1)} / ${v20.toFixed(1)} ms)`, target: '0.90x .. 1.10x', met: Math.abs(v20 / v1 - 1) <= 0.1 });
+  summary.push({
+    figure: 'createCowOverlay 20 GiB / 1 GiB base',
+    value: `${(v20 / v1).toFixed(2)}x (${v1.toFixed(1)} / ${v20.toFixed(1)} ms)`,
+    target: '0.90x .. 1.10x',
+    met: Math.abs(v20 / v1 - 1) <= 0.1,
+  });
   summary.push({ figure: 'bare qemu-img create 20 GiB / 1 GiB base', value: `${(b20 / b1).toFixed(2)}x (${b1.toFixed(1)} / ${b20.toFixed(1)} ms)`, target: '(reference)', met: undefined });
 }
 
@@ -300,7 +314,12 @@ async function benchConcurrentFetch(tmp: string, server: Server): Promise<void> 
   const maxGets = Math.max(...gets);
   summary.push({ figure: `GETs for ${concurrency} concurrent cold fetches`, value: gets.join(', '), target: 'exactly 1', met: gets.every((g) => g === 1) && maxGets === 1 });
   summary.push({ figure: `${concurrency} concurrent / 1 cold fetch, wall`, value: `${(m / s).toFixed(2)}x (${m.toFixed(0)} / ${s.toFixed(0)} ms)`, target: '<= 1.20x', met: m / s <= 1.2 });
-  summary.push({ figure: `  the same less node start-up (${concurrency} at once / 1)`, value: `${((m - median(startupMany)) / (s - median(startup))).toFixed(2)}x`, target: '(reference)', met: undefined });
+  summary.push({
+    figure: `  the same less node start-up (${concurrency} at once / 1)`,
+    value: `${((m - median(startupMany)) / (s - median(startup))).toFixed(2)}x`,
+    target: '(reference)',
+    met: undefined,
+  });
 }
 
 async function main(): Promise<void> {
@@ -323,4 +342,10 @@ async function main(): Promise<void> {
   printSummary(`summary (${((performance.now() - started) / 1000).toFixed(0)} s in all)`, summary);
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -25,7 +25,10 @@ async function oneJob(h: Harness, user: HostUser, jobId: string): Promise<Record
     const remoteshell = await ms(async () => (run = await h.runJobStarter(mom, job, script)));
     if (run?.exitCode !== 0) throw new Error(`job ${jobId} failed: ${run?.stderr}`);
     const epilogue = await ms(() => h.runEpilogue(mom, job, script, 0));
-    const line = readFileSync(mom.logFile, 'utf8').split('\n').find((l) => l.includes(`job=${jobId}`) && l.includes('msg="ready"')) ?? '';
+    const line =
+      readFileSync(mom.logFile, 'utf8')
+        .split('\n')
+        .find((l) => l.includes(`job=${jobId}`) && l.includes('msg="ready"')) ?? '';
     const phases = Object.fromEntries([...line.matchAll(/ (parse|disks|iso|keys|create|ready)=([\d.]+)/g)].map((m) => [m[1]!, Number(m[2])]));
     return { ...phases, 'prologue (hook process)': prologue, 'prologue without the guest boot': prologue - (phases.ready ?? 0), 'remoteshell (job `true`)': remoteshell, epilogue };
   } finally {
@@ -57,9 +60,20 @@ async function main(): Promise<void> {
   const ratio = (name: string) => median(figures.after[name]!) / median(figures.before[name]!);
   printSummary('summary', [
     { figure: 'whole prologue, after / before', value: `${ratio('prologue (hook process)').toFixed(3)}x`, target: '<= 1.05x', met: ratio('prologue (hook process)') <= 1.05 },
-    { figure: 'prologue without the guest boot, after / before', value: `${ratio('prologue without the guest boot').toFixed(3)}x`, target: '<= 1.05x', met: ratio('prologue without the guest boot') <= 1.05 },
+    {
+      figure: 'prologue without the guest boot, after / before',
+      value: `${ratio('prologue without the guest boot').toFixed(3)}x`,
+      target: '<= 1.05x',
+      met: ratio('prologue without the guest boot') <= 1.05,
+    },
     { figure: 'remoteshell, after / before', value: `${ratio('remoteshell (job `true`)').toFixed(3)}x`, target: '-', met: undefined },
   ]);
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

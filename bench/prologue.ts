@@ -27,7 +27,12 @@ async function main(): Promise<void> {
       const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
       const total = await ms(() => runPrologue(mom, job, script));
       const dir = join(mom.stateDir, 'jobs', job.jobId);
-      const line = readFileSync(mom.logFile, 'utf8').trim().split('\n').filter((l) => l.includes(`job=${job.jobId}`) && l.includes('msg="ready"')).pop() ?? '';
+      const line =
+        readFileSync(mom.logFile, 'utf8')
+          .trim()
+          .split('\n')
+          .filter((l) => l.includes(`job=${job.jobId}`) && l.includes('msg="ready"'))
+          .pop() ?? '';
       for (const m of line.matchAll(/ (parse|disks|iso|keys|create|ready)=([\d.]+)/g)) (phases[m[1]!] ??= []).push(Number(m[2]));
       (phases['whole prologue (hook process)'] ??= []).push(total);
       copyFileSync(join(dir, 'domain.xml'), join(scratch, 'domain.xml'));
@@ -72,7 +77,9 @@ async function main(): Promise<void> {
   }
 
   const row = (name: string, v: number, b?: number) =>
-    console.log(`${name.padEnd(32)} ${v.toFixed(1).padStart(9)} ms` + (b === undefined ? '' : `   bare ${b.toFixed(1).padStart(8)} ms   ratio ${(v / b).toFixed(2)}x   overhead ${(v - b).toFixed(1)} ms`));
+    console.log(
+      `${name.padEnd(32)} ${v.toFixed(1).padStart(9)} ms` + (b === undefined ? '' : `   bare ${b.toFixed(1).padStart(8)} ms   ratio ${(v / b).toFixed(2)}x   overhead ${(v - b).toFixed(1)} ms`),
+    );
   console.log(`vmbatch prologue by phase, median of ${runs} runs (test guest, qemu:///system, TCG)`);
   for (const [name, values] of Object.entries(phases)) {
     const b = bare[name];
@@ -89,4 +96,10 @@ async function main(): Promise<void> {
   console.log(`readiness noticed after the ready line is written: median ${median(noticeLag).toFixed(2)} ms, max ${Math.max(...noticeLag).toFixed(2)} ms over ${noticeLag.length} (target ≤ 100 ms)`);
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -80,7 +80,6 @@ const jobId = '8100.bench';
 const dropRequest = '/tmp/vbbench-drop-caches';
 const rteName = 'APPS/BENCH/DROPCACHES-1';
 
-
 // ---------------------------------------------------------------------------------------------
 // the data: one large file (written by dd), and a tree of small files of varied sizes as a tar
 
@@ -239,7 +238,18 @@ function sampleShares(jobDir: string): { stop(): Map<string, Memory> } {
       const m = daemonMemory(join(jobDir, n));
       if (!m) continue;
       const p = peaks.get(n);
-      peaks.set(n, p ? { rssKiB: Math.max(p.rssKiB, m.rssKiB), anonKiB: Math.max(p.anonKiB, m.anonKiB), shmemKiB: Math.max(p.shmemKiB, m.shmemKiB), hwmKiB: Math.max(p.hwmKiB, m.hwmKiB), processes: Math.max(p.processes, m.processes) } : m);
+      peaks.set(
+        n,
+        p
+          ? {
+              rssKiB: Math.max(p.rssKiB, m.rssKiB),
+              anonKiB: Math.max(p.anonKiB, m.anonKiB),
+              shmemKiB: Math.max(p.shmemKiB, m.shmemKiB),
+              hwmKiB: Math.max(p.hwmKiB, m.hwmKiB),
+              processes: Math.max(p.processes, m.processes),
+            }
+          : m,
+      );
     }
   };
   sample();
@@ -401,7 +411,10 @@ async function main(): Promise<void> {
       const sampler = sampleShares(paths.dir);
       const running = startJobStarter(mom, job, script, { timeoutMs: 30 * 60_000 });
       let hostStart = 0;
-      void running.printed('VBBENCH-START').then(() => (hostStart = performance.now()), () => undefined);
+      void running.printed('VBBENCH-START').then(
+        () => (hostStart = performance.now()),
+        () => undefined,
+      );
       const turns: [string, string][] = [
         ['own-read', diskFilePath(paths, 'vda', 'qcow2')],
         ['shared-read', join(sharedDir, 'seq')],
@@ -478,13 +491,16 @@ async function main(): Promise<void> {
     ['sequential read', 'read', bigBytes],
     [`untar ${fileCount} files`, 'untar', 0],
   ];
-  const cell = (key: string, bytes: number) => (t[key] === undefined ? 'n/a' : bytes ? `${secs(t[key])} ${rate(key, bytes).toFixed(1).padStart(6)} MiB/s` : `${secs(t[key])} ${(fileCount / (t[key] / 1000)).toFixed(0).padStart(5)} files/s`);
+  const cell = (key: string, bytes: number) =>
+    t[key] === undefined ? 'n/a' : bytes ? `${secs(t[key])} ${rate(key, bytes).toFixed(1).padStart(6)} MiB/s` : `${secs(t[key])} ${(fileCount / (t[key] / 1000)).toFixed(0).padStart(5)} files/s`;
   for (const [name, op, bytes] of rows) {
     const own = t[`own-${op}`]!;
     const shared = t[`shared-${op}`]!;
     const host = t[`host-${op}`]!;
     // ratios of speed: how fast the shared directory is next to the other (time / time, inverted)
-    console.log(`   ${name.padEnd(18)} ${cell(`host-${op}`, bytes).padStart(22)} ${cell(`own-${op}`, bytes).padStart(22)} ${cell(`shared-${op}`, bytes).padStart(24)}   ${(own / shared).toFixed(2).padStart(9)}x   ${(host / shared).toFixed(2).padStart(10)}x`);
+    console.log(
+      `   ${name.padEnd(18)} ${cell(`host-${op}`, bytes).padStart(22)} ${cell(`own-${op}`, bytes).padStart(22)} ${cell(`shared-${op}`, bytes).padStart(24)}   ${(own / shared).toFixed(2).padStart(9)}x   ${(host / shared).toFixed(2).padStart(10)}x`,
+    );
   }
   console.log(`\nstaging over the job's SSH channel (tar | ssh, connectGuest; guest side on its own disk)`);
   for (const what of ['big', 'tree'] as const) {
@@ -492,38 +508,74 @@ async function main(): Promise<void> {
     const i = t[`tarssh-in-${what}`]!;
     const o = t[`tarssh-out-${what}`]!;
     const b = what === 'big' ? stageMiB * MiB : 0;
-    console.log(`   ${label.padEnd(14)} in ${secs(i).padStart(9)}${b ? ` (${mibps(b, i).toFixed(1)} MiB/s)` : ''}   out ${secs(o).padStart(9)}${b ? ` (${mibps(b, o).toFixed(1)} MiB/s)` : ''}   in + out ${secs(i + o)}`);
+    console.log(
+      `   ${label.padEnd(14)} in ${secs(i).padStart(9)}${b ? ` (${mibps(b, i).toFixed(1)} MiB/s)` : ''}   out ${secs(o).padStart(9)}${b ? ` (${mibps(b, o).toFixed(1)} MiB/s)` : ''}   in + out ${secs(i + o)}`,
+    );
   }
   const sharedRoundTrip = t['shared-write']! + t['shared-read']!;
   console.log(`   for comparison: the guest writing and reading the ${sizeMiB} MiB file in the shared directory ${secs(sharedRoundTrip)}`);
   const stageBytes = stageMiB * MiB;
   console.log(`\nshare daemon memory (virtiofsd, per share; sampled every 0.5 s while the job ran)`);
   for (const [name, m] of memory) {
-    console.log(`   ${name.replace('.pid', '')}: peak RSS ${(m.rssKiB / 1024).toFixed(1)} MiB (RssAnon ${(m.anonKiB / 1024).toFixed(1)} MiB own, RssShmem ${(m.shmemKiB / 1024).toFixed(1)} MiB of mapped guest RAM), VmHWM ${(m.hwmKiB / 1024).toFixed(1)} MiB, ${m.processes} processes`);
+    console.log(
+      `   ${name.replace('.pid', '')}: peak RSS ${(m.rssKiB / 1024).toFixed(1)} MiB (RssAnon ${(m.anonKiB / 1024).toFixed(1)} MiB own, RssShmem ${(m.shmemKiB / 1024).toFixed(1)} MiB of mapped guest RAM), VmHWM ${(m.hwmKiB / 1024).toFixed(1)} MiB, ${m.processes} processes`,
+    );
   }
 
   const summary: SummaryRow[] = [];
   for (const op of ['write', 'read'] as const) {
     const r = t[`own-${op}`]! / t[`shared-${op}`]!;
-    summary.push({ figure: `shared / own disk, sequential ${op} (speed)`, value: `${r.toFixed(2)}x (${rate(`shared-${op}`, bigBytes).toFixed(1)} / ${rate(`own-${op}`, bigBytes).toFixed(1)} MiB/s)`, target: '>= 0.50x', met: r >= 0.5 });
+    summary.push({
+      figure: `shared / own disk, sequential ${op} (speed)`,
+      value: `${r.toFixed(2)}x (${rate(`shared-${op}`, bigBytes).toFixed(1)} / ${rate(`own-${op}`, bigBytes).toFixed(1)} MiB/s)`,
+      target: '>= 0.50x',
+      met: r >= 0.5,
+    });
   }
   const ru = t['own-untar']! / t['shared-untar']!;
-  summary.push({ figure: `shared / own disk, untar ${fileCount} files (speed)`, value: `${ru.toFixed(2)}x (${secs(t['shared-untar']!)} / ${secs(t['own-untar']!)})`, target: '(reference)', met: undefined });
+  summary.push({
+    figure: `shared / own disk, untar ${fileCount} files (speed)`,
+    value: `${ru.toFixed(2)}x (${secs(t['shared-untar']!)} / ${secs(t['own-untar']!)})`,
+    target: '(reference)',
+    met: undefined,
+  });
   for (const op of ['write', 'read', 'untar'] as const) {
     const r = t[`host-${op}`]! / t[`shared-${op}`]!;
     summary.push({ figure: `shared / host directly, ${op} (speed)`, value: `${r.toFixed(2)}x`, target: '(reference)', met: undefined });
   }
   const base = t['tarssh-in-big']! + t['tarssh-out-big']!;
-  summary.push({ figure: `tar | ssh of ${stageMiB} MiB, in + out`, value: `${secs(base)} (in ${mibps(stageBytes, t['tarssh-in-big']!).toFixed(1)}, out ${mibps(stageBytes, t['tarssh-out-big']!).toFixed(1)} MiB/s)`, target: '(baseline)', met: undefined });
+  summary.push({
+    figure: `tar | ssh of ${stageMiB} MiB, in + out`,
+    value: `${secs(base)} (in ${mibps(stageBytes, t['tarssh-in-big']!).toFixed(1)}, out ${mibps(stageBytes, t['tarssh-out-big']!).toFixed(1)} MiB/s)`,
+    target: '(baseline)',
+    met: undefined,
+  });
   if (t['vmbatch-in-big'] !== undefined) {
     const v = t['vmbatch-in-big'] + t['vmbatch-out-big'];
     summary.push({ figure: `vmbatch staging of ${stageMiB} MiB / tar | ssh`, value: `${(v / base).toFixed(2)}x (${secs(v)})`, target: '<= 1.50x', met: v / base <= 1.5 });
   } else {
     summary.push({ figure: `vmbatch staging of ${stageMiB} MiB / tar | ssh`, value: 'not measured', target: '<= 1.50x', met: undefined });
   }
-  summary.push({ figure: `staged / shared, in + out vs write + read`, value: `${((base / stageBytes) / (sharedRoundTrip / bigBytes)).toFixed(2)}x the time per MiB`, target: '(reference)', met: undefined });
-  for (const [name, m] of memory) summary.push({ figure: `virtiofsd ${name.replace('.pid', '')} peak RSS (own / total)`, value: `${(m.anonKiB / 1024).toFixed(1)} / ${(m.rssKiB / 1024).toFixed(1)} MiB`, target: '(reference)', met: undefined });
+  summary.push({
+    figure: `staged / shared, in + out vs write + read`,
+    value: `${(base / stageBytes / (sharedRoundTrip / bigBytes)).toFixed(2)}x the time per MiB`,
+    target: '(reference)',
+    met: undefined,
+  });
+  for (const [name, m] of memory)
+    summary.push({
+      figure: `virtiofsd ${name.replace('.pid', '')} peak RSS (own / total)`,
+      value: `${(m.anonKiB / 1024).toFixed(1)} / ${(m.rssKiB / 1024).toFixed(1)} MiB`,
+      target: '(reference)',
+      met: undefined,
+    });
   printSummary(`summary (${((performance.now() - started) / 1000).toFixed(0)} s in all; ${clock})`, summary);
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

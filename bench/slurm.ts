@@ -47,10 +47,13 @@ try {
   const jobId = await submit(user, dir, '#!/bin/sh\n#SBATCH --output=/dev/null\necho up > bench-started\nwhile [ ! -e bench-release ]; do sleep 0.2; done\n');
   await waitForFs(dir, () => existsSync(join(dir, 'bench-started')), 120_000);
   const step: number[] = [];
-  for (let i = 0; i < runs * 3; i++) step.push(await ms(async () => {
-    const r = await asUser(user, ['srun', `--jobid=${jobId}`, '--overlap', 'true'], { cwd: dir });
-    if (r.exitCode !== 0) throw new Error(`srun: ${r.stderr}`);
-  }));
+  for (let i = 0; i < runs * 3; i++)
+    step.push(
+      await ms(async () => {
+        const r = await asUser(user, ['srun', `--jobid=${jobId}`, '--overlap', 'true'], { cwd: dir });
+        if (r.exitCode !== 0) throw new Error(`srun: ${r.stderr}`);
+      }),
+    );
   const state = readJobState(jobPaths(node.stateDir, jobId).stateFile)!;
   const key = readFileSync(jobPaths(node.stateDir, jobId).userKey, 'utf8');
   const endpoint = { socket: state.sessionSocket!, user: state.user, privateKey: key, hostPublicKey: state.sessionHostPublicKey!, plain: true };
@@ -59,11 +62,14 @@ try {
   for (let i = 0; i < runs * 3; i++) bareExec.push(await ms(() => runOnGuest(connected, 'true', { stdout: sink, stderr: sink })));
   connected.end();
   const freshConnect: number[] = [];
-  for (let i = 0; i < runs * 3; i++) freshConnect.push(await ms(async () => {
-    const c = await connectGuest(endpoint);
-    await runOnGuest(c, 'true', { stdout: sink, stderr: sink });
-    c.end();
-  }));
+  for (let i = 0; i < runs * 3; i++)
+    freshConnect.push(
+      await ms(async () => {
+        const c = await connectGuest(endpoint);
+        await runOnGuest(c, 'true', { stdout: sink, stderr: sink });
+        c.end();
+      }),
+    );
   const muxPid = Number(readFileSync(join(jobPaths(node.stateDir, jobId).dir, 'session-mux.pid'), 'utf8').split(' ')[0]);
   const rssKiB = Number(/VmRSS:\s+([0-9]+)/.exec(readFileSync(`/proc/${muxPid}/status`, 'utf8'))?.[1]);
   await execa('touch', [join(dir, 'bench-release')]);
@@ -78,9 +84,14 @@ try {
   console.log(`connect + exec (mux):      ${freshConnect.map(m).join(', ')}`);
   printSummary('Slurm (issue 15): figures and ratios', [
     { figure: 'sbatch --wait of `true`, to the end of its epilog', value: s(median(wholeJob)), target: 'reference', met: undefined },
-    { figure: "  of which the prolog (guest booted and ready)", value: `${s(phase('total'))} (${((phase('total') / median(wholeJob)) * 100).toFixed(0)}%)`, target: 'reference', met: undefined },
+    { figure: '  of which the prolog (guest booted and ready)', value: `${s(phase('total'))} (${((phase('total') / median(wholeJob)) * 100).toFixed(0)}%)`, target: 'reference', met: undefined },
     { figure: '  of which starting the session multiplexer', value: m(phase('sessions')), target: 'reference', met: undefined },
-    { figure: 'srun --overlap true into the guest', value: `${m(median(step))} (${(median(step) / median(bareExec)).toFixed(1)}x a bare exec, ${(median(step) / median(freshConnect)).toFixed(1)}x connect + exec)`, target: 'reference', met: undefined },
+    {
+      figure: 'srun --overlap true into the guest',
+      value: `${m(median(step))} (${(median(step) / median(bareExec)).toFixed(1)}x a bare exec, ${(median(step) / median(freshConnect)).toFixed(1)}x connect + exec)`,
+      target: 'reference',
+      met: undefined,
+    },
     { figure: 'bare exec over the multiplexer (connected)', value: m(median(bareExec)), target: 'reference', met: undefined },
     { figure: 'session multiplexer resident memory', value: `${(rssKiB / 1024).toFixed(1)} MiB`, target: 'reference', met: undefined },
   ]);

@@ -28,22 +28,31 @@ const domains = { coldguest: staged, warmguest: withWarm(staged), poolguest: wit
 type Kind = 'cold' | 'warm' | 'pool';
 const kinds: Kind[] = ['cold', 'warm', 'pool'];
 
-
 // The waiting guest's domain (there is one after a fill of a pool of one).
 function waitingDomain(mom: Mom): string {
-  const id = readdirSync(join(mom.stateDir, 'jobs')).find((n) => n.startsWith('pool-') && !(JSON.parse(readFileSync(join(mom.stateDir, 'jobs', n, 'pool.json'), 'utf8')) as { claimedBy?: string }).claimedBy);
+  const id = readdirSync(join(mom.stateDir, 'jobs')).find(
+    (n) => n.startsWith('pool-') && !(JSON.parse(readFileSync(join(mom.stateDir, 'jobs', n, 'pool.json'), 'utf8')) as { claimedBy?: string }).claimedBy,
+  );
   return `vmbatch-${id}`;
 }
 
 // The phases of a job's ready line (ms).
 function phasesOf(mom: Mom, jobId: string): Record<string, number> {
-  const line = readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes(`job=${jobId} `) && l.includes('msg="ready"')).pop() ?? '';
+  const line =
+    readFileSync(mom.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(`job=${jobId} `) && l.includes('msg="ready"'))
+      .pop() ?? '';
   return Object.fromEntries([...line.matchAll(/ (disks|overlays|iso|keys|create|restore|pool|resume|ready)=([\d.]+)/g)].map((m) => [m[1]!, Number(m[2])]));
 }
 
 // The domain a job's ready line names (its own, or the pool guest it took).
 function readyDomain(mom: Mom, jobId: string): string {
-  const line = readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes(`job=${jobId} `) && l.includes('msg="ready"')).pop() ?? '';
+  const line =
+    readFileSync(mom.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(`job=${jobId} `) && l.includes('msg="ready"'))
+      .pop() ?? '';
   return /domain=(\S+)/.exec(line)![1]!;
 }
 
@@ -66,11 +75,22 @@ async function main(): Promise<void> {
   let stateBytes = 0;
   let buildSeconds = 0;
   let coldXml = '';
-  const cloudFigures = { cold: [] as number[], warm: [] as number[], pool: [] as number[], rss: { cold: [] as number[], warm: [] as number[], pool: [] as number[], waiting: [] as number[] }, buildSeconds: 0, stateMiB: 0 };
+  const cloudFigures = {
+    cold: [] as number[],
+    warm: [] as number[],
+    pool: [] as number[],
+    rss: { cold: [] as number[], warm: [] as number[], pool: [] as number[], waiting: [] as number[] },
+    buildSeconds: 0,
+    stateMiB: 0,
+  };
   try {
     const build = await vmbatch(['warm', 'build', 'warmguest']);
     buildSeconds = Number(/booted in ([\d.]+) s/.exec(build.stdout)?.[1]);
-    const entry = join(mom.stateDir, 'warm', readdirSync(join(mom.stateDir, 'warm')).find((n) => /^[0-9a-f]{16}$/.test(n))!);
+    const entry = join(
+      mom.stateDir,
+      'warm',
+      readdirSync(join(mom.stateDir, 'warm')).find((n) => /^[0-9a-f]{16}$/.test(n))!,
+    );
     const meta = JSON.parse(readFileSync(join(entry, 'meta.json'), 'utf8')) as { stateBytes: number };
     stateBytes = meta.stateBytes;
     await vmbatch(['warm', 'fill', 'poolguest']);
@@ -153,16 +173,24 @@ async function main(): Promise<void> {
 
   const f = (v: number) => `${v.toFixed(0).padStart(6)} ms`;
   console.log(`pool and warm start against a cold boot, median of ${runs} runs each, alternating (test guest, 256 MiB, qemu:///system, TCG)`);
-  console.log(`prologue start to job runnable:  cold ${f(median(whole.cold))}   warm ${f(median(whole.warm))}   pool ${f(median(whole.pool))}   warm/cold ${(median(whole.warm) / median(whole.cold)).toFixed(2)}x   pool/cold ${(median(whole.pool) / median(whole.cold)).toFixed(2)}x`);
+  console.log(
+    `prologue start to job runnable:  cold ${f(median(whole.cold))}   warm ${f(median(whole.warm))}   pool ${f(median(whole.pool))}   warm/cold ${(median(whole.warm) / median(whole.cold)).toFixed(2)}x   pool/cold ${(median(whole.pool) / median(whole.cold)).toFixed(2)}x`,
+  );
   for (const [name, values] of Object.entries(phases).sort()) console.log(`  ${name.padEnd(16)} ${f(median(values))}`);
   for (const [name, values] of Object.entries(bare)) console.log(`bare ${name.padEnd(38)} ${f(median(values))}`);
   console.log(`vmbatch restore phase / bare virsh restore: ${(median(phases['warm restore']!) / median(bare['virsh restore (same state)']!)).toFixed(2)}x`);
   console.log(`saved state: ${(stateBytes / 1048576).toFixed(1)} MiB; build (boot to warm-ready) ${buildSeconds.toFixed(1)} s`);
-  console.log(`qemu resident memory per running guest: cold ${(median(rss.cold) / 1024).toFixed(0)} MiB, warm ${(median(rss.warm) / 1024).toFixed(0)} MiB, pool ${(median(rss.pool) / 1024).toFixed(0)} MiB; per waiting guest ${(median(rss.waiting) / 1024).toFixed(0)} MiB`);
+  console.log(
+    `qemu resident memory per running guest: cold ${(median(rss.cold) / 1024).toFixed(0)} MiB, warm ${(median(rss.warm) / 1024).toFixed(0)} MiB, pool ${(median(rss.pool) / 1024).toFixed(0)} MiB; per waiting guest ${(median(rss.waiting) / 1024).toFixed(0)} MiB`,
+  );
   if (withCloud) {
     console.log(`\ncloud-init Debian guest (1 GiB), median of ${cloudRuns} runs each, alternating:`);
-    console.log(`prologue start to job runnable:  cold ${f(median(cloudFigures.cold))}   warm ${f(median(cloudFigures.warm))}   pool ${f(median(cloudFigures.pool))}   warm/cold ${(median(cloudFigures.warm) / median(cloudFigures.cold)).toFixed(2)}x`);
-    console.log(`saved state: ${cloudFigures.stateMiB.toFixed(1)} MiB; build (boot to warm-ready) ${cloudFigures.buildSeconds.toFixed(1)} s; qemu resident memory: cold ${(median(cloudFigures.rss.cold) / 1024).toFixed(0)} MiB, warm ${(median(cloudFigures.rss.warm) / 1024).toFixed(0)} MiB, pool ${(median(cloudFigures.rss.pool) / 1024).toFixed(0)} MiB; per waiting guest ${(median(cloudFigures.rss.waiting) / 1024).toFixed(0)} MiB`);
+    console.log(
+      `prologue start to job runnable:  cold ${f(median(cloudFigures.cold))}   warm ${f(median(cloudFigures.warm))}   pool ${f(median(cloudFigures.pool))}   warm/cold ${(median(cloudFigures.warm) / median(cloudFigures.cold)).toFixed(2)}x`,
+    );
+    console.log(
+      `saved state: ${cloudFigures.stateMiB.toFixed(1)} MiB; build (boot to warm-ready) ${cloudFigures.buildSeconds.toFixed(1)} s; qemu resident memory: cold ${(median(cloudFigures.rss.cold) / 1024).toFixed(0)} MiB, warm ${(median(cloudFigures.rss.warm) / 1024).toFixed(0)} MiB, pool ${(median(cloudFigures.rss.pool) / 1024).toFixed(0)} MiB; per waiting guest ${(median(cloudFigures.rss.waiting) / 1024).toFixed(0)} MiB`,
+    );
   }
   printSummary('summary', [
     { figure: 'test guest, prologue start to job runnable, warm', value: `${(median(whole.warm) / 1000).toFixed(2)} s`, target: '<= 1.5 s', met: median(whole.warm) <= 1500 },
@@ -178,4 +206,10 @@ async function main(): Promise<void> {
   ]);
 }
 
-main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

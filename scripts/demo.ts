@@ -51,7 +51,10 @@ async function main(): Promise<number> {
     const result = join(workdir, 'result.txt');
     const owner = statSync(result, { throwIfNoEntry: false });
     line(owner ? `on the node, ${result} (uid ${owner.uid}, gid ${owner.gid}, mode ${(owner.mode & 0o777).toString(8)}):\n${readFileSync(result, 'utf8')}` : `on the node, ${result} is missing`);
-    const ready = readFileSync(mom.logFile, 'utf8').split('\n').find((l) => l.includes('msg="ready"')) ?? '';
+    const ready =
+      readFileSync(mom.logFile, 'utf8')
+        .split('\n')
+        .find((l) => l.includes('msg="ready"')) ?? '';
     const phases = Object.fromEntries([...ready.matchAll(/ (parse|disks|iso|keys|shares|create|rootssh|ready)=([\d.]+)/g)].map((m) => [m[1], Number(m[2])])) as Record<string, number>;
     line('timings (ms):');
     for (const [phase, ms] of Object.entries(phases)) line(`  prologue ${phase.padEnd(8)} ${ms.toFixed(1).padStart(8)}`);

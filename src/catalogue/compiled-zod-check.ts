@@ -49,8 +49,7 @@ export function compileZodCheck(schema: ZodTypeAny): Check | undefined {
       else if (c.kind === 'length') {
         min = Math.max(min, c.value);
         max = Math.min(max, c.value);
-      }
-      else return undefined;
+      } else return undefined;
     }
     return (v) => typeof v === 'string' && v.length >= min && v.length <= max;
   }

@@ -141,11 +141,7 @@ function soundRecord(text: string, paths: ParsedEntryPaths, source: string): Cat
   if (!Array.isArray(c.warnings) || !c.warnings.every((w) => typeof w === 'string')) return wrong;
   // the whole model is checked (~12 ms for 10,000 packages, compiled): a node of the wrong shape
   // would otherwise surface as a baffling resolver error in some later job, not as a reparse
-  const sound =
-    nodesOf(c.metaPackages, ['MetaPackage']) &&
-    nodesOf(c.instances, ['TarPackage', 'ImagePackage', 'DebianPackage']) &&
-    nodesOf(c.baseSystems, ['BaseSystem']) &&
-    nodesOf(c.tags, ['Tag']);
+  const sound = nodesOf(c.metaPackages, ['MetaPackage']) && nodesOf(c.instances, ['TarPackage', 'ImagePackage', 'DebianPackage']) && nodesOf(c.baseSystems, ['BaseSystem']) && nodesOf(c.tags, ['Tag']);
   return sound ? c : wrong;
 }
 

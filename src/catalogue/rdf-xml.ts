@@ -20,10 +20,7 @@ export interface RdfName {
 }
 
 /** The object of a statement: a literal, a reference (resolved URI, when it resolves, and the text as written), or a node written inline. */
-export type RdfValue =
-  | { kind: 'literal'; text: string }
-  | { kind: 'ref'; uri: string | undefined; text: string }
-  | { kind: 'node'; node: RdfDescription };
+export type RdfValue = { kind: 'literal'; text: string } | { kind: 'ref'; uri: string | undefined; text: string } | { kind: 'node'; node: RdfDescription };
 
 /** One statement about a node. */
 export interface RdfProperty {
@@ -276,15 +273,29 @@ class Reader {
       }
       if (uri === rdfNamespace) {
         switch (attribute.local) {
-          case 'about': a.about = attribute; break;
-          case 'ID': a.id = attribute; break;
-          case 'nodeID': a.nodeId = attribute; break;
-          case 'resource': a.resource = attribute; break;
-          case 'parseType': a.parseType = attribute; break;
-          case 'type': a.type = attribute; break;
+          case 'about':
+            a.about = attribute;
+            break;
+          case 'ID':
+            a.id = attribute;
+            break;
+          case 'nodeID':
+            a.nodeId = attribute;
+            break;
+          case 'resource':
+            a.resource = attribute;
+            break;
+          case 'parseType':
+            a.parseType = attribute;
+            break;
+          case 'type':
+            a.type = attribute;
+            break;
           // datatypes do not change how a catalogue value is read
-          case 'datatype': break;
-          default: this.warn(element, `${attribute.name} is not an RDF/XML attribute; ignored`);
+          case 'datatype':
+            break;
+          default:
+            this.warn(element, `${attribute.name} is not an RDF/XML attribute; ignored`);
         }
       } else if (uri === xmlNamespace) {
         if (attribute.local === 'base') a.base = attribute;

@@ -164,9 +164,7 @@ function closureOn(index: CatalogueIndex, base: BaseSystem, wanted: MetaPackage[
       const instance = forced.get(meta) ?? usable[0];
       if (!instance) {
         const builtFor = [...new Set(instances.map((i) => lookupBase(index, i.basesystem)?.name ?? i.basesystem.text))].join(', ');
-        failure ??= onBase.length
-          ? `${meta.name} has only a DebianPackage for ${base.name}, which vmbatch does not install`
-          : `${meta.name} has no instance for it (only for ${builtFor})`;
+        failure ??= onBase.length ? `${meta.name} has only a DebianPackage for ${base.name}, which vmbatch does not install` : `${meta.name} has no instance for it (only for ${builtFor})`;
         stack.pop();
         state.delete(meta);
         return;
@@ -218,7 +216,8 @@ function discovered(meta: MetaPackage, neededBy: string | undefined): ResolvedPa
     if (!/^[A-Za-z0-9._+-]+$/.test(meta.command)) throw new VmbatchError('RTE_UNSUPPORTED', { name: meta.name, reason: `kb:command '${meta.command}' is not a plain command name` });
     return { kind: 'command', name: meta.name, command: meta.command, neededBy };
   }
-  if (meta.registryKey !== undefined) throw new VmbatchError('RTE_UNSUPPORTED', { name: meta.name, reason: 'it is found through the Windows registry (kb:registrykey), which Linux guests do not have' });
+  if (meta.registryKey !== undefined)
+    throw new VmbatchError('RTE_UNSUPPORTED', { name: meta.name, reason: 'it is found through the Windows registry (kb:registrykey), which Linux guests do not have' });
   if (meta.instances.length) throw new VmbatchError('RTE_MISSING_DEPENDENCY', { from: meta.name, ref: `${meta.instances[0]!.text} (its kb:instance)` });
   throw new VmbatchError('RTE_UNSUPPORTED', { name: meta.name, reason: 'the catalogues list no instance (TarPackage or ImagePackage) and no kb:command for it' });
 }
@@ -255,7 +254,8 @@ function chooseVm(
   const pairs = vms.flatMap((vm) => ctx.templates.filter((t) => t.vms.includes(vm.name)).map((t) => ({ vm, t })));
   if (pairs.length === 0) return { reason: `no domain template of this site realises ${vms.map((v) => v.name).join(' or ')} (<vbcatalogue vm=...>)` };
   const chosen = domain === undefined ? pairs : pairs.filter((p) => p.t.name === domain);
-  if (chosen.length === 0) return { reason: `the requested vbdomain=${domain} does not realise ${vms.map((v) => v.name).join(' or ')} (templates that do: ${[...new Set(pairs.map((p) => p.t.name))].join(', ')})` };
+  if (chosen.length === 0)
+    return { reason: `the requested vbdomain=${domain} does not realise ${vms.map((v) => v.name).join(' or ')} (templates that do: ${[...new Set(pairs.map((p) => p.t.name))].join(', ')})` };
   chosen.sort((a, b) => Number(b.t.name === ctx.defaultDomain) - Number(a.t.name === ctx.defaultDomain) || a.t.name.localeCompare(b.t.name));
   const fits = chosen.find((p) => (p.vm.virtualMachine?.memKb ?? 0) <= p.t.memoryKiB);
   if (fits) return { vm: fits.vm.name, template: fits.t.name, memKb: fits.vm.virtualMachine?.memKb };

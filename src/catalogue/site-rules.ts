@@ -31,7 +31,13 @@ const compiled = new Map<string, RegExp>();
 export function globMatches(pattern: string, name: string): boolean {
   let re = compiled.get(pattern);
   if (!re) {
-    re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+    re = new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+      's',
+    );
     compiled.set(pattern, re);
   }
   return re.test(name);

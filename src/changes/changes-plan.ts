@@ -70,7 +70,10 @@ export function planChanges(input: { config: Config; template: DomainTemplate; d
   // DISK writes the context with debugfs into a file system of that disk, which would then be
   // the submitter's (their layer under it): root never parses a file system a submitter wrote
   const written = template.vb.prepareMethod === 'DISK' ? template.vb.partitions.find((p) => p.dev === disk.target) : undefined;
-  if (written) throw refuse(`it contextualizes by DISK, writing into partition ${written.partition} of disk ${disk.target}, the disk the changes are of (root's tools would read a file system your changes wrote); use a CDROM or ROOTSSH template`);
+  if (written)
+    throw refuse(
+      `it contextualizes by DISK, writing into partition ${written.partition} of disk ${disk.target}, the disk the changes are of (root's tools would read a file system your changes wrote); use a CDROM or ROOTSSH template`,
+    );
   const base = disk.base.kind === 'file' ? disk.base.path : (disk.base as { cacheFile: string }).cacheFile;
   const files = (n: string) => changesFiles(input.home, config.changes.dir, n);
   return {
@@ -82,7 +85,9 @@ export function planChanges(input: { config: Config; template: DomainTemplate; d
     copy: `${input.paths.dir}/changes-${disk.target}.qcow2`,
     maxBytes: config.changes.maxSizeMiB * 1048576,
     stateDir: config.stateDir,
-    ...(request.vbchanges ? { load: /^https?:\/\//i.test(request.vbchanges) ? urlLayerOf(config, request.vbchanges, request.vbchangeshash) : { name: request.vbchanges, ...files(request.vbchanges) } } : {}),
+    ...(request.vbchanges
+      ? { load: /^https?:\/\//i.test(request.vbchanges) ? urlLayerOf(config, request.vbchanges, request.vbchangeshash) : { name: request.vbchanges, ...files(request.vbchanges) } }
+      : {}),
     ...(request.vbsavechanges ? { save: { name: request.vbsavechanges, ...files(request.vbsavechanges) } } : {}),
   };
 }

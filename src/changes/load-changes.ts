@@ -49,13 +49,16 @@ export async function loadChanges(plan: ChangesPlan, ctx: LoadChangesContext): P
     'url' in load ? fetchRecord(plan, load, ctx.cache) : readTextAsSubmitter(ctx.submitter, load.record, maxRecordBytes),
     plan.save ? undefined : 'url' in load ? `${load.hash.algorithm}:${load.hash.value}` : layerIdentity(ctx.submitter, load.layer),
   ]);
-  if (text === undefined) throw new VmbatchError('CHANGES_NOT_FOUND', { name: load.name, file: 'url' in load ? displayUrl(load.recordUrl) : load.record, reason: 'no such file, or you cannot read it' });
+  if (text === undefined)
+    throw new VmbatchError('CHANGES_NOT_FOUND', { name: load.name, file: 'url' in load ? displayUrl(load.recordUrl) : load.record, reason: 'no such file, or you cannot read it' });
   const record = parseRecord(text);
   if (!record) throw refused(`its record ${'url' in load ? displayUrl(load.recordUrl) : load.record} is damaged (not what a saving job writes)`);
   if (record.target !== plan.target) throw refused(`they are of disk ${record.target}; this template's changes are of ${plan.target}`);
   const digest = await baseDigest(plan.stateDir, plan.base);
   if (record.base.sha256 !== digest) {
-    throw refused(`they were made from another base image (${record.base.path}, sha256 ${record.base.sha256.slice(0, 16)}…, on ${record.createdAt}); this template's base ${plan.base} is sha256 ${digest.slice(0, 16)}…`);
+    throw refused(
+      `they were made from another base image (${record.base.path}, sha256 ${record.base.sha256.slice(0, 16)}…, on ${record.createdAt}); this template's base ${plan.base} is sha256 ${digest.slice(0, 16)}…`,
+    );
   }
   const attach = async (file: string) => {
     if ('url' in load) await copyFromCache(plan, load, ctx, file);
@@ -68,7 +71,16 @@ export async function loadChanges(plan: ChangesPlan, ctx: LoadChangesContext): P
   let backing = plan.copy;
   if (identity !== undefined) {
     const name = 'url' in load ? 'url' : load.name;
-    backing = await sharedLayerCopy({ stateDir: plan.stateDir, uid: ctx.submitter.uid, guestGid: ctx.guestIdentity.gid, name, identity: `${identity}\n${digest}`, base: plan.base, deadline: ctx.cache.deadline, make: attach });
+    backing = await sharedLayerCopy({
+      stateDir: plan.stateDir,
+      uid: ctx.submitter.uid,
+      guestGid: ctx.guestIdentity.gid,
+      name,
+      identity: `${identity}\n${digest}`,
+      base: plan.base,
+      deadline: ctx.cache.deadline,
+      make: attach,
+    });
   } else {
     await attach(plan.copy);
     handOverToGuest([{ file: plan.copy, mode: 0o400 }], ctx.guestIdentity);
@@ -103,7 +115,8 @@ const isGone = (status: number) => status === 404 || status === 410;
 // What the policy or the image checks refused is the layer's refusal; a server's trouble stays
 // what it is (a transient download error requeues the job)
 function asRefusal(error: unknown, load: UrlLayer, prefix: string): unknown {
-  if (isVmbatchError(error) && (error.code.startsWith('IMAGE_') || error.code === 'USER_IMAGE_REFUSED')) return new VmbatchError('CHANGES_REFUSED', { name: load.name, reason: prefix + error.message });
+  if (isVmbatchError(error) && (error.code.startsWith('IMAGE_') || error.code === 'USER_IMAGE_REFUSED'))
+    return new VmbatchError('CHANGES_REFUSED', { name: load.name, reason: prefix + error.message });
   return error;
 }
 
@@ -142,12 +155,21 @@ async function fetchRecord(plan: ChangesPlan, load: UrlLayer, cache: CacheContex
 // A layer from a URL: into the image cache as the submitter's own entry (its hash checked, its
 // header too), then root's copy of that entry in the job directory (the rebase rewrites it)
 async function copyFromCache(plan: ChangesPlan, load: UrlLayer, ctx: LoadChangesContext, file: string): Promise<void> {
-  const source = { url: load.url, hash: load.hash, origin: 'submitter' as const, maxBytes: plan.maxBytes, allowedPrefixes: load.allowedPrefixes, maxVirtualBytes: load.maxVirtualBytes, ownerUid: ctx.submitter.uid };
+  const source = {
+    url: load.url,
+    hash: load.hash,
+    origin: 'submitter' as const,
+    maxBytes: plan.maxBytes,
+    allowedPrefixes: load.allowedPrefixes,
+    maxVirtualBytes: load.maxVirtualBytes,
+    ownerUid: ctx.submitter.uid,
+  };
   let cached;
   try {
     cached = await ensureCachedImage(ctx.cache, source, 'qcow2');
   } catch (error) {
-    if (isVmbatchError(error, 'DOWNLOAD_HTTP_STATUS') && isGone(error.params.status)) throw new VmbatchError('CHANGES_NOT_FOUND', { name: load.name, file: displayUrl(load.url), reason: error.message });
+    if (isVmbatchError(error, 'DOWNLOAD_HTTP_STATUS') && isGone(error.params.status))
+      throw new VmbatchError('CHANGES_NOT_FOUND', { name: load.name, file: displayUrl(load.url), reason: error.message });
     throw asRefusal(error, load, '');
   }
   copyFileSync(cached.paths.data, file, constants.COPYFILE_EXCL);

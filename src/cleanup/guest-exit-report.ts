@@ -11,7 +11,7 @@ export const lostGuestConsoleTail: TailLimits = { lines: 15, chars: 2000 };
 // What libvirt's reason word means to a submitter.
 const reasonText: Record<string, string> = {
   destroyed: 'it was destroyed (virsh destroy, by an administrator or a tool)',
-  crashed: 'qemu ended unexpectedly (killed by a signal, e.g. by the node\'s out-of-memory killer)',
+  crashed: "qemu ended unexpectedly (killed by a signal, e.g. by the node's out-of-memory killer)",
   shutdown: 'the guest shut down or rebooted (poweroff, halt or reboot inside the guest: vmbatch guests end on reboot)',
   failed: 'qemu failed',
 };
@@ -38,7 +38,14 @@ export function guestExitReport(config: Config, jobId: string, domain: 'destroye
     const words = [...(end.reason ? [`shutting down, reason=${end.reason}`] : []), ...end.qemuLines];
     lines.push(`vmbatch: libvirt's log: ${printableTail(words.join('\n'), { lines: 6, chars: 600 }, false).split('\n').join('; ')}`);
   }
-  lines.push(console.tail ? `vmbatch: the guest's last console lines:\n${console.tail.split('\n').map((l) => `  | ${l}`).join('\n')}` : "vmbatch: the guest's console is empty");
+  lines.push(
+    console.tail
+      ? `vmbatch: the guest's last console lines:\n${console.tail
+          .split('\n')
+          .map((l) => `  | ${l}`)
+          .join('\n')}`
+      : "vmbatch: the guest's console is empty",
+  );
   return { lines, reason: end?.reason };
 }
 

@@ -173,4 +173,3 @@ function readdirOrEmpty(dir: string): string[] {
     return [];
   }
 }
-

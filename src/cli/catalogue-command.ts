@@ -87,11 +87,21 @@ async function list(config: Config, argv: string[]): Promise<number> {
     catalogues: index.catalogues.map((c) => ({ source: c.source, metaPackages: c.metaPackages.length, instances: c.instances.length, baseSystems: c.baseSystems.length, warnings: c.warnings })),
     shadowed: index.shadowed,
     runtimeEnvironments: rtes.map((m) => ({ name: m.name, bases: basesOf(index, m), refused: refusedBy(m.name, rules.allowRte, rules.denyRte, 'Rte') ?? null })),
-    virtualMachines: index.vms.map((vm) => ({ name: vm.name, provides: vm.provides, memKb: vm.virtualMachine?.memKb ?? null, templates: templates.filter((t) => t.vms.includes(vm.name)).map((t) => t.name) })),
+    virtualMachines: index.vms.map((vm) => ({
+      name: vm.name,
+      provides: vm.provides,
+      memKb: vm.virtualMachine?.memKb ?? null,
+      templates: templates.filter((t) => t.vms.includes(vm.name)).map((t) => t.name),
+    })),
     onThisNode: listRtes(cacheDirOf(config)),
   };
   print(values.json, value, () => {
-    const lines = ['catalogues:', ...value.catalogues.map((c) => `  ${c.source}: ${c.metaPackages} MetaPackages, ${c.instances} instances, ${c.baseSystems} base systems${c.warnings.length ? `, ${c.warnings.length} warnings` : ''}`)];
+    const lines = [
+      'catalogues:',
+      ...value.catalogues.map(
+        (c) => `  ${c.source}: ${c.metaPackages} MetaPackages, ${c.instances} instances, ${c.baseSystems} base systems${c.warnings.length ? `, ${c.warnings.length} warnings` : ''}`,
+      ),
+    ];
     lines.push('runtime environments:', ...value.runtimeEnvironments.map((r) => `  ${r.name}  [${r.bases.join(', ')}]${r.refused ? `  refused: ${r.refused}` : ''}`));
     lines.push('virtual machines:', ...value.virtualMachines.map((v) => `  ${v.name}  provides ${v.provides.join(', ') || '-'}  templates: ${v.templates.join(', ') || 'none'}`));
     lines.push('on this node:', ...(value.onThisNode.length ? value.onThisNode.map((r) => `  ${r.name}  ${r.state}  users: ${r.users.join(', ') || '-'}  ${r.url}`) : ['  (no package fetched)']));
@@ -158,9 +168,7 @@ async function info(config: Config, argv: string[]): Promise<number> {
 }
 
 async function resolve(config: Config, argv: string[]): Promise<number> {
-  const { values, positionals } = usage(() =>
-    parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, base: { type: 'string' }, domain: { type: 'string' } } }),
-  );
+  const { values, positionals } = usage(() => parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, base: { type: 'string' }, domain: { type: 'string' } } }));
   if (positionals.length === 0) throw new VmbatchError('USAGE_INVALID', { problems: ['catalogue resolve needs at least one RTE name'] });
   const index = await loadIndex(config);
   const templates = await summarizeTemplates(config.domainsDir);
@@ -180,7 +188,9 @@ async function resolve(config: Config, argv: string[]): Promise<number> {
       ...value.packages.map(
         (p, i) =>
           `  ${i + 1}. ${p.name}  ${p.kind}` +
-          (p.kind === 'command' ? `  (the guest must have ${p.command})` : `  ${'url' in p ? p.url : ''}${'mirrors' in p && p.mirrors?.length ? ` (mirrors: ${p.mirrors.join(' ')})` : ''}  -> ${p.guest?.kind === 'image' ? `read-only disk at ${p.guest.mount}` : p.guest?.dir ?? ''}`) +
+          (p.kind === 'command'
+            ? `  (the guest must have ${p.command})`
+            : `  ${'url' in p ? p.url : ''}${'mirrors' in p && p.mirrors?.length ? ` (mirrors: ${p.mirrors.join(' ')})` : ''}  -> ${p.guest?.kind === 'image' ? `read-only disk at ${p.guest.mount}` : (p.guest?.dir ?? '')}`) +
           (p.neededBy ? `  (needed by ${p.neededBy})` : ''),
       ),
       '',

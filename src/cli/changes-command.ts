@@ -27,7 +27,10 @@ export async function changesCommand(argv: string[]): Promise<number> {
           return 0;
         }
         if (listing.length === 0) process.stdout.write(`no saved changes in ${changesFiles(home, dir, 'x').dir} (a job submitted with -l other=vbsavechanges=NAME saves them)\n`);
-        for (const l of listing) process.stdout.write(`${l.name}  ${sizeText(l)}  ${l.record ? `${l.record.template}  base ${l.record.base.path}  saved ${l.record.createdAt}` : 'no record: no job boots from it (changes rm NAME removes it)'}\n`);
+        for (const l of listing)
+          process.stdout.write(
+            `${l.name}  ${sizeText(l)}  ${l.record ? `${l.record.template}  base ${l.record.base.path}  saved ${l.record.createdAt}` : 'no record: no job boots from it (changes rm NAME removes it)'}\n`,
+          );
         return 0;
       }
       case 'info': {
@@ -66,4 +69,3 @@ function nameOf(value: string): string {
   if (!parsed.success) throw new VmbatchError('USAGE_INVALID', { problems: [`NAME ${parsed.error.issues[0]!.message}, not '${value}'`] });
   return parsed.data;
 }
-

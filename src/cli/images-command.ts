@@ -129,8 +129,11 @@ async function prune(cacheDir: string, stateDir: string, argv: string[]): Promis
   const olderThanMs = values['older-than'] === undefined ? undefined : parseAmount(values['older-than'], { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }, '--older-than', '30d');
   const maxBytes = values['max-size'] === undefined ? undefined : parseAmount(values['max-size'], { B: 1, K: 1024, M: 1048576, G: 1073741824, T: 1099511627776 }, '--max-size', '200G');
   const actions = await pruneCache(cacheDir, { olderThanMs, maxBytes, dryRun: values['dry-run'] ?? false, stateDir });
-  for (const a of actions) process.stdout.write(`${values['dry-run'] ? 'would remove' : 'removed'} ${a.listing.paths.key.slice(0, 12)} ${formatBytes(a.listing.diskBytes)} ${describe(a.listing).source} (${a.reason})\n`);
-  process.stdout.write(`${actions.length} entr${actions.length === 1 ? 'y' : 'ies'}, ${formatBytes(actions.reduce((s, a) => s + a.listing.diskBytes, 0))} ${values['dry-run'] ? 'would be ' : ''}freed\n`);
+  for (const a of actions)
+    process.stdout.write(`${values['dry-run'] ? 'would remove' : 'removed'} ${a.listing.paths.key.slice(0, 12)} ${formatBytes(a.listing.diskBytes)} ${describe(a.listing).source} (${a.reason})\n`);
+  process.stdout.write(
+    `${actions.length} entr${actions.length === 1 ? 'y' : 'ies'}, ${formatBytes(actions.reduce((s, a) => s + a.listing.diskBytes, 0))} ${values['dry-run'] ? 'would be ' : ''}freed\n`,
+  );
   return 0;
 }
 

@@ -32,7 +32,9 @@ export async function installHooksCommand(argv: string[]): Promise<number> {
     }
     const system = positionals[0];
     if (positionals.length !== 1 || (system !== 'torque' && system !== 'slurm')) {
-      throw new VmbatchError('USAGE_INVALID', { problems: [`install-hooks takes the batch system: torque or slurm (got ${positionals.length ? positionals.map((p) => `'${p}'`).join(' ') : 'nothing'})`] });
+      throw new VmbatchError('USAGE_INVALID', {
+        problems: [`install-hooks takes the batch system: torque or slurm (got ${positionals.length ? positionals.map((p) => `'${p}'`).join(' ') : 'nothing'})`],
+      });
     }
     const other = system === 'torque' ? systemOptions.slurm : systemOptions.torque;
     const misplaced = other.filter((o) => values[o] !== undefined).map((o) => `--${o} is an option of install-hooks ${system === 'torque' ? 'slurm' : 'torque'}`);
@@ -43,7 +45,10 @@ export async function installHooksCommand(argv: string[]): Promise<number> {
     const steps =
       system === 'torque'
         ? planTorqueHooks({ ...self, momPriv: values['mom-priv'] ?? torqueDefaults.momPriv, starter: values.starter ?? torqueDefaults.starter }, values.force)
-        : planSlurmHooks({ ...self, prefix: values.prefix ?? slurmDefaults.prefix, plugstack: values.plugstack ?? slurmDefaults.plugstack, plugin: values.plugin ?? slurmDefaults.plugin }, values.force);
+        : planSlurmHooks(
+            { ...self, prefix: values.prefix ?? slurmDefaults.prefix, plugstack: values.plugstack ?? slurmDefaults.plugstack, plugin: values.plugin ?? slurmDefaults.plugin },
+            values.force,
+          );
     const refused = steps.filter((s) => s.kind === 'refuse');
     if (refused.length) throw new VmbatchError('INSTALL_REFUSED', { problems: refused.map((s) => describeStep(s)) });
     if (!dryRun) applyInstallPlan(steps);
@@ -54,7 +59,9 @@ export async function installHooksCommand(argv: string[]): Promise<number> {
     if (system === 'slurm') {
       const plugstack = values.plugstack ?? slurmDefaults.plugstack;
       if (changed(steps, plugstack)) process.stdout.write('slurmd loads plugstack.conf only when it starts: restart slurmd\n');
-      process.stdout.write(`slurm.conf must have (every node and the controller; restart slurmctld and slurmd after changing it):\n${slurmConfLines.map((l) => `  ${l.replace('PLUGSTACK', plugstack)}\n`).join('')}`);
+      process.stdout.write(
+        `slurm.conf must have (every node and the controller; restart slurmctld and slurmd after changing it):\n${slurmConfLines.map((l) => `  ${l.replace('PLUGSTACK', plugstack)}\n`).join('')}`,
+      );
     }
     return 0;
   } catch (error) {

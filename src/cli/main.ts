@@ -68,7 +68,14 @@ function loadFailureLine(error: unknown, command: string | undefined): string | 
   if (!['ERR_MODULE_NOT_FOUND', 'ERR_UNSUPPORTED_DIR_IMPORT', 'EACCES', 'EPERM', 'ENOENT'].includes(code ?? '')) return undefined;
   const what = String((error as Error).message).split('\n')[0];
   const user = process.env.USER ?? process.env.LOGNAME ?? `uid ${process.getuid?.()}`;
-  const outcome = command === 'remoteshell' || command === 'slurm-task' ? 'the job did not run' : command === 'prologue' ? 'the job is aborted' : command === 'slurm-prolog' ? 'Slurm drains the node' : 'nothing was done';
+  const outcome =
+    command === 'remoteshell' || command === 'slurm-task'
+      ? 'the job did not run'
+      : command === 'prologue'
+        ? 'the job is aborted'
+        : command === 'slurm-prolog'
+          ? 'Slurm drains the node'
+          : 'nothing was done';
   return `vmbatch: cannot load vmbatch's code as ${user} (${code}: ${what}); ${outcome}. An administrator must check the installation (complete, and readable by every user)`;
 }
 

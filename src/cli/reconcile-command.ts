@@ -15,7 +15,10 @@ export async function reconcileCommand(argv: string[]): Promise<number> {
   try {
     let values: { 'dry-run'?: boolean; json?: boolean; help?: boolean };
     try {
-      values = parseArgs({ args: argv, options: { 'dry-run': { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } }).values;
+      values = parseArgs({
+        args: argv,
+        options: { 'dry-run': { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+      }).values;
     } catch (error) {
       throw new VmbatchError('USAGE_INVALID', { problems: [(error as Error).message] });
     }

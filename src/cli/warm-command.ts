@@ -37,13 +37,21 @@ export async function warmCommand(argv: string[]): Promise<number> {
         const listing = listWarmStates(config.stateDir);
         const pool = listPoolGuests(config.stateDir).map(poolGuestLine);
         if (values.json) {
-          process.stdout.write(`${JSON.stringify(listing.map((l) => ({ ...l, pool: pool.filter((g) => l.meta && g.key === l.meta.key) })), null, 2)}\n`);
+          process.stdout.write(
+            `${JSON.stringify(
+              listing.map((l) => ({ ...l, pool: pool.filter((g) => l.meta && g.key === l.meta.key) })),
+              null,
+              2,
+            )}\n`,
+          );
           return 0;
         }
         if (listing.length === 0) process.stdout.write('no saved states (vmbatch warm build TEMPLATE makes one)\n');
         for (const l of listing) {
           const m = l.meta;
-          process.stdout.write(m ? `${m.key.slice(0, 16)}  ${m.template}  ${mib(m.stateBytes)} MiB  ${m.vcpus} vCPU(s) ${m.memoryMiB} MiB  built ${m.createdAt}  ${l.status}\n` : `${l.dir}  ${l.status}\n`);
+          process.stdout.write(
+            m ? `${m.key.slice(0, 16)}  ${m.template}  ${mib(m.stateBytes)} MiB  ${m.vcpus} vCPU(s) ${m.memoryMiB} MiB  built ${m.createdAt}  ${l.status}\n` : `${l.dir}  ${l.status}\n`,
+          );
         }
         for (const g of pool) process.stdout.write(`${g.id}  ${g.template}  ${g.status}\n`);
         return 0;
@@ -69,7 +77,11 @@ export async function warmCommand(argv: string[]): Promise<number> {
         let status = 0;
         for (const templateFile of templates) {
           const fill = await fillPool(config, templateFile, log);
-          const did = [...(fill.built ? ['built its saved state'] : []), ...(fill.made.length ? [`started ${fill.made.join(', ')}`] : []), ...(fill.retired.length ? [`ended ${fill.retired.join(', ')}`] : [])];
+          const did = [
+            ...(fill.built ? ['built its saved state'] : []),
+            ...(fill.made.length ? [`started ${fill.made.join(', ')}`] : []),
+            ...(fill.retired.length ? [`ended ${fill.retired.join(', ')}`] : []),
+          ];
           if (fill.skipped) log.info('warm fill skipped', { template: templateFile, reason: fill.skipped });
           process.stdout.write(
             fill.skipped
@@ -81,7 +93,9 @@ export async function warmCommand(argv: string[]): Promise<number> {
         return status;
       }
       default:
-        throw new VmbatchError('USAGE_INVALID', { problems: [sub === undefined ? 'warm needs a subcommand: build, fill, list or drop' : `unknown warm subcommand '${sub}': build, fill, list or drop`] });
+        throw new VmbatchError('USAGE_INVALID', {
+          problems: [sub === undefined ? 'warm needs a subcommand: build, fill, list or drop' : `unknown warm subcommand '${sub}': build, fill, list or drop`],
+        });
     }
   } catch (error) {
     process.stderr.write(`${formatError(error)}\n`);
@@ -95,7 +109,6 @@ function wholeNumber(option: string, value: string | boolean | undefined): numbe
   if (typeof value !== 'string' || !/^[1-9][0-9]{0,6}$/.test(value)) throw new VmbatchError('USAGE_INVALID', { problems: [`${option} must be a whole number of at least 1, not '${String(value)}'`] });
   return Number(value);
 }
-
 
 function mib(bytes: number): string {
   return (bytes / 1048576).toFixed(1);

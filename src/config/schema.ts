@@ -30,15 +30,19 @@ export const imagesSchema = z
   })
   .strict();
 
-const patterns = z.union([z.string().min(1).transform((s) => [s]), z.array(z.string().min(1))]);
+const patterns = z.union([
+  z
+    .string()
+    .min(1)
+    .transform((s) => [s]),
+  z.array(z.string().min(1)),
+]);
 
 /** The `catalogue` part of the configuration: the software catalogues and the site's rules (the Janitor's). */
 export const catalogueSchema = z
   .object({
     /** RDF/XML catalogues, in priority order: absolute paths, or http(s) URLs (cached in CACHE/catalogues) */
-    sources: z
-      .array(z.string().refine((s) => s.startsWith('/') || /^https?:\/\//.test(s), { message: 'must be an absolute path or an http(s):// URL' }))
-      .default([]),
+    sources: z.array(z.string().refine((s) => s.startsWith('/') || /^https?:\/\//.test(s), { message: 'must be an absolute path or an http(s):// URL' })).default([]),
     /** a cached remote catalogue older than this is fetched again (an unreachable server: the cached copy is used) */
     refreshSeconds: z.number().int().min(0).default(3600),
     /** glob rules (`*`, `?`) on base system names: allowed when an allow rule matches and no deny rule does */
@@ -48,7 +52,11 @@ export const catalogueSchema = z
     allowRte: patterns.default(['*']),
     denyRte: patterns.default([]),
     /** an installed package unused for this long is swept (the Janitor's rteexpirytime; default 3 days) */
-    rteExpirySeconds: z.number().int().min(0).default(3 * 24 * 3600),
+    rteExpirySeconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(3 * 24 * 3600),
     /** a package's install reported failing by the guests of this many different users' jobs is marked FAILED for all (a guest is its submitter's to forge) */
     failuresToMarkFailed: z.number().int().min(1).default(2),
   })
@@ -74,7 +82,7 @@ export const networkSchema = z
     if (n.mode !== 'static') return;
     const list = n.addresses !== undefined;
     const range = n.base !== undefined || n.count !== undefined;
-    if (list === range) ctx.addIssue({ code: 'custom', message: "static mode needs either addresses: [...] or base: and count:" });
+    if (list === range) ctx.addIssue({ code: 'custom', message: 'static mode needs either addresses: [...] or base: and count:' });
     else if (range && (n.base === undefined || n.count === undefined)) ctx.addIssue({ code: 'custom', message: 'base: and count: go together' });
     if (n.addresses && n.addresses.length === 0) ctx.addIssue({ code: 'custom', path: ['addresses'], message: 'lists no address' });
     const dup = n.addresses?.find((a, i) => n.addresses!.indexOf(a) !== i);
@@ -105,7 +113,10 @@ export const guestIdentitySchema = z
       .refine((r) => r.last - r.first < guestPoolMax, { message: `a pool holds at most ${guestPoolMax} uids` })
       .default({ first: 1900000000, last: 1900000999 }),
     /** the group of every guest's qemu (resolved with getent): shared read-only inputs may be root:GROUP 0640 */
-    group: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a group name').default('libvirt-qemu'),
+    group: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a group name')
+      .default('libvirt-qemu'),
   })
   .strict();
 
@@ -117,7 +128,10 @@ export const configSchema = z
     /** directory of the admin's domain templates (*.xml) */
     domainsDir: z.string().startsWith('/').default('/etc/vmbatch/domains'),
     /** template used when the job names none (file name without .xml) */
-    defaultDomain: z.string().regex(/^[A-Za-z0-9._-]+$/).default('testguest'),
+    defaultDomain: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/)
+      .default('testguest'),
     /** per-job state: overlays, context ISO, keys, console log */
     stateDir: z.string().startsWith('/').default('/var/lib/vmbatch'),
     /** structured log lines of every hook; empty to disable */
@@ -142,7 +156,10 @@ export const configSchema = z
         privateKeyFile: z.string().startsWith('/').default('/etc/vmbatch/root_ssh_key'),
         /** OpenSSH public key lines, one per line: the host keys guest images present */
         hostKeysFile: z.string().startsWith('/').default('/etc/vmbatch/guest_host_keys.pub'),
-        user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default('root'),
+        user: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_-]*$/)
+          .default('root'),
       })
       .strict()
       .default({}),
@@ -164,7 +181,14 @@ export const configSchema = z
     shares: z
       .object({
         /** site paths (e.g. /scratch) a template may name in <vbshare source=...>; the job's working directory and home need no entry */
-        allowedPaths: z.array(z.string().startsWith('/', 'must be an absolute path').refine((p) => p !== '/', "must not be '/'")).default([]),
+        allowedPaths: z
+          .array(
+            z
+              .string()
+              .startsWith('/', 'must be an absolute path')
+              .refine((p) => p !== '/', "must not be '/'"),
+          )
+          .default([]),
         /** false: nothing is shared while jobs run (a site that forbids shares): working directories are staged, other shares refused */
         virtiofs: z.boolean().default(true),
         /** the most a guest may send back when a staged working directory is copied out (MiB): a larger or endless stream is cut there */

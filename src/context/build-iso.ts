@@ -9,9 +9,7 @@ import type { IsoLayout } from './iso-layout.js';
  * readers). The ISO appears only complete (temp name + rename); the staging dir is removed.
  */
 export async function buildIso(layout: IsoLayout, isoFile: string, stagingDir: string): Promise<void> {
-  await withStagedContext(layout, isoFile, stagingDir, (tmp) =>
-    runTool(['genisoimage', '-quiet', '-input-charset', 'utf-8', '-V', layout.volumeId, '-R', '-J', '-o', tmp, stagingDir]),
-  );
+  await withStagedContext(layout, isoFile, stagingDir, (tmp) => runTool(['genisoimage', '-quiet', '-input-charset', 'utf-8', '-V', layout.volumeId, '-R', '-J', '-o', tmp, stagingDir]));
 }
 
 /** The same files as a tar archive (ROOTSSH sends it to the guest over the root login). */

@@ -91,7 +91,12 @@ export function planCloudInitIso(input: {
     // line follows the start of the SSH channel's service
     runcmd: [['sh', '-c', finalScript(p, shipped, input.shareCommands ?? [])]],
   };
-  const rtes = p.VB_RTES ? [{ path: 'rte-install.sh', mode: 0o755, content: guestScript('rte-install.sh') }, { path: 'vmbatch.env', mode: 0o644, content: renderGuestEnv(p), secret: true }] : [];
+  const rtes = p.VB_RTES
+    ? [
+        { path: 'rte-install.sh', mode: 0o755, content: guestScript('rte-install.sh') },
+        { path: 'vmbatch.env', mode: 0o644, content: renderGuestEnv(p), secret: true },
+      ]
+    : [];
   const files: IsoFile[] = [
     ...rtes,
     { path: 'user-data', mode: 0o644, content: `#cloud-config\n${JSON.stringify(userData, null, 2)}\n`, secret: true },

@@ -42,7 +42,14 @@ export function planDiskContext(partitions: VbAttrs<'vbdisk'>[], disks: DiskPlan
     if (!disk.file.startsWith(`${jobDir}/`)) {
       throw new VmbatchError('DISK_CONTEXT_FAILED', { partition: p.partition, reason: `disk ${p.dev} is used in place (read-only or shared); it needs a per-job copy-on-write overlay` });
     }
-    return { role: p.name === 'jobdisk' ? 'jobdisk' : 'rootdisk', dev: p.dev, partition: p.partition, number, file: disk.file, format: disk.kind === 'disk' && disk.access === 'overlay' ? disk.cow! : disk.baseFormat };
+    return {
+      role: p.name === 'jobdisk' ? 'jobdisk' : 'rootdisk',
+      dev: p.dev,
+      partition: p.partition,
+      number,
+      file: disk.file,
+      format: disk.kind === 'disk' && disk.access === 'overlay' ? disk.cow! : disk.baseFormat,
+    };
   });
 }
 
@@ -86,7 +93,11 @@ async function findPartition(target: PartitionWrite, scratch: string): Promise<P
     if ('problems' in table) throw new VmbatchError('PARTITION_TABLE_INVALID', { dev: target.dev, problems: table.problems });
     const part = table.partitions.find((p) => p.number === target.number);
     if (!part) {
-      throw new VmbatchError('PARTITION_NOT_FOUND', { dev: target.dev, partition: target.partition, found: table.partitions.map((p) => `${target.dev}${p.number} (${Math.round(p.size / 1048576)} MiB)`) });
+      throw new VmbatchError('PARTITION_NOT_FOUND', {
+        dev: target.dev,
+        partition: target.partition,
+        found: table.partitions.map((p) => `${target.dev}${p.number} (${Math.round(p.size / 1048576)} MiB)`),
+      });
     }
     return part;
   } finally {

@@ -37,8 +37,14 @@ export const guestParamsSchema = z.object({
   /** yes: the user may be root in the guest (sudo without a password; vbroot=yes, where the site allows it) */
   VB_ROOT: z.enum(['yes', 'no']).default('no'),
   /** warm start only: a copy restored from a saved state makes itself a machine of its own with these: a seed for the kernel's random generator, a machine-id, the host's clock (epoch seconds) */
-  VB_SEED: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-  VB_MACHINE_ID: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+  VB_SEED: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+  VB_MACHINE_ID: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/)
+    .optional(),
   VB_CLOCK: z.number().int().optional(),
 });
 /** Guest parameters. */

@@ -11,6 +11,7 @@ export function guestRootOf(config: Config, request: JobRequest): boolean {
   if (request.vbroot !== 'yes') return false;
   if (config.guestRoot === 'always') return true;
   if (config.guestRoot === 'saving-changes' && request.vbsavechanges !== undefined) return true;
-  const reason = config.guestRoot === 'saving-changes' ? 'only a job that saves its changes (vbsavechanges=NAME) may ask for it' : "the site allows it for no job (its configuration's guestRoot is never)";
+  const reason =
+    config.guestRoot === 'saving-changes' ? 'only a job that saves its changes (vbsavechanges=NAME) may ask for it' : "the site allows it for no job (its configuration's guestRoot is never)";
   throw new VmbatchError('GUEST_ROOT_NOT_ALLOWED', { reason });
 }

@@ -20,15 +20,7 @@ export function generateKeyPair(comment: string): SshKeyPair {
   // the unencrypted private section is padded with 1, 2, 3, ... to the cipher block size (8)
   const pad = (8 - (secret.length % 8)) % 8;
   secret = Buffer.concat([secret, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
-  const body = Buffer.concat([
-    Buffer.from('openssh-key-v1\0'),
-    sshString('none'),
-    sshString('none'),
-    sshString(''),
-    uint32(1),
-    sshString(blob),
-    sshString(secret),
-  ]);
+  const body = Buffer.concat([Buffer.from('openssh-key-v1\0'), sshString('none'), sshString('none'), sshString(''), uint32(1), sshString(blob), sshString(secret)]);
   const lines = body.toString('base64').match(/.{1,70}/g) ?? [];
   return {
     privateKey: ['-----BEGIN OPENSSH PRIVATE KEY-----', ...lines, '-----END OPENSSH PRIVATE KEY-----', ''].join('\n'),

@@ -37,12 +37,16 @@ export function readPartitionTable(head: Buffer, diskBytes: number): PartitionTa
     if (e.first === 0n) problems.push(`MBR partition ${e.number} starts at sector 0, the MBR itself`);
     else if (e.first + e.sectors > diskSectors) problems.push(`MBR partition ${e.number} (sectors ${e.first}-${e.first + e.sectors - 1n}) ends past the end of the disk (${diskSectors} sectors)`);
   }
-  problems.push(...overlaps(used.map((e) => ({ number: e.number, first: e.first, last: e.first + e.sectors - 1n })), 'MBR partitions', 'sectors'));
+  problems.push(
+    ...overlaps(
+      used.map((e) => ({ number: e.number, first: e.first, last: e.first + e.sectors - 1n })),
+      'MBR partitions',
+      'sectors',
+    ),
+  );
   if (problems.length) return { problems };
   return {
-    partitions: used
-      .filter((e) => e.type !== 0x05 && e.type !== 0x0f && e.type !== 0x85)
-      .map((e) => ({ number: e.number, offset: Number(e.first) * sector, size: Number(e.sectors) * sector })),
+    partitions: used.filter((e) => e.type !== 0x05 && e.type !== 0x0f && e.type !== 0x85).map((e) => ({ number: e.number, offset: Number(e.first) * sector, size: Number(e.sectors) * sector })),
   };
 }
 
@@ -83,7 +87,9 @@ function readGpt(head: Buffer, diskSectors: bigint): PartitionTableResult {
     return { problems: [`the GPT entry array (LBA ${entriesLba}, ${count} entries of ${entrySize} bytes) does not lie within the disk (${diskSectors} sectors) after the header`] };
   }
   if (arrayEnd > BigInt(head.length)) {
-    return { problems: [`the GPT entry array (LBA ${entriesLba}, ${count} entries of ${entrySize} bytes) lies beyond the first ${partitionTableHeadBytes / 1024} KiB of the disk, where vmbatch reads it`] };
+    return {
+      problems: [`the GPT entry array (LBA ${entriesLba}, ${count} entries of ${entrySize} bytes) lies beyond the first ${partitionTableHeadBytes / 1024} KiB of the disk, where vmbatch reads it`],
+    };
   }
   const array = head.subarray(Number(arrayStart), Number(arrayEnd));
   const storedArrayCrc = header.readUInt32LE(88);

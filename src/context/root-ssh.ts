@@ -104,7 +104,10 @@ export function readRootSshKeys(login: Pick<RootSshLogin, 'privateKeyFile' | 'ho
   const privateKey = read(login.privateKeyFile);
   const parsed = ssh2.utils.parseKey(privateKey);
   if (parsed instanceof Error) throw new VmbatchError('ROOT_SSH_KEYS_INVALID', { file: login.privateKeyFile, reason: parsed.message });
-  const hostKeys = read(login.hostKeysFile).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const hostKeys = read(login.hostKeysFile)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   if (hostKeys.length === 0) throw new VmbatchError('ROOT_SSH_KEYS_INVALID', { file: login.hostKeysFile, reason: 'it lists no host key' });
   for (const line of hostKeys) {
     if (ssh2.utils.parseKey(line) instanceof Error) throw new VmbatchError('ROOT_SSH_KEYS_INVALID', { file: login.hostKeysFile, reason: `'${line.slice(0, 40)}' is not an OpenSSH public key line` });

@@ -30,10 +30,7 @@ export interface JobRteSetup {
 }
 
 /** The guest's view of resolved packages: tarballs at `tarPath(i)` on the volume, images by serial `imageSerial(i)`. */
-export function planGuestRtes(
-  packages: ResolvedPackage[],
-  where: { tarPath: (n: number) => string; imageSerial: (n: number) => string },
-): GuestRte[] {
+export function planGuestRtes(packages: ResolvedPackage[], where: { tarPath: (n: number) => string; imageSerial: (n: number) => string }): GuestRte[] {
   let tars = 0;
   let images = 0;
   return packages.map((p): GuestRte => {

@@ -56,7 +56,10 @@ export function tarEscapes(entries: TarEntry[], strip: number): string[] {
   for (const entry of entries) {
     const parts = entry.name.split('/').filter((p) => p !== '' && p !== '.');
     // an entry below a link of the same archive is written through that link, wherever it leads
-    const through = parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/')).find((prefix) => links.has(prefix));
+    const through = parts
+      .slice(0, -1)
+      .map((_, i) => parts.slice(0, i + 1).join('/'))
+      .find((prefix) => links.has(prefix));
     if (entry.type === 'symlink' || entry.type === 'hardlink') links.add(parts.join('/'));
     if (entry.name.startsWith('/')) problems.push(`${entry.name}: an absolute path`);
     else if (through !== undefined) problems.push(`${entry.name}: below ${through}, a link in the same archive`);
@@ -67,9 +70,14 @@ export function tarEscapes(entries: TarEntry[], strip: number): string[] {
       // a symlink resolves from its own directory, a hard link from the archive's root
       const target =
         entry.type === 'symlink'
-          ? entry.linkName.startsWith('/') ? undefined : posix.normalize(posix.join(...(stripped.length > 1 ? stripped.slice(0, -1) : ['.']), entry.linkName))
-          : entry.linkName.startsWith('/') ? undefined : posix.normalize(entry.linkName.split('/').slice(strip).join('/') || '.');
-      if (target === undefined || target === '..' || target.startsWith('../')) problems.push(`${entry.name}: a ${entry.type === 'symlink' ? 'symbolic' : 'hard'} link to ${entry.linkName}, outside the target`);
+          ? entry.linkName.startsWith('/')
+            ? undefined
+            : posix.normalize(posix.join(...(stripped.length > 1 ? stripped.slice(0, -1) : ['.']), entry.linkName))
+          : entry.linkName.startsWith('/')
+            ? undefined
+            : posix.normalize(entry.linkName.split('/').slice(strip).join('/') || '.');
+      if (target === undefined || target === '..' || target.startsWith('../'))
+        problems.push(`${entry.name}: a ${entry.type === 'symlink' ? 'symbolic' : 'hard'} link to ${entry.linkName}, outside the target`);
     }
   }
   return problems;

@@ -14,7 +14,11 @@ export async function checkLibvirt(ctx: ConfiguredContext): Promise<CheckResult>
   const hypervisor = /^Running hypervisor:\s*(.+)$/m.exec(stdout)?.[1]?.trim();
   const library = /^Using library:\s*(.+)$/m.exec(stdout)?.[1]?.trim();
   if (!hypervisor?.startsWith('QEMU ')) {
-    return fail('libvirt', `${uri} answers, but its hypervisor is ${hypervisor ?? 'not named by `virsh version`'}, not QEMU`, 'set libvirtUri to a connection of libvirt\'s QEMU driver (qemu:///system) and check that libvirt-daemon-driver-qemu is installed');
+    return fail(
+      'libvirt',
+      `${uri} answers, but its hypervisor is ${hypervisor ?? 'not named by `virsh version`'}, not QEMU`,
+      "set libvirtUri to a connection of libvirt's QEMU driver (qemu:///system) and check that libvirt-daemon-driver-qemu is installed",
+    );
   }
   return ok('libvirt', `${uri}: ${hypervisor}${library ? `, ${library}` : ''}`);
 }

@@ -41,8 +41,7 @@ export type ConfiguredContext = DoctorContext & { config: Config };
 
 /** A check that needs nothing but the node, or one that needs the loaded configuration. */
 export type DoctorCheck =
-  | { name: string; needs: 'node'; run: (ctx: DoctorContext) => Promise<CheckOutcome> }
-  | { name: string; needs: 'config'; run: (ctx: ConfiguredContext) => Promise<CheckOutcome> };
+  { name: string; needs: 'node'; run: (ctx: DoctorContext) => Promise<CheckOutcome> } | { name: string; needs: 'config'; run: (ctx: ConfiguredContext) => Promise<CheckOutcome> };
 
 /** An ok line. */
 export const ok = (check: string, message: string): CheckResult => ({ check, status: 'ok', message });

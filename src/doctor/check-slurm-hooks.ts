@@ -19,17 +19,24 @@ export async function checkSlurmHooks(ctx: ConfiguredContext): Promise<CheckResu
   try {
     steps = planSlurmHooks(options, false);
   } catch (error) {
-    if (isVmbatchError(error) && error.code === 'SLURM_PLUGIN_MISSING') return [fail('slurm plugin', `${options.plugin} is missing: ${options.plugstack} exists, so slurmd runs jobs here, on the node itself`, error.hint)];
+    if (isVmbatchError(error) && error.code === 'SLURM_PLUGIN_MISSING')
+      return [fail('slurm plugin', `${options.plugin} is missing: ${options.plugstack} exists, so slurmd runs jobs here, on the node itself`, error.hint)];
     throw error;
   }
-  return steps.map((step) => (step.path === options.plugstack ? plugstackLine(step) : installStepLine(`slurm ${basename(step.path)}`, step, 'vmbatch install-hooks slurm', 'the plugin runs it for every job')));
+  return steps.map((step) =>
+    step.path === options.plugstack ? plugstackLine(step) : installStepLine(`slurm ${basename(step.path)}`, step, 'vmbatch install-hooks slurm', 'the plugin runs it for every job'),
+  );
 }
 
 // A plugstack.conf without vmbatch's line is a node whose jobs run bare: fail, not "another version".
 function plugstackLine(step: InstallStep): CheckResult {
   const loadsPlugin = existsSync(step.path) && /\/vmbatch\.so\b/.test(readFileSync(step.path, 'utf8'));
   if (step.kind === 'write' && !loadsPlugin) {
-    return fail('slurm plugstack', `${step.path} does not load vmbatch's plugin: slurmd runs jobs on the node itself`, 'run `vmbatch install-hooks slurm` (it prints what it changes), then restart slurmd');
+    return fail(
+      'slurm plugstack',
+      `${step.path} does not load vmbatch's plugin: slurmd runs jobs on the node itself`,
+      'run `vmbatch install-hooks slurm` (it prints what it changes), then restart slurmd',
+    );
   }
   return installStepLine('slurm plugstack', step, 'vmbatch install-hooks slurm', "slurmd does not load vmbatch's plugin: jobs run on the node itself");
 }

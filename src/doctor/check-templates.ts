@@ -18,11 +18,19 @@ export async function checkTemplates(ctx: ConfiguredContext): Promise<CheckOutco
   const { domainsDir, defaultDomain } = ctx.config;
   const names = listTemplates(domainsDir);
   if (names.length === 0) {
-    return fail('templates', `no domain template (NAME.xml) in ${domainsDir}: every job fails with DOMAIN_NOT_FOUND`, `put the site's templates into ${domainsDir} (domains/testguest.xml is an example) or set domainsDir to where they are`);
+    return fail(
+      'templates',
+      `no domain template (NAME.xml) in ${domainsDir}: every job fails with DOMAIN_NOT_FOUND`,
+      `put the site's templates into ${domainsDir} (domains/testguest.xml is an example) or set domainsDir to where they are`,
+    );
   }
   const listing = names.includes(defaultDomain)
     ? ok('templates', `${domainsDir}: ${names.join(', ')} (default: ${defaultDomain})`)
-    : fail('templates', `the default template '${defaultDomain}' (defaultDomain) is not in ${domainsDir} (found: ${names.join(', ')}): jobs that name no template fail with DOMAIN_NOT_FOUND`, `add ${join(domainsDir, `${defaultDomain}.xml`)} or set defaultDomain to one of the templates found`);
+    : fail(
+        'templates',
+        `the default template '${defaultDomain}' (defaultDomain) is not in ${domainsDir} (found: ${names.join(', ')}): jobs that name no template fail with DOMAIN_NOT_FOUND`,
+        `add ${join(domainsDir, `${defaultDomain}.xml`)} or set defaultDomain to one of the templates found`,
+      );
   const perTemplate = await Promise.all(names.map((name) => checkTemplate(ctx.config, name)));
   return [listing, ...perTemplate.flat()];
 }
@@ -78,7 +86,11 @@ function diskProblem(config: Config, check: string, disk: TemplateDisk): CheckRe
     // copy_method='download' fetches the image for each job: there is nothing to find in the cache
     if (vb.copy_method === 'download') return undefined;
     if (readEntryMeta(entryPaths(cacheDirOf(config), 'download', entryKey(url)))) return undefined;
-    return warn(check, `the image of disk ${disk.target}, ${displayUrl(url)}, is not in the image cache yet: the first job using it waits for the download`, `fetch it now: vmbatch images fetch ${displayUrl(url)}`);
+    return warn(
+      check,
+      `the image of disk ${disk.target}, ${displayUrl(url)}, is not in the image cache yet: the first job using it waits for the download`,
+      `fetch it now: vmbatch images fetch ${displayUrl(url)}`,
+    );
   }
   const path = disk.sourceFile;
   const why = path === undefined ? undefined : unreadable(path);

@@ -32,13 +32,15 @@ const install = 'run `vmbatch install-hooks torque` (it prints what it changes)'
 function hookFile(step: InstallStep): CheckResult {
   const line = installStepLine(`torque ${basename(step.path)}`, step, 'vmbatch install-hooks torque', 'jobs on this node do not run in guests');
   // pbs_mom's own rule, said in its terms
-  if (step.kind === 'write' && step.why === 'owner-mode') return { ...line, message: `${step.path} is ${step.was}: pbs_mom runs a hook only when root owns it, mode 0500 or stricter (the $job_starter 0755)` };
+  if (step.kind === 'write' && step.why === 'owner-mode')
+    return { ...line, message: `${step.path} is ${step.was}: pbs_mom runs a hook only when root owns it, mode 0500 or stricter (the $job_starter 0755)` };
   return line;
 }
 
 function jobStarterLine(step: InstallStep): CheckResult {
   const check = 'torque $job_starter';
   if (step.kind === 'keep') return ok(check, `${step.path}: ${step.note}`);
-  if (step.kind === 'refuse') return fail(check, `${step.path}: ${step.why}: jobs do not run in guests`, `${install.replace('install-hooks torque', 'install-hooks torque --force')}, then restart pbs_mom`);
+  if (step.kind === 'refuse')
+    return fail(check, `${step.path}: ${step.why}: jobs do not run in guests`, `${install.replace('install-hooks torque', 'install-hooks torque --force')}, then restart pbs_mom`);
   return fail(check, `${step.path} has no line "${step.note}": pbs_mom runs job scripts on the node itself, not in guests`, `${install}, then restart pbs_mom`);
 }

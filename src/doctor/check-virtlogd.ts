@@ -6,7 +6,11 @@ export async function checkVirtlogd(ctx: DoctorContext): Promise<CheckResult> {
   const socket = ctx.virtlogdSocket;
   const problem = await connectProblem(socket, ctx.timeoutMs);
   if (problem === undefined) return ok('virtlogd', `${socket} accepts connections`);
-  return fail('virtlogd', `${socket} does not accept a connection (${problem}): libvirt starts no guest without virtlogd`, 'start virtlogd (systemctl start virtlogd.socket; scripts/start-libvirt.sh where no service manager runs)');
+  return fail(
+    'virtlogd',
+    `${socket} does not accept a connection (${problem}): libvirt starts no guest without virtlogd`,
+    'start virtlogd (systemctl start virtlogd.socket; scripts/start-libvirt.sh where no service manager runs)',
+  );
 }
 
 // The reason a connection to the unix socket failed, or undefined once it connected.

@@ -37,10 +37,16 @@ export async function checkWarm(ctx: ConfiguredContext): Promise<CheckOutcome> {
       lines.push(warn(check, `its jobs boot instead of starting warm: ${opened.skipped}`, hint));
       continue;
     }
-    const waiting = listPoolGuests(config.stateDir).filter(isWaiting).filter((g) => g.record.key === build.plan.key).length;
+    const waiting = listPoolGuests(config.stateDir)
+      .filter(isWaiting)
+      .filter((g) => g.record.key === build.plan.key).length;
     const current = `saved state current (${size.vcpus} vCPU(s), ${size.memoryMiB} MiB, built ${opened.entry.meta.createdAt})`;
     // an empty pool is normal after its idle limit: the next job's prologue fills it again
-    lines.push(pool === 0 ? ok(check, current) : ok(check, `${current}; ${waiting} of ${pool} pool guest(s) waiting${waiting < pool ? ` (\`vmbatch warm fill ${name}\` starts them; each job's prologue tops the pool up)` : ''}`));
+    lines.push(
+      pool === 0
+        ? ok(check, current)
+        : ok(check, `${current}; ${waiting} of ${pool} pool guest(s) waiting${waiting < pool ? ` (\`vmbatch warm fill ${name}\` starts them; each job's prologue tops the pool up)` : ''}`),
+    );
   }
   return lines;
 }

@@ -15,5 +15,11 @@ export function formatResults(results: readonly CheckResult[]): string {
 
 /** The JSON form: an array of {check, status, message, hint?}. */
 export function formatResultsJson(results: readonly CheckResult[]): string {
-  return JSON.stringify(results.map(({ check, status, message, hint }) => ({ check, status, message, ...(hint === undefined ? {} : { hint }) })), null, 2) + '\n';
+  return (
+    JSON.stringify(
+      results.map(({ check, status, message, hint }) => ({ check, status, message, ...(hint === undefined ? {} : { hint }) })),
+      null,
+      2,
+    ) + '\n'
+  );
 }

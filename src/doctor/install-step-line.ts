@@ -18,6 +18,10 @@ export function installStepLine(check: string, step: InstallStep, install: strin
       return warn(check, `${step.path} is vmbatch's but another version, configuration or path`, run);
     case 'replace-foreign':
     case 'refuse':
-      return fail(check, `${step.path} is not vmbatch's${step.kind === 'refuse' ? `: ${step.why}` : ''}`, `look at it, then run \`${install} --force\` (it prints what it changes); the old file is kept as NAME.vmbatch-saved`);
+      return fail(
+        check,
+        `${step.path} is not vmbatch's${step.kind === 'refuse' ? `: ${step.why}` : ''}`,
+        `look at it, then run \`${install} --force\` (it prints what it changes); the old file is kept as NAME.vmbatch-saved`,
+      );
   }
 }

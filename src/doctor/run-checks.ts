@@ -17,10 +17,10 @@ export function doctorExitCode(results: readonly CheckResult[]): number {
 
 async function runOne(check: DoctorCheck, ctx: DoctorContext): Promise<CheckResult[]> {
   try {
-    if (check.needs === 'node') return [(await check.run(ctx))].flat();
+    if (check.needs === 'node') return [await check.run(ctx)].flat();
     const { config } = ctx;
     if (config === undefined) return [notRun(check.name)];
-    return [(await check.run({ ...ctx, config }))].flat();
+    return [await check.run({ ...ctx, config })].flat();
   } catch (error) {
     return [failOf(check.name, error)];
   }

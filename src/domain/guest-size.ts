@@ -38,13 +38,22 @@ export function resolveGuestSize(template: { file: string; size: TemplateSize },
   const memory = resolve(template.size.memoryMiB, memoryAsked, memoryWords, { value: node.memoryMiB, source: "this node's memory (MemTotal)" }, 'MiB', problems, request.allocation);
   if (problems.length) throw new VmbatchError('JOB_SIZE_TOO_LARGE', { template: basename(template.file, '.xml'), problems });
   // the catalogue chose this template because its memory fits the VM: a smaller request must not undercut it
-  if (floor && memory.value < floor.memoryMiB) return { vcpus: vcpus.value, memoryMiB: floor.memoryMiB, from: { vcpus: vcpus.from, memory: `${memory.from}, raised to ${plural(floor.memoryMiB, 'MiB')} (${floor.source})` } };
+  if (floor && memory.value < floor.memoryMiB)
+    return { vcpus: vcpus.value, memoryMiB: floor.memoryMiB, from: { vcpus: vcpus.from, memory: `${memory.from}, raised to ${plural(floor.memoryMiB, 'MiB')} (${floor.source})` } };
   return { vcpus: vcpus.value, memoryMiB: memory.value, from: { vcpus: vcpus.from, memory: memory.from } };
 }
 
 // One dimension: the default, the request, the request raised to the minimum, an allocation
 // lowered to the maximum, or a problem.
-function resolve(range: SizeRange, asked: number | undefined, words: string | undefined, node: SizeBound, unit: 'vCPU' | 'MiB', problems: string[], allocation = false): { value: number; from: string } {
+function resolve(
+  range: SizeRange,
+  asked: number | undefined,
+  words: string | undefined,
+  node: SizeBound,
+  unit: 'vCPU' | 'MiB',
+  problems: string[],
+  allocation = false,
+): { value: number; from: string } {
   if (asked === undefined) return { value: range.default.value, from: `the template's default, ${range.default.source}` };
   const said = words ?? plural(asked, unit);
   const max = largestAllowed(range, node);

@@ -82,17 +82,16 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
   const validated = new Map<XmlElement, unknown>();
   checkVbTags(domain, 'domain', 'domain', problems, validated);
 
-  const attrsOf = <T extends VbTagName>(el: XmlElement | undefined): VbAttrs<T> | undefined =>
-    el ? (validated.get(el) as { attrs: VbAttrs<T> } | undefined)?.attrs : undefined;
-  const textValue = (el: XmlElement | undefined): string | undefined =>
-    el ? (validated.get(el) as { text: string } | undefined)?.text : undefined;
+  const attrsOf = <T extends VbTagName>(el: XmlElement | undefined): VbAttrs<T> | undefined => (el ? (validated.get(el) as { attrs: VbAttrs<T> } | undefined)?.attrs : undefined);
+  const textValue = (el: XmlElement | undefined): string | undefined => (el ? (validated.get(el) as { text: string } | undefined)?.text : undefined);
 
   const domainType = domain.$?.type ?? '';
   if (!domainType) problems.push("domain: attribute type is required (e.g. <domain type='qemu'>)");
   const memoryEl = children(domain, 'memory')[0];
   const memoryKiB = memoryEl ? kibOf(textOf(memoryEl), memoryEl.$?.unit) : undefined;
   if (!memoryEl) problems.push('domain: <memory> is required');
-  else if (memoryKiB === undefined) problems.push(`domain: <memory unit='${memoryEl.$?.unit ?? 'KiB'}'>${textOf(memoryEl)}</memory> is not a size (a whole number; unit b, KiB, MiB, GiB, TiB, KB, MB, GB or TB)`);
+  else if (memoryKiB === undefined)
+    problems.push(`domain: <memory unit='${memoryEl.$?.unit ?? 'KiB'}'>${textOf(memoryEl)}</memory> is not a size (a whole number; unit b, KiB, MiB, GiB, TiB, KB, MB, GB or TB)`);
   const devices = children(domain, 'devices')[0];
   if (!devices) problems.push('domain: <devices> is required');
 
@@ -139,20 +138,27 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
     if (disk.vbcheckhash && !disk.vbdisksource?.copy_method) problems.push(`${where}: <vbcheckhash> needs a <vbdisksource copy_method=...> on the same disk`);
     if (disk.vbpreparecdrom && disk.vbdisksource) problems.push(`${where}: <vbpreparecdrom> and <vbdisksource> exclude each other`);
     if (!has('vbpreparecdrom') && !has('vbdisksource') && !disk.sourceFile) problems.push(`${where}: needs <source file=...>, <vbdisksource> or <vbpreparecdrom>`);
-    if (disk.userImage && (disk.vbpreparecdrom || disk.vbdisksource?.create)) problems.push(`${where}: <vbuserimage/> marks a disk with an image; it cannot stand with <vbpreparecdrom> or a created disk`);
+    if (disk.userImage && (disk.vbpreparecdrom || disk.vbdisksource?.create))
+      problems.push(`${where}: <vbuserimage/> marks a disk with an image; it cannot stand with <vbpreparecdrom> or a created disk`);
   }
   if (disks.filter((d) => d.userImage).length > 1) problems.push('domain/devices: <vbuserimage/> may mark only one disk');
   const cdroms = diskElements.filter((d) => children(d, 'vbpreparecdrom').length > 0);
   if (prepareMethod === 'CDROM' && cdroms.length !== 1) {
     problems.push(`domain/devices: CDROM contextualization needs exactly one <disk> with <vbpreparecdrom>, found ${cdroms.length}`);
   }
-  const partitions = devices ? children(devices, 'vbdisks').flatMap((d) => children(d, 'vbdisk')).map((d) => attrsOf<'vbdisk'>(d)!).filter(Boolean) : [];
+  const partitions = devices
+    ? children(devices, 'vbdisks')
+        .flatMap((d) => children(d, 'vbdisk'))
+        .map((d) => attrsOf<'vbdisk'>(d)!)
+        .filter(Boolean)
+    : [];
   const jobPath = textValue(one('vbjobpath'));
   if (prepareMethod === 'DISK') {
     if (partitions.length === 0) problems.push('domain/devices: DISK contextualization needs <vbdisks> with at least one <vbdisk>');
     if (!jobPath) problems.push('domain/vbconfig: DISK contextualization needs <vbjobpath>');
     for (const p of partitions) {
-      if (!p.partition.startsWith(p.dev) || !/\d+$/.test(p.partition)) problems.push(`domain/devices/vbdisks: partition='${p.partition}' is not a numbered partition of dev='${p.dev}' (like ${p.dev}2)`);
+      if (!p.partition.startsWith(p.dev) || !/\d+$/.test(p.partition))
+        problems.push(`domain/devices/vbdisks: partition='${p.partition}' is not a numbered partition of dev='${p.dev}' (like ${p.dev}2)`);
       if (p.name !== 'rootdisk' && p.name !== 'jobdisk') problems.push(`domain/devices/vbdisks: name='${p.name}' must be rootdisk (context and init scripts) or jobdisk (the job script)`);
     }
     if (partitions.length && !partitions.some((p) => p.name === 'rootdisk')) problems.push("domain/devices/vbdisks: DISK contextualization needs a <vbdisk name='rootdisk'>");
@@ -165,7 +171,9 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
   if (consoleMode && (hypervisor === 'XEN3' || hypervisor === 'XEN4')) problems.push("domain/vbconfig/vbremoteshell: mode='console' needs QEMU or KVM (a second serial port as a socket)");
   if (prepareMethod === 'ROOTSSH' && sshChannels.length === 0) problems.push('domain/devices: ROOTSSH contextualization needs <vbsshchannel/> (the host logs in to the guest through it)');
 
-  const shares = children(config, 'vbshare').map((e) => attrsOf<'vbshare'>(e)).filter((a): a is VbAttrs<'vbshare'> => a !== undefined);
+  const shares = children(config, 'vbshare')
+    .map((e) => attrsOf<'vbshare'>(e))
+    .filter((a): a is VbAttrs<'vbshare'> => a !== undefined);
   problems.push(...shareProblems(shares, { hypervisor, sshRemoteshell: sshChannels.length > 0 && !consoleMode }));
 
   const warmStartEls = children(config, 'vbwarmstart');
@@ -189,11 +197,16 @@ export async function parseTemplate(text: string, file: string): Promise<DomainT
       hypervisor: hypervisor!,
       jobPath,
       readiness: attrsOf<'vbreadiness'>(readinessEl) ?? vbTags.vbreadiness.schema.parse({ text: '', attrs: {} }).attrs,
-      tarFiles: children(config, 'vbtarfiles').flatMap((t) => children(t, 'vbtarfile')).map((t) => attrsOf<'vbtarfile'>(t)!).filter(Boolean),
+      tarFiles: children(config, 'vbtarfiles')
+        .flatMap((t) => children(t, 'vbtarfile'))
+        .map((t) => attrsOf<'vbtarfile'>(t)!)
+        .filter(Boolean),
       partitions,
       sshChannel: sshChannels.length > 0,
       remoteshell: attrsOf<'vbremoteshell'>(one('vbremoteshell')) ?? vbTags.vbremoteshell.schema.parse({ text: '', attrs: {} }).attrs,
-      catalogueVms: children(config, 'vbcatalogue').map((c) => attrsOf<'vbcatalogue'>(c)?.vm).filter((v): v is string => v !== undefined),
+      catalogueVms: children(config, 'vbcatalogue')
+        .map((c) => attrsOf<'vbcatalogue'>(c)?.vm)
+        .filter((v): v is string => v !== undefined),
       shares,
       warmStart,
     },
@@ -207,9 +220,13 @@ function warmStartProblems(t: { prepareMethod: string | undefined; hypervisor: s
   const where = 'domain/vbconfig/vbwarmstart';
   const problems: string[] = [];
   if (t.hypervisor && t.hypervisor !== 'QEMU' && t.hypervisor !== 'KVM') problems.push(`${where}: warm start needs QEMU or KVM (a saved QEMU state), not ${t.hypervisor}`);
-  if (t.prepareMethod && t.prepareMethod !== 'CDROM') problems.push(`${where}: warm start hands the job its context on the restored guest's CD-ROM; ${t.prepareMethod} contextualization cannot (use CDROM)`);
+  if (t.prepareMethod && t.prepareMethod !== 'CDROM')
+    problems.push(`${where}: warm start hands the job its context on the restored guest's CD-ROM; ${t.prepareMethod} contextualization cannot (use CDROM)`);
   for (const share of t.shares) {
-    if (share.method !== 'stage') problems.push(`${where}: <vbshare source='${share.source}'> is shared over virtiofs, which QEMU cannot save in a guest's state; stage it (method='stage', the working directory only) or leave warm start off`);
+    if (share.method !== 'stage')
+      problems.push(
+        `${where}: <vbshare source='${share.source}'> is shared over virtiofs, which QEMU cannot save in a guest's state; stage it (method='stage', the working directory only) or leave warm start off`,
+      );
   }
   const os = children(t.domain, 'os')[0];
   if (!os || children(os, 'kernel').length === 0) problems.push(`${where}: the guest must boot a kernel directly (<os><kernel>): its boot line tells the guest it is the warm copy`);
@@ -231,7 +248,9 @@ function checkVbTags(element: XmlElement, name: string, path: string, problems: 
         }
         const tag = vbTags[child as VbTagName];
         if (!tag) {
-          const allowed = Object.entries(vbTags).filter(([, t]) => t.parent === name).map(([n]) => n);
+          const allowed = Object.entries(vbTags)
+            .filter(([, t]) => t.parent === name)
+            .map(([n]) => n);
           problems.push(`${childPath}: unknown tag <${child}>` + (allowed.length ? ` (vb* tags allowed in <${name}>: ${allowed.join(', ')})` : ` (no vb* tags belong in <${name}>)`));
           return;
         }

@@ -84,10 +84,7 @@ export function renderDomain(template: DomainTemplate, r: DomainRendering): stri
   // a guest booted from a kernel gets its static network on the boot line, before any volume is read
   const os = children(domain, 'os')[0];
   const cmdline = os && children(os, 'cmdline')[0];
-  const words = [
-    ...(r.staticAddress ? [kernelNetArgument(r.staticAddress)] : []),
-    ...Object.entries(r.kernelParams ?? {}).map(([name, value]) => `vmbatch.${name}=${value}`),
-  ];
+  const words = [...(r.staticAddress ? [kernelNetArgument(r.staticAddress)] : []), ...Object.entries(r.kernelParams ?? {}).map(([name, value]) => `vmbatch.${name}=${value}`)];
   if (os && cmdline && words.length) os.cmdline = [{ _: `${textOf(cmdline)} ${words.join(' ')}`.trim() }];
   if (r.guestIdentity) {
     // vmbatch owns every file's ownership: a template's DAC label (domain or per device) would
@@ -123,7 +120,6 @@ export function stripDacSeclabels(element: XmlElement): void {
     for (const child of children(element, name)) stripDacSeclabels(child);
   }
 }
-
 
 /** `vmbatch.net=ADDRESS/PREFIX,GATEWAY,DNS+DNS`: the static network on a guest kernel's boot line. */
 export function kernelNetArgument(a: StaticAddress): string {

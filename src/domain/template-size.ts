@@ -26,7 +26,22 @@ export interface TemplateSize {
   memoryMiB: SizeRange;
 }
 
-const unitBytes: Record<string, number> = { b: 1, bytes: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tib: 1024 ** 4, kb: 1000, mb: 1e6, gb: 1e9, tb: 1e12 };
+const unitBytes: Record<string, number> = {
+  b: 1,
+  bytes: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4,
+  kb: 1000,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+};
 
 /** libvirt's memory units (default KiB) as KiB rounded down; undefined when not a size. */
 export function kibOf(value: string, unit = 'KiB'): number | undefined {
@@ -37,7 +52,9 @@ export function kibOf(value: string, unit = 'KiB'): number | undefined {
 
 // How an element reads in a message: <memory unit='MiB'>256</memory>.
 function shown(name: string, el: XmlElement): string {
-  const attrs = Object.entries(el.$ ?? {}).map(([k, v]) => ` ${k}='${v}'`).join('');
+  const attrs = Object.entries(el.$ ?? {})
+    .map(([k, v]) => ` ${k}='${v}'`)
+    .join('');
   return `<${name}${attrs}>${textOf(el)}</${name}>`;
 }
 
@@ -51,7 +68,7 @@ function shown(name: string, el: XmlElement): string {
 export function templateSizeOf(domain: XmlElement, vbsize: VbAttrs<'vbsize'> | undefined, problems: string[]): TemplateSize {
   const where = 'domain/vbconfig/vbsize';
   const vcpuEl = children(domain, 'vcpu')[0];
-  let vcpus: SizeBound = { value: 1, source: 'libvirt\'s default of 1 vCPU (no <vcpu>)' };
+  let vcpus: SizeBound = { value: 1, source: "libvirt's default of 1 vCPU (no <vcpu>)" };
   if (vcpuEl) {
     const current = vcpuEl.$?.current;
     const text = current ?? textOf(vcpuEl);
@@ -64,7 +81,10 @@ export function templateSizeOf(domain: XmlElement, vbsize: VbAttrs<'vbsize'> | u
   if (memoryEl && kib === undefined && children(domain, 'currentMemory')[0]) {
     problems.push(`domain/currentMemory: ${shown('currentMemory', memoryEl)} is not a size (a whole number; unit b, KiB, MiB, GiB, TiB, KB, MB, GB or TB)`);
   }
-  const memory: SizeBound = { value: Math.max(1, Math.ceil((kib ?? 0) / 1024)), source: memoryEl ? shown(memoryEl === children(domain, 'memory')[0] ? 'memory' : 'currentMemory', memoryEl) : '<memory>' };
+  const memory: SizeBound = {
+    value: Math.max(1, Math.ceil((kib ?? 0) / 1024)),
+    source: memoryEl ? shown(memoryEl === children(domain, 'memory')[0] ? 'memory' : 'currentMemory', memoryEl) : '<memory>',
+  };
 
   const cpu = children(domain, 'cpu')[0];
   const numa = cpu && children(cpu, 'numa').length > 0;
@@ -85,14 +105,20 @@ export function templateSizeOf(domain: XmlElement, vbsize: VbAttrs<'vbsize'> | u
   // One dimension: the limits <vbsize> gives must hold the default; a fixed one takes none.
   function range(def: SizeBound, min: number | undefined, max: number | undefined, minName: string, maxName: string, fixedBy: string | undefined): SizeRange {
     if (fixedBy) {
-      for (const [name, value] of [[minName, min], [maxName, max]] as const) {
-        if (value !== undefined) problems.push(`${where}: ${name}='${value}' cannot stand with ${fixedBy}, which fixes the guest's ${minName.endsWith('cpus') ? 'vCPUs' : 'memory'} at ${def.source}; leave ${name} out`);
+      for (const [name, value] of [
+        [minName, min],
+        [maxName, max],
+      ] as const) {
+        if (value !== undefined)
+          problems.push(`${where}: ${name}='${value}' cannot stand with ${fixedBy}, which fixes the guest's ${minName.endsWith('cpus') ? 'vCPUs' : 'memory'} at ${def.source}; leave ${name} out`);
       }
       return { default: def, min: def, max: def, fixedBy };
     }
     const unit = minName.endsWith('memory') ? ' MiB' : '';
-    if (min !== undefined && min > def.value) problems.push(`${where}: ${minName}='${min}' is more than the template's default ${def.value}${unit} (${def.source}); the default must lie within the limits`);
-    if (max !== undefined && max < def.value) problems.push(`${where}: ${maxName}='${max}' is less than the template's default ${def.value}${unit} (${def.source}); the default must lie within the limits`);
+    if (min !== undefined && min > def.value)
+      problems.push(`${where}: ${minName}='${min}' is more than the template's default ${def.value}${unit} (${def.source}); the default must lie within the limits`);
+    if (max !== undefined && max < def.value)
+      problems.push(`${where}: ${maxName}='${max}' is less than the template's default ${def.value}${unit} (${def.source}); the default must lie within the limits`);
     return {
       default: def,
       min: min === undefined ? def : { value: min, source: `<vbsize ${minName}='${min}'>` },

@@ -67,7 +67,8 @@ export const vbTags = {
         .strict()
         .superRefine((a, ctx) => {
           if (a.mincpus !== undefined && a.maxcpus !== undefined && a.mincpus > a.maxcpus) ctx.addIssue({ code: 'custom', message: `mincpus='${a.mincpus}' is more than maxcpus='${a.maxcpus}'` });
-          if (a.minmemory !== undefined && a.maxmemory !== undefined && a.minmemory > a.maxmemory) ctx.addIssue({ code: 'custom', message: `minmemory='${a.minmemory}' is more than maxmemory='${a.maxmemory}'` });
+          if (a.minmemory !== undefined && a.maxmemory !== undefined && a.minmemory > a.maxmemory)
+            ctx.addIssue({ code: 'custom', message: `minmemory='${a.minmemory}' is more than maxmemory='${a.maxmemory}'` });
         }),
     }),
   },
@@ -90,7 +91,8 @@ export const vbTags = {
         })
         .strict()
         .superRefine((a, ctx) => {
-          if (a.method === 'stage' && a.source !== 'workdir') ctx.addIssue({ code: 'custom', message: `method='stage' copies the working directory only; source='${a.source}' must be shared (method='virtiofs')` });
+          if (a.method === 'stage' && a.source !== 'workdir')
+            ctx.addIssue({ code: 'custom', message: `method='stage' copies the working directory only; source='${a.source}' must be shared (method='virtiofs')` });
           if (a.source === '/') ctx.addIssue({ code: 'custom', message: "source='/' would give the guest the node's whole file system" });
         }),
     }),
@@ -103,9 +105,19 @@ export const vbTags = {
       attrs: z
         .object({
           /** restored guests kept paused, waiting for jobs (0: none) */
-          pool: z.string().regex(/^[0-9]+$/, 'must be a whole number (0 for no pool)').transform(Number).pipe(z.number().int().max(16, 'is more than 16 waiting guests')).default('0'),
+          pool: z
+            .string()
+            .regex(/^[0-9]+$/, 'must be a whole number (0 for no pool)')
+            .transform(Number)
+            .pipe(z.number().int().max(16, 'is more than 16 waiting guests'))
+            .default('0'),
           /** seconds a waiting guest may wait for a job before it is ended */
-          idle: z.string().regex(/^[0-9]+$/, 'must be a whole number of seconds').transform(Number).pipe(z.number().int().min(60, 'must be at least 60 seconds')).default('3600'),
+          idle: z
+            .string()
+            .regex(/^[0-9]+$/, 'must be a whole number of seconds')
+            .transform(Number)
+            .pipe(z.number().int().min(60, 'must be at least 60 seconds'))
+            .default('3600'),
           /** who makes the saved state: the admin (`vmbatch warm build`), or also the first job that finds none (in the background, after its own boot) */
           build: z.enum(['admin', 'auto']).default('admin'),
         })
@@ -151,7 +163,7 @@ export const vbTags = {
         })
         .strict()
         .superRefine((a, ctx) => {
-          if (a.create && a.size === undefined) ctx.addIssue({ code: 'custom', message: "create= needs size= (MiB)" });
+          if (a.create && a.size === undefined) ctx.addIssue({ code: 'custom', message: 'create= needs size= (MiB)' });
           if (a.size !== undefined && !a.create) ctx.addIssue({ code: 'custom', message: "size= needs create='always' or create='once'" });
           if (a.create && a.copy_method) ctx.addIssue({ code: 'custom', message: 'copy_method= and create= exclude each other' });
           if (!a.create && !a.copy_method) ctx.addIssue({ code: 'custom', message: "needs copy_method='download|shared' or create='always|once'" });
@@ -169,8 +181,7 @@ export const vbTags = {
         .superRefine((a, ctx) => {
           const algo = hashAlgorithm(a.hashfunction);
           if (!algo) ctx.addIssue({ code: 'custom', message: `hashfunction '${a.hashfunction}' is not one of md5, sha1, sha256, sha512 (or their *sum tool paths)` });
-          else if (a.hashvalue.length !== hexLength[algo])
-            ctx.addIssue({ code: 'custom', message: `hashvalue must have ${hexLength[algo]} hex digits for ${algo}, not ${a.hashvalue.length}` });
+          else if (a.hashvalue.length !== hexLength[algo]) ctx.addIssue({ code: 'custom', message: `hashvalue must have ${hexLength[algo]} hex digits for ${algo}, not ${a.hashvalue.length}` });
         }),
     }),
   },

@@ -27,8 +27,7 @@ export const errorCatalogue = {
   HOOK_ARGV_INVALID: entry<{ hook: string; problems: string[] }>({
     kind: 'permanent',
     message: (p) => `the ${p.hook} was called with invalid arguments:\n${bullets(p.problems)}`,
-    hint: (p) =>
-      `the ${p.hook} must be called by pbs_mom as docs/admin.md describes; job ids and user or group names may not contain shell or path characters`,
+    hint: (p) => `the ${p.hook} must be called by pbs_mom as docs/admin.md describes; job ids and user or group names may not contain shell or path characters`,
   }),
   USAGE_INVALID: entry<{ problems: string[] }>({
     kind: 'permanent',
@@ -43,14 +42,12 @@ export const errorCatalogue = {
   RESOURCE_INVALID: entry<{ problems: string[] }>({
     kind: 'permanent',
     message: (p) => `the job's vmbatch resource request is invalid:\n${bullets(p.problems)}`,
-    hint: () =>
-      "request vmbatch settings as qsub -l other=vbdomain=NAME; several settings are joined with ':' (docs/submitters.md)",
+    hint: () => "request vmbatch settings as qsub -l other=vbdomain=NAME; several settings are joined with ':' (docs/submitters.md)",
   }),
   JOB_SIZE_INVALID: entry<{ problems: string[] }>({
     kind: 'permanent',
     message: (p) => `the job's CPU and memory request is invalid:\n${bullets(p.problems)}`,
-    hint: () =>
-      'ask for the CPUs and memory of one guest, e.g. qsub -l nodes=1:ppn=2,mem=2gb (docs/submitters.md, "The guest\'s size")',
+    hint: () => 'ask for the CPUs and memory of one guest, e.g. qsub -l nodes=1:ppn=2,mem=2gb (docs/submitters.md, "The guest\'s size")',
   }),
   JOB_SIZE_TOO_LARGE: entry<{ template: string; problems: string[] }>({
     kind: 'permanent',
@@ -61,8 +58,7 @@ export const errorCatalogue = {
   USER_IMAGE_REFUSED: entry<{ image: string; reason: string }>({
     kind: 'permanent',
     message: (p) => `the guest image '${p.image}' requested with vbuserimage (Slurm: --vm-image) is refused: ${p.reason}`,
-    hint: () =>
-      'request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage (--vm-image under Slurm)',
+    hint: () => 'request an image the site allows (`vmbatch images policy` prints its rules; docs/submitters.md), or submit without vbuserimage (--vm-image under Slurm)',
   }),
   USER_IMAGE_POLICY_INVALID: entry<{ path: string; problems: string[] }>({
     kind: 'permanent',
@@ -72,8 +68,7 @@ export const errorCatalogue = {
   IMAGE_SOURCE_REFUSED: entry<{ source: string; reason: string }>({
     kind: 'permanent',
     message: (p) => `the image source '${p.source}' is refused: ${p.reason}`,
-    hint: () =>
-      "give an http:// or https:// URL, or a path relative to images.siteBase without '..' (docs/domain-templates.md, <vbdisksource>)",
+    hint: () => "give an http:// or https:// URL, or a path relative to images.siteBase without '..' (docs/domain-templates.md, <vbdisksource>)",
   }),
   TAR_MISSING: entry<{ tarfile: string; path: string }>({
     kind: 'permanent',
@@ -102,7 +97,7 @@ export const errorCatalogue = {
   }),
   DOWNLOAD_INCOMPLETE: entry<{ url: string; got: number; expected: number | undefined; reason: string }>({
     kind: 'transient',
-    message: (p) => `downloading ${p.url} failed: ${p.reason} after ${p.got} of ${p.expected ?? "an unknown number of"} bytes`,
+    message: (p) => `downloading ${p.url} failed: ${p.reason} after ${p.got} of ${p.expected ?? 'an unknown number of'} bytes`,
     hint: () => 'nothing of the partial download is kept; the job is requeued up to maxAttempts times',
   }),
   DOWNLOAD_STALLED: entry<{ url: string; seconds: number; got: number }>({
@@ -182,9 +177,7 @@ export const errorCatalogue = {
   }),
   DOMAIN_NOT_FOUND: entry<{ name: string; dir: string; available: string[] }>({
     kind: 'permanent',
-    message: (p) =>
-      `no domain template '${p.name}' in ${p.dir}` +
-      (p.available.length ? ` (available: ${p.available.join(', ')})` : ' (the directory holds no templates)'),
+    message: (p) => `no domain template '${p.name}' in ${p.dir}` + (p.available.length ? ` (available: ${p.available.join(', ')})` : ' (the directory holds no templates)'),
     hint: () => 'request one of the available templates (qsub -l other=vbdomain=NAME; sbatch --vm-domain=NAME), or ask the site admin to add it',
   }),
   DOMAIN_XML_MALFORMED: entry<{ file: string; problems: string[] }>({
@@ -210,7 +203,7 @@ export const errorCatalogue = {
   TOOL_FAILED: entry<{ argv: string[]; exitCode: number | string; stderr: string }>({
     kind: 'permanent',
     message: (p) => `${p.argv.join(' ')} failed with ${describeExit(p.exitCode)}${p.stderr ? `: ${p.stderr.trim()}` : ''}`,
-    hint: () => 'the message above is the tool\'s own; fix what it names, then run the job again',
+    hint: () => "the message above is the tool's own; fix what it names, then run the job again",
   }),
   LIBVIRT_UNREACHABLE: entry<{ uri: string; stderr: string }>({
     kind: 'transient',
@@ -235,13 +228,13 @@ export const errorCatalogue = {
   GUEST_GROUP_UNUSABLE: entry<{ group: string; reason: string }>({
     kind: 'permanent',
     message: (p) => `the guests' group '${p.group}' (guestIdentity.group) cannot be used: ${p.reason}`,
-    hint: () => "set guestIdentity.group to an existing group that is not root's, e.g. libvirt-qemu (docs/admin.md, \"Guest identity\")",
+    hint: () => 'set guestIdentity.group to an existing group that is not root\'s, e.g. libvirt-qemu (docs/admin.md, "Guest identity")',
   }),
   PARTITION_NOT_FOUND: entry<{ dev: string; partition: string; found: string[] }>({
     kind: 'permanent',
     message: (p) =>
       `disk ${p.dev} has no partition ${p.partition}` + (p.found.length ? ` (its partitions: ${p.found.join(', ')})` : ' (it has no partition table vmbatch can read: MBR primary or GPT)'),
-    hint: () => "fix <vbdisk partition=...> to name a partition of the image (`sfdisk -d IMAGE` lists them)",
+    hint: () => 'fix <vbdisk partition=...> to name a partition of the image (`sfdisk -d IMAGE` lists them)',
   }),
   PARTITION_TABLE_INVALID: entry<{ dev: string; problems: string[] }>({
     kind: 'permanent',
@@ -266,14 +259,11 @@ export const errorCatalogue = {
   ROOT_SSH_FAILED: entry<{ target: string; seconds: number; reason: string }>({
     kind: 'transient',
     message: (p) => `cannot log in to the guest as ${p.target} within ${p.seconds} s: ${p.reason}`,
-    hint: () =>
-      "ROOTSSH needs an image that runs an SSH server accepting rootSsh.privateKeyFile's key and presenting a host key listed in rootSsh.hostKeysFile (docs/guest-contract.md)",
+    hint: () => "ROOTSSH needs an image that runs an SSH server accepting rootSsh.privateKeyFile's key and presenting a host key listed in rootSsh.hostKeysFile (docs/guest-contract.md)",
   }),
   GUEST_NOT_READY: entry<{ domain: string; seconds: number; consoleTail: string }>({
     kind: 'transient',
-    message: (p) =>
-      `guest ${p.domain} did not report ready within ${p.seconds} s` +
-      (p.consoleTail ? `; last console lines:\n${indent(p.consoleTail)}` : ' and printed nothing on its console'),
+    message: (p) => `guest ${p.domain} did not report ready within ${p.seconds} s` + (p.consoleTail ? `; last console lines:\n${indent(p.consoleTail)}` : ' and printed nothing on its console'),
     hint: () =>
       'check that the image meets the guest contract (docs/guest-contract.md): it must run prolog.sh from the context volume, which reports readiness on the console; raise readinessTimeoutSeconds for slow guests',
   }),
@@ -292,8 +282,7 @@ export const errorCatalogue = {
   }),
   GUEST_STOPPED: entry<{ domain: string; consoleTail: string }>({
     kind: 'transient',
-    message: (p) =>
-      `guest ${p.domain} stopped before it was ready` + (p.consoleTail ? `; last console lines:\n${indent(p.consoleTail)}` : ''),
+    message: (p) => `guest ${p.domain} stopped before it was ready` + (p.consoleTail ? `; last console lines:\n${indent(p.consoleTail)}` : ''),
     hint: () => 'the guest crashed or powered off while booting; the console lines above usually say why',
   }),
   BUDGET_EXCEEDED: entry<{ seconds: number }>({
@@ -339,7 +328,7 @@ export const errorCatalogue = {
   CHANGES_NOT_ALLOWED: entry<{ template: string; reason: string }>({
     kind: 'permanent',
     message: (p) => `the domain template ${p.template} does not allow saved changes (vbchanges, vbsavechanges): ${p.reason}`,
-    hint: () => "submit without them, or with a template the site allows them for (its configuration's changes.templates; docs/submitters.md, \"Your own changes\")",
+    hint: () => 'submit without them, or with a template the site allows them for (its configuration\'s changes.templates; docs/submitters.md, "Your own changes")',
   }),
   CHANGES_NOT_FOUND: entry<{ name: string; file: string; reason: string }>({
     kind: 'permanent',
@@ -357,7 +346,7 @@ export const errorCatalogue = {
     hint: (p) =>
       p.reason.startsWith('only a job')
         ? 'submit it with -l other=vbroot=yes:vbsavechanges=NAME to prepare your changes as root, then run your jobs from them (vbchanges=NAME) without vbroot'
-        : 'submit without vbroot; software you need as root can come from the site\'s catalogue (vbrte) or your own image (vbuserimage), where the site allows them',
+        : "submit without vbroot; software you need as root can come from the site's catalogue (vbrte) or your own image (vbuserimage), where the site allows them",
   }),
   INSTALL_REFUSED: entry<{ problems: string[] }>({
     kind: 'permanent',
@@ -368,8 +357,7 @@ export const errorCatalogue = {
   SLURM_PLUGIN_MISSING: entry<{ path: string }>({
     kind: 'permanent',
     message: (p) => `the vmbatch SPANK plugin ${p.path} does not exist: slurmd would run jobs on the node itself`,
-    hint: () =>
-      'install the vmbatch-slurm package (make deb builds it beside vmbatch), or build the plugin from a checkout (make install-slurm); --plugin FILE names it where it is',
+    hint: () => 'install the vmbatch-slurm package (make deb builds it beside vmbatch), or build the plugin from a checkout (make install-slurm); --plugin FILE names it where it is',
   }),
   INSTALL_TARGET_MISSING: entry<{ what: string; path: string; option: string }>({
     kind: 'permanent',
@@ -379,7 +367,7 @@ export const errorCatalogue = {
   JOB_NOT_PREPARED: entry<{ jobId: string; stateDir: string }>({
     kind: 'permanent',
     message: (p) => `job ${p.jobId} has no prepared guest (nothing in ${p.stateDir})`,
-    hint: () => 'remoteshell runs only after the vmbatch prologue prepared the job; check that mom_priv/prologue is vmbatch\'s (under Slurm: that plugstack.conf names vmbatch.so, docs/slurm.md)',
+    hint: () => "remoteshell runs only after the vmbatch prologue prepared the job; check that mom_priv/prologue is vmbatch's (under Slurm: that plugstack.conf names vmbatch.so, docs/slurm.md)",
   }),
   JOB_NOT_OWNED: entry<{ jobId: string; user: string; uid: number }>({
     kind: 'permanent',
@@ -418,7 +406,7 @@ export const errorCatalogue = {
   JOB_ID_MISSING: entry<Record<string, never>>({
     kind: 'permanent',
     message: () => 'remoteshell cannot tell which job it runs: PBS_JOBID is not set',
-    hint: () => 'remoteshell is meant to be pbs_mom\'s $job_starter, which sets PBS_JOBID',
+    hint: () => "remoteshell is meant to be pbs_mom's $job_starter, which sets PBS_JOBID",
   }),
   SSH_FAILED: entry<{ target: string; reason: string }>({
     kind: 'transient',
@@ -438,7 +426,7 @@ export const errorCatalogue = {
   JOB_FAILED_BY_PROLOGUE: entry<{ jobId: string; code: string }>({
     kind: 'permanent',
     message: (p) => `job ${p.jobId} did not run: its prologue failed it with ${p.code}`,
-    hint: () => 'the prologue\'s message above (and vmbatch-JOBID.err in the working directory) says what was wrong and what to change before resubmitting',
+    hint: () => "the prologue's message above (and vmbatch-JOBID.err in the working directory) says what was wrong and what to change before resubmitting",
   }),
   GUEST_LOST: entry<{ jobId: string; domain: string; what: string }>({
     kind: 'permanent',
@@ -462,8 +450,7 @@ export const errorCatalogue = {
   }),
   SHARE_NOT_ALLOWED: entry<{ template: string; path: string; allowed: string[] }>({
     kind: 'permanent',
-    message: (p) =>
-      `domain template ${p.template} shares ${p.path}, which the site does not allow (shares.allowedPaths: ${p.allowed.length ? p.allowed.join(', ') : 'none'})`,
+    message: (p) => `domain template ${p.template} shares ${p.path}, which the site does not allow (shares.allowedPaths: ${p.allowed.length ? p.allowed.join(', ') : 'none'})`,
     hint: () => 'add the directory to shares.allowedPaths in /etc/vmbatch/vmbatch.json, or remove the <vbshare> from the template (docs/admin.md, "Shared directories")',
   }),
   SHARE_REFUSED: entry<{ problems: string[] }>({
@@ -506,8 +493,7 @@ export const errorCatalogue = {
   }),
   RTE_UNKNOWN: entry<{ name: string; similar: string[] }>({
     kind: 'permanent',
-    message: (p) =>
-      `the runtime environment '${p.name}' is in no catalogue of this site` + (p.similar.length ? ` (similar names: ${p.similar.join(', ')})` : ''),
+    message: (p) => `the runtime environment '${p.name}' is in no catalogue of this site` + (p.similar.length ? ` (similar names: ${p.similar.join(', ')})` : ''),
     hint: () => '`vmbatch catalogue search WORD` lists what the catalogues offer; names are exact, e.g. APPS/BIO/WEKA-3.4.10',
   }),
   RTE_DENIED: entry<{ name: string; rule: string }>({

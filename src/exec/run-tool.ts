@@ -76,13 +76,7 @@ export async function runTool(argv: string[], options: RunToolOptions = {}): Pro
   const stdout = String(result.stdout ?? '');
   const stderr = String(result.stderr ?? '');
   if (result.failed && !(result.exitCode !== undefined && options.okExitCodes?.includes(result.exitCode))) {
-    const how = result.timedOut
-      ? `a timeout after ${options.timeoutMs} ms`
-      : result.isCanceled
-        ? 'cancellation'
-        : result.signal
-          ? `signal ${result.signal}`
-          : exitCode;
+    const how = result.timedOut ? `a timeout after ${options.timeoutMs} ms` : result.isCanceled ? 'cancellation' : result.signal ? `signal ${result.signal}` : exitCode;
     // a full disk is the node's state, not the tool's fault: transient, so the job is requeued
     throw diskFullOfToolError(argv, stderr) ?? new VmbatchError('TOOL_FAILED', { argv, exitCode: how, stderr: stderr || (result.cause instanceof Error ? String(result.cause) : '') });
   }

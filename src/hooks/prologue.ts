@@ -56,7 +56,13 @@ export async function runPrologue(argv: string[], env: NodeJS.ProcessEnv): Promi
     const outcome = args && (exitCode === HookExit.requeue || failsThroughStarter) ? failedStartLine(args.jobId, verdict) : `vmbatch: ${job} is aborted.`;
     const text = `${formatError(reported)}\n${outcome}\n`;
     process.stderr.write(text);
-    if (config) createLogger(config.logFile, 'prologue').error('failed', { job: args?.jobId, code: errorCodeOf(reported), exit: failsThroughStarter ? HookExit.ok : exitCode, ...(failsThroughStarter ? { verdict: 'fail' } : {}) });
+    if (config)
+      createLogger(config.logFile, 'prologue').error('failed', {
+        job: args?.jobId,
+        code: errorCodeOf(reported),
+        exit: failsThroughStarter ? HookExit.ok : exitCode,
+        ...(failsThroughStarter ? { verdict: 'fail' } : {}),
+      });
     if (config?.submitterNotice && args && who) {
       const workdir = env.PBS_O_WORKDIR || who.home;
       if (workdir) await writeSubmitterNotice({ workdir, jobId: args.jobId, uid: who.uid, gid: who.gid }, text);

@@ -44,7 +44,10 @@ export async function destroyDomain(uri: string, name: string): Promise<'destroy
 /** The names of all domains, running or defined. */
 export async function listDomains(uri: string): Promise<string[]> {
   const result = await virsh(uri, ['list', '--all', '--name']);
-  return result.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  return result.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /** Whether a domain exists (running or defined). */

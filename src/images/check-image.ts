@@ -20,11 +20,15 @@ export interface ImageLimits {
 export async function checkImageHeader(file: string, format: string, url: string, limits: ImageLimits = {}): Promise<ImageHeader> {
   const header = await readImageHeader(file, format);
   if (!header) {
-    throw new VmbatchError('IMAGE_UNCHECKABLE', { url, reason: `${format} images can name other files (extents, backing or data files) that vmbatch cannot check without opening them; base images must be qcow2, qcow, vpc (VHD) or raw` });
+    throw new VmbatchError('IMAGE_UNCHECKABLE', {
+      url,
+      reason: `${format} images can name other files (extents, backing or data files) that vmbatch cannot check without opening them; base images must be qcow2, qcow, vpc (VHD) or raw`,
+    });
   }
   if (header.format !== format && format !== 'raw') throw new VmbatchError('IMAGE_FORMAT_MISMATCH', { url, declared: format, actual: header.format });
   if (header.dataFile !== undefined) throw new VmbatchError('IMAGE_REFERENCES_OUTSIDE', { url, what: `an external data file (${header.dataFile})` });
-  if (header.parent !== undefined && header.parent !== limits.expectedBacking) throw new VmbatchError('IMAGE_REFERENCES_OUTSIDE', { url, what: `a parent disk (${header.parent}): it is a VHD differencing disk` });
+  if (header.parent !== undefined && header.parent !== limits.expectedBacking)
+    throw new VmbatchError('IMAGE_REFERENCES_OUTSIDE', { url, what: `a parent disk (${header.parent}): it is a VHD differencing disk` });
   if (header.backingFile !== undefined && header.backingFile !== limits.expectedBacking) {
     throw new VmbatchError('IMAGE_HAS_BACKING_FILE', { url, backing: header.backingFile });
   }

@@ -33,10 +33,7 @@ export function isCreateOnceSeeder(seeders: (string | number)[], who: { user: st
  * that come while a seed runs wait up to images.createOnceWaitSeconds for it, then start from
  * the disk as it is (their overlays never see the seed's writes, which are then dropped).
  */
-export async function ensureOnceDisk(
-  ctx: CacheContext,
-  disk: { name: string; sizeMiB: number; format: CreatedFormat; overlay: string; cow: CowFormat },
-): Promise<OnceDisk> {
+export async function ensureOnceDisk(ctx: CacheContext, disk: { name: string; sizeMiB: number; format: CreatedFormat; overlay: string; cow: CowFormat }): Promise<OnceDisk> {
   const paths = entryPaths(ctx.cacheDir, 'created', entryKey(`create:${disk.name}:${disk.sizeMiB}:${disk.format}`));
   ensureDir(paths.dir, 0o755);
   const waitUntil = Math.min(ctx.deadline, Date.now() + ctx.createOnceWaitMs);

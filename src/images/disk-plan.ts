@@ -71,8 +71,7 @@ export function planDisks(template: DomainTemplate, input: DiskPlanInput): DiskP
       }
       return { kind: 'disk', index, target, base, baseFormat, access: 'overlay', cow, file: diskFilePath(input.paths, target, cow), format: cow };
     }
-    const file =
-      base.kind === 'file' ? base.path : base.kind === 'shared' ? base.cacheFile : diskFilePath(input.paths, target, base.kind === 'download' ? 'img' : extensionOf(baseFormat));
+    const file = base.kind === 'file' ? base.path : base.kind === 'shared' ? base.cacheFile : diskFilePath(input.paths, target, base.kind === 'download' ? 'img' : extensionOf(baseFormat));
     // a local file keeps the driver type the admin wrote; other files get the one their format needs
     const format = base.kind === 'file' && disk.driverType ? disk.driverType : driverTypeOf(baseFormat, hypervisor);
     return { kind: 'disk', index, target, base, baseFormat, access: 'direct', cow: undefined, file, format };
@@ -81,9 +80,7 @@ export function planDisks(template: DomainTemplate, input: DiskPlanInput): DiskP
 
 function baseOf(disk: TemplateDisk, template: DomainTemplate, input: DiskPlanInput): { base: DiskBase; baseFormat: string } {
   const fetched = (source: ImageSource, copyMethod: 'shared' | 'download'): DiskBase =>
-    copyMethod === 'shared'
-      ? { kind: 'shared', source, cacheFile: entryPaths(input.cacheDir, 'download', entryKey(sourceIdentity(source))).data }
-      : { kind: 'download', source };
+    copyMethod === 'shared' ? { kind: 'shared', source, cacheFile: entryPaths(input.cacheDir, 'download', entryKey(sourceIdentity(source))).data } : { kind: 'download', source };
   const declared = qemuFormatOf(disk.driverType);
   if (disk.userImage && input.userImage) return { base: fetched(input.userImage.source, input.userImage.copyMethod), baseFormat: declared };
   const vb = disk.vbdisksource;

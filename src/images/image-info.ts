@@ -6,7 +6,10 @@ const infoSchema = z.object({
   'virtual-size': z.number(),
   'backing-filename': z.string().optional(),
   'full-backing-filename': z.string().optional(),
-  'format-specific': z.object({ data: z.object({ 'data-file': z.string().optional() }).passthrough().optional() }).passthrough().optional(),
+  'format-specific': z
+    .object({ data: z.object({ 'data-file': z.string().optional() }).passthrough().optional() })
+    .passthrough()
+    .optional(),
 });
 
 /** What qemu-img tells of an image file. */

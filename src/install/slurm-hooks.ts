@@ -53,7 +53,6 @@ export function planSlurmHooks(options: SlurmHookOptions, force: boolean): Insta
   return [planFile(wrapper('slurm-hook', 'hook'), force), planFile(wrapper('slurm-task', 'task starter'), force), planFile(plugstackFile(options), force)];
 }
 
-
 // plugstack.conf with our plugin's line: a line naming a vmbatch.so is replaced, else one is added.
 function plugstackFile(o: SlurmHookOptions): WantedFile {
   const line = `required ${o.plugin} prefix=${o.prefix}`;

@@ -49,7 +49,6 @@ export function planTorqueHooks(options: TorqueHookOptions, force: boolean): Ins
   ];
 }
 
-
 // MOM_PRIV/config with the `$job_starter` line naming our shim: added, or replacing a line that
 // names a vmbatch shim (an earlier install elsewhere); another program's line is foreign.
 function jobStarterConfig(o: TorqueHookOptions): WantedFile {

@@ -34,10 +34,7 @@ export const epilogueArgvSchema = z.object({
 export type EpilogueArgs = z.infer<typeof epilogueArgvSchema>;
 
 const prologueLabels = ['job id', 'user', 'group', 'job name', 'resource list', 'queue', 'account', 'job script'];
-const epilogueLabels = [
-  'job id', 'user', 'group', 'job name', 'session id', 'resources requested', 'resources used',
-  'queue', 'account', 'exit status', 'job script',
-];
+const epilogueLabels = ['job id', 'user', 'group', 'job name', 'session id', 'resources requested', 'resources used', 'queue', 'account', 'exit status', 'job script'];
 
 /** Validates the prologue's argv (without node and script), reporting every problem at once. */
 export function parsePrologueArgv(argv: string[]): PrologueArgs {
@@ -49,12 +46,7 @@ export function parseEpilogueArgv(argv: string[]): EpilogueArgs {
   return parseHookArgv('epilogue', argv, epilogueArgvSchema, epilogueLabels);
 }
 
-function parseHookArgv<T extends z.ZodRawShape>(
-  hook: string,
-  argv: string[],
-  schema: z.ZodObject<T>,
-  labels: string[],
-): z.infer<z.ZodObject<T>> {
+function parseHookArgv<T extends z.ZodRawShape>(hook: string, argv: string[], schema: z.ZodObject<T>, labels: string[]): z.infer<z.ZodObject<T>> {
   const keys = Object.keys(schema.shape);
   if (argv.length !== keys.length) {
     throw new VmbatchError('HOOK_ARGV_INVALID', {

@@ -28,7 +28,10 @@ export const rteListSchema = z
 export const jobRequestSchema = z
   .object({
     /** domain template to boot (file name in domainsDir without .xml) */
-    vbdomain: z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a template name of letters, digits, '.', '_' or '-'").optional(),
+    vbdomain: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, "must be a template name of letters, digits, '.', '_' or '-'")
+      .optional(),
     /** a guest image URL chosen by the submitter (subject to the site's user image policy) */
     vbuserimage: z.string().min(1).optional(),
     /** the expected digest of vbuserimage, as ALGO:HEX (md5, sha1, sha256, sha512) */
@@ -36,9 +39,13 @@ export const jobRequestSchema = z
     /** runtime environments from the site's catalogues, joined by '+' (a '+' inside a name is %2B) */
     vbrte: rteListSchema.optional(),
     /** yes: the working directory is copied into the guest before the job and back after it, instead of shared */
-    vbstage: z.enum(['yes', 'no'], { errorMap: () => ({ message: "must be yes (copy the working directory in and out) or no" }) }).optional(),
+    vbstage: z.enum(['yes', 'no'], { errorMap: () => ({ message: 'must be yes (copy the working directory in and out) or no' }) }).optional(),
     /** boot from the submitter's saved changes of this name, or at this http(s) URL (with vbchangeshash), over the template's base (docs/submitters.md, "Your own changes") */
-    vbchanges: z.union([changesNameSchema, z.string().regex(/^https?:\/\//i)], { errorMap: () => ({ message: "must be a name of letters, digits, '.', '_' or '-' (at most 64, not starting with '.', '_' or '-'), or an http:// or https:// URL" }) }).optional(),
+    vbchanges: z
+      .union([changesNameSchema, z.string().regex(/^https?:\/\//i)], {
+        errorMap: () => ({ message: "must be a name of letters, digits, '.', '_' or '-' (at most 64, not starting with '.', '_' or '-'), or an http:// or https:// URL" }),
+      })
+      .optional(),
     /** the expected digest of a vbchanges URL, as ALGO:HEX */
     vbchangeshash: z.string().min(1).optional(),
     /** save what the job changed on the guest's disk, over the template's base, as the submitter's layer of this name */

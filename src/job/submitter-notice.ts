@@ -11,10 +11,7 @@ export function noticePath(workdir: string, jobId: string): string {
  * root's, so root never writes into a user-controlled directory), atomically. Best effort: a
  * notice that cannot be written must not hide the original failure.
  */
-export async function writeSubmitterNotice(
-  target: { workdir: string; jobId: string; uid: number; gid: number },
-  text: string,
-): Promise<string | undefined> {
+export async function writeSubmitterNotice(target: { workdir: string; jobId: string; uid: number; gid: number }, text: string): Promise<string | undefined> {
   const path = noticePath(target.workdir, target.jobId);
   const tmp = `${path}.tmp.${process.pid}`;
   const script = `umask 077; cat > ${shellQuote(tmp)} && mv -f ${shellQuote(tmp)} ${shellQuote(path)}`;

@@ -3,8 +3,17 @@ import type { JobSize } from './job-size.js';
 
 // Torque's size units (attr_fn_size): k, m, g, t are powers of 1024; a word (w) is 8 bytes
 const unitBytes: Record<string, bigint> = {
-  '': 1n, b: 1n, kb: 1n << 10n, mb: 1n << 20n, gb: 1n << 30n, tb: 1n << 40n,
-  w: 8n, kw: 8n << 10n, mw: 8n << 20n, gw: 8n << 30n, tw: 8n << 40n,
+  '': 1n,
+  b: 1n,
+  kb: 1n << 10n,
+  mb: 1n << 20n,
+  gb: 1n << 30n,
+  tb: 1n << 40n,
+  w: 8n,
+  kw: 8n << 10n,
+  mw: 8n << 20n,
+  gw: 8n << 30n,
+  tw: 8n << 40n,
 };
 const mib = 1n << 20n;
 const sizeSyntax = 'write a whole number with an optional unit b, kb, mb, gb, tb (or w, kw, mw, gw, tw: words of 8 bytes), e.g. mem=2gb';

@@ -10,7 +10,10 @@ const escapeSequence = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
 /** A line a guest wrote, made safe to print: escape sequences and every other control or non-ASCII byte removed. */
 export function printableLine(line: string): string {
-  return line.replace(escapeSequence, '').replace(/[^\x20-\x7e\t]/g, '').trimEnd();
+  return line
+    .replace(escapeSequence, '')
+    .replace(/[^\x20-\x7e\t]/g, '')
+    .trimEnd();
 }
 
 /**
@@ -22,7 +25,10 @@ export function printableLine(line: string): string {
 export function printableTail(text: string, limits: TailLimits, cutAtFront: boolean): string {
   const lines = text.split(/\r?\n/).map(printableLine);
   if (cutAtFront && lines.length > 1) lines.shift();
-  let quoted = lines.filter((l) => l.trim() !== '').slice(-limits.lines).join('\n');
+  let quoted = lines
+    .filter((l) => l.trim() !== '')
+    .slice(-limits.lines)
+    .join('\n');
   if (quoted.length > limits.chars) quoted = '...' + quoted.slice(-limits.chars);
   return quoted;
 }

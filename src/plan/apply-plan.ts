@@ -30,7 +30,12 @@ export type PhaseTimings = Record<string, number>;
  * error on failure and leaves the cleanup to teardownJob. Readiness waits no longer than
  * the budget's deadline (epoch ms). Returns what the guest reported with its ready line.
  */
-export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budget: { startedAt: number; deadline: number }, log: Logger): Promise<{ guestReport: string; start: 'pool' | 'warm' | 'cold'; domainName: string }> {
+export async function applyPlan(
+  plan: ProloguePlan,
+  timings: PhaseTimings,
+  budget: { startedAt: number; deadline: number },
+  log: Logger,
+): Promise<{ guestReport: string; start: 'pool' | 'warm' | 'cold'; domainName: string }> {
   const { startedAt, deadline } = budget;
   const time = <T>(phase: string, step: () => Promise<T> | T) => timePhase(timings, phase, step);
   const state: JobState = {
@@ -76,12 +81,19 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
   // warm start: a saved state of this very guest, current and root's alone; else a boot
   const warm = plan.warm && (await time('overlays', () => prepareWarmStart(plan.warm, plan.jobId, log)));
   const frozenTargets = new Set(warm ? warm.plan.overlays.map((o) => o.target) : []);
-  await time('disks', () => prepareDisks(plan.disks.filter((d) => !frozenTargets.has(d.target)), cache));
+  await time('disks', () =>
+    prepareDisks(
+      plan.disks.filter((d) => !frozenTargets.has(d.target)),
+      cache,
+    ),
+  );
   // the submitter's saved changes go between the disk's base and the job's overlay, while the
   // context is built: neither touches the other's files (no DISK context on the changes' disk)
   // and each is mostly another process's wait; both end before anything goes on
   const { changes } = plan;
-  const load = changes?.load ? time('changes', () => loadChanges(changes, { submitter: plan.submitter, guestIdentity: plan.guestIdentity, maxVirtualBytes: plan.images.maxVirtualBytes, cache })) : undefined;
+  const load = changes?.load
+    ? time('changes', () => loadChanges(changes, { submitter: plan.submitter, guestIdentity: plan.guestIdentity, maxVirtualBytes: plan.images.maxVirtualBytes, cache }))
+    : undefined;
   // a cloud-init template's restored guest runs a vmbatch-style context (its warm-start agent)
   const context = time('iso', () => buildContext(plan, warm && plan.warmIso ? plan.warmIso : plan.iso));
   const failed = (await Promise.allSettled([load, context])).find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -106,10 +118,16 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
     if (warm) {
       await destroyDomain(plan.libvirtUri, plan.domainName);
       for (const o of warm.plan.overlays) rmSync(o.file, { force: true });
-      await prepareDisks(plan.disks.filter((d) => frozenTargets.has(d.target)), cache);
+      await prepareDisks(
+        plan.disks.filter((d) => frozenTargets.has(d.target)),
+        cache,
+      );
       if (plan.warmIso) await buildContext(plan, plan.iso);
       const remade = new Set([...warm.plan.overlays.map((o) => o.file), ...(plan.warmIso ? [plan.paths.isoFile] : [])]);
-      handOverToGuest(guestFilesOf(plan).filter((f) => remade.has(f.file)), plan.guestIdentity);
+      handOverToGuest(
+        guestFilesOf(plan).filter((f) => remade.has(f.file)),
+        plan.guestIdentity,
+      );
       closeSync(openSync(plan.paths.consoleFile, 'w', 0o600));
     }
     await time('create', () => createDomain(plan.libvirtUri, plan.domainName, plan.paths.domainXml));
@@ -141,7 +159,13 @@ export async function applyPlan(plan: ProloguePlan, timings: PhaseTimings, budge
   const waitGuest = async (capMs: number) => {
     const budgetLeft = deadline - Date.now();
     try {
-      return await waitForReady({ uri: plan.libvirtUri, domainName: plan.domainName, consoleFile: plan.paths.consoleFile, nonce: plan.nonce, timeoutMs: Math.max(0, Math.min(plan.readinessTimeoutMs, budgetLeft, capMs)) });
+      return await waitForReady({
+        uri: plan.libvirtUri,
+        domainName: plan.domainName,
+        consoleFile: plan.paths.consoleFile,
+        nonce: plan.nonce,
+        timeoutMs: Math.max(0, Math.min(plan.readinessTimeoutMs, budgetLeft, capMs)),
+      });
     } catch (error) {
       // when the prologue's budget, not the guest's own timeout, cut the wait short, say so
       if (rte && isVmbatchError(error, 'GUEST_PROLOG_FAILED')) await noteGuestRteFailure(rte, error.params.reason, { ...cache, uid: plan.submitter.uid });

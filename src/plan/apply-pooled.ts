@@ -25,7 +25,11 @@ const poolReadyCapMs = 30_000;
  * undefined tells the caller to start the job as without a pool; errors of the job's own
  * (its prolog.sh failed, the prologue's budget is spent) are thrown.
  */
-export async function startFromPool(plan: ProloguePlan, state: JobState, ctx: { time: <T>(phase: string, step: () => Promise<T> | T) => Promise<T>; deadline: number; log: Logger }): Promise<PooledStart> {
+export async function startFromPool(
+  plan: ProloguePlan,
+  state: JobState,
+  ctx: { time: <T>(phase: string, step: () => Promise<T> | T) => Promise<T>; deadline: number; log: Logger },
+): Promise<PooledStart> {
   const warm = plan.warm;
   if (!isWarmPlan(warm) || !plan.warmSettings?.pool) return undefined;
   const { time, log } = ctx;

@@ -137,8 +137,7 @@ export function planPrologue(input: {
     staticAddress: input.staticAddress,
     loginConsoleSocket: template.vb.remoteshell.mode === 'console' ? paths.consoleSocket : undefined,
     // ROOTSSH guests booted from a kernel learn the submitter before the host logs in
-    kernelParams:
-      template.vb.prepareMethod === 'ROOTSSH' ? { user: submitter.user, uid: submitter.uid, group: submitter.group, gid: submitter.gid, jobid: job.jobId } : undefined,
+    kernelParams: template.vb.prepareMethod === 'ROOTSSH' ? { user: submitter.user, uid: submitter.uid, group: submitter.group, gid: submitter.gid, jobid: job.jobId } : undefined,
     extraDisks: rte?.packages.flatMap((p) => (p.disk ? [{ file: p.cacheFile, ...p.disk }] : [])),
     guestIdentity: input.guestIdentity,
     size: input.guestSize,

@@ -6,13 +6,7 @@ import { watchDomainStop } from './domain-stop-watcher.js';
  * Waits, by events only, until the guest reports ready on its console; fails fast when the
  * guest reports a failure or the domain stops, and after `timeoutMs` at the latest.
  */
-export async function waitForReady(input: {
-  uri: string;
-  domainName: string;
-  consoleFile: string;
-  nonce: string;
-  timeoutMs: number;
-}): Promise<{ detail: string }> {
+export async function waitForReady(input: { uri: string; domainName: string; consoleFile: string; nonce: string; timeoutMs: number }): Promise<{ detail: string }> {
   const console = watchConsole(input.consoleFile, input.nonce);
   const stop = watchDomainStop(input.uri, input.domainName);
   let timer: NodeJS.Timeout | undefined;

@@ -20,8 +20,7 @@ export function runOverConsole(socketPath: string, command: string, stdout: Node
   const start = `${RS}${token} START${RS}`;
   const end = new RegExp(`${RS}${token} EXIT (\\d+)${RS}`);
   const line =
-    `printf '\\036vmbatch-token\\036'; IFS= read -r vbtok; printf '\\036%s START\\036' "$vbtok"; ` +
-    `sh -c ${shellQuote(command)} </dev/null 2>&1; printf '\\036%s EXIT %s\\036' "$vbtok" "$?"\n`;
+    `printf '\\036vmbatch-token\\036'; IFS= read -r vbtok; printf '\\036%s START\\036' "$vbtok"; ` + `sh -c ${shellQuote(command)} </dev/null 2>&1; printf '\\036%s EXIT %s\\036' "$vbtok" "$?"\n`;
   return new Promise((resolve, reject) => {
     const socket = connect(socketPath);
     let phase: 'token' | 'start' | 'job' = 'token';

@@ -41,8 +41,7 @@ export function guestJobCommand(input: {
     lines.push(`export ${setting.slice(0, at)}=${shellQuote(setting.slice(at + 1))}`);
   }
   // `set -- N` passes the stage: POSIX `.` takes no arguments, every shell passes positional ones
-  const stage = (n: number, failure: string) =>
-    rte.runtimes.map((r) => `set -- ${n}; . ${shellQuote(r)} || ${failure.replace('%R', shellQuote(r))}`);
+  const stage = (n: number, failure: string) => rte.runtimes.map((r) => `set -- ${n}; . ${shellQuote(r)} || ${failure.replace('%R', shellQuote(r))}`);
   lines.push(...stage(1, `{ printf 'vmbatch: %s 1 failed\\n' %R >&2; exit 1; }`));
   const command = input.run?.command ?? (input.script === undefined ? undefined : shellQuote(input.script));
   // the job's writes (an interactive one's too: what the user saves as changes) must reach the

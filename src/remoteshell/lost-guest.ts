@@ -31,6 +31,6 @@ export async function lostGuestError(input: { jobId: string; domain: string; soc
   const what =
     loss === 'stopped'
       ? 'the guest stopped (qemu is gone: its SSH channel refuses connections)'
-      : 'the SSH session ended without an exit status while the guest still runs (its SSH server or the job\'s shell was killed, e.g. by the guest\'s out-of-memory killer)';
+      : "the SSH session ended without an exit status while the guest still runs (its SSH server or the job's shell was killed, e.g. by the guest's out-of-memory killer)";
   return new VmbatchError('GUEST_LOST', { jobId: input.jobId, domain: input.domain, what });
 }

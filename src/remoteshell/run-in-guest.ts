@@ -40,7 +40,8 @@ export interface GuestCommand {
 export async function runInGuest(config: Config, state: JobState, run: GuestCommand, io: { stdin: NodeJS.ReadStream; term: string | undefined }): Promise<number> {
   const { stdin } = io;
   if (state.remoteshell === 'console' && state.consoleSocket) {
-    if (run.interactive) throw new VmbatchError('CONSOLE_FAILED', { socket: state.consoleSocket, reason: "interactive jobs (qsub -I, srun --pty) need remoteshell over SSH; this job's template uses mode='console'" });
+    if (run.interactive)
+      throw new VmbatchError('CONSOLE_FAILED', { socket: state.consoleSocket, reason: "interactive jobs (qsub -I, srun --pty) need remoteshell over SSH; this job's template uses mode='console'" });
     const { runOverConsole } = await import('./console-session.js');
     return await runOverConsole(state.consoleSocket, run.command, process.stdout);
   }

@@ -46,7 +46,10 @@ export function openSshChannel(socketPath: string, timeoutMs: number): Promise<S
       if (rest.length) socket.unshift(rest);
       resolve(socket);
     };
-    const timer = setTimeout(() => finish(new Error(`no SSH session began on the channel within ${(timeoutMs / 1000).toFixed(1)} s (a guest writes '${sshChannelMarker}' before each one)`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`no SSH session began on the channel within ${(timeoutMs / 1000).toFixed(1)} s (a guest writes '${sshChannelMarker}' before each one)`)),
+      timeoutMs,
+    );
     socket.on('data', onData);
     socket.once('error', finish);
     socket.once('close', onClose);

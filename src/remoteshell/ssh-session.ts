@@ -51,7 +51,12 @@ export async function connectGuest(endpoint: GuestEndpoint, timeoutMs = 30_000):
         if (settled) return;
         settled = true;
         client.end();
-        reject(new VmbatchError('SSH_FAILED', { target, reason: hostKeyRejected ? `the guest presented a host key that is not ${Array.isArray(endpoint.hostPublicKey) ? 'one the site lists' : "this job's"}` : error.message }));
+        reject(
+          new VmbatchError('SSH_FAILED', {
+            target,
+            reason: hostKeyRejected ? `the guest presented a host key that is not ${Array.isArray(endpoint.hostPublicKey) ? 'one the site lists' : "this job's"}` : error.message,
+          }),
+        );
       })
       .connect({
         sock,

@@ -69,7 +69,10 @@ function guestFailure(run: { status: number; lost: boolean }, text: string): str
 }
 
 function joinProblems(problems: string[]): string | undefined {
-  const text = problems.filter((p) => p !== '').map(printableLine).join('; ');
+  const text = problems
+    .filter((p) => p !== '')
+    .map(printableLine)
+    .join('; ');
   return text || undefined;
 }
 
@@ -121,13 +124,7 @@ function guestOutput(maxBytes: number, over: () => void, forward?: Writable) {
  * job's); whatever happens, the job's exit status stays its own. Copies run only as the
  * submitter: remoteshell running as root copies nothing and says so.
  */
-export async function reportedCopy(
-  direction: 'in' | 'out',
-  staged: StagedDirectory,
-  copy: () => Promise<string | undefined>,
-  stderr: NodeJS.WritableStream,
-  uid = process.getuid?.(),
-): Promise<void> {
+export async function reportedCopy(direction: 'in' | 'out', staged: StagedDirectory, copy: () => Promise<string | undefined>, stderr: NodeJS.WritableStream, uid = process.getuid?.()): Promise<void> {
   let reason: string | undefined;
   try {
     reason = uid === 0 ? "remoteshell runs as root, and only the job's user copies its files" : await copy();

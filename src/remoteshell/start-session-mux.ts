@@ -29,11 +29,18 @@ export async function startSessionMux(config: Config, jobId: string, deadline: n
   const key = generateKeyPair(`vmbatch-${jobId}-sessions`);
   writeFileAtomic(files.hostKey, key.privateKey, { mode: 0o600 });
   const recordPid = (pid: number) => writeFileAtomic(files.pidFile, `${pid} ${processStartTicks(pid) ?? ''}\n`, { mode: 0o644 });
-  const started = await spawnDaemon([process.execPath, vmbatchMain, 'session-mux', jobId], { logFile: files.logFile, timeoutMs: Math.max(1000, Math.min(30_000, deadline - Date.now())), onSpawn: recordPid });
+  const started = await spawnDaemon([process.execPath, vmbatchMain, 'session-mux', jobId], {
+    logFile: files.logFile,
+    timeoutMs: Math.max(1000, Math.min(30_000, deadline - Date.now())),
+    onSpawn: recordPid,
+  });
   if (!started.ready) {
     rmSync(files.pidFile, { force: true });
     const log = readFileSync(files.logFile, 'utf8').trim().split('\n').slice(-3).join(' / ');
-    throw new VmbatchError('SSH_FAILED', { target: `${state.user}@${state.sshSocket}`, reason: `the job's session multiplexer did not start (exit ${started.exitCode ?? 'none'}): ${log || 'no message'}` });
+    throw new VmbatchError('SSH_FAILED', {
+      target: `${state.user}@${state.sshSocket}`,
+      reason: `the job's session multiplexer did not start (exit ${started.exitCode ?? 'none'}): ${log || 'no message'}`,
+    });
   }
   const updated: JobState = { ...state, sessionSocket: files.socket, sessionHostPublicKey: key.publicKey };
   writeJobState(paths.stateFile, updated);

@@ -20,7 +20,9 @@ export function guestShareCommands(plan: SharePlan, owner: { uid: number; gid: n
   const lines = plan.shared.length ? ['modprobe virtiofs 2>/dev/null || true'] : [];
   for (const s of plan.shared) {
     const path = shellQuote(s.path);
-    lines.push(`mkdir -p ${path} && mount -t virtiofs -o ${s.mode},nodev ${s.tag} ${path} || fail ${shellQuote(`cannot mount the shared directory ${s.path} (virtiofs tag ${s.tag}): does the guest kernel have virtiofs?`)}`);
+    lines.push(
+      `mkdir -p ${path} && mount -t virtiofs -o ${s.mode},nodev ${s.tag} ${path} || fail ${shellQuote(`cannot mount the shared directory ${s.path} (virtiofs tag ${s.tag}): does the guest kernel have virtiofs?`)}`,
+    );
   }
   if (plan.staged) {
     const dir = shellQuote(plan.staged.guestDir);

@@ -14,7 +14,13 @@ export function guestPathProblem(path: string): string | undefined {
   if (/[\u0000-\u001f\u007f]/.test(path)) return 'it contains control characters (a tab, a line break, ...)';
   const trimmed = path.replace(/\/+$/, '');
   if (trimmed === '') return 'it is / (the whole file system)';
-  if (trimmed.split('/').slice(1).some((c) => c === '' || c === '.' || c === '..')) return "it is not a plain path (an empty, '.' or '..' component)";
+  if (
+    trimmed
+      .split('/')
+      .slice(1)
+      .some((c) => c === '' || c === '.' || c === '..')
+  )
+    return "it is not a plain path (an empty, '.' or '..' component)";
   const system = guestSystemPaths.find((s) => isSameOrInside(trimmed, s));
   if (system) return `it is ${trimmed === system ? '' : 'inside '}${system}, a directory the guest's own system needs`;
   return undefined;

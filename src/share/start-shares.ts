@@ -27,10 +27,27 @@ export async function startShares(shares: SharedDirectory[], opts: { submitter: 
   for (const share of shares) {
     const { uid, gid } = opts.submitter;
     const argv = [
-      '/usr/bin/perl', shareLauncher, share.socket, String(opts.qemuUid), share.path, share.mode, String(uid), String(gid), '--',
+      '/usr/bin/perl',
+      shareLauncher,
+      share.socket,
+      String(opts.qemuUid),
+      share.path,
+      share.mode,
+      String(uid),
+      String(gid),
+      '--',
       // the job's files stay on the node: no cache across jobs' writes beyond what virtiofs
       // does by default, no xattrs (file capabilities), the open-files limit left as it is
-      opts.virtiofsd, '-o', 'sandbox=namespace', '-o', 'no_xattr', '-o', 'no_posix_lock', '-o', 'no_flock', '--rlimit-nofile=0',
+      opts.virtiofsd,
+      '-o',
+      'sandbox=namespace',
+      '-o',
+      'no_xattr',
+      '-o',
+      'no_posix_lock',
+      '-o',
+      'no_flock',
+      '--rlimit-nofile=0',
     ];
     // the job directory is root's: a socket or log left by an earlier attempt is only in the way
     rmSync(share.socket, { force: true });

@@ -24,7 +24,10 @@ export const interactiveStepId = 4294967290;
 export const taskEnvSchema = z.object({
   SLURM_JOB_ID: slurmJobIdSchema,
   /** the step (batchStepId for the batch script) */
-  VMBATCH_TASK_STEP: z.string().regex(/^[0-9]+$/, 'must be a step id').transform(Number),
+  VMBATCH_TASK_STEP: z
+    .string()
+    .regex(/^[0-9]+$/, 'must be a step id')
+    .transform(Number),
   /** the program Slurm was about to run (the batch script's path on the node, or srun's command) */
   VMBATCH_TASK_ARGV0: z.string().min(1, 'must name the program'),
 });

@@ -29,7 +29,11 @@ export function parseVmOptions(argv: string[]): JobRequest {
     const m = /^--(vm-[a-z-]+)=(.*)$/s.exec(arg);
     const key = m && (vmOptions as Record<string, string>)[m[1]!];
     if (!m || !key) {
-      problems.push(`${JSON.stringify(arg)} is not a vmbatch option (known: ${Object.keys(vmOptions).map((o) => `--${o}`).join(', ')})`);
+      problems.push(
+        `${JSON.stringify(arg)} is not a vmbatch option (known: ${Object.keys(vmOptions)
+          .map((o) => `--${o}`)
+          .join(', ')})`,
+      );
       continue;
     }
     if (key in settings) problems.push(`--${m[1]} is given twice`);

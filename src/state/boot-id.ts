@@ -7,7 +7,9 @@ export function currentBootId(): string {
 
 /** When the node booted (epoch ms, /proc/stat btime): files older than this predate the boot. */
 export function bootTimeMs(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith('btime '));
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('btime '));
   return Number(line?.split(/\s+/)[1] ?? 0) * 1000;
 }
 

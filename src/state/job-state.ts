@@ -45,7 +45,10 @@ export const jobStateSchema = z.object({
   /** the submitter's saved changes the job boots from and saves (src/changes) */
   changes: changesPlanSchema.optional(),
   /** the waiting guest the job took from its template's pool (its domain, sockets and console are in that guest's directory) */
-  poolGuest: z.string().regex(/^pool-[0-9a-f]{12}-[0-9]+$/).optional(),
+  poolGuest: z
+    .string()
+    .regex(/^pool-[0-9a-f]{12}-[0-9]+$/)
+    .optional(),
   /** the node's boot id when the prologue ran: a state of an earlier boot belongs to no live job */
   bootId: z.string().optional(),
 });

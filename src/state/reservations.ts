@@ -135,7 +135,6 @@ function tryCreate(file: string, jobId: string): boolean {
   }
 }
 
-
 // A reservation is stale when the job that holds it has no state directory any more (its
 // prologue creates that directory before reserving, its epilogue removes both).
 function isStale(stateDir: string, file: string): boolean {

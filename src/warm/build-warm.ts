@@ -109,7 +109,10 @@ export async function buildWarmState(config: Config, templateFile: string, optio
     await virsh(config.libvirtUri, ['save', domainName, join(buildDir, 'memory.state')]);
     // the state holds the guest's memory: root's alone; the frozen disks are every job's bases
     handOverToGuest([{ file: join(buildDir, 'memory.state'), mode: 0o600 }], { uid: 0, gid: 0 });
-    handOverToGuest(disks.flatMap((d) => (d.kind === 'disk' && d.access === 'overlay' ? [{ file: d.file, mode: 0o640 }] : [])), { uid: 0, gid: identity.gid });
+    handOverToGuest(
+      disks.flatMap((d) => (d.kind === 'disk' && d.access === 'overlay' ? [{ file: d.file, mode: 0o640 }] : [])),
+      { uid: 0, gid: identity.gid },
+    );
     rmSync(paths.sshSocket, { force: true });
     rmSync(paths.consoleSocket, { force: true });
     rmSync(paths.isoFile, { force: true });
@@ -157,12 +160,14 @@ export async function buildWarmState(config: Config, templateFile: string, optio
 /** Removes what a build, a replacement or a drop killed half-way left in `root` (its process gone): .build-PID-*, KEY.old-PID, .drop-KEY-PID. */
 export function sweepDeadBuilds(root: string): void {
   for (const name of readdirSync(root)) {
-    const pid = /^(?:\.build-(\d+)-.*|[0-9a-f]{16}\.old-(\d+)|\.drop-[0-9a-f]{16}-(\d+))$/.exec(name)?.slice(1).find((p) => p !== undefined);
+    const pid = /^(?:\.build-(\d+)-.*|[0-9a-f]{16}\.old-(\d+)|\.drop-[0-9a-f]{16}-(\d+))$/
+      .exec(name)
+      ?.slice(1)
+      .find((p) => p !== undefined);
     if (pid === undefined || processStartTicks(Number(pid)) !== undefined) continue;
     rmSync(join(root, name), { recursive: true, force: true });
   }
 }
-
 
 /**
  * What a build of `template`'s guest of `size` in `dir` boots and saves, as plain values: its disks,

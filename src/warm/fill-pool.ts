@@ -91,8 +91,15 @@ export async function fillPool(config: Config, templateFile: string, log: Logger
     }
     if ('skipped' in opened) return { ...result, skipped: opened.skipped };
     // a smaller pool than before: the guests beyond its size go
-    const waiting = () => listPoolGuests(config.stateDir).filter(isWaiting).filter((g) => g.record.key === probe.plan.key);
-    const surplus = new Set(waiting().slice(settings.pool).map((g) => g.id));
+    const waiting = () =>
+      listPoolGuests(config.stateDir)
+        .filter(isWaiting)
+        .filter((g) => g.record.key === probe.plan.key);
+    const surplus = new Set(
+      waiting()
+        .slice(settings.pool)
+        .map((g) => g.id),
+    );
     if (surplus.size) result.retired.push(...(await retireWaiting(config, (g) => surplus.has(g.id))));
     for (let n = waiting().length; n < settings.pool; n++) {
       const id = await makePoolGuest(config, { template, key: probe.plan.key, entry: opened.entry, size, idleSeconds: settings.idle });
@@ -124,9 +131,17 @@ async function makePoolGuest(config: Config, input: { template: DomainTemplate; 
     const identity = await reserveGuestIdentity(config, id);
     const build = planWarmBuild(config, input.template, input.size, paths.dir, '0');
     if ('skipped' in build) throw new VmbatchError('WARM_STATE_UNUSABLE', { path: input.entry.paths.dir, reason: build.skipped });
-    const plan = planWarmStart({ template: input.template, rendering: { ...build.rendering, domainName: domainNameFor(id), guestIdentity: identity }, disks: build.disks, stateDir: config.stateDir }) as WarmPlan;
+    const plan = planWarmStart({
+      template: input.template,
+      rendering: { ...build.rendering, domainName: domainNameFor(id), guestIdentity: identity },
+      disks: build.disks,
+      stateDir: config.stateDir,
+    }) as WarmPlan;
     await createWarmOverlays({ plan, entry: input.entry });
-    handOverToGuest(plan.overlays.map((o) => ({ file: o.file, mode: 0o600 })), identity);
+    handOverToGuest(
+      plan.overlays.map((o) => ({ file: o.file, mode: 0o600 })),
+      identity,
+    );
     closeSync(openSync(paths.consoleFile, 'w', 0o600));
     writeFileAtomic(paths.domainXml, plan.waitingXml, { mode: 0o644 });
     await restoreFromWarmState({ uri: config.libvirtUri, domainName: domainNameFor(id), xml: plan.waitingXml, entry: input.entry, dir: paths.dir, paused: true });

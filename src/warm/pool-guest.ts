@@ -131,7 +131,9 @@ export async function claimPoolGuest(stateDir: string, key: string, jobId: strin
 export async function retirePoolGuests(stateDir: string, key: string, which: (guest: WaitingGuest) => boolean): Promise<PoolGuest[]> {
   const lock = await acquireFileLock(poolClaimLock(stateDir, key), { timeoutMs: 60_000, purpose: 'vmbatch retiring pool guests' });
   try {
-    const retired = listPoolGuests(stateDir).filter(isWaiting).filter((g) => g.record.key === key && which(g));
+    const retired = listPoolGuests(stateDir)
+      .filter(isWaiting)
+      .filter((g) => g.record.key === key && which(g));
     for (const g of retired) rmSync(poolGuestFile(g.paths.dir), { force: true });
     return retired;
   } finally {

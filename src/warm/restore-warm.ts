@@ -33,7 +33,8 @@ export async function restoreFromWarmState(input: { uri: string; domainName: str
     await virsh(input.uri, ['restore', fifo]);
   } catch (error) {
     releaseFeed(fifo);
-    if (isVmbatchError(error, 'TOOL_FAILED')) throw new VmbatchError('WARM_RESTORE_FAILED', { domain: input.domainName, reason: cleanVirshError(error.params.stderr) || `virsh exited with ${error.params.exitCode}` });
+    if (isVmbatchError(error, 'TOOL_FAILED'))
+      throw new VmbatchError('WARM_RESTORE_FAILED', { domain: input.domainName, reason: cleanVirshError(error.params.stderr) || `virsh exited with ${error.params.exitCode}` });
     throw error;
   } finally {
     await feed.catch(() => undefined);

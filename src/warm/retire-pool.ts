@@ -4,7 +4,12 @@ import { idleExpired, isWaiting, listPoolGuests, retirePoolGuests, type WaitingG
 
 /** Ends the waiting guests (of any saved state) `which` picks, each whole (teardownJob). Returns their ids. */
 export async function retireWaiting(config: Config, which: (guest: WaitingGuest) => boolean): Promise<string[]> {
-  const keys = new Set(listPoolGuests(config.stateDir).filter(isWaiting).filter(which).map((g) => g.record.key));
+  const keys = new Set(
+    listPoolGuests(config.stateDir)
+      .filter(isWaiting)
+      .filter(which)
+      .map((g) => g.record.key),
+  );
   const retired: string[] = [];
   for (const key of keys) {
     for (const g of await retirePoolGuests(config.stateDir, key, which)) {

@@ -19,11 +19,15 @@ export async function handPoolGuestToJob(input: { uri: string; guest: WaitingGue
     // both at once (each virsh is a process and a connection, ~70 ms; libvirt orders the two
     // jobs on the domain): the drive is opened and closed by force, without the guest's help, and
     // a guest resumed first finds its context at its next look at the drive (every 20 ms)
-    const steps = [['change-media', domain, guest.record.cdromTarget, input.isoFile, '--insert', '--live'], ['resume', domain]].map((args) => virsh(input.uri, args));
+    const steps = [
+      ['change-media', domain, guest.record.cdromTarget, input.isoFile, '--insert', '--live'],
+      ['resume', domain],
+    ].map((args) => virsh(input.uri, args));
     for (const step of steps) step.catch(() => undefined);
     for (const step of steps) await step;
   } catch (error) {
-    if (isVmbatchError(error, 'TOOL_FAILED')) throw new VmbatchError('WARM_RESTORE_FAILED', { domain, reason: cleanVirshError(error.params.stderr) || `virsh exited with ${error.params.exitCode}` }, { cause: error });
+    if (isVmbatchError(error, 'TOOL_FAILED'))
+      throw new VmbatchError('WARM_RESTORE_FAILED', { domain, reason: cleanVirshError(error.params.stderr) || `virsh exited with ${error.params.exitCode}` }, { cause: error });
     throw error;
   }
 }

@@ -18,7 +18,9 @@ export function listWarmStates(stateDir: string): WarmListing[] {
   const root = warmRoot(stateDir);
   let names: string[];
   try {
-    names = readdirSync(root).filter((n) => /^[0-9a-f]{16}$/.test(n)).sort();
+    names = readdirSync(root)
+      .filter((n) => /^[0-9a-f]{16}$/.test(n))
+      .sort();
   } catch {
     return [];
   }

@@ -80,7 +80,10 @@ export function planWarmStart(input: { template: DomainTemplate; rendering: Doma
   const emulator = (emulatorEl && textOf(emulatorEl)) || defaultEmulator;
   // the overlays' bases are not in the XML (the overlays are): the key names them too
   const bases = disks.flatMap((d) => (d.kind === 'disk' && d.access === 'overlay' && d.base.kind === 'file' ? [`${d.target}=${d.base.path}`] : []));
-  const key = createHash('sha256').update(renderDomain(template, warmRendering(placeholders, '0', 'empty'))).update(`\n${bases.join('\n')}`).digest('hex');
+  const key = createHash('sha256')
+    .update(renderDomain(template, warmRendering(placeholders, '0', 'empty')))
+    .update(`\n${bases.join('\n')}`)
+    .digest('hex');
   const entry = warmEntryPaths(input.stateDir, key);
   return {
     key,
@@ -94,12 +97,7 @@ export function planWarmStart(input: { template: DomainTemplate; rendering: Doma
       d.kind === 'disk' && d.access === 'overlay' ? [{ target: d.target, file: d.file, frozen: diskFilePath({ dir: entry.dir }, d.target, d.format), format: d.format }] : [],
     ),
     size: { vcpus: rendering.size?.vcpus ?? template.size.vcpus.default.value, memoryMiB: rendering.size?.memoryMiB ?? template.size.memoryMiB.default.value },
-    fingerprintFiles: [
-      ...disks.flatMap((d) => (d.kind !== 'disk' ? [] : d.access === 'overlay' && d.base.kind === 'file' ? [d.base.path] : [d.file])),
-      ...bootFiles,
-      emulator,
-      ...libvirtDaemons,
-    ],
+    fingerprintFiles: [...disks.flatMap((d) => (d.kind !== 'disk' ? [] : d.access === 'overlay' && d.base.kind === 'file' ? [d.base.path] : [d.file])), ...bootFiles, emulator, ...libvirtDaemons],
   };
 }
 

@@ -14,8 +14,7 @@ import { startImageServer, type ImageServer } from '../helpers/image-server.js';
 import { makeTestCerts, type TestCerts } from '../helpers/tls-certs.js';
 
 const catalogue = (base: string) =>
-  '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="http://www.nordugrid.org/ws/schemas/knowarc#">' +
-  `<kb:BaseSystem rdf:about="#b" kb:name="${base}"/></rdf:RDF>\n`;
+  '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="http://www.nordugrid.org/ws/schemas/knowarc#">' + `<kb:BaseSystem rdf:about="#b" kb:name="${base}"/></rdf:RDF>\n`;
 const broken = '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="http://www.nordugrid.org/ws/schemas/knowarc#">\n<kb:BaseSystem rdf:about="#b"\n';
 
 let root: string;
@@ -71,7 +70,12 @@ test.after.each(() => {
   } catch {
     return;
   }
-  for (const key of keys) assert.equal(readdirSync(join(dir, key)).filter((f) => f.includes('.part-')), [], 'temp files left');
+  for (const key of keys)
+    assert.equal(
+      readdirSync(join(dir, key)).filter((f) => f.includes('.part-')),
+      [],
+      'temp files left',
+    );
 });
 
 test('a local catalogue file is read as it is', async () => {
@@ -113,7 +117,11 @@ test('a cached copy older than refreshSeconds is fetched again', async () => {
   const t0 = Date.parse('2025-03-01T12:00:00.000Z');
   const first = await fetchCatalogueText(url, options({ now: () => t0 }));
   assert.equal({ ...first, catalogue: undefined }, { text: catalogue('Old-1'), source: url, from: 'download', fetchedAt: '2025-03-01T12:00:00.000Z', catalogue: undefined });
-  assert.equal(first.catalogue?.baseSystems.map((b) => b.name), ['Old-1'], 'the check of the download is the catalogue read');
+  assert.equal(
+    first.catalogue?.baseSystems.map((b) => b.name),
+    ['Old-1'],
+    'the check of the download is the catalogue read',
+  );
   route('/refresh.rdf', catalogue('New-2'));
   const young = await fetchCatalogueText(url, options({ now: () => t0 + 3599_000 }));
   assert.equal(young, { text: catalogue('Old-1'), source: url, from: 'cache', fetchedAt: '2025-03-01T12:00:00.000Z' });
@@ -141,7 +149,10 @@ test('a refresh is a conditional GET: 304 keeps the cached copy (fresh again, no
   assert.equal(later, { text: catalogue('Tagged-1'), source: url, from: 'revalidated', fetchedAt: '2025-03-01T13:00:00.000Z' });
   assert.equal([server.lastHeaders('/etag.rdf')?.['if-none-match'], server.lastHeaders('/etag.rdf')?.['if-modified-since']], ['"v1"', lastModified]);
   assert.is(server.notModified('/etag.rdf'), 1);
-  assert.equal(lines.map((l) => l.msg), ['catalogue fetched', 'catalogue not modified']);
+  assert.equal(
+    lines.map((l) => l.msg),
+    ['catalogue fetched', 'catalogue not modified'],
+  );
   // fresh again from the 304 on: the next hour asks nobody
   assert.is((await fetchCatalogueText(url, options({ now: () => t0 + 2 * 3600_000 - 1000 }))).from, 'cache');
   assert.is(server.requests('/etag.rdf'), 2);
@@ -282,7 +293,10 @@ test('every source is read, in the configured order; the first failure names its
   route('/second.rdf', catalogue('Second-2'));
   const catalogues = await load(configOf([file, server.url('/second.rdf'), secure.url('/site.rdf')], { caFile: certs.caFile }));
   assert.equal(baseNames(catalogues), ['First-1', 'Second-2', 'Site-Linux']);
-  assert.equal(catalogues.map((c) => c.source), [file, server.url('/second.rdf'), secure.url('/site.rdf')]);
+  assert.equal(
+    catalogues.map((c) => c.source),
+    [file, server.url('/second.rdf'), secure.url('/site.rdf')],
+  );
   const error = await expectVmbatchError(() => load(configOf([file, server.url('/gone-a.rdf'), server.url('/gone-b.rdf')])), 'CATALOGUE_UNAVAILABLE');
   assert.is((error.params as { source: string }).source, server.url('/gone-a.rdf'));
 });

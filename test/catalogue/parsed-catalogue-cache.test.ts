@@ -16,8 +16,7 @@ const repoRoot = process.cwd();
 const hostile = 31339;
 const seed = (name: string) => readFileSync(join(repoRoot, 'test/fixtures/catalogues', name), 'utf8');
 const small = (base: string) =>
-  '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="http://www.nordugrid.org/ws/schemas/knowarc#">' +
-  `<kb:BaseSystem rdf:about="#b" kb:name="${base}"/></rdf:RDF>\n`;
+  '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="http://www.nordugrid.org/ws/schemas/knowarc#">' + `<kb:BaseSystem rdf:about="#b" kb:name="${base}"/></rdf:RDF>\n`;
 
 let root: string;
 let n = 0;
@@ -110,7 +109,10 @@ test("a changed source is parsed again and its parse replaces the old text's", a
   await load();
   writeFileSync(file, small('New-2'));
   const catalogues = await load();
-  assert.equal(catalogues[0]!.baseSystems.map((b) => b.name), ['New-2']);
+  assert.equal(
+    catalogues[0]!.baseSystems.map((b) => b.name),
+    ['New-2'],
+  );
   assert.equal(logged(), [loadedLine('parsed'), loadedLine('parsed')]);
   assert.equal(readdirSync(entryOf(small('New-2')).dir), [`${entryOf(small('New-2')).sha256}.${parsedFormat}.json`]);
   await load();
@@ -122,7 +124,10 @@ test('a truncated entry is ignored with a warning, parsed again and rewritten', 
   writeFileSync(entry, readFileSync(entry, 'utf8').slice(0, 100));
   await expectIgnored(`${entry} is damaged (not JSON)`);
   const catalogues = await load();
-  assert.equal(catalogues[0]!.baseSystems.map((b) => b.name), ['Debian-12']);
+  assert.equal(
+    catalogues[0]!.baseSystems.map((b) => b.name),
+    ['Debian-12'],
+  );
   assert.equal(logged().at(-1), loadedLine('cached'), 'rewritten whole');
 });
 
@@ -163,7 +168,11 @@ test('a directory a local user owns or may write: nothing is read from it and no
   chmodSync(parsed, 0o777);
   lines.length = 0;
   await load();
-  assert.equal(logged(), [ignored(`${parsed} is writable by its group or others (mode 0777)`, small('Debian-12')), notKept(`${parsed} is writable by its group or others (mode 0777)`), loadedLine('parsed')]);
+  assert.equal(logged(), [
+    ignored(`${parsed} is writable by its group or others (mode 0777)`, small('Debian-12')),
+    notKept(`${parsed} is writable by its group or others (mode 0777)`),
+    loadedLine('parsed'),
+  ]);
   chmodSync(parsed, 0o755);
   lines.length = 0;
   await load();
@@ -195,12 +204,18 @@ test("a fresh download's check is the parse kept: the next load reads it", () =>
   assert.equal([loadParsedCatalogue(small('Debian-12'), file, { cacheDir, log, parse: counter.parse }).cached, counter.calls()], [true, 0]);
 });
 
-test("a cache the system refuses is a warning; the job still gets its catalogue", () => {
+test('a cache the system refuses is a warning; the job still gets its catalogue', () => {
   // a file where the cache's root should be: nothing can be kept below it
   writeFileSync(join(dirname(cacheDir), 'cache'), 'not a directory');
   const loaded = loadParsedCatalogue(small('Debian-12'), file, { cacheDir, log });
-  assert.equal(loaded.catalogue.baseSystems.map((b) => b.name), ['Debian-12']);
-  assert.equal(lines.map((l) => l.level), ['warn', 'warn']);
+  assert.equal(
+    loaded.catalogue.baseSystems.map((b) => b.name),
+    ['Debian-12'],
+  );
+  assert.equal(
+    lines.map((l) => l.level),
+    ['warn', 'warn'],
+  );
   assert.is(lines[0]!.msg, `the kept parse of the catalogue ${file} is ignored: ${cacheDir} is not a directory; the catalogue is parsed again`);
   assert.ok(lines[1]!.msg.startsWith(`the parse of the catalogue ${file} is not kept: `), lines[1]!.msg);
 });

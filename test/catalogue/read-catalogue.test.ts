@@ -41,43 +41,88 @@ test("the GridFactory note's examples read fully", () => {
   noWarnings(c);
   assert.equal(c.metaPackages, [
     {
-      uri: `${url}#1`, at: at(18, 1, '<kb:MetaPackage rdf:about="#1" kb:name="APPS/HEP/ATLAS/ATLAS-13.0.40">', path),
-      type: 'MetaPackage', name: 'APPS/HEP/ATLAS/ATLAS-13.0.40', instances: [ref('#2')], provides: ['APPS/HEP/ROOT', 'APPS/HEP/GEANT'], depends: [], tags: [],
+      uri: `${url}#1`,
+      at: at(18, 1, '<kb:MetaPackage rdf:about="#1" kb:name="APPS/HEP/ATLAS/ATLAS-13.0.40">', path),
+      type: 'MetaPackage',
+      name: 'APPS/HEP/ATLAS/ATLAS-13.0.40',
+      instances: [ref('#2')],
+      provides: ['APPS/HEP/ROOT', 'APPS/HEP/GEANT'],
+      depends: [],
+      tags: [],
     },
     {
-      uri: `${url}#4`, at: at(36, 1, '<kb:MetaPackage rdf:about="#4" kb:name="ENV/Java/JRE-1.5.0">', path),
-      type: 'MetaPackage', name: 'ENV/Java/JRE-1.5.0', instances: [ref('#5')], provides: [], depends: [], tags: [],
+      uri: `${url}#4`,
+      at: at(36, 1, '<kb:MetaPackage rdf:about="#4" kb:name="ENV/Java/JRE-1.5.0">', path),
+      type: 'MetaPackage',
+      name: 'ENV/Java/JRE-1.5.0',
+      instances: [ref('#5')],
+      provides: [],
+      depends: [],
+      tags: [],
     },
     {
-      uri: `${url}#5`, at: at(47, 1, '<kb:MetaPackage rdf:about="#5" kb:description="Virtual machine running Fedora 7" kb:name="VMLinux/Fedora-7">', path),
-      type: 'MetaPackage', name: 'VMLinux/Fedora-7', description: 'Virtual machine running Fedora 7',
-      instances: [ref('#6')], provides: ['Linux.', 'Fedora.'], depends: [], tags: [],
+      uri: `${url}#5`,
+      at: at(47, 1, '<kb:MetaPackage rdf:about="#5" kb:description="Virtual machine running Fedora 7" kb:name="VMLinux/Fedora-7">', path),
+      type: 'MetaPackage',
+      name: 'VMLinux/Fedora-7',
+      description: 'Virtual machine running Fedora 7',
+      instances: [ref('#6')],
+      provides: ['Linux.', 'Fedora.'],
+      depends: [],
+      tags: [],
       virtualMachine: { os: 'Fedora-7', inPorts: [], outPorts: [80, 443], services: ['ssh'], privileges: ['administrator'], memKb: 500000 },
     },
     {
-      uri: `${url}#7`, at: at(67, 1, '<kb:MetaPackage rdf:about="#7" kb:description="VirtualBox virtual machine engine" kb:name="VMVirtualBox">', path),
-      type: 'MetaPackage', name: 'VMVirtualBox', description: 'VirtualBox virtual machine engine', instances: [], provides: [], depends: [], tags: [],
-      registryKey: 'HKLMSOFTWARE\\innotek\\VirtualBox:installdir', command: 'VBoxManage',
+      uri: `${url}#7`,
+      at: at(67, 1, '<kb:MetaPackage rdf:about="#7" kb:description="VirtualBox virtual machine engine" kb:name="VMVirtualBox">', path),
+      type: 'MetaPackage',
+      name: 'VMVirtualBox',
+      description: 'VirtualBox virtual machine engine',
+      instances: [],
+      provides: [],
+      depends: [],
+      tags: [],
+      registryKey: 'HKLMSOFTWARE\\innotek\\VirtualBox:installdir',
+      command: 'VBoxManage',
     },
   ]);
   assert.equal(c.instances, [
     {
-      uri: `${url}#2`, at: at(24, 1, '<kb:TarPackage rdf:about="#2">', path), type: 'TarPackage',
-      urls: ['https://my.server/rtes/atlas-13.0.40.tar.gz'], basesystem: ref('#3'), depends: [ref('#4')], environ: [],
+      uri: `${url}#2`,
+      at: at(24, 1, '<kb:TarPackage rdf:about="#2">', path),
+      type: 'TarPackage',
+      urls: ['https://my.server/rtes/atlas-13.0.40.tar.gz'],
+      basesystem: ref('#3'),
+      depends: [ref('#4')],
+      environ: [],
     },
     {
-      uri: `${url}#2-image`, at: at(40, 1, '<kb:ImagePackage rdf:about="#2-image">', path), type: 'ImagePackage',
-      urls: ['https://my.server/rtes/atlas-13.0.40.img'], basesystem: ref('#3'), depends: [ref('#4')], mountpoint: '/tmp/atlas.quiqt14116',
+      uri: `${url}#2-image`,
+      at: at(40, 1, '<kb:ImagePackage rdf:about="#2-image">', path),
+      type: 'ImagePackage',
+      urls: ['https://my.server/rtes/atlas-13.0.40.img'],
+      basesystem: ref('#3'),
+      depends: [ref('#4')],
+      mountpoint: '/tmp/atlas.quiqt14116',
     },
     {
-      uri: `${url}#6`, at: at(63, 1, '<kb:TarPackage rdf:about="#6" kb:url="https://my.server/rtes/VM/Fedora-7.img.gz">', path), type: 'TarPackage',
-      urls: ['https://my.server/rtes/VM/Fedora-7.img.gz'], basesystem: ref('#3'), depends: [], environ: [],
+      uri: `${url}#6`,
+      at: at(63, 1, '<kb:TarPackage rdf:about="#6" kb:url="https://my.server/rtes/VM/Fedora-7.img.gz">', path),
+      type: 'TarPackage',
+      urls: ['https://my.server/rtes/VM/Fedora-7.img.gz'],
+      basesystem: ref('#3'),
+      depends: [],
+      environ: [],
     },
   ]);
   assert.equal(c.baseSystems, [
     {
-      uri: `${url}#3`, at: at(30, 1, '<kb:BaseSystem rdf:about="#3" kb:name="Ubuntu-7.0.4">', path),
-      type: 'BaseSystem', name: 'Ubuntu-7.0.4', provides: ['Linux.', 'Debian.'], description: 'Ubuntu Linux 7.0.4',
+      uri: `${url}#3`,
+      at: at(30, 1, '<kb:BaseSystem rdf:about="#3" kb:name="Ubuntu-7.0.4">', path),
+      type: 'BaseSystem',
+      name: 'Ubuntu-7.0.4',
+      provides: ['Linux.', 'Debian.'],
+      description: 'Ubuntu Linux 7.0.4',
     },
   ]);
   assert.equal(c.tags, []);
@@ -92,40 +137,76 @@ test('a Janitor catalogue as Protégé writes it reads fully (DTD entities, rdf:
   noWarnings(c);
   assert.equal(c.metaPackages, [
     {
-      uri: k(10), at: tag(10, 38), type: 'MetaPackage', name: 'APPS/BIO/WEKA-3.4.10', label: 'APPS/BIO/WEKA-3.4.10', lastUpdate: '2008-02-01',
-      description: 'Weka: data mining software in Java', homepage: 'http://www.cs.waikato.ac.nz/ml/weka/',
-      instances: [ref(11)], provides: [], depends: [], tags: [ref(2)],
+      uri: k(10),
+      at: tag(10, 38),
+      type: 'MetaPackage',
+      name: 'APPS/BIO/WEKA-3.4.10',
+      label: 'APPS/BIO/WEKA-3.4.10',
+      lastUpdate: '2008-02-01',
+      description: 'Weka: data mining software in Java',
+      homepage: 'http://www.cs.waikato.ac.nz/ml/weka/',
+      instances: [ref(11)],
+      provides: [],
+      depends: [],
+      tags: [ref(2)],
     },
     {
-      uri: k(20), at: tag(20, 58), type: 'MetaPackage', name: 'ENV/Java/JRE-1.5.0', label: 'ENV/Java/JRE-1.5.0',
-      instances: [ref(21), ref(22)], provides: [], depends: [], tags: [],
+      uri: k(20),
+      at: tag(20, 58),
+      type: 'MetaPackage',
+      name: 'ENV/Java/JRE-1.5.0',
+      label: 'ENV/Java/JRE-1.5.0',
+      instances: [ref(21), ref(22)],
+      provides: [],
+      depends: [],
+      tags: [],
     },
   ]);
   assert.equal(c.instances, [
     {
-      uri: k(11), at: tag(11, 48), type: 'TarPackage', label: 'Debian Etch (tar based): WEKA-3.4.10',
+      uri: k(11),
+      at: tag(11, 48),
+      type: 'TarPackage',
+      label: 'Debian Etch (tar based): WEKA-3.4.10',
       urls: ['http://dre.knowarc.eu:8080/packages/weka-3.4.10.tar.gz', 'http://www.knowarc.eu/mirror/weka-3.4.10.tar.gz'],
-      basesystem: ref(0), depends: [ref(20)], environ: ['WEKA_HOME=%BASEDIR%/weka-3-4-10', 'CLASSPATH=%BASEDIR%/weka-3-4-10/weka.jar'],
+      basesystem: ref(0),
+      depends: [ref(20)],
+      environ: ['WEKA_HOME=%BASEDIR%/weka-3-4-10', 'CLASSPATH=%BASEDIR%/weka-3-4-10/weka.jar'],
     },
     {
-      uri: k(21), at: tag(21, 65), type: 'TarPackage', label: 'Debian Etch (tar based): JRE-1.5.0',
-      urls: ['http://dre.knowarc.eu:8080/packages/jre-1.5.0_14.tar.gz'], basesystem: ref(0), depends: [], environ: ['JAVA_HOME=%BASEDIR%/jre1.5.0_14'],
+      uri: k(21),
+      at: tag(21, 65),
+      type: 'TarPackage',
+      label: 'Debian Etch (tar based): JRE-1.5.0',
+      urls: ['http://dre.knowarc.eu:8080/packages/jre-1.5.0_14.tar.gz'],
+      basesystem: ref(0),
+      depends: [],
+      environ: ['JAVA_HOME=%BASEDIR%/jre1.5.0_14'],
     },
     {
-      uri: k(22), at: tag(22, 72), type: 'DebianPackage', label: 'Debian Sid (package based): JRE-1.5.0',
-      packages: ['sun-java5-jre', 'sun-java5-bin'], basesystem: ref(1), depends: [],
+      uri: k(22),
+      at: tag(22, 72),
+      type: 'DebianPackage',
+      label: 'Debian Sid (package based): JRE-1.5.0',
+      packages: ['sun-java5-jre', 'sun-java5-bin'],
+      basesystem: ref(1),
+      depends: [],
     },
   ]);
   assert.equal(c.baseSystems, [
     {
-      uri: k(0), at: tag(0, 15), type: 'BaseSystem', name: 'debian::etch', label: 'debian::etch', provides: [],
-      description: 'Debian GNU/Linux 4.0 (etch) on i386', url: 'http://www.debian.org/releases/etch/',
+      uri: k(0),
+      at: tag(0, 15),
+      type: 'BaseSystem',
+      name: 'debian::etch',
+      label: 'debian::etch',
+      provides: [],
+      description: 'Debian GNU/Linux 4.0 (etch) on i386',
+      url: 'http://www.debian.org/releases/etch/',
     },
     { uri: k(1), at: tag(1, 24), type: 'BaseSystem', name: 'debian::sid', label: 'debian::sid', provides: [], url: 'http://www.debian.org/releases/sid/' },
   ]);
-  assert.equal(c.tags, [
-    { uri: k(2), at: tag(2, 32), type: 'Tag', name: 'bioinformatics', label: 'bioinformatics', description: 'Analysis of biological data' },
-  ]);
+  assert.equal(c.tags, [{ uri: k(2), at: tag(2, 32), type: 'Tag', name: 'bioinformatics', label: 'bioinformatics', description: 'Analysis of biological data' }]);
 });
 
 test("XML that is not well-formed: the note's own registryKey/registrykey mismatch, with line and column", async () => {
@@ -138,16 +219,10 @@ test("XML that is not well-formed: the note's own registryKey/registrykey mismat
   assert.equal(error.params, { source: path, line: 6, column: 77, reason: 'the end tag </kb:registrykey> does not match the start tag <kb:registryKey> at line 6, column 3' });
 });
 
-test('other XML errors keep saxes\' reason without its position prefix', async () => {
+test("other XML errors keep saxes' reason without its position prefix", async () => {
   const xmlError = async (text: string) => (await expectVmbatchError(() => readCatalogue(text, source), 'CATALOGUE_XML_INVALID')).message;
-  assert.is(
-    await xmlError(rdf('<kb:Tag rdf:about="#t" kb:name="&bio;"/>')),
-    'the software catalogue /etc/vmbatch/cat.rdf is not well-formed XML (line 3, column 37): undefined entity',
-  );
-  assert.is(
-    await xmlError(rdf('<xx:Tag rdf:about="#t"/>')),
-    'the software catalogue /etc/vmbatch/cat.rdf is not well-formed XML (line 3, column 24): unbound namespace prefix: "xx"',
-  );
+  assert.is(await xmlError(rdf('<kb:Tag rdf:about="#t" kb:name="&bio;"/>')), 'the software catalogue /etc/vmbatch/cat.rdf is not well-formed XML (line 3, column 37): undefined entity');
+  assert.is(await xmlError(rdf('<xx:Tag rdf:about="#t"/>')), 'the software catalogue /etc/vmbatch/cat.rdf is not well-formed XML (line 3, column 24): unbound namespace prefix: "xx"');
   assert.is(
     await xmlError(rdf('<kb:Tag rdf:about="#t">').replace('</rdf:RDF>\n', '')),
     'the software catalogue /etc/vmbatch/cat.rdf is not well-formed XML (line 4, column 1): the document ends before the end tag of <kb:Tag> (line 3, column 1)',
@@ -258,12 +333,21 @@ test('an instance written inline inside kb:instance is defined there and referre
   ]);
   assert.equal(c.instances, [
     {
-      uri: 'file:///etc/vmbatch/cat.rdf#2', at: at(5, 5, '<kb:TarPackage rdf:about="#2" kb:url="https://my.server/rtes/atlas-13.0.40.tar.gz">'),
-      type: 'TarPackage', urls: ['https://my.server/rtes/atlas-13.0.40.tar.gz'], basesystem: { uri: 'file:///etc/vmbatch/cat.rdf#3', text: '#3' }, depends: [], environ: [],
+      uri: 'file:///etc/vmbatch/cat.rdf#2',
+      at: at(5, 5, '<kb:TarPackage rdf:about="#2" kb:url="https://my.server/rtes/atlas-13.0.40.tar.gz">'),
+      type: 'TarPackage',
+      urls: ['https://my.server/rtes/atlas-13.0.40.tar.gz'],
+      basesystem: { uri: 'file:///etc/vmbatch/cat.rdf#3', text: '#3' },
+      depends: [],
+      environ: [],
     },
     {
-      uri: '_:b1', at: at(9, 16, '<kb:ImagePackage kb:url="atlas.img">'),
-      type: 'ImagePackage', urls: ['file:///etc/vmbatch/atlas.img'], basesystem: { text: 'Ubuntu-7.0.4' }, depends: [],
+      uri: '_:b1',
+      at: at(9, 16, '<kb:ImagePackage kb:url="atlas.img">'),
+      type: 'ImagePackage',
+      urls: ['file:///etc/vmbatch/atlas.img'],
+      basesystem: { text: 'Ubuntu-7.0.4' },
+      depends: [],
     },
   ]);
 });
@@ -309,7 +393,11 @@ test('xml:base: node URIs and relative kb:url resolve against it, nested xml:bas
   assert.equal(
     c.instances.map((i) => [i.uri, urlsOf(i), i.basesystem]),
     [
-      ['https://cat.example.org/rtes/catalogue.rdf#2', ['https://cat.example.org/rtes/weka.tar.gz'], { uri: 'https://cat.example.org/rtes/base-systems.rdf#debian-12', text: 'base-systems.rdf#debian-12' }],
+      [
+        'https://cat.example.org/rtes/catalogue.rdf#2',
+        ['https://cat.example.org/rtes/weka.tar.gz'],
+        { uri: 'https://cat.example.org/rtes/base-systems.rdf#debian-12', text: 'base-systems.rdf#debian-12' },
+      ],
       ['https://cat.example.org/mirror/pool/#3', ['https://cat.example.org/mirror/pool/weka.tar.gz'], { text: 'Debian-12' }],
     ],
   );
@@ -359,14 +447,15 @@ test('references by name are kept as written for the resolver; only a kb:instanc
 </kb:MetaPackage>`),
     ),
     'the software catalogue /etc/vmbatch/cat.rdf is invalid:\n' +
-      "  - /etc/vmbatch/cat.rdf:4:3 <kb:instance rdf:resource=\"#2\"/>: kb:instance refers to '#2', which is not defined in this catalogue\n" +
-      "  - /etc/vmbatch/cat.rdf:5:3 <kb:instance rdf:resource=\"http://other.example.org/catalogue.rdf#2\"/>: kb:instance refers to 'http://other.example.org/catalogue.rdf#2', which is not defined in this catalogue\n" +
+      '  - /etc/vmbatch/cat.rdf:4:3 <kb:instance rdf:resource="#2"/>: kb:instance refers to \'#2\', which is not defined in this catalogue\n' +
+      '  - /etc/vmbatch/cat.rdf:5:3 <kb:instance rdf:resource="http://other.example.org/catalogue.rdf#2"/>: kb:instance refers to \'http://other.example.org/catalogue.rdf#2\', which is not defined in this catalogue\n' +
       '  - /etc/vmbatch/cat.rdf:6:3 <kb:instance rdf:resource=""/>: kb:instance has an empty rdf:resource (give the rdf:about of a node, or its name)',
   );
 });
 
 test('element names the seeds spell differently: registryKey, RegistryKey, registrykey; lastupdate and lastupdated', () => {
-  const c = read(`<kb:MetaPackage rdf:about="#7" kb:name="VMVirtualBox"><kb:registryKey>HKLM\\SOFTWARE\\innotek\\VirtualBox:installdir</kb:registryKey><kb:lastupdate>2009-10-01</kb:lastupdate></kb:MetaPackage>
+  const c =
+    read(`<kb:MetaPackage rdf:about="#7" kb:name="VMVirtualBox"><kb:registryKey>HKLM\\SOFTWARE\\innotek\\VirtualBox:installdir</kb:registryKey><kb:lastupdate>2009-10-01</kb:lastupdate></kb:MetaPackage>
 <kb:MetaPackage rdf:about="#8" kb:name="VMVirtualBox-2"><kb:RegistryKey>HKLM\\SOFTWARE\\Oracle\\VirtualBox:InstallDir</kb:RegistryKey><kb:lastupdated>2010-01-01</kb:lastupdated></kb:MetaPackage>
 <kb:MetaPackage rdf:about="#9" kb:name="VMVirtualBox-3" kb:registrykey="HKLM\\SOFTWARE\\VB:dir" rdfs:label="VirtualBox 3"/>`);
   noWarnings(c);
@@ -408,11 +497,17 @@ test('a document that is one node element; rdf:ID, rdf:nodeID and rdf:type as an
     `<kb:BaseSystem xmlns:kb="${kb}" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" rdf:ID="debian-12" kb:name="Debian-12"><kb:provides>Linux.</kb:provides></kb:BaseSystem>`,
     source,
   );
-  assert.equal(single.baseSystems.map((b) => [b.uri, b.name, b.provides]), [['file:///etc/vmbatch/cat.rdf#debian-12', 'Debian-12', ['Linux.']]]);
+  assert.equal(
+    single.baseSystems.map((b) => [b.uri, b.name, b.provides]),
+    [['file:///etc/vmbatch/cat.rdf#debian-12', 'Debian-12', ['Linux.']]],
+  );
   const c = read(`<rdf:Description rdf:nodeID="weka" rdf:type="${kb}MetaPackage" kb:name="APPS/BIO/WEKA-3.4.10"><kb:instance rdf:nodeID="tar"/></rdf:Description>
 <kb:TarPackage rdf:nodeID="tar" kb:url="weka.tar.gz"><kb:basesystem>Debian-12</kb:basesystem></kb:TarPackage>`);
   noWarnings(c);
-  assert.equal(c.metaPackages.map((m) => [m.uri, m.instances]), [['_:weka', [{ uri: '_:tar', text: 'tar' }]]]);
+  assert.equal(
+    c.metaPackages.map((m) => [m.uri, m.instances]),
+    [['_:weka', [{ uri: '_:tar', text: 'tar' }]]],
+  );
   assert.is(c.instances[0]!.uri, '_:tar');
 });
 
@@ -424,13 +519,19 @@ test('lenient RDF/XML: unqualified about/resource, several nodes in one property
   </kb:instance>
   <kb:description rdf:parseType="Literal">Runs <b>fast</b> on <![CDATA[<any>]]> host &amp; more</kb:description>
 </kb:MetaPackage>`);
-  assert.equal(c.metaPackages.map((m) => [m.uri, m.instances, m.description]), [
+  assert.equal(
+    c.metaPackages.map((m) => [m.uri, m.instances, m.description]),
     [
-      'file:///etc/vmbatch/cat.rdf#1',
-      [{ uri: 'file:///etc/vmbatch/cat.rdf#2', text: '#2' }, { uri: 'file:///etc/vmbatch/cat.rdf#3', text: '#3' }],
-      'Runs <b>fast</b> on <![CDATA[<any>]]> host &amp; more',
+      [
+        'file:///etc/vmbatch/cat.rdf#1',
+        [
+          { uri: 'file:///etc/vmbatch/cat.rdf#2', text: '#2' },
+          { uri: 'file:///etc/vmbatch/cat.rdf#3', text: '#3' },
+        ],
+        'Runs <b>fast</b> on <![CDATA[<any>]]> host &amp; more',
+      ],
     ],
-  ]);
+  );
   assert.equal(c.instances[1]!.basesystem, { uri: 'file:///etc/vmbatch/cat.rdf#bs', text: '#bs' });
   assert.equal(c.warnings, [
     '/etc/vmbatch/cat.rdf:3:1 <kb:MetaPackage about="#1" kb:name="A">: about="#1" should be written rdf:about; read as that',
@@ -452,7 +553,7 @@ test('other problems: a literal that should be text, an empty name, a node with 
       '  - /etc/vmbatch/cat.rdf:4:1 <kb:Tag rdf:about="#4" kb:name=" "/>: kb:name is empty\n' +
       '  - /etc/vmbatch/cat.rdf:5:1 <kb:TarPackage rdf:about="#5">: the node is both a TarPackage and an ImagePackage; a node has one type\n' +
       '  - /etc/vmbatch/cat.rdf:6:1 <kb:MetaPackage rdf:about="#6" kb:name="VM">: kb:description is given twice; a MetaPackage has one\n' +
-      "  - /etc/vmbatch/cat.rdf:6:45 <kb:VirtualMachine rdf:resource=\"#vm\"/>: kb:VirtualMachine must hold the VM's elements (kb:os, kb:service, ...), not refer to a node",
+      '  - /etc/vmbatch/cat.rdf:6:45 <kb:VirtualMachine rdf:resource="#vm"/>: kb:VirtualMachine must hold the VM\'s elements (kb:os, kb:service, ...), not refer to a node',
   );
 });
 
@@ -466,10 +567,13 @@ test('the layers below: the element tree (positions, start tags) and the RDF des
   const mp = root.children[0]!;
   assert.equal([root.name, root.uri, root.children.length], ['rdf:RDF', 'http://www.w3.org/1999/02/22-rdf-syntax-ns#', 1]);
   assert.equal([mp.local, mp.uri, mp.line, mp.column, startTag(mp)], ['MetaPackage', kb, 3, 1, '<kb:MetaPackage rdf:about="#5" kb:name="VMLinux/Fedora-7">']);
-  assert.equal(mp.attributes.map((a) => [a.name, a.uri, a.local, a.value]), [
-    ['rdf:about', 'http://www.w3.org/1999/02/22-rdf-syntax-ns#', 'about', '#5'],
-    ['kb:name', kb, 'name', 'VMLinux/Fedora-7'],
-  ]);
+  assert.equal(
+    mp.attributes.map((a) => [a.name, a.uri, a.local, a.value]),
+    [
+      ['rdf:about', 'http://www.w3.org/1999/02/22-rdf-syntax-ns#', 'about', '#5'],
+      ['kb:name', kb, 'name', 'VMLinux/Fedora-7'],
+    ],
+  );
   const os = mp.children[0]!.children[0]!;
   assert.equal([os.name, os.text, os.line, os.column], ['kb:os', 'Fedora-7', 5, 22]);
 
@@ -484,8 +588,25 @@ test('the layers below: the element tree (positions, start tags) and the RDF des
       properties: d.properties.map((p) => [p.local, p.value.kind === 'node' ? p.value.node.subject : p.value.kind === 'ref' ? p.value.uri : p.value.text]),
     })),
     [
-      { subject: 'file:///etc/vmbatch/cat.rdf#5', types: ['MetaPackage'], nested: false, properties: [['name', 'VMLinux/Fedora-7'], ['VirtualMachine', '_:b1'], ['instance', 'file:///etc/vmbatch/cat.rdf#6']] },
-      { subject: '_:b1', types: [], nested: true, properties: [['os', 'Fedora-7'], ['out_port', '80']] },
+      {
+        subject: 'file:///etc/vmbatch/cat.rdf#5',
+        types: ['MetaPackage'],
+        nested: false,
+        properties: [
+          ['name', 'VMLinux/Fedora-7'],
+          ['VirtualMachine', '_:b1'],
+          ['instance', 'file:///etc/vmbatch/cat.rdf#6'],
+        ],
+      },
+      {
+        subject: '_:b1',
+        types: [],
+        nested: true,
+        properties: [
+          ['os', 'Fedora-7'],
+          ['out_port', '80'],
+        ],
+      },
     ],
   );
 });

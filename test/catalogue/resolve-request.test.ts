@@ -5,8 +5,7 @@ import { readCatalogue } from '../../src/catalogue/read-catalogue.js';
 import { resolveRequest, type ResolveContext, type RteRequest } from '../../src/catalogue/resolve-request.js';
 import { expectVmbatchError } from '../helpers/expect-error.js';
 
-const rdf = (body: string) =>
-  `<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="http://www.nordugrid.org/ws/schemas/knowarc#">\n${body}\n</rdf:RDF>\n`;
+const rdf = (body: string) => `<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="http://www.nordugrid.org/ws/schemas/knowarc#">\n${body}\n</rdf:RDF>\n`;
 const tar = (id: string, base: string, extra = '') => `<kb:TarPackage rdf:about="#${id}" kb:url="${id}.tar.gz"><kb:basesystem rdf:resource="#${base}"/>${extra}</kb:TarPackage>`;
 const meta = (id: string, name: string, instances: string[], extra = '') =>
   `<kb:MetaPackage rdf:about="#${id}" kb:name="${name}">${instances.map((i) => `<kb:instance rdf:resource="#${i}"/>`).join('')}${extra}</kb:MetaPackage>`;
@@ -88,7 +87,7 @@ test('the job chooses the template (vbdomain) among those realising the VM; one 
   );
 });
 
-test("a VM needing more memory than its template allows is the error when it is the only way", async () => {
+test('a VM needing more memory than its template allows is the error when it is the only way', async () => {
   const e = await expectVmbatchError(() => resolve({ rtes: ['APPS/BIO/WEKA-3.4.10'], base: 'CentOS-7' }), 'RTE_VM_MEMORY');
   assert.is(e.message, 'the virtual machine VMLinux/CentOS-7 needs 4000000 KiB of memory, but its domain template centos-small allows at most 524288 KiB');
   assert.is(e.hint, "the site admin must raise the template's <vbsize maxmemory> (or its <memory> where the memory is fixed), or the catalogue's kb:mem_kb is wrong");
@@ -101,7 +100,7 @@ test('a name provided by another package resolves to it; a base with no VM is re
   assert.is(base.message, "no base system with a virtual machine on this site has all of APPS/BIO/WEKA-3.4.10:\n  - no BaseSystem of the catalogues is named 'Solaris-10' or provides it");
 });
 
-test("an instance for a generic base (Debian.) runs on a base that provides it; a base request by what it provides", () => {
+test('an instance for a generic base (Debian.) runs on a base that provides it; a base request by what it provides', () => {
   assert.is(resolve({ rtes: ['TOOLS/GENERIC-1'] }).base, 'Debian-12');
   assert.is(resolve({ rtes: ['APPS/BIO/WEKA-3.4.10'], base: 'Linux.' }).base, 'Debian-12');
 });
@@ -115,32 +114,53 @@ test('conflicts: one variable set to two values, an image mounted over another',
 
 test('cycles, missing dependencies, refused names and unknown names are errors with their chain', async () => {
   assert.is((await expectVmbatchError(() => resolve({ rtes: ['CYCLE/A-1'] }), 'RTE_CYCLE')).message, "the catalogue's dependencies form a cycle: CYCLE/A-1 -> CYCLE/B-1 -> CYCLE/C-1 -> CYCLE/A-1");
-  assert.is((await expectVmbatchError(() => resolve({ rtes: ['APPS/MISSING-1'] }), 'RTE_MISSING_DEPENDENCY')).message, "APPS/MISSING-1 depends on 'ENV/Nowhere-1', which is in no catalogue of this site");
-  assert.is((await expectVmbatchError(() => resolve({ rtes: ['APPS/MATH/ELMER-5.0.2'] }), 'RTE_DENIED')).message, "the runtime environment 'APPS/MATH/ELMER-5.0.2' is not allowed on this site (denyRte 'APPS/MATH/ELMER-*' matches it)");
+  assert.is(
+    (await expectVmbatchError(() => resolve({ rtes: ['APPS/MISSING-1'] }), 'RTE_MISSING_DEPENDENCY')).message,
+    "APPS/MISSING-1 depends on 'ENV/Nowhere-1', which is in no catalogue of this site",
+  );
+  assert.is(
+    (await expectVmbatchError(() => resolve({ rtes: ['APPS/MATH/ELMER-5.0.2'] }), 'RTE_DENIED')).message,
+    "the runtime environment 'APPS/MATH/ELMER-5.0.2' is not allowed on this site (denyRte 'APPS/MATH/ELMER-*' matches it)",
+  );
   assert.is(
     (await expectVmbatchError(() => resolve({ rtes: ['APPS/MATH/SOLVER-1'] }), 'RTE_DENIED')).message,
     "the runtime environment 'APPS/MATH/ELMER-5.0.2' is not allowed on this site (denyRte 'APPS/MATH/ELMER-*' matches it; needed by APPS/MATH/SOLVER-1)",
   );
-  assert.is((await expectVmbatchError(() => resolve({ rtes: ['APPS/BIO/WEKA-3.4.11'] }), 'RTE_UNKNOWN')).message, "the runtime environment 'APPS/BIO/WEKA-3.4.11' is in no catalogue of this site (similar names: APPS/BIO/WEKA-3.4.10)");
+  assert.is(
+    (await expectVmbatchError(() => resolve({ rtes: ['APPS/BIO/WEKA-3.4.11'] }), 'RTE_UNKNOWN')).message,
+    "the runtime environment 'APPS/BIO/WEKA-3.4.11' is in no catalogue of this site (similar names: APPS/BIO/WEKA-3.4.10)",
+  );
   const allowOnly = { ...ctx, rules: { ...ctx.rules, allowRte: ['ENV/*'] } };
   assert.is(
     (await expectVmbatchError(() => resolve({ rtes: ['APPS/BIO/WEKA-3.4.10'] }, allowOnly), 'RTE_DENIED')).message,
     "the runtime environment 'APPS/BIO/WEKA-3.4.10' is not allowed on this site (no allowRte pattern matches it (allowRte: 'ENV/*'))",
   );
   const denyBase = { ...ctx, rules: { ...ctx.rules, denyBase: ['Debian-*'] } };
-  assert.match((await expectVmbatchError(() => resolve({ rtes: ['APPS/BIO/WEKA-3.4.10'] }, denyBase), 'RTE_NO_BASE')).message, "  - Debian-12: not allowed on this site (denyBase 'Debian-*' matches it)");
+  assert.match(
+    (await expectVmbatchError(() => resolve({ rtes: ['APPS/BIO/WEKA-3.4.10'] }, denyBase), 'RTE_NO_BASE')).message,
+    "  - Debian-12: not allowed on this site (denyBase 'Debian-*' matches it)",
+  );
 });
 
 test('a DebianPackage is not installed; a command-only package is checked in the guest; a VM is not an RTE', async () => {
-  assert.is((await expectVmbatchError(() => resolve({ rtes: ['APPS/DEB-1'] }), 'RTE_NO_BASE')).message, 'no base system with a virtual machine on this site has all of APPS/DEB-1:\n  - Debian-12: APPS/DEB-1 has only a DebianPackage for Debian-12, which vmbatch does not install');
+  assert.is(
+    (await expectVmbatchError(() => resolve({ rtes: ['APPS/DEB-1'] }), 'RTE_NO_BASE')).message,
+    'no base system with a virtual machine on this site has all of APPS/DEB-1:\n  - Debian-12: APPS/DEB-1 has only a DebianPackage for Debian-12, which vmbatch does not install',
+  );
   assert.equal(resolve({ rtes: ['ENV/PYTHON3', 'APPS/BIO/WEKA-3.4.10'] }).packages[0], { kind: 'command', name: 'ENV/PYTHON3', command: 'python3', neededBy: undefined });
-  assert.is((await expectVmbatchError(() => resolve({ rtes: ['VMLinux/Debian-12'] }), 'RTE_UNSUPPORTED')).message, "the runtime environment 'VMLinux/Debian-12' cannot be provided by vmbatch: it is a virtual machine; request the software to run in it (the VM is chosen for it)");
+  assert.is(
+    (await expectVmbatchError(() => resolve({ rtes: ['VMLinux/Debian-12'] }), 'RTE_UNSUPPORTED')).message,
+    "the runtime environment 'VMLinux/Debian-12' cannot be provided by vmbatch: it is a virtual machine; request the software to run in it (the VM is chosen for it)",
+  );
 });
 
 test('several catalogues: the first listed wins a name; a later one depends by name on an earlier one', () => {
   assert.equal(index.shadowed, ['BaseSystem Debian-12 of /etc/vmbatch/extra.rdf', 'MetaPackage APPS/BIO/WEKA-3.4.10 of /etc/vmbatch/extra.rdf']);
   const r = resolve({ rtes: ['APPS/BIO/TOOL-2'] });
-  assert.equal(r.packages.map((p) => (p.kind === 'tar' ? p.urls[0] : '')), ['https://cat.example.org/jre-deb.tar.gz', 'file:///etc/vmbatch/tool-tar.tar.gz']);
+  assert.equal(
+    r.packages.map((p) => (p.kind === 'tar' ? p.urls[0] : '')),
+    ['https://cat.example.org/jre-deb.tar.gz', 'file:///etc/vmbatch/tool-tar.tar.gz'],
+  );
 });
 
 test.run();

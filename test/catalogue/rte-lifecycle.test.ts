@@ -89,9 +89,7 @@ test('INSTALLABLE -> INSTALLING -> INSTALLED with the use record; a second job r
   server.route('/weka.tar', { kind: 'slow', data: good, chunk: 1024, everyMs: 5 });
   assert.is(recordOf(s, p), undefined, 'no rte.json: INSTALLABLE');
   // while the body streams in, the package is INSTALLING, marked with the job
-  const installing = new Promise<RteRecord | undefined>((resolve) =>
-    server.events.on('sent', (path: string, bytes: number) => path === '/weka.tar' && bytes === 1024 && resolve(recordOf(s, p))),
-  );
+  const installing = new Promise<RteRecord | undefined>((resolve) => server.events.on('sent', (path: string, bytes: number) => path === '/weka.tar' && bytes === 1024 && resolve(recordOf(s, p))));
   const first = await ensureRtePackage(s.ctx('1'), p);
   const during = await installing;
   assert.is(during?.state, 'INSTALLING');
@@ -104,7 +102,11 @@ test('INSTALLABLE -> INSTALLING -> INSTALLED with the use record; a second job r
   );
   assert.equal(history(record), ['INSTALLABLE->INSTALLING by testhost--1', 'INSTALLING->INSTALLED by testhost--1']);
   assert.equal(entryUsers(first.paths), ['testhost--1']);
-  assert.equal(readCacheUses(s.ctx('1').usesFile).map((u) => u.entry.dir), [first.paths.dir], 'noted for teardown like an image');
+  assert.equal(
+    readCacheUses(s.ctx('1').usesFile).map((u) => u.entry.dir),
+    [first.paths.dir],
+    'noted for teardown like an image',
+  );
 
   const second = await ensureRtePackage(s.ctx('2'), p);
   assert.is(server.requests('/weka.tar'), 1, 'the second job found it installed');
@@ -235,7 +237,11 @@ test("a guest's failure report: one user's reports, however many, leave the pack
   for (const job of ['12', '13', '14']) await noteGuestRteFailure(rte, evil, { cacheDir: s.cacheDir, jobRef: `testhost--${job}`, uid: 5001, log: rec });
   const one = recordOf(s, p)!;
   assert.is(one.state, 'INSTALLED');
-  assert.equal(one.guestFailures?.map((f) => [f.uid, f.by]), [[5001, 'testhost--14']], 'one entry per user, the latest');
+  assert.equal(
+    one.guestFailures?.map((f) => [f.uid, f.by]),
+    [[5001, 'testhost--14']],
+    'one entry per user, the latest',
+  );
   assert.is((await ensureRtePackage(s.ctx('15'), p)).file, rtePaths(s.cacheDir, p.url).data, 'another user still gets it');
   // a success starts the count again: another user's failure afterwards is the first
   await noteGuestRteSuccess(rte, { cacheDir: s.cacheDir, jobRef: 'testhost--15', uid: 5002, log: rec });
@@ -246,14 +252,28 @@ test("a guest's failure report: one user's reports, however many, leave the pack
   const failed = recordOf(s, p)!;
   assert.is(failed.state, 'FAILED');
   assert.is(failed.reason, "the installation failed in the guests of 2 different users' jobs; see the node's log");
-  assert.equal(failed.guestFailures?.map((f) => f.uid), [5003, 5004]);
+  assert.equal(
+    failed.guestFailures?.map((f) => f.uid),
+    [5003, 5004],
+  );
   const refused = await expectVmbatchError(() => ensureRtePackage(s.ctx('18'), p), 'RTE_FAILED');
-  assert.is(refused.message, `the runtime environment 'APPS/BIO/GUESTFAIL-1.0' is marked FAILED on this site since ${failed.since}: the installation failed in the guests of 2 different users' jobs; see the node's log`);
+  assert.is(
+    refused.message,
+    `the runtime environment 'APPS/BIO/GUESTFAIL-1.0' is marked FAILED on this site since ${failed.since}: the installation failed in the guests of 2 different users' jobs; see the node's log`,
+  );
   assert.not.match(JSON.stringify(failed), 'EVIL', "no guest's text in rte.json");
   // the guest's text is in the node's log, with the job and the user
   assert.equal(lines.filter((l) => l.level === 'warn').length, 5);
-  assert.equal(lines[0], { level: 'warn', msg: 'a guest reported a failed install of a runtime environment', fields: { job: 'testhost--12', uid: 5001, rte: p.name, guest: '\x1b[31mcall 555-EVIL for support' } });
-  assert.equal(lines.at(-1), { level: 'error', msg: 'runtime environment marked FAILED: its install failed in the guests of different users', fields: { rte: p.name, url: p.url, users: 2, jobs: 'testhost--16,testhost--17' } });
+  assert.equal(lines[0], {
+    level: 'warn',
+    msg: 'a guest reported a failed install of a runtime environment',
+    fields: { job: 'testhost--12', uid: 5001, rte: p.name, guest: '\x1b[31mcall 555-EVIL for support' },
+  });
+  assert.equal(lines.at(-1), {
+    level: 'error',
+    msg: 'runtime environment marked FAILED: its install failed in the guests of different users',
+    fields: { rte: p.name, url: p.url, users: 2, jobs: 'testhost--16,testhost--17' },
+  });
   // the admin's reset forgets the reports
   await setRteState(s.cacheDir, p.name, 'INSTALLABLE');
   await ensureRtePackage(s.ctx('19'), p);
@@ -269,14 +289,21 @@ test('a forged report naming a package the job does not install is ignored (logg
   await ensureRtePackage(s.ctx('20'), mine);
   await ensureRtePackage(s.ctx('21'), other);
   const { log: rec, lines } = recordingLogger();
-  for (const [uid, job] of [[6001, '22'], [6002, '23'], [6003, '24']] as const) {
+  for (const [uid, job] of [
+    [6001, '22'],
+    [6002, '23'],
+    [6003, '24'],
+  ] as const) {
     await noteGuestRteFailure(jobRte([mine]), 'rte APPS/OTHER-1: evil text', { cacheDir: s.cacheDir, jobRef: `testhost--${job}`, uid, log: rec });
     await noteGuestRteFailure(jobRte([mine]), 'rte ENV/CMD/PERL: perl is missing', { cacheDir: s.cacheDir, jobRef: `testhost--${job}`, uid, log: rec });
   }
   assert.is(recordOf(s, other)!.state, 'INSTALLED');
   assert.is(recordOf(s, other)!.guestFailures, undefined);
   assert.is(recordOf(s, mine)!.guestFailures, undefined);
-  assert.equal(lines.map((l) => l.msg), Array(3).fill('a guest reported a failed install of a runtime environment its job does not install; ignored'));
+  assert.equal(
+    lines.map((l) => l.msg),
+    Array(3).fill('a guest reported a failed install of a runtime environment its job does not install; ignored'),
+  );
   assert.equal(lines[0]!.fields, { job: 'testhost--22', uid: 6001, rte: 'APPS/OTHER-1', guest: 'evil text' });
   // a site that trusts its guests (failuresToMarkFailed: 1) gets the old behaviour
   await noteGuestRteFailure(jobRte([mine], 1), 'rte APPS/MINE-1: broken', { cacheDir: s.cacheDir, jobRef: 'testhost--25', uid: 6001, log: rec });
@@ -329,10 +356,7 @@ test('sweep: removes an expired unused package, marks a used expired one REMOVAL
   // the job ends: the next sweep removes it, and the next job gets a fresh copy
   await release(s, 'used');
   const last = await sweepRtes(s.cacheDir, { expirySeconds: 3600, force: false });
-  assert.equal(brief(last), [
-    'APPS/FAILED-1 FAILED kept: failed: kept until an admin changes its state',
-    'APPS/USED-1 REMOVAL_PENDING removed: removal pending and no longer in use',
-  ]);
+  assert.equal(brief(last), ['APPS/FAILED-1 FAILED kept: failed: kept until an admin changes its state', 'APPS/USED-1 REMOVAL_PENDING removed: removal pending and no longer in use']);
   const again = await ensureRtePackage(s.ctx('next'), used);
   assert.ok(readFileSync(again.file).equals(good));
   assert.is(server.requests('/sweep-used.tar'), 2);
@@ -365,7 +389,7 @@ test('refused changes say why; a name with several packages is changed package b
   const outcomes = await setRteState(s.cacheDir, 'APPS/MULTI-1', 'REMOVAL_PENDING');
   const text = outcomes.map((o) => `${o.url.replace(/.*\//, '')} ${o.from}->${o.to}: ${o.error ? `${o.error.code}: ${o.error.message}` : 'changed'}`).sort();
   assert.equal(text, [
-    "multi-a.tar INSTALLED->REMOVAL_PENDING: changed",
+    'multi-a.tar INSTALLED->REMOVAL_PENDING: changed',
     "multi-b.tar FAILED->REMOVAL_PENDING: RTE_STATE_REFUSED: the runtime environment 'APPS/MULTI-1' cannot go from FAILED to REMOVAL_PENDING: an admin may change FAILED only to INSTALLABLE",
   ]);
   assert.is(recordOf(s, a)?.state, 'REMOVAL_PENDING');
@@ -463,7 +487,11 @@ test('RACE: a sweep skips an entry whose lock a prologue holds, and keeps it for
     // the prologue holds the entry's lock (ensureCachedImage is downloading under it)
     const during = await sweepRtes(s.cacheDir, { expirySeconds: 0, force: true, now: Date.now() + 3600_000 });
     assert.equal(brief(during), ['APPS/RACE-1 INSTALLING kept: busy: a job holds its lock (fetching it or starting to use it); the next sweep looks again']);
-    assert.equal(listRtes(s.cacheDir).map((r) => `${r.state} by ${r.by}`), ['INSTALLING by testhost--p-0'], 'a live install is listed as INSTALLING');
+    assert.equal(
+      listRtes(s.cacheDir).map((r) => `${r.state} by ${r.by}`),
+      ['INSTALLING by testhost--p-0'],
+      'a live install is listed as INSTALLING',
+    );
     letGo();
     const done = await prologue;
     assert.is(done.exitCode, 0, done.stderr);
@@ -551,7 +579,9 @@ test('RACE: 3 prologue processes (12 jobs each, one after the other) and 3 force
   // every download made an entry that a sweep removed at some point, once no job used it
   assert.ok(server.requests('/race.tar') >= 1);
   assert.ok(server.requests('/race.tar') <= removed, `${server.requests('/race.tar')} downloads, ${removed} removals`);
-  console.log(`  race: ${counts.reduce((n, c) => n + c.sweeps, 0)} sweeps, ${removed} removals, ${counts.reduce((n, c) => n + c.busy, 0)} skipped as busy, ${server.requests('/race.tar')} downloads for 36 uses`);
+  console.log(
+    `  race: ${counts.reduce((n, c) => n + c.sweeps, 0)} sweeps, ${removed} removals, ${counts.reduce((n, c) => n + c.busy, 0)} skipped as busy, ${server.requests('/race.tar')} downloads for 36 uses`,
+  );
 });
 
 test.run();

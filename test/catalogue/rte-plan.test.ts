@@ -11,7 +11,14 @@ const resolution: RteResolution = {
   template: 'debian',
   packages: [
     { kind: 'command', name: 'ENV/PYTHON3', command: 'python3', neededBy: 'APPS/X-1' },
-    { kind: 'tar', name: 'ENV/JRE-1', instance: 'c#jre', urls: ['http://127.0.0.1/jre.tar', 'http://127.0.0.1/mirror/jre.tar'], environ: ['JAVA_HOME=%BASEDIR%', 'CACHE=%CACHEDIR%/jre'], neededBy: 'APPS/X-1' },
+    {
+      kind: 'tar',
+      name: 'ENV/JRE-1',
+      instance: 'c#jre',
+      urls: ['http://127.0.0.1/jre.tar', 'http://127.0.0.1/mirror/jre.tar'],
+      environ: ['JAVA_HOME=%BASEDIR%', 'CACHE=%CACHEDIR%/jre'],
+      neededBy: 'APPS/X-1',
+    },
     { kind: 'image', name: 'DATA/REF-1', instance: 'c#ref', urls: ['http://127.0.0.1/ref.img'], mountpoint: '/data/ref/', neededBy: 'APPS/X-1' },
     { kind: 'image', name: 'DATA/OTHER-1', instance: 'c#other', urls: ['http://127.0.0.1/other.img'], mountpoint: undefined, neededBy: 'APPS/X-1' },
     { kind: 'tar', name: 'APPS/X-1', instance: 'c#x', urls: ['http://127.0.0.1/x.tar'], environ: [], neededBy: undefined },
@@ -41,7 +48,12 @@ test('packages become cache files, tarballs on the volume in order, images on fr
   );
   assert.equal(jobRteSetup(plan.guest), {
     exports: ['JAVA_HOME=/opt/vmbatch/rte/ENV/JRE-1/pkg', 'CACHE=/var/cache/vmbatch/rte/jre'],
-    runtimes: ['/opt/vmbatch/rte/ENV/JRE-1/control/runtime', '/opt/vmbatch/rte/DATA/REF-1/control/runtime', '/opt/vmbatch/rte/DATA/OTHER-1/control/runtime', '/opt/vmbatch/rte/APPS/X-1/control/runtime'],
+    runtimes: [
+      '/opt/vmbatch/rte/ENV/JRE-1/control/runtime',
+      '/opt/vmbatch/rte/DATA/REF-1/control/runtime',
+      '/opt/vmbatch/rte/DATA/OTHER-1/control/runtime',
+      '/opt/vmbatch/rte/APPS/X-1/control/runtime',
+    ],
   });
 });
 

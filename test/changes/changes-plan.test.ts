@@ -89,12 +89,27 @@ test('a layer from a URL: under the user image policy, with its hash, its record
   assert.not.match(JSON.stringify(changesForState(tokened!)), 's3cret');
   const refusal = async (request: Record<string, string>, over: Partial<typeof config> = withPolicy) => (await expectVmbatchError(() => plan(request, over), 'CHANGES_REFUSED')).message;
   const url = 'http://127.0.0.1:8080/layers/ann/tools.qcow2';
-  assert.is(await refusal({ vbchanges: url, vbchangeshash: hash }, {}), `your saved changes '${url}' are refused: this node has no user image policy (/etc/vmbatch/user-images.json), which layers from a URL follow`);
+  assert.is(
+    await refusal({ vbchanges: url, vbchangeshash: hash }, {}),
+    `your saved changes '${url}' are refused: this node has no user image policy (/etc/vmbatch/user-images.json), which layers from a URL follow`,
+  );
   assert.is(await refusal({ vbchanges: url }), `your saved changes '${url}' are refused: a layer from a URL needs its hash: add :vbchangeshash=sha256:HEX to -l other=`);
-  assert.is(await refusal({ vbchanges: 'http://127.0.0.1:8080/other/tools.qcow2', vbchangeshash: hash }), "your saved changes 'http://127.0.0.1:8080/other/tools.qcow2' are refused: it is not under a location the site allows (http://127.0.0.1:8080/layers/)");
-  assert.is(await refusal({ vbchanges: 'http://127.0.0.1:8080/layers/../etc/tools.qcow2', vbchangeshash: hash }), "your saved changes 'http://127.0.0.1:8080/layers/../etc/tools.qcow2' are refused: its path contains '..', '.' or '\\'");
-  assert.is(await refusal({ vbchanges: 'http://127.0.0.1:8080/layers/tools.img', vbchangeshash: hash }), "your saved changes 'http://127.0.0.1:8080/layers/tools.img' are refused: the URL must name a NAME.qcow2 file (its record NAME.json beside it, as a saving job writes them)");
-  assert.is(await refusal({ vbchanges: url, vbchangeshash: 'sha256:12' }), `your saved changes '${url}' are refused: vbchangeshash 'sha256:12' is not ALGO:HEX with ALGO one of md5, sha1, sha256, sha512`);
+  assert.is(
+    await refusal({ vbchanges: 'http://127.0.0.1:8080/other/tools.qcow2', vbchangeshash: hash }),
+    "your saved changes 'http://127.0.0.1:8080/other/tools.qcow2' are refused: it is not under a location the site allows (http://127.0.0.1:8080/layers/)",
+  );
+  assert.is(
+    await refusal({ vbchanges: 'http://127.0.0.1:8080/layers/../etc/tools.qcow2', vbchangeshash: hash }),
+    "your saved changes 'http://127.0.0.1:8080/layers/../etc/tools.qcow2' are refused: its path contains '..', '.' or '\\'",
+  );
+  assert.is(
+    await refusal({ vbchanges: 'http://127.0.0.1:8080/layers/tools.img', vbchangeshash: hash }),
+    "your saved changes 'http://127.0.0.1:8080/layers/tools.img' are refused: the URL must name a NAME.qcow2 file (its record NAME.json beside it, as a saving job writes them)",
+  );
+  assert.is(
+    await refusal({ vbchanges: url, vbchangeshash: 'sha256:12' }),
+    `your saved changes '${url}' are refused: vbchangeshash 'sha256:12' is not ALGO:HEX with ALGO one of md5, sha1, sha256, sha512`,
+  );
   const stray = await expectVmbatchError(() => plan({ vbchanges: 'tools', vbchangeshash: hash }), 'RESOURCE_INVALID');
   assert.match(stray.message, 'vbchangeshash is given without a vbchanges URL (a layer of your own is named, not hashed)');
 });

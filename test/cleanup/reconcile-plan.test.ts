@@ -7,10 +7,29 @@ import type { JobFacts, NodeFacts } from '../../src/cleanup/node-facts.js';
 const boot = 'this-boot';
 const now = 1_000_000_000;
 const facts = (over: Partial<NodeFacts>): NodeFacts => ({
-  bootId: boot, bootTimeMs: now - 3_600_000, now, oracle: 'none', jobs: [], domains: [], reservations: [], attempts: [], cacheUses: [], seedings: [], liveFetches: [], libvirtLogs: [], ...over,
+  bootId: boot,
+  bootTimeMs: now - 3_600_000,
+  now,
+  oracle: 'none',
+  jobs: [],
+  domains: [],
+  reservations: [],
+  attempts: [],
+  cacheUses: [],
+  seedings: [],
+  liveFetches: [],
+  libvirtLogs: [],
+  ...over,
 });
 const job = (jobId: string, over: Partial<JobFacts> = {}): JobFacts => ({
-  jobId, dir: `/s/jobs/${jobId}`, bootId: boot, dirMtimeMs: now - 600_000, hasOwnerRecord: true, prologueAlive: false, batchSystemHas: undefined, ...over,
+  jobId,
+  dir: `/s/jobs/${jobId}`,
+  bootId: boot,
+  dirMtimeMs: now - 600_000,
+  hasOwnerRecord: true,
+  prologueAlive: false,
+  batchSystemHas: undefined,
+  ...over,
 });
 const verdicts = (f: NodeFacts) => planReconcile(f).map((i) => [i.kind, 'jobId' in i ? i.jobId : '', i.reason]);
 
@@ -80,31 +99,28 @@ test('reservations of any kind follow their boot and their job; attempt counters
 test('cache marks: a job without directory, a fetch whose process is gone; a live fetch and a live job keep theirs', () => {
   const m = (jobId: string) => ({ entryDir: '/c/e', file: `/c/e/users/h--${jobId}`, lock: '/c/e/lock', jobRef: `h--${jobId}`, jobId });
   const plan = planReconcile(facts({ jobs: [job('live', { prologueAlive: true })], cacheUses: [m('live'), m('gone'), m('fetch-1'), m('fetch-2')], seedings: [m('gone')], liveFetches: ['fetch-2'] }));
-  assert.equal(plan.map((i) => [i.kind, 'mark' in i ? i.mark.jobId : '', i.reason]), [
-    ['seeding', 'gone', 'no job directory'],
-    ['cache-use', 'gone', 'no job directory'],
-    ['cache-use', 'fetch-1', 'the images fetch that made it no longer runs'],
-  ]);
+  assert.equal(
+    plan.map((i) => [i.kind, 'mark' in i ? i.mark.jobId : '', i.reason]),
+    [
+      ['seeding', 'gone', 'no job directory'],
+      ['cache-use', 'gone', 'no job directory'],
+      ['cache-use', 'fetch-1', 'the images fetch that made it no longer runs'],
+    ],
+  );
 });
 
 test("libvirt's log of a job's domain goes with the job: a live job's stays, a dead one's and one without a directory go after the domain", () => {
   const log = (jobId: string) => ({ jobId, file: `/var/log/libvirt/qemu/vmbatch-${jobId}.log` });
-  assert.equal(
-    verdicts(facts({ jobs: [job('1', { prologueAlive: true }), job('2'), job('3')], domains: ['vmbatch-3'], libvirtLogs: [log('1'), log('2'), log('3'), log('4')] })),
-    [
-      ['job', '2', 'its prologue ended and it has no guest'],
-      ['libvirt-log', '2', 'its prologue ended and it has no guest'],
-      ['libvirt-log', '4', 'no job directory'],
-    ],
-  );
-  assert.equal(
-    verdicts(facts({ oracle: 'torque', jobs: [job('5', { batchSystemHas: false })], domains: ['vmbatch-5'], libvirtLogs: [log('5')] })),
-    [
-      ['domain', '5', 'the batch system no longer has the job'],
-      ['job', '5', 'the batch system no longer has the job'],
-      ['libvirt-log', '5', 'the batch system no longer has the job'],
-    ],
-  );
+  assert.equal(verdicts(facts({ jobs: [job('1', { prologueAlive: true }), job('2'), job('3')], domains: ['vmbatch-3'], libvirtLogs: [log('1'), log('2'), log('3'), log('4')] })), [
+    ['job', '2', 'its prologue ended and it has no guest'],
+    ['libvirt-log', '2', 'its prologue ended and it has no guest'],
+    ['libvirt-log', '4', 'no job directory'],
+  ]);
+  assert.equal(verdicts(facts({ oracle: 'torque', jobs: [job('5', { batchSystemHas: false })], domains: ['vmbatch-5'], libvirtLogs: [log('5')] })), [
+    ['domain', '5', 'the batch system no longer has the job'],
+    ['job', '5', 'the batch system no longer has the job'],
+    ['libvirt-log', '5', 'the batch system no longer has the job'],
+  ]);
 });
 
 test.run();

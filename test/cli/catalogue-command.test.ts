@@ -61,13 +61,19 @@ test('resolve prints the plan in install order; --json has the same; exit 0', as
   );
   const json = JSON.parse((await cli(['resolve', 'APPS/BIO/WEKA-3.4.10', '--json'])).stdout) as { template: string; packages: { name: string; mirrors: string[] }[] };
   assert.equal([json.template, json.packages.map((p: { name: string }) => p.name)], ['testguest', ['ENV/Java/JRE-1.5.0', 'APPS/BIO/WEKA-3.4.10']]);
-  assert.equal(json.packages.map((p: { mirrors: string[] }) => p.mirrors), [[], [server.url('/rtes/mirror/weka.tar')]]);
+  assert.equal(
+    json.packages.map((p: { mirrors: string[] }) => p.mirrors),
+    [[], [server.url('/rtes/mirror/weka.tar')]],
+  );
 });
 
-test("Janitor exit codes: 1 when a request cannot be provided or a package is unknown; 2 for a bad command line", async () => {
+test('Janitor exit codes: 1 when a request cannot be provided or a package is unknown; 2 for a bad command line', async () => {
   const unknown = await cli(['resolve', 'APPS/BIO/NOPE-1']);
   assert.is(unknown.exitCode, 1);
-  assert.is(unknown.stderr, "vmbatch: RTE_UNKNOWN: the runtime environment 'APPS/BIO/NOPE-1' is in no catalogue of this site\n  hint: `vmbatch catalogue search WORD` lists what the catalogues offer; names are exact, e.g. APPS/BIO/WEKA-3.4.10");
+  assert.is(
+    unknown.stderr,
+    "vmbatch: RTE_UNKNOWN: the runtime environment 'APPS/BIO/NOPE-1' is in no catalogue of this site\n  hint: `vmbatch catalogue search WORD` lists what the catalogues offer; names are exact, e.g. APPS/BIO/WEKA-3.4.10",
+  );
   const info = await cli(['info', 'APPS/BIO/NOPE-1']);
   assert.is(info.exitCode, 1);
   assert.is(info.stderr, 'vmbatch: no package named APPS/BIO/NOPE-1 in the catalogues (`vmbatch catalogue search WORD` finds names)');

@@ -62,7 +62,10 @@ test('--json: the same results as an array of {check, status, message, hint?}, s
       results.filter((r) => r.message === notChecked).map((r) => r.check),
       configNeeders,
     );
-    assert.equal(results.map((r) => r.check).filter((c) => !configNeeders.includes(c)), ['config', 'kvm', 'virtlogd', 'qemu-img', 'genisoimage', 'flock', 'getent', 'ssh-keygen']);
+    assert.equal(
+      results.map((r) => r.check).filter((c) => !configNeeders.includes(c)),
+      ['config', 'kvm', 'virtlogd', 'qemu-img', 'genisoimage', 'flock', 'getent', 'ssh-keygen'],
+    );
     for (const r of results) assert.is(r.hint !== undefined, r.status !== 'ok', `${r.check}: a hint with every warn and fail, none with ok`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -76,7 +79,10 @@ test('an unknown option or an argument: USAGE_INVALID on stderr, exit 2; --help 
   assert.is(unknown.stderr, "vmbatch: USAGE_INVALID: the command line is invalid:\n  - Unknown option '--frobnicate'\n  hint: `vmbatch --help` lists the commands and their options");
   const argument = await doctor('/nonexistent/vmbatch.json', 'now');
   assert.is(argument.exitCode, 2);
-  assert.is(argument.stderr, "vmbatch: USAGE_INVALID: the command line is invalid:\n  - Unexpected argument 'now'. This command does not take positional arguments\n  hint: `vmbatch --help` lists the commands and their options");
+  assert.is(
+    argument.stderr,
+    "vmbatch: USAGE_INVALID: the command line is invalid:\n  - Unexpected argument 'now'. This command does not take positional arguments\n  hint: `vmbatch --help` lists the commands and their options",
+  );
   const help = await doctor('/nonexistent/vmbatch.json', '--help');
   assert.is(help.exitCode, 0);
   assert.is(help.stdout, `usage:\n${doctorUsage}`.trimEnd());
@@ -84,8 +90,11 @@ test('an unknown option or an argument: USAGE_INVALID on stderr, exit 2; --help 
 
 test('vmbatch --help lists doctor under "For site admins"', async () => {
   const run = await execa(process.execPath, [cliPath, '--help'], { reject: false });
-  assert.match(run.stdout, "For site admins:\n");
-  assert.match(run.stdout, "  doctor [--json]              is this node ready for jobs? one line per check (ok, warn, fail);\n                               exit 0 when nothing fails, 1 when a check fails\n");
+  assert.match(run.stdout, 'For site admins:\n');
+  assert.match(
+    run.stdout,
+    '  doctor [--json]              is this node ready for jobs? one line per check (ok, warn, fail);\n                               exit 0 when nothing fails, 1 when a check fails\n',
+  );
 });
 
 test.run();

@@ -13,7 +13,10 @@ import { cliPath } from '../helpers/image-cache.js';
 const vmbatch = (...args: string[]) => execa(process.execPath, [cliPath, ...args], { env: { VMBATCH_CONFIG: '/nonexistent/vmbatch.json' }, reject: false });
 
 test('vmbatch catalogue --help and images --help (and -h, help) print their usage with exit 0', async () => {
-  for (const [command, usage] of [['catalogue', catalogueUsage], ['images', imagesUsage]] as const) {
+  for (const [command, usage] of [
+    ['catalogue', catalogueUsage],
+    ['images', imagesUsage],
+  ] as const) {
     for (const flag of ['--help', '-h', 'help']) {
       const run = await vmbatch(command, flag);
       assert.is(run.exitCode, 0, `${command} ${flag}: ${run.stderr}`);

@@ -29,7 +29,7 @@ test('every invalid setting is reported at once', async () => {
       e.message,
       [
         `the vmbatch configuration ${file} is invalid:`,
-        "  - stateDir: Invalid input: must start with \"/\"",
+        '  - stateDir: Invalid input: must start with "/"',
         '  - prologueBudgetSeconds: Number must be less than or equal to 290',
         '  - maxAttempts: Number must be greater than or equal to 1',
         '  - unknown setting(s) colour',

@@ -55,7 +55,10 @@ async function layout() {
 test("the generated user-data passes Debian's `cloud-init schema`", async () => {
   const l = await layout();
   assert.is(l.volumeId, 'cidata');
-  assert.equal(l.files.map((f) => f.path), ['user-data', 'meta-data', 'network-config']);
+  assert.equal(
+    l.files.map((f) => f.path),
+    ['user-data', 'meta-data', 'network-config'],
+  );
   const file = join(dir, 'user-data');
   writeFileSync(file, l.files[0]!.content);
   const run = await execa('cloud-init', ['schema', '--config-file', file], { reject: false });
@@ -80,16 +83,19 @@ test('user-data creates the user with the exact ids and key, the job, the tar fi
   assert.is(Buffer.from(doc.write_files[1]!.content, 'base64').toString(), '#!/bin/sh\necho job\n');
   assert.equal([doc.write_files[1]!.owner, doc.write_files[1]!.permissions, doc.write_files[1]!.defer], ["o'brien:physics", '0500', true]);
   assert.equal(doc.runcmd.length, 1);
-  assert.is(doc.runcmd[0]![2]!.split('\n').join('\n'), [
-    `fail() { printf 'VMBATCH-FAILED %s %s\\n' ${'a'.repeat(32)} "$1" > /dev/ttyS0; exit 1; }`,
-    // no root for the user: not even one an earlier job's saved layer left behind
-    'rm -f /etc/sudoers.d/vmbatch-root',
-    "{ mkdir -p /home/obrien/myapp && tar -x -o -f /var/lib/vmbatch/tar/1.tar -C /home/obrien/myapp --strip-components 1 && chown -R 31337:31338 /home/obrien/myapp && rm -f /var/lib/vmbatch/tar/1.tar; } || fail 'unpacking tar file 1 into myapp failed'",
-    "[ -c /dev/virtio-ports/org.vmbatch.ssh ] || fail 'no virtio-serial port org.vmbatch.ssh: the template needs <vbsshchannel/>'",
-    "systemctl daemon-reload && systemctl start vmbatch-ssh-channel.service || fail 'the SSH channel service did not start'",
-    "addr=$(ip -4 addr show | sed -n 's/.*inet \\([0-9.]*\\)\\/.*/\\1/p' | grep -v '^127\\.' | head -n 1)",
-    `printf 'VMBATCH-READY %s %s ip=%s\\n' ${'a'.repeat(32)} "$(hostname)" "\${addr:-none}" > /dev/ttyS0`,
-  ].join('\n'));
+  assert.is(
+    doc.runcmd[0]![2]!.split('\n').join('\n'),
+    [
+      `fail() { printf 'VMBATCH-FAILED %s %s\\n' ${'a'.repeat(32)} "$1" > /dev/ttyS0; exit 1; }`,
+      // no root for the user: not even one an earlier job's saved layer left behind
+      'rm -f /etc/sudoers.d/vmbatch-root',
+      "{ mkdir -p /home/obrien/myapp && tar -x -o -f /var/lib/vmbatch/tar/1.tar -C /home/obrien/myapp --strip-components 1 && chown -R 31337:31338 /home/obrien/myapp && rm -f /var/lib/vmbatch/tar/1.tar; } || fail 'unpacking tar file 1 into myapp failed'",
+      "[ -c /dev/virtio-ports/org.vmbatch.ssh ] || fail 'no virtio-serial port org.vmbatch.ssh: the template needs <vbsshchannel/>'",
+      "systemctl daemon-reload && systemctl start vmbatch-ssh-channel.service || fail 'the SSH channel service did not start'",
+      "addr=$(ip -4 addr show | sed -n 's/.*inet \\([0-9.]*\\)\\/.*/\\1/p' | grep -v '^127\\.' | head -n 1)",
+      `printf 'VMBATCH-READY %s %s ip=%s\\n' ${'a'.repeat(32)} "$(hostname)" "\${addr:-none}" > /dev/ttyS0`,
+    ].join('\n'),
+  );
   // the script is valid sh
   assert.is((await execa('sh', ['-n', '-c', doc.runcmd[0]![2]!], { reject: false })).exitCode, 0);
   assert.ok(l.files[0]!.secret, 'user-data holds the host private key: never printed by a dry run');
@@ -112,7 +118,13 @@ test('meta-data has a per-job instance-id; network-config is a valid version 2 s
 
 test('a shared home: user-data makes the guest-private login home, mounts the shares in runcmd, and passes `cloud-init schema`', async () => {
   const share = (i: number, path: string, mode: 'rw' | 'ro') => ({ what: 'workdir' as const, path, mode, tag: `vbshare${i}`, socket: `/s/${i}.sock`, pidFile: `/s/${i}.pid`, logFile: `/s/${i}.log` });
-  const plan: SharePlan = { shared: [share(0, '/home/obrien', 'rw'), share(1, '/srv/scratch space', 'ro')], staged: undefined, workdir: '/home/obrien', home: '/home/obrien', loginHome: "/var/lib/vmbatch-login/o'brien" };
+  const plan: SharePlan = {
+    shared: [share(0, '/home/obrien', 'rw'), share(1, '/srv/scratch space', 'ro')],
+    staged: undefined,
+    workdir: '/home/obrien',
+    home: '/home/obrien',
+    loginHome: "/var/lib/vmbatch-login/o'brien",
+  };
   const l = planCloudInitIso({
     params: { ...params, VB_LOGIN_HOME: plan.loginHome },
     jobScript: '#!/bin/sh\n',

@@ -38,8 +38,16 @@ test('the context ISO holds the layout, readable back with isoinfo, with Rock Ri
     assert.is(statSync(iso).mode & 0o777, 0o600);
     const listing = await isoinfo(iso, '-R', '-f');
     assert.equal(listing.split('\n').sort(), [
-      '/epilog.sh', '/job', '/job/9.vm.SC', '/prolog.sh', '/ssh', '/ssh/authorized_keys',
-      '/ssh/ssh_host_ed25519_key', '/ssh/ssh_host_ed25519_key.pub', '/vmbatch.env', '/vmbatch.json',
+      '/epilog.sh',
+      '/job',
+      '/job/9.vm.SC',
+      '/prolog.sh',
+      '/ssh',
+      '/ssh/authorized_keys',
+      '/ssh/ssh_host_ed25519_key',
+      '/ssh/ssh_host_ed25519_key.pub',
+      '/vmbatch.env',
+      '/vmbatch.json',
     ]);
     assert.match(await isoinfo(iso, '-d'), 'Volume id: VMBATCH');
     const env = await isoinfo(iso, '-R', '-x', '/vmbatch.env');

@@ -48,7 +48,14 @@ const header = 'the partition table of disk vda is invalid; nothing was written 
 test('real MBR and GPT tables made by sfdisk are read: their partitions are listed', async () => {
   for (const table of ['dos', 'gpt'] as const) {
     const file = join(dir, `${table}.qcow2`);
-    await makePartitionedImage(file, [{ sizeMiB: 8, label: 'a' }, { sizeMiB: 4, label: 'b' }], table);
+    await makePartitionedImage(
+      file,
+      [
+        { sizeMiB: 8, label: 'a' },
+        { sizeMiB: 4, label: 'b' },
+      ],
+      table,
+    );
     const e = await expectVmbatchError(() => write(file, 7), 'PARTITION_NOT_FOUND');
     assert.is(e.message, 'disk vda has no partition vda7 (its partitions: vda1 (8 MiB), vda2 (4 MiB))', table);
   }
@@ -56,7 +63,14 @@ test('real MBR and GPT tables made by sfdisk are read: their partitions are list
 
 test('a tree written into a GPT partition lands there, and only there (read back with debugfs)', async () => {
   const file = join(dir, 'write.qcow2');
-  await makePartitionedImage(file, [{ sizeMiB: 4, label: 'a' }, { sizeMiB: 4, label: 'b' }], 'gpt');
+  await makePartitionedImage(
+    file,
+    [
+      { sizeMiB: 4, label: 'a' },
+      { sizeMiB: 4, label: 'b' },
+    ],
+    'gpt',
+  );
   const tree = join(dir, 'written');
   mkdirSync(join(tree, 'etc'), { recursive: true });
   writeFileSync(join(tree, 'etc', 'hello'), 'from the host\n');

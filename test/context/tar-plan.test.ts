@@ -19,13 +19,25 @@ const tarfile = (name: string, extra: Partial<{ path: string; strip: number; opt
 
 test('headers are read as they are: long names, links, gzip', async () => {
   const long = `deep/${'d'.repeat(120)}/file.txt`;
-  await makeTar(join(dir, 'ok.tar.gz'), [{ name: 'bundle', dir: true }, { name: 'bundle/context.sh', content: 'echo hi\n', mode: 0o755 }, { name: long, content: 'x' }, { name: 'bundle/link', symlink: 'context.sh' }], true);
-  assert.equal(readTarEntries(join(dir, 'ok.tar.gz')).map((e) => [e.name, e.type, e.linkName]), [
-    ['bundle/', 'dir', ''],
-    ['bundle/context.sh', 'file', ''],
-    [long, 'file', ''],
-    ['bundle/link', 'symlink', 'context.sh'],
-  ]);
+  await makeTar(
+    join(dir, 'ok.tar.gz'),
+    [
+      { name: 'bundle', dir: true },
+      { name: 'bundle/context.sh', content: 'echo hi\n', mode: 0o755 },
+      { name: long, content: 'x' },
+      { name: 'bundle/link', symlink: 'context.sh' },
+    ],
+    true,
+  );
+  assert.equal(
+    readTarEntries(join(dir, 'ok.tar.gz')).map((e) => [e.name, e.type, e.linkName]),
+    [
+      ['bundle/', 'dir', ''],
+      ['bundle/context.sh', 'file', ''],
+      [long, 'file', ''],
+      ['bundle/link', 'symlink', 'context.sh'],
+    ],
+  );
   assert.equal(planTarFiles([tarfile('ok.tar.gz', { strip: 1, option: 'cdrom' })], dir), [{ file: join(dir, 'ok.tar.gz'), where: 'cdrom', path: '.', strip: 1, gzip: true }]);
 });
 
@@ -40,14 +52,17 @@ test('an archive with entries that escape is refused with every entry named', as
     { name: 'hard', hardlink: '../outside' },
   ]);
   const error = await expectVmbatchError(() => planTarFiles([tarfile('evil.tar')], dir), 'TAR_UNSAFE');
-  assert.is(error.message, [
-    `the tar file ${join(dir, 'evil.tar')} cannot be unpacked safely:`,
-    "  - ../../etc/cron.d/x: a '..' component",
-    '  - /etc/passwd: an absolute path',
-    '  - up: a symbolic link to ../../../root, outside the target',
-    '  - abs: a symbolic link to /etc/shadow, outside the target',
-    '  - hard: a hard link to ../outside, outside the target',
-  ].join('\n'));
+  assert.is(
+    error.message,
+    [
+      `the tar file ${join(dir, 'evil.tar')} cannot be unpacked safely:`,
+      "  - ../../etc/cron.d/x: a '..' component",
+      '  - /etc/passwd: an absolute path',
+      '  - up: a symbolic link to ../../../root, outside the target',
+      '  - abs: a symbolic link to /etc/shadow, outside the target',
+      '  - hard: a hard link to ../outside, outside the target',
+    ].join('\n'),
+  );
   assert.is(error.hint, 'rebuild it as a plain or gzip tar with relative paths only (tar -C DIR -czf FILE .), without links that leave it or lead into it');
 });
 
@@ -72,7 +87,11 @@ test('missing archives, traversal in tarfile= and a cdrom path off the volume ar
 });
 
 test('an entry written through a link of the same archive is refused, however harmless each link looks', async () => {
-  await makeTar(join(dir, 'chain.tar'), [{ name: 'd', symlink: '.' }, { name: 'd/e', symlink: '..' }, { name: 'd/e/evil', content: 'x' }]);
+  await makeTar(join(dir, 'chain.tar'), [
+    { name: 'd', symlink: '.' },
+    { name: 'd/e', symlink: '..' },
+    { name: 'd/e/evil', content: 'x' },
+  ]);
   const error = await expectVmbatchError(() => planTarFiles([tarfile('chain.tar')], dir), 'TAR_UNSAFE');
   assert.is(error.message.split('\n').slice(1).join('\n'), ['  - d/e: below d, a link in the same archive', '  - d/e/evil: below d, a link in the same archive'].join('\n'));
 });

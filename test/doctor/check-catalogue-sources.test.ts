@@ -78,7 +78,12 @@ test('a server that does not answer within the timeout fails without waiting lon
   const s = doctorScratch({ catalogue: { sources: [url] } }, { timeoutMs: 200 });
   try {
     assert.equal(await checkCatalogueSources(s.ctx), [
-      { check: `catalogue ${url}`, status: 'fail', message: 'does not answer (no answer within 200 ms) and no copy is cached: jobs asking for runtime environments fail', hint: 'check the server and the URL (`curl -I URL` from this node), or remove it from catalogue.sources' },
+      {
+        check: `catalogue ${url}`,
+        status: 'fail',
+        message: 'does not answer (no answer within 200 ms) and no copy is cached: jobs asking for runtime environments fail',
+        hint: 'check the server and the URL (`curl -I URL` from this node), or remove it from catalogue.sources',
+      },
     ]);
   } finally {
     silent.close();

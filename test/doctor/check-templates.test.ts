@@ -12,7 +12,8 @@ const template = (disks: string) =>
   `<domain type='qemu'><name>t</name><memory unit='MiB'>64</memory><vbconfig><vbpreparemethod>CDROM</vbpreparemethod><vbhypervisor>QEMU</vbhypervisor></vbconfig><devices>` +
   `<disk type='file' device='cdrom'><vbpreparecdrom source='context.iso'/><target dev='hdc' bus='ide'/><readonly/></disk>${disks}</devices></domain>`;
 const localDisk = (file: string) => `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${file}'/><target dev='vda' bus='virtio'/></disk>`;
-const sharedDisk = (source: string) => `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><vbdisksource source='${source}' copy_method='shared'/><target dev='vdb' bus='virtio'/></disk>`;
+const sharedDisk = (source: string) =>
+  `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><vbdisksource source='${source}' copy_method='shared'/><target dev='vdb' bus='virtio'/></disk>`;
 
 test.after.each(removeDoctorScratches);
 

@@ -29,14 +29,20 @@ test('a PATH with only qemu-img: its version; the others missing', async () => {
   const version = /version (\S+)/.exec((await execa('qemu-img', ['--version'])).stdout)?.[1];
   const results = await checkTools(s.ctx);
   assert.equal(results[0], { check: 'qemu-img', status: 'ok', message: `version ${version}` });
-  assert.equal(results.slice(1).map((r) => `${r.status} ${r.check}`), ['fail genisoimage', 'fail flock', 'fail getent', 'warn ssh-keygen']);
+  assert.equal(
+    results.slice(1).map((r) => `${r.status} ${r.check}`),
+    ['fail genisoimage', 'fail flock', 'fail getent', 'warn ssh-keygen'],
+  );
 });
 
 test("ssh-keygen has no version of its own: OpenSSH's, from ssh", async () => {
   const s = doctorScratch();
   const version = /OpenSSH_(\S+?)[ ,]/.exec((await execa('ssh', ['-V'])).stderr)?.[1];
   const results = await checkTools(s.ctx);
-  assert.equal(results.find((r) => r.check === 'ssh-keygen'), { check: 'ssh-keygen', status: 'ok', message: `version ${version}` });
+  assert.equal(
+    results.find((r) => r.check === 'ssh-keygen'),
+    { check: 'ssh-keygen', status: 'ok', message: `version ${version}` },
+  );
 });
 
 test('virtiofsd missing at shares.virtiofsd: fail, naming the package; not needed when shares are off', async () => {

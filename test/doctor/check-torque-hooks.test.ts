@@ -26,9 +26,7 @@ function installedNode() {
 
 test('no mom_priv: not a Torque node, one ok line', async () => {
   const s = doctorScratch({ torque: { momPriv: '/nonexistent/mom_priv' } });
-  assert.equal(await checkTorqueHooks(s.ctx), [
-    { check: 'torque', status: 'ok', message: 'not a Torque node: no /nonexistent/mom_priv (set torque.momPriv where pbs_mom keeps it elsewhere)' },
-  ]);
+  assert.equal(await checkTorqueHooks(s.ctx), [{ check: 'torque', status: 'ok', message: 'not a Torque node: no /nonexistent/mom_priv (set torque.momPriv where pbs_mom keeps it elsewhere)' }]);
 });
 
 test('hooks as install-hooks writes them: ok, one line each', async () => {
@@ -48,7 +46,12 @@ test("a hook pbs_mom would refuse, a missing one, a site's own: fail, with the c
   writeFileSync(n.starter, '#!/bin/sh\nexec /opt/site/starter "$@"\n');
   const install = 'run `vmbatch install-hooks torque` (it prints what it changes)';
   assert.equal(await checkTorqueHooks(n.ctx), [
-    { check: 'torque prologue', status: 'fail', message: `${n.momPriv}/prologue is 0:0 0755: pbs_mom runs a hook only when root owns it, mode 0500 or stricter (the $job_starter 0755)`, hint: install },
+    {
+      check: 'torque prologue',
+      status: 'fail',
+      message: `${n.momPriv}/prologue is 0:0 0755: pbs_mom runs a hook only when root owns it, mode 0500 or stricter (the $job_starter 0755)`,
+      hint: install,
+    },
     { check: 'torque epilogue', status: 'fail', message: `${n.momPriv}/epilogue is missing: jobs on this node do not run in guests`, hint: install },
     {
       check: 'torque vmbatch-remoteshell',
@@ -65,10 +68,10 @@ test('no $job_starter line: fail, jobs would run on the node itself', async () =
   writeFileSync(join(n.momPriv, 'config'), '$pbsserver head\n');
   const lines = await checkTorqueHooks(n.ctx);
   assert.equal(lines.at(-1), {
-      check: 'torque $job_starter',
-      status: 'fail',
-      message: `${n.momPriv}/config has no line "$job_starter /usr/local/sbin/vmbatch-remoteshell": pbs_mom runs job scripts on the node itself, not in guests`,
-      hint: 'run `vmbatch install-hooks torque` (it prints what it changes), then restart pbs_mom',
+    check: 'torque $job_starter',
+    status: 'fail',
+    message: `${n.momPriv}/config has no line "$job_starter /usr/local/sbin/vmbatch-remoteshell": pbs_mom runs job scripts on the node itself, not in guests`,
+    hint: 'run `vmbatch install-hooks torque` (it prints what it changes), then restart pbs_mom',
   });
 });
 

@@ -87,12 +87,21 @@ test('a pool: the ok line says how many of its guests wait, and how to start the
   writeFakeEntry(scratch, plan.key, { template: file, disks: [{ target: 'vda', file: `${plan.entry.dir}/disk-vda.qcow2`, virtualSize: 1 }], fingerprint: fingerprintOf(plan.fingerprintFiles) });
   const id = poolGuestId(plan.key, 1);
   mkdirSync(join(s.stateDir, 'jobs', id), { recursive: true });
-  writePoolGuestRecord(join(s.stateDir, 'jobs', id), { version: 1, key: plan.key, template: file, waitingSince: new Date().toISOString(), idleSeconds: 3600, cdromTarget: 'hdc', uid: 64001, gid: 64000 });
+  writePoolGuestRecord(join(s.stateDir, 'jobs', id), {
+    version: 1,
+    key: plan.key,
+    template: file,
+    waitingSince: new Date().toISOString(),
+    idleSeconds: 3600,
+    cdromTarget: 'hdc',
+    uid: 64001,
+    gid: 64000,
+  });
   assert.equal(await checkWarm(s.ctx), [
     {
       check: 'warm pooled',
       status: 'ok',
-      message: 'saved state current (1 vCPU(s), 256 MiB, built 2025-01-02T03:04:05.000Z); 1 of 2 pool guest(s) waiting (`vmbatch warm fill pooled` starts them; each job\'s prologue tops the pool up)',
+      message: "saved state current (1 vCPU(s), 256 MiB, built 2025-01-02T03:04:05.000Z); 1 of 2 pool guest(s) waiting (`vmbatch warm fill pooled` starts them; each job's prologue tops the pool up)",
     },
   ]);
 });

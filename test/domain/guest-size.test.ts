@@ -11,7 +11,10 @@ const node = { cpus: 2, memoryMiB: 24105 };
 const testguest = await loadTemplate(join(domainsDir, 'testguest.xml'));
 const cdromDisk = "<disk type='file' device='cdrom'><vbpreparecdrom source='context.iso'/><target dev='hdc' bus='ide'/><readonly/></disk>";
 const plain = (head: string) =>
-  parseTemplate(`<domain type='qemu'><name>t</name>${head}<vbconfig><vbpreparemethod>CDROM</vbpreparemethod><vbhypervisor>QEMU</vbhypervisor></vbconfig><devices>${cdromDisk}</devices></domain>`, '/etc/vmbatch/domains/plain.xml');
+  parseTemplate(
+    `<domain type='qemu'><name>t</name>${head}<vbconfig><vbpreparemethod>CDROM</vbpreparemethod><vbhypervisor>QEMU</vbhypervisor></vbconfig><devices>${cdromDisk}</devices></domain>`,
+    '/etc/vmbatch/domains/plain.xml',
+  );
 
 test('a job that asks nothing gets the template default', () => {
   assert.equal(resolveGuestSize(testguest, { origin: {} }, node), {
@@ -76,7 +79,10 @@ test("without <vbsize maxcpus/maxmemory> the node's CPUs and memory are the maxi
   );
   const big = await plain("<memory unit='MiB'>256</memory><vcpu>4</vcpu>");
   assert.is(resolveGuestSize(big, { vcpus: 4, origin: {} }, node).vcpus, 4);
-  assert.is((await expectVmbatchError(() => resolveGuestSize(big, { vcpus: 5, origin: { vcpus: 'procs=5' } }, node), 'JOB_SIZE_TOO_LARGE')).message, 'the job asks for a larger guest than the domain template plain allows:\n  - 5 vCPUs (procs=5): at most 4 vCPUs (<vcpu>4</vcpu>)');
+  assert.is(
+    (await expectVmbatchError(() => resolveGuestSize(big, { vcpus: 5, origin: { vcpus: 'procs=5' } }, node), 'JOB_SIZE_TOO_LARGE')).message,
+    'the job asks for a larger guest than the domain template plain allows:\n  - 5 vCPUs (procs=5): at most 4 vCPUs (<vcpu>4</vcpu>)',
+  );
 });
 
 test('a size fixed by NUMA cells: less is raised to it, more is refused naming what fixes it', async () => {

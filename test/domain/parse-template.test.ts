@@ -6,8 +6,7 @@ import { loadTemplate, parseTemplate } from '../../src/domain/parse-template.js'
 import { expectVmbatchError } from '../helpers/expect-error.js';
 import { domainsDir } from '../helpers/paths.js';
 
-const wrap = (vbconfig: string, devices: string, type = 'qemu') =>
-  `<domain type='${type}'><name>t</name><memory unit='MiB'>64</memory>${vbconfig}<devices>${devices}</devices></domain>`;
+const wrap = (vbconfig: string, devices: string, type = 'qemu') => `<domain type='${type}'><name>t</name><memory unit='MiB'>64</memory>${vbconfig}<devices>${devices}</devices></domain>`;
 const cdromConfig = '<vbconfig><vbpreparemethod>CDROM</vbpreparemethod><vbhypervisor>QEMU</vbhypervisor></vbconfig>';
 const cdromDisk = "<disk type='file' device='cdrom'><vbpreparecdrom source='context.iso'/><target dev='hdc' bus='ide'/><readonly/></disk>";
 
@@ -39,13 +38,7 @@ test('<vbsshforward> is refused with why and what to write instead; <vbsshchanne
   );
   const rootssh = '<vbconfig><vbpreparemethod>ROOTSSH</vbpreparemethod><vbhypervisor>QEMU</vbhypervisor></vbconfig>';
   const bad = await expectVmbatchError(() => parseTemplate(wrap(rootssh, "<vbsshchannel port='22'/>"), 'bad.xml'), 'DOMAIN_TEMPLATE_INVALID');
-  assert.is(
-    bad.message,
-    [
-      'domain template bad.xml is invalid:',
-      '  - domain/devices/vbsshchannel: unknown attribute(s) port (this tag takes no attributes)',
-    ].join('\n'),
-  );
+  assert.is(bad.message, ['domain template bad.xml is invalid:', '  - domain/devices/vbsshchannel: unknown attribute(s) port (this tag takes no attributes)'].join('\n'));
   const missing = await expectVmbatchError(() => parseTemplate(wrap(rootssh, ''), 'none.xml'), 'DOMAIN_TEMPLATE_INVALID');
   assert.match(missing.message, '  - domain/devices: ROOTSSH contextualization needs <vbsshchannel/> (the host logs in to the guest through it)');
   const xen = await expectVmbatchError(
@@ -60,7 +53,10 @@ test('<vbsshforward> is refused with why and what to write instead; <vbsshchanne
 
 test('malformed XML names the file, each problem and its position', async () => {
   const e = await expectVmbatchError(() => parseTemplate("<domain type='qemu'>\n  <name>x</name>\n  <vbconfig>\n</domain>\n", 'bad.xml'), 'DOMAIN_XML_MALFORMED');
-  assert.is(e.message, 'domain template bad.xml is not well-formed XML:\n  - line 4, column 1: the end tag </domain> does not match the open element <vbconfig> (line 3, column 3), which has no end tag');
+  assert.is(
+    e.message,
+    'domain template bad.xml is not well-formed XML:\n  - line 4, column 1: the end tag </domain> does not match the open element <vbconfig> (line 3, column 3), which has no end tag',
+  );
   assert.is(e.kind, 'permanent');
 });
 
@@ -108,10 +104,7 @@ test('disk image tags: formats, created disks, hashes and submitter disks are ch
 });
 
 test('a vb tag in the wrong place, a missing vbconfig and a type mismatch are reported', async () => {
-  const misplaced = await expectVmbatchError(
-    () => parseTemplate(wrap(cdromConfig, cdromDisk + '<vbpreparecdrom source="x"/>'), 'm.xml'),
-    'DOMAIN_TEMPLATE_INVALID',
-  );
+  const misplaced = await expectVmbatchError(() => parseTemplate(wrap(cdromConfig, cdromDisk + '<vbpreparecdrom source="x"/>'), 'm.xml'), 'DOMAIN_TEMPLATE_INVALID');
   assert.match(misplaced.message, '  - domain/devices/vbpreparecdrom: <vbpreparecdrom> belongs in <disk>, not in <devices>');
   const none = await expectVmbatchError(() => parseTemplate(wrap('', cdromDisk), 'n.xml'), 'DOMAIN_TEMPLATE_INVALID');
   assert.match(none.message, 'domain: <vbconfig> is required (with at least <vbpreparemethod> and <vbhypervisor>)');
@@ -138,7 +131,10 @@ test('<vbwarmstart/>: the shipped guest with its working directory staged parses
   assert.equal(t.vb.shares, [{ source: 'workdir', mode: 'rw', method: 'stage' }]);
   assert.is((await loadTemplate(join(domainsDir, 'testguest.xml'))).vb.warmStart, undefined);
   // KVM is QEMU too; an empty <vbwarmstart></vbwarmstart> is the same tag
-  const kvm = warm.replace("<domain type='qemu'>", "<domain type='kvm'>").replace('<vbhypervisor>QEMU</vbhypervisor>', '<vbhypervisor>KVM</vbhypervisor>').replace('<vbwarmstart/>', '<vbwarmstart></vbwarmstart>');
+  const kvm = warm
+    .replace("<domain type='qemu'>", "<domain type='kvm'>")
+    .replace('<vbhypervisor>QEMU</vbhypervisor>', '<vbhypervisor>KVM</vbhypervisor>')
+    .replace('<vbwarmstart/>', '<vbwarmstart></vbwarmstart>');
   assert.equal((await parseTemplate(kvm, 'kvm.xml')).vb.warmStart, { pool: 0, idle: 3600, build: 'admin' });
 });
 
@@ -180,7 +176,10 @@ test('<vbwarmstart/> refuses what a saved guest cannot have, each with why and w
   const direct = '  - domain/vbconfig/vbwarmstart: the guest must boot a kernel directly (<os><kernel>): its boot line tells the guest it is the warm copy';
   const noOs = await expectVmbatchError(() => parseTemplate(wrap(warmConfig('CDROM', 'QEMU'), cdromDisk), 'noos.xml'), 'DOMAIN_TEMPLATE_INVALID');
   assert.is(noOs.message, ['domain template noos.xml is invalid:', direct].join('\n'));
-  const bootloader = await expectVmbatchError(() => parseTemplate(withOs(wrap(warmConfig('CDROM', 'QEMU'), cdromDisk), "<os><type>hvm</type><boot dev='hd'/></os>"), 'hd.xml'), 'DOMAIN_TEMPLATE_INVALID');
+  const bootloader = await expectVmbatchError(
+    () => parseTemplate(withOs(wrap(warmConfig('CDROM', 'QEMU'), cdromDisk), "<os><type>hvm</type><boot dev='hd'/></os>"), 'hd.xml'),
+    'DOMAIN_TEMPLATE_INVALID',
+  );
   assert.is(bootloader.message, ['domain template hd.xml is invalid:', direct].join('\n'));
 
   // every problem at once, with the other checks' own
@@ -193,10 +192,11 @@ test('<vbwarmstart/> refuses what a saved guest cannot have, each with why and w
     "  - domain/vbconfig/vbwarmstart: warm start hands the job its context on the restored guest's CD-ROM; DISK contextualization cannot (use CDROM)",
     "  - domain/vbconfig/vbwarmstart: <vbshare source='/srv/data'> is shared over virtiofs, which QEMU cannot save in a guest's state; stage it (method='stage', the working directory only) or leave warm start off",
     direct,
-  ]) assert.match(all.message, line);
+  ])
+    assert.match(all.message, line);
 });
 
-test("<vbwarmstart>: a pool, an idle limit and who builds; every bad attribute named at once; only in <vbconfig>", async () => {
+test('<vbwarmstart>: a pool, an idle limit and who builds; every bad attribute named at once; only in <vbconfig>', async () => {
   const kernel = '<os><type>hvm</type><kernel>/boot/vmlinux</kernel></os>';
   const withTag = (tag: string) => wrap(cdromConfig.replace('<vbconfig>', `<vbconfig>${tag}`), cdromDisk).replace('<vbconfig>', `${kernel}<vbconfig>`);
   assert.equal((await parseTemplate(withTag("<vbwarmstart pool='2' idle='900' build='auto'/>"), 'pool.xml')).vb.warmStart, { pool: 2, idle: 900, build: 'auto' });

@@ -62,15 +62,15 @@ test("the job's own qemu identity: a static DAC label without relabelling replac
   try {
     const shipped = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8');
     const labelled = shipped
-      .replace('</devices>', "  <channel type='unix'><source mode='bind' path='/run/x.sock'><seclabel model='dac' relabel='yes'><label>+999:+994</label></seclabel></source><target type='virtio' name='x'/></channel>\n  </devices>")
+      .replace(
+        '</devices>',
+        "  <channel type='unix'><source mode='bind' path='/run/x.sock'><seclabel model='dac' relabel='yes'><label>+999:+994</label></seclabel></source><target type='virtio' name='x'/></channel>\n  </devices>",
+      )
       .replace('</domain>', "<seclabel type='dynamic' model='dac' relabel='yes'/>\n<seclabel type='none'/>\n<seclabel type='none' model='selinux'/>\n</domain>");
     writeFileSync(join(dir, 'labelled.xml'), labelled);
     const xml = renderDomain(await loadTemplate(join(dir, 'labelled.xml')), { ...rendering, guestIdentity: { uid: 1900000007, gid: 994 } });
     const labels = xml.match(/<seclabel[^]*?(\/>|<\/seclabel>)/g);
-    assert.equal(labels, [
-      '<seclabel type="none" model="selinux"/>',
-      '<seclabel type="static" model="dac" relabel="no">\n    <label>+1900000007:+994</label>\n  </seclabel>',
-    ]);
+    assert.equal(labels, ['<seclabel type="none" model="selinux"/>', '<seclabel type="static" model="dac" relabel="no">\n    <label>+1900000007:+994</label>\n  </seclabel>']);
     assert.match(xml, '<source mode="bind" path="/run/x.sock"/>');
     // without an identity (never in a prologue) the template is left as it is
     assert.is(renderDomain(await loadTemplate(join(domainsDir, 'testguest.xml')), rendering).includes('seclabel'), false);

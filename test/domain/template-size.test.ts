@@ -14,7 +14,11 @@ test('the shipped guests: <vcpu> and <memory> are the default, <vbsize> the limi
   const t = await loadTemplate(join(domainsDir, 'testguest.xml'));
   assert.equal(t.size, {
     vcpus: { default: { value: 1, source: '<vcpu>1</vcpu>' }, min: { value: 1, source: "<vbsize mincpus='1'>" }, max: { value: 4, source: "<vbsize maxcpus='4'>" } },
-    memoryMiB: { default: { value: 256, source: "<memory unit='MiB'>256</memory>" }, min: { value: 256, source: "<vbsize minmemory='256'>" }, max: { value: 2048, source: "<vbsize maxmemory='2048'>" } },
+    memoryMiB: {
+      default: { value: 256, source: "<memory unit='MiB'>256</memory>" },
+      min: { value: 256, source: "<vbsize minmemory='256'>" },
+      max: { value: 2048, source: "<vbsize maxmemory='2048'>" },
+    },
   });
   const cloud = await loadTemplate(join(domainsDir, 'cloudguest.xml'));
   assert.equal([cloud.size.vcpus.max?.value, cloud.size.memoryMiB.default.value, cloud.size.memoryMiB.max?.value], [4, 1024, 4096]);
@@ -22,7 +26,11 @@ test('the shipped guests: <vcpu> and <memory> are the default, <vbsize> the limi
 
 test('without <vbsize>: the minimum is the default, the maximum is left to the node; units and current= are read', async () => {
   const t = await parseTemplate(template("<memory unit='GiB'>2</memory><currentMemory unit='KiB'>1048577</currentMemory><vcpu placement='static' current='2'>4</vcpu>"), 't.xml');
-  assert.equal(t.size.vcpus, { default: { value: 2, source: "<vcpu placement='static' current='2'>4</vcpu>" }, min: { value: 2, source: "<vcpu placement='static' current='2'>4</vcpu>" }, max: undefined });
+  assert.equal(t.size.vcpus, {
+    default: { value: 2, source: "<vcpu placement='static' current='2'>4</vcpu>" },
+    min: { value: 2, source: "<vcpu placement='static' current='2'>4</vcpu>" },
+    max: undefined,
+  });
   // <currentMemory> is what the guest has; rounded up to whole MiB
   assert.equal(t.size.memoryMiB.default, { value: 1025, source: "<currentMemory unit='KiB'>1048577</currentMemory>" });
   const bare = await parseTemplate(template('<memory>262144</memory>'), 't.xml');

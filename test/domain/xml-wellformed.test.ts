@@ -75,7 +75,10 @@ test("every problem the parser recovers past is listed, with 'did you mean copy_
 });
 
 test('end tags: misspelt, several elements left open, a truncated file, a second document element, a runaway attribute value', async () => {
-  assert.is(await malformed('<domain>\n  <vbconfig></vbconfg>\n</domain>\n'), 'domain template bad.xml is not well-formed XML:\n  - line 2, column 13: the end tag </vbconfg> does not match the open element <vbconfig> (line 2, column 3)');
+  assert.is(
+    await malformed('<domain>\n  <vbconfig></vbconfg>\n</domain>\n'),
+    'domain template bad.xml is not well-formed XML:\n  - line 2, column 13: the end tag </vbconfg> does not match the open element <vbconfig> (line 2, column 3)',
+  );
   assert.is(
     await malformed('<domain>\n  <a>\n    <b>\n</domain>\n'),
     'domain template bad.xml is not well-formed XML:\n  - line 4, column 1: the end tag </domain> does not match the open elements <a> (line 2, column 3) and <b> (line 3, column 5), which have no end tag',
@@ -106,7 +109,7 @@ test("an unknown attribute close to a known one gets 'did you mean' (method= for
 <disk device='disk'><vbdisksource source='a.img' method='download'/><target dev='vda'/></disk>
 <disk device='cdrom'><vbpreparecdrom sorce='context.iso' colour='red'/><target dev='hdc'/></disk></devices></domain>`;
   const e = await expectVmbatchError(() => parseTemplate(xml, 'typo.xml'), 'DOMAIN_TEMPLATE_INVALID');
-  assert.match(e.message, "  - domain/devices/disk[1]/vbdisksource: unknown attribute(s) method (allowed: source, copy_method, size, create, format); did you mean copy_method?\n");
+  assert.match(e.message, '  - domain/devices/disk[1]/vbdisksource: unknown attribute(s) method (allowed: source, copy_method, size, create, format); did you mean copy_method?\n');
   assert.match(e.message, /\n {2}- domain\/devices\/disk\[2\]\/vbpreparecdrom: unknown attribute\(s\) sorce, colour \(allowed: [^)]*\); did you mean source for sorce\?/);
 });
 
@@ -136,7 +139,9 @@ test('compared with xmllint --noout on the same files: the same verdict, the sam
       assert.is(ours[0]!.line, theirs[0]!.line, `${name}: the first problem on the same line`);
       // every line xmllint complains about first-hand (not a cascade of its own recovery) is one of ours
       const ourLines = new Set(ours.map((p) => p.line));
-      for (const t of theirs.filter((t) => !/^(Opening and ending tag mismatch: \S+ line \d+ and (domain|vbconfig)$|Premature end of data|attributes construct error|Couldn't find end)/.test(t.message) || t === theirs[0])) {
+      for (const t of theirs.filter(
+        (t) => !/^(Opening and ending tag mismatch: \S+ line \d+ and (domain|vbconfig)$|Premature end of data|attributes construct error|Couldn't find end)/.test(t.message) || t === theirs[0],
+      )) {
         assert.ok(ourLines.has(t.line), `${name}: xmllint's "${t.message}" at line ${t.line} is reported too (${JSON.stringify(ours)})`);
       }
       const mismatch = /^Opening and ending tag mismatch: (\S+) line (\d+) and (\S+)$/.exec(theirs[0]!.message);
@@ -146,7 +151,12 @@ test('compared with xmllint --noout on the same files: the same verdict, the sam
       }
     }
     // what xmllint accepts is accepted: the shipped templates and the slides' examples
-    for (const file of [...readdirSync(domainsDir).filter((f) => f.endsWith('.xml')).map((f) => join(domainsDir, f)), ...readdirSync(join(domainsDir, 'examples')).map((f) => join(domainsDir, 'examples', f))]) {
+    for (const file of [
+      ...readdirSync(domainsDir)
+        .filter((f) => f.endsWith('.xml'))
+        .map((f) => join(domainsDir, f)),
+      ...readdirSync(join(domainsDir, 'examples')).map((f) => join(domainsDir, 'examples', f)),
+    ]) {
       assert.equal(await xmllint(file), [], file);
       assert.equal(wellFormednessProblems(readFileSync(file, 'utf8')), [], file);
     }

@@ -83,16 +83,25 @@ test.before(async () => {
     },
     true,
   );
-  await makeRteTarball(join(dir, 'lib.tar'), { runtime: { 1: 'LIB_VERSION=2.0; export LIB_VERSION' }, data: { 'VERSION': '2.0\n' } });
-  await makeRteImage(join(dir, 'refdata.img'), { runtime: { 1: 'REFDATA=%BASEDIR%; export REFDATA' }, data: { 'README': 'reference data 1\n' } });
+  await makeRteTarball(join(dir, 'lib.tar'), { runtime: { 1: 'LIB_VERSION=2.0; export LIB_VERSION' }, data: { VERSION: '2.0\n' } });
+  await makeRteImage(join(dir, 'refdata.img'), { runtime: { 1: 'REFDATA=%BASEDIR%; export REFDATA' }, data: { README: 'reference data 1\n' } });
   await makeRteTarball(join(dir, 'noinstall.tar'), { runtime: {}, noInstall: true });
   await makeRteTarball(join(dir, 'fails.tar'), { install: 'echo "cannot build the widget" >&2\nexit 3', runtime: {} });
-  for (const [path, file] of [['/rtes/hello-1.0.tar.gz', 'hello.tar.gz'], ['/rtes/lib-2.0.tar', 'lib.tar'], ['/rtes/refdata.img', 'refdata.img'], ['/rtes/noinstall.tar', 'noinstall.tar'], ['/rtes/fails.tar', 'fails.tar']] as const) {
+  for (const [path, file] of [
+    ['/rtes/hello-1.0.tar.gz', 'hello.tar.gz'],
+    ['/rtes/lib-2.0.tar', 'lib.tar'],
+    ['/rtes/refdata.img', 'refdata.img'],
+    ['/rtes/noinstall.tar', 'noinstall.tar'],
+    ['/rtes/fails.tar', 'fails.tar'],
+  ] as const) {
     server.route(path, { kind: 'file', path: join(dir, file) });
   }
   server.route('/catalogue.rdf', { kind: 'data', data: Buffer.from(catalogue), etag: '"catalogue-1"' });
   server.route('/down.rdf', { kind: 'status', status: 503 });
-  server.route('/broken.rdf', { kind: 'data', data: Buffer.from('<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="urn:kb#">\n  <kb:MetaPackage kb:name="X">\n</rdf:RDF>\n') });
+  server.route('/broken.rdf', {
+    kind: 'data',
+    data: Buffer.from('<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:kb="urn:kb#">\n  <kb:MetaPackage kb:name="X">\n</rdf:RDF>\n'),
+  });
   // the shipped test guest template realises the catalogue's VM (<vbcatalogue vm='VMLinux/vmbatch-test'/>)
   assert.match(readFileSync(join(domainsDir, 'testguest.xml'), 'utf8'), "<vbcatalogue vm='VMLinux/vmbatch-test'/>");
   mom = await setupMom({ config: { catalogue: { sources: [server.url('/catalogue.rdf')] } } });
@@ -108,18 +117,15 @@ const clean = async () => assert.equal(await leftovers(mom), { domains: before, 
 test('two jobs at once ask for an RTE with a dependency and an image package: one download each, installed in both guests', async () => {
   const jobs = ['501.vm', '502.vm'].map((jobId) => ({ jobId, user, resources: 'other=vbrte=APPS/TEST/HELLO-1.0+DATA/TEST/REFDATA-1' }));
   const scripts = jobs.map((job) =>
-    writeJobScript(
-      mom,
-      job,
-      '#!/bin/sh\nhello\necho "HELLO_HOME=$HELLO_HOME LIB_VERSION=$LIB_VERSION REFDATA=$REFDATA"\ncat "$REFDATA/README"\n' +
-        'ls /opt/vmbatch/rte/APPS/TEST/HELLO-1.0\n',
-    ),
+    writeJobScript(mom, job, '#!/bin/sh\nhello\necho "HELLO_HOME=$HELLO_HOME LIB_VERSION=$LIB_VERSION REFDATA=$REFDATA"\ncat "$REFDATA/README"\n' + 'ls /opt/vmbatch/rte/APPS/TEST/HELLO-1.0\n'),
   );
   const boots = await Promise.all(jobs.map((job, i) => runPrologue(mom, job, scripts[i]!)));
   try {
     for (const boot of boots) assert.is(boot.exitCode, 0, boot.stderr);
     // both prologues resolved the same plan; each package and the catalogue were fetched once
-    const resolved = readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes('msg="rtes resolved"'));
+    const resolved = readFileSync(mom.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('msg="rtes resolved"'));
     assert.is(resolved.length, 2);
     for (const line of resolved) {
       assert.ok(line.endsWith('base=vmbatch-test-guest vm=VMLinux/vmbatch-test template=testguest packages="ENV/TEST/LIB-2.0 APPS/TEST/HELLO-1.0 DATA/TEST/REFDATA-1"'), line);
@@ -128,14 +134,22 @@ test('two jobs at once ask for an RTE with a dependency and an image package: on
     for (const path of ['/rtes/hello-1.0.tar.gz', '/rtes/moved-away/lib-2.0.tar', '/rtes/lib-2.0.tar', '/rtes/refdata.img', '/catalogue.rdf']) assert.is(server.requests(path), 1, path);
     const moved = server.url('/rtes/moved-away/lib-2.0.tar');
     assert.equal(
-      readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes('msg="download failed; trying the next URL"')).map((l) => l.replace(/^.*? level=/, 'level=').replace(/ job=\S+/, '')),
+      readFileSync(mom.logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('msg="download failed; trying the next URL"'))
+        .map((l) => l.replace(/^.*? level=/, 'level=').replace(/ job=\S+/, '')),
       [`level=warn hook=prologue msg="download failed; trying the next URL" url=${moved} error="downloading ${moved} failed: the server answered 404 Not Found"`],
     );
-    assert.equal(listRtes(join(mom.stateDir, 'cache')).map((r) => [r.name, r.state, r.users.length]).sort(), [
-      ['APPS/TEST/HELLO-1.0', 'INSTALLED', 2],
-      ['DATA/TEST/REFDATA-1', 'INSTALLED', 2],
-      ['ENV/TEST/LIB-2.0', 'INSTALLED', 2],
-    ]);
+    assert.equal(
+      listRtes(join(mom.stateDir, 'cache'))
+        .map((r) => [r.name, r.state, r.users.length])
+        .sort(),
+      [
+        ['APPS/TEST/HELLO-1.0', 'INSTALLED', 2],
+        ['DATA/TEST/REFDATA-1', 'INSTALLED', 2],
+        ['ENV/TEST/LIB-2.0', 'INSTALLED', 2],
+      ],
+    );
     for (const [i, job] of jobs.entries()) {
       const run = await runJobStarter(mom, job, scripts[i]!);
       assert.is(run.exitCode, 0, run.stderr);
@@ -158,15 +172,24 @@ test('two jobs at once ask for an RTE with a dependency and an image package: on
   } finally {
     for (const [i, job] of jobs.entries()) assert.is((await runEpilogue(mom, job, scripts[i]!, 0)).exitCode, 0);
   }
-  assert.equal(listRtes(join(mom.stateDir, 'cache')).map((r) => r.users.length), [0, 0, 0], 'uses released');
+  assert.equal(
+    listRtes(join(mom.stateDir, 'cache')).map((r) => r.users.length),
+    [0, 0, 0],
+    'uses released',
+  );
   await clean();
 });
 
 test('ROOTSSH and DISK guests install them too; vbdomain picks among the templates realising the VM; a refresh the server answers 304 costs no download', async () => {
   const shipped = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8');
-  const noCdrom = (t: string, method: string) => t.replace('<vbpreparemethod>CDROM</vbpreparemethod>', `<vbpreparemethod>${method}</vbpreparemethod>`).replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, '');
+  const noCdrom = (t: string, method: string) =>
+    t.replace('<vbpreparemethod>CDROM</vbpreparemethod>', `<vbpreparemethod>${method}</vbpreparemethod>`).replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, '');
   const image = join(mom.root, 'partitioned.qcow2');
-  await makePartitionedImage(image, [{ sizeMiB: 16, label: 'vbhome' }, { sizeMiB: 16, label: 'vbroot' }, { sizeMiB: 8, label: 'vbjobs' }]);
+  await makePartitionedImage(image, [
+    { sizeMiB: 16, label: 'vbhome' },
+    { sizeMiB: 16, label: 'vbroot' },
+    { sizeMiB: 8, label: 'vbjobs' },
+  ]);
   const domains = {
     rootssh: noCdrom(shipped, 'ROOTSSH'),
     disk: noCdrom(shipped, 'DISK')
@@ -178,7 +201,10 @@ test('ROOTSSH and DISK guests install them too; vbdomain picks among the templat
   const unchanged = server.notModified('/catalogue.rdf');
   await withMom({ domains, config }, async (node) => {
     const nodeBefore = (await leftovers(node)).domains;
-    for (const [jobId, domain] of [['540.vm', 'rootssh'], ['541.vm', 'disk']] as const) {
+    for (const [jobId, domain] of [
+      ['540.vm', 'rootssh'],
+      ['541.vm', 'disk'],
+    ] as const) {
       const job = { jobId, user, resources: `other=vbrte=APPS/TEST/HELLO-1.0+DATA/TEST/REFDATA-1:vbdomain=${domain}` };
       const script = writeJobScript(node, job, '#!/bin/sh\nhello\ncat "$REFDATA/README"\n');
       const pro = await runPrologue(node, job, script);
@@ -221,13 +247,12 @@ test('unknown RTE, dependency cycle and a base system with no VM abort (1) with 
   assert.is(unknown.notice, unknown.stderr + '\n', 'the submitter reads the same in vmbatch-JOBID.err');
   const cycle = await refused('511.vm', 'other=vbrte=CYCLE/A-1');
   assert.is(cycle.exitCode, 1);
-  assert.ok(cycle.stderr.startsWith('vmbatch: RTE_CYCLE: the catalogue\'s dependencies form a cycle: CYCLE/A-1 -> CYCLE/B-1 -> CYCLE/A-1\n'), cycle.stderr);
+  assert.ok(cycle.stderr.startsWith("vmbatch: RTE_CYCLE: the catalogue's dependencies form a cycle: CYCLE/A-1 -> CYCLE/B-1 -> CYCLE/A-1\n"), cycle.stderr);
   const noVm = await refused('512.vm', 'other=vbrte=APPS/TEST/FEDORA-ONLY-1');
   assert.is(noVm.exitCode, 1);
   assert.is(
     noVm.stderr.split('\n').slice(0, 2).join('\n'),
-    'vmbatch: RTE_NO_BASE: no base system with a virtual machine on this site has all of APPS/TEST/FEDORA-ONLY-1:\n' +
-      '  - Fedora-7: no VirtualMachine MetaPackage of the catalogues provides it',
+    'vmbatch: RTE_NO_BASE: no base system with a virtual machine on this site has all of APPS/TEST/FEDORA-ONLY-1:\n' + '  - Fedora-7: no VirtualMachine MetaPackage of the catalogues provides it',
   );
   await clean();
 });

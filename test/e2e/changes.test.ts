@@ -17,7 +17,21 @@ import { cliPath } from '../helpers/image-cache.js';
 import { startImageServer, type ImageServer } from '../helpers/image-server.js';
 import { domainsDir, testGuestDir } from '../helpers/paths.js';
 import { freshWorkdir } from '../helpers/share-jobs.js';
-import { endFailedJob, interactiveScriptPath, leftovers, runEpilogue, runInteractiveJobStarter, runJobStarter, runPrologue, setupMom, teardownMom, updateMomConfig, writeJobScript, type JobSpec, type Mom } from '../torque/pbs-mom.js';
+import {
+  endFailedJob,
+  interactiveScriptPath,
+  leftovers,
+  runEpilogue,
+  runInteractiveJobStarter,
+  runJobStarter,
+  runPrologue,
+  setupMom,
+  teardownMom,
+  updateMomConfig,
+  writeJobScript,
+  type JobSpec,
+  type Mom,
+} from '../torque/pbs-mom.js';
 
 let user: HostUser;
 let mom: Mom;
@@ -73,7 +87,7 @@ const useTools = `#!/bin/sh
 for t in tool1 tool2; do if [ -x "$HOME/bin/$t" ]; then "$HOME/bin/$t"; else echo "no $t"; fi; done
 `;
 
-test('job 1 installs a program and saves its changes: a compact layer and its record, the submitter\'s files', async () => {
+test("job 1 installs a program and saves its changes: a compact layer and its record, the submitter's files", async () => {
   const job = { jobId: '8430.vm', user, resources: 'other=vbsavechanges=tools' };
   const { stdout, epilogue } = await runJob(job, install('tool1'));
   assert.is(stdout, 'installed tool1');
@@ -83,7 +97,10 @@ test('job 1 installs a program and saves its changes: a compact layer and its re
   assert.is(statSync(layer).mode & 0o777, 0o600);
   const record = JSON.parse(readFileSync(join(changesDir, 'tools.json'), 'utf8')) as { createdAt: string; sizeBytes: number };
   const sha = (await execa('sha256sum', [base])).stdout.slice(0, 64);
-  assert.equal({ ...record, createdAt: 'x', sizeBytes: 0 }, { version: 1, name: 'tools', template: join(mom.domainsDir, 'testguest.xml'), target: 'vda', base: { path: base, sha256: sha }, createdAt: 'x', jobId: '8430.vm', sizeBytes: 0 });
+  assert.equal(
+    { ...record, createdAt: 'x', sizeBytes: 0 },
+    { version: 1, name: 'tools', template: join(mom.domainsDir, 'testguest.xml'), target: 'vda', base: { path: base, sha256: sha }, createdAt: 'x', jobId: '8430.vm', sizeBytes: 0 },
+  );
   assert.is(record.sizeBytes, statSync(layer).size);
   // self-contained: no backing file named in it
   assert.not.match((await execa('qemu-img', ['info', '-U', layer])).stdout, 'backing file');
@@ -157,7 +174,10 @@ sudo chown 0:0 "$PBS_O_WORKDIR/mine" 2>/dev/null; echo "chown=$?"
     assert.not.ok(existsSync(join(spec.workdir, 'byroot')));
     assert.is(statSync(join(spec.workdir, 'mine')).uid, user.uid);
     // a later job without vbroot has the root-owned file, and no sudo
-    const later = await runJob({ jobId: '8441.vm', user, resources: 'other=vbchanges=rooted' }, '#!/bin/sh\ncat /home/opt/rootfile\nls -ln /home/opt/rootfile | awk \'{print $3}\'\nsudo id -u 2>&1\ntrue\n');
+    const later = await runJob(
+      { jobId: '8441.vm', user, resources: 'other=vbchanges=rooted' },
+      "#!/bin/sh\ncat /home/opt/rootfile\nls -ln /home/opt/rootfile | awk '{print $3}'\nsudo id -u 2>&1\ntrue\n",
+    );
     assert.is(later.stdout, 'from-root\n0\nsudo: uid 31337 may not run commands as root here (no rule in /etc/sudoers.d/vmbatch-root)');
     // root only for a job that saves changes, as the site said
     await refused(
@@ -273,7 +293,10 @@ test('hostile layers: a backing file naming a host file, a link to a file the su
     await execa('qemu-img', ['create', '-q', '-f', 'qcow2', big, '64M'], { uid: user.uid, gid: user.gid });
     await execa('qemu-io', ['-c', 'write -P 0x5a 0 3M', big], { uid: user.uid, gid: user.gid });
     writeFileSync(join(changesDir, 'big.json'), JSON.stringify({ ...record, name: 'big' }));
-    await refused({ jobId: '8437.vm', user, resources: 'other=vbchanges=big' }, `vmbatch: CHANGES_REFUSED: your saved changes 'big' are refused: the layer is larger than the site allows (more than 1.0 MiB)\n${hint}`);
+    await refused(
+      { jobId: '8437.vm', user, resources: 'other=vbchanges=big' },
+      `vmbatch: CHANGES_REFUSED: your saved changes 'big' are refused: the layer is larger than the site allows (more than 1.0 MiB)\n${hint}`,
+    );
   } finally {
     updateMomConfig(mom, { changes: {} });
   }

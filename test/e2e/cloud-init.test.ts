@@ -92,7 +92,10 @@ test("AppPot in a stock Debian guest: root by the guest's own sudo installs a pa
   );
   assert.is(first.stdout, 'hello from a package');
   assert.match(first.epilogue, `saved the guest's changes as ${join(user.home, '.vmbatch', 'changes', 'hello.qcow2')}`);
-  const second = await runJob({ jobId: '604.vm', user, resources: 'other=vbdomain=cloudguest:vbchanges=hello' }, '#!/bin/sh\nvb-hello\ndpkg-query -W vb-hello\nsudo -n true 2>/dev/null || echo no sudo\n');
+  const second = await runJob(
+    { jobId: '604.vm', user, resources: 'other=vbdomain=cloudguest:vbchanges=hello' },
+    '#!/bin/sh\nvb-hello\ndpkg-query -W vb-hello\nsudo -n true 2>/dev/null || echo no sudo\n',
+  );
   assert.is(second.stdout, 'hello from a package\nvb-hello\t1.0\nno sudo');
   assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
 });

@@ -41,7 +41,11 @@ test('the cloud-init guest: built once with the agent seed, then a job restored 
   const dir = freshWorkdir(user, 'cloud-warm-');
   dirs.push(dir);
   const job = { jobId: '8410.vm', user, workdir: dir, resources: 'other=vbdomain=cloudwarm' };
-  const script = writeJobScript(mom, job, '#!/bin/sh\necho "$(id -un) $(id -u):$(id -g) $(pwd)"\ncat input.txt\necho "random=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d \' \\n\')"\necho done > result.txt\n');
+  const script = writeJobScript(
+    mom,
+    job,
+    '#!/bin/sh\necho "$(id -un) $(id -u):$(id -g) $(pwd)"\ncat input.txt\necho "random=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d \' \\n\')"\necho done > result.txt\n',
+  );
   const pro = await runPrologue(mom, job, script);
   assert.is(pro.exitCode, 0, pro.stderr);
   const run = await runJobStarter(mom, job, script);
@@ -49,7 +53,9 @@ test('the cloud-init guest: built once with the agent seed, then a job restored 
   assert.is(run.exitCode, 0, run.stderr);
   assert.match(run.stdout, new RegExp(`^vbe2e 31337:31338 ${dir}\\ninput from the node\\nrandom=[0-9a-f]{16}$`));
   assert.is(readFileSync(join(dir, 'result.txt'), 'utf8'), 'done\n');
-  const ready = readFileSync(mom.logFile, 'utf8').split('\n').find((l) => l.includes('msg="ready"') && l.includes(`job=${job.jobId} `));
+  const ready = readFileSync(mom.logFile, 'utf8')
+    .split('\n')
+    .find((l) => l.includes('msg="ready"') && l.includes(`job=${job.jobId} `));
   assert.match(ready ?? '', ' start=warm ', readFileSync(mom.logFile, 'utf8'));
   assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
 });

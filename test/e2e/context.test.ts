@@ -31,10 +31,20 @@ test.before(async () => {
   });
   const contextDir = join(mom.root, 'context');
   mkdirSync(contextDir);
-  await makeTar(join(contextDir, 'site.tar.gz'), [{ name: 'bundle/motd.txt', content: 'site bundle\n' }, { name: 'bundle/prolog.sh', content: 'echo not vmbatch\n' }], true);
+  await makeTar(
+    join(contextDir, 'site.tar.gz'),
+    [
+      { name: 'bundle/motd.txt', content: 'site bundle\n' },
+      { name: 'bundle/prolog.sh', content: 'echo not vmbatch\n' },
+    ],
+    true,
+  );
   await makeTar(join(contextDir, 'app.tar'), [{ name: 'app-1.0/bin/run.sh', content: 'echo "app runs as $(id -un)"\n', mode: 0o755 }]);
   await makeTar(join(contextDir, 'tools.tar'), [{ name: 'tool.txt', content: 'tool\n' }]);
-  await makeTar(join(contextDir, 'evil.tar'), [{ name: 'ok.txt', content: 'ok' }, { name: '../../etc/profile.d/evil.sh', content: 'evil' }]);
+  await makeTar(join(contextDir, 'evil.tar'), [
+    { name: 'ok.txt', content: 'ok' },
+    { name: '../../etc/profile.d/evil.sh', content: 'evil' },
+  ]);
   updateMomConfig(mom, { contextFilesDir: contextDir });
   before = (await leftovers(mom)).domains;
 });
@@ -94,7 +104,10 @@ test('static network: addresses from the node pool, on the boot line and the con
         '  hint: the job is requeued; give network.addresses (or network.count) more addresses, or run fewer jobs on this node at once\n',
     );
     // each guest reported its own address with its ready line
-    const reports = readFileSync(node.logFile, 'utf8').split('\n').filter((l) => l.includes('msg="ready"')).map((l) => /guest="([^"]*)"/.exec(l)?.[1]);
+    const reports = readFileSync(node.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('msg="ready"'))
+      .map((l) => /guest="([^"]*)"/.exec(l)?.[1]);
     assert.equal(reports.sort(), ['vmbatch-guest ip=10.0.2.20', 'vmbatch-guest ip=10.0.2.21']);
     const outputs: string[] = [];
     for (const [i, job] of jobs.entries()) {
@@ -113,9 +126,7 @@ test('static network: addresses from the node pool, on the boot line and the con
   });
 });
 
-const rootSshTemplate = shipped
-  .replace('<vbpreparemethod>CDROM</vbpreparemethod>', '<vbpreparemethod>ROOTSSH</vbpreparemethod>')
-  .replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, '');
+const rootSshTemplate = shipped.replace('<vbpreparemethod>CDROM</vbpreparemethod>', '<vbpreparemethod>ROOTSSH</vbpreparemethod>').replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, '');
 
 test('ROOTSSH: the host logs in as root with the site key, sends the context and runs prolog.sh; the job runs as the user', async () => {
   const rootSsh = { privateKeyFile: `${testGuestDir}/root_ssh_key`, hostKeysFile: `${testGuestDir}/guest_host_key.pub` };
@@ -154,9 +165,13 @@ test('ROOTSSH with a key the guest does not accept: a clear error, the job abort
   }
 });
 
-test('DISK: context and init scripts written into the image\'s partitions before boot, the job script onto the job partition', async () => {
+test("DISK: context and init scripts written into the image's partitions before boot, the job script onto the job partition", async () => {
   const image = join(mom.root, 'partitioned.qcow2');
-  await makePartitionedImage(image, [{ sizeMiB: 16, label: 'vbhome' }, { sizeMiB: 16, label: 'vbroot' }, { sizeMiB: 8, label: 'vbjobs' }]);
+  await makePartitionedImage(image, [
+    { sizeMiB: 16, label: 'vbhome' },
+    { sizeMiB: 16, label: 'vbroot' },
+    { sizeMiB: 8, label: 'vbjobs' },
+  ]);
   const before0 = createHash('sha256').update(readFileSync(image)).digest('hex');
   const template = shipped
     .replace('<vbpreparemethod>CDROM</vbpreparemethod>', '<vbpreparemethod>DISK</vbpreparemethod>')
@@ -192,13 +207,20 @@ test('DISK: context and init scripts written into the image\'s partitions before
 test('ROOTSSH to a guest whose SSH server never answers: requeued after the readiness timeout, nothing left', async () => {
   const rootSsh = { privateKeyFile: `${testGuestDir}/root_ssh_key`, hostKeysFile: `${testGuestDir}/guest_host_key.pub` };
   // the guest runs no init at all (busybox sleeps as PID 1): its SSH channel is never served
-  const template = rootSshTemplate.replace('<cmdline>console=ttyS0 quiet panic=-1</cmdline>', '<cmdline>console=ttyS0 quiet panic=-1 rdinit=/bin/busybox sleep 3600</cmdline>').replace("timeout='120'", "timeout='6'");
+  const template = rootSshTemplate
+    .replace('<cmdline>console=ttyS0 quiet panic=-1</cmdline>', '<cmdline>console=ttyS0 quiet panic=-1 rdinit=/bin/busybox sleep 3600</cmdline>')
+    .replace("timeout='120'", "timeout='6'");
   await withMom({ domains: { deaf: template }, config: { rootSsh } }, async (node) => {
     const job = { jobId: '523.vm', user, resources: 'other=vbdomain=deaf' };
     const script = writeJobScript(node, job, '#!/bin/sh\ntrue\n');
     const pro = await runPrologue(node, job, script);
     assert.is(pro.exitCode, 2, pro.stderr);
-    assert.match(pro.stderr, new RegExp(`^vmbatch: ROOT_SSH_FAILED: cannot log in to the guest as root@${node.stateDir}/jobs/523\\.vm/ssh\\.sock within [67] s: no SSH session began on the channel within [0-9.]+ s \\(a guest writes 'vmbatch-ssh-channel' before each one\\)\n`));
+    assert.match(
+      pro.stderr,
+      new RegExp(
+        `^vmbatch: ROOT_SSH_FAILED: cannot log in to the guest as root@${node.stateDir}/jobs/523\\.vm/ssh\\.sock within [67] s: no SSH session began on the channel within [0-9.]+ s \\(a guest writes 'vmbatch-ssh-channel' before each one\\)\n`,
+      ),
+    );
     assert.match(pro.stderr, 'vmbatch: job 523.vm is requeued (attempt 1 of 3).');
     assert.is((await endFailedJob(node, job, script)).exitCode, 0);
     assert.equal(await leftovers(node), { domains: before, jobs: [], ports: [], attempts: [] });

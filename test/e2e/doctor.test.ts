@@ -52,7 +52,10 @@ test('a ready node: every line ok (KVM may be a warn: this node has only TCG), e
   const free = `${((statfsSync(stateDir).bavail * statfsSync(stateDir).bsize) / gib).toFixed(1)} GiB`;
   const kvm = existsSync('/dev/kvm')
     ? ['ok   kvm: KVM']
-    : ['warn kvm: TCG only (no /dev/kvm): guests run several times slower', "     hint: enable virtualization in the firmware and load kvm_intel or kvm_amd (modprobe); give /dev/kvm to group kvm, mode 0660. Templates with <domain type='qemu'> run either way"];
+    : [
+        'warn kvm: TCG only (no /dev/kvm): guests run several times slower',
+        "     hint: enable virtualization in the firmware and load kvm_intel or kvm_amd (modprobe); give /dev/kvm to group kvm, mode 0660. Templates with <domain type='qemu'> run either way",
+      ];
   const expected = [
     `ok   config: ${configFile} is valid`,
     `ok   libvirt: qemu:///system: ${hypervisor}, ${library}`,
@@ -85,7 +88,10 @@ test('a ready node: every line ok (KVM may be a warn: this node has only TCG), e
   const json = await execa(process.execPath, [cliPath, 'doctor', '--json'], { env: { VMBATCH_CONFIG: configFile }, reject: false });
   assert.is(json.exitCode, 0, json.stderr);
   const results = JSON.parse(json.stdout) as { check: string; status: string }[];
-  assert.equal(results.map((r) => `${r.status} ${r.check}`), expected.filter((l) => !l.startsWith('     ')).map((l) => l.split(':')[0]!.replace(/\s+/, ' ')));
+  assert.equal(
+    results.map((r) => `${r.status} ${r.check}`),
+    expected.filter((l) => !l.startsWith('     ')).map((l) => l.split(':')[0]!.replace(/\s+/, ' ')),
+  );
 });
 
 test('a leftover job directory of an earlier boot: a warn naming it, still exit 0', async () => {
@@ -95,7 +101,10 @@ test('a leftover job directory of an earlier boot: a warn naming it, still exit 
   utimesSync(jobDir, new Date(1_000_000), new Date(1_000_000));
   const run = await execa(process.execPath, [cliPath, 'doctor'], { env: { VMBATCH_CONFIG: configFile }, reject: false });
   assert.is(run.exitCode, 0, run.stdout);
-  assert.match(run.stdout, `warn leftovers: 1 item of jobs that are gone, which \`vmbatch reconcile\` would remove:\n       - job directory ${jobDir} (from an earlier boot)\n     hint: run \`vmbatch reconcile\`\n`);
+  assert.match(
+    run.stdout,
+    `warn leftovers: 1 item of jobs that are gone, which \`vmbatch reconcile\` would remove:\n       - job directory ${jobDir} (from an earlier boot)\n     hint: run \`vmbatch reconcile\`\n`,
+  );
   rmSync(jobDir, { recursive: true });
 });
 

@@ -21,12 +21,10 @@ test.before(async () => {
       noemulator: shipped.replace('<devices>', '<devices>\n    <emulator>/usr/bin/qemu-system-nonexistent</emulator>'),
       // the guest has no /dev/ttyS9 to log the user in on: its prolog reports the failure
       noconsole: shipped.replace('</vbconfig>', "  <vbremoteshell mode='console' device='/dev/ttyS9'/>\n  </vbconfig>"),
-      rootssh: shipped
-        .replace('<vbpreparemethod>CDROM</vbpreparemethod>', '<vbpreparemethod>ROOTSSH</vbpreparemethod>')
-        .replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, ''),
+      rootssh: shipped.replace('<vbpreparemethod>CDROM</vbpreparemethod>', '<vbpreparemethod>ROOTSSH</vbpreparemethod>').replace(/<disk type='file' device='cdrom'>[\s\S]*?<\/disk>/, ''),
       // an empty VHD disk larger than the format holds: qemu-img refuses to make it
       hugevhd: shipped.replace(
-        '<disk type=\'file\' device=\'cdrom\'>',
+        "<disk type='file' device='cdrom'>",
         "<disk type='file' device='disk'>\n      <driver name='qemu' type='vpc'/>\n      <vbdisksource source='scratch' size='3145728' create='always' format='vpc'/>\n      <target dev='vdb' bus='virtio'/>\n    </disk>\n    <disk type='file' device='cdrom'>",
       ),
     },
@@ -66,7 +64,7 @@ test('CATALOGUE_NONE: a job asking for runtime environments on a node without ca
   );
 });
 
-test('DOMAIN_CREATE_FAILED: a template libvirt refuses aborts the job (1) with libvirt\'s sentence', async () => {
+test("DOMAIN_CREATE_FAILED: a template libvirt refuses aborts the job (1) with libvirt's sentence", async () => {
   const stderr = await failingPrologue({ jobId: '7621.vm', user, resources: 'other=vbdomain=noemulator' }, 1);
   assert.is(
     stderr,
@@ -76,7 +74,7 @@ test('DOMAIN_CREATE_FAILED: a template libvirt refuses aborts the job (1) with l
   );
 });
 
-test('GUEST_PROLOG_FAILED: a guest whose prolog reports failure aborts the job (1) with the guest\'s reason', async () => {
+test("GUEST_PROLOG_FAILED: a guest whose prolog reports failure aborts the job (1) with the guest's reason", async () => {
   const stderr = await failingPrologue({ jobId: '7622.vm', user, resources: 'other=vbdomain=noconsole' }, 1);
   assert.is(
     stderr,
@@ -121,7 +119,14 @@ test('NOT_ROOT: the prologue run by another user than root is refused (1) before
   chmodSync(hook, 0o755);
   const job = { jobId: '7625.vm', user };
   const script = writeJobScript(mom, job, '#!/bin/sh\n');
-  const run = await execa(hook, [job.jobId, user.user, user.group, 'STDIN', 'walltime=00:05:00', 'batch', '', script], { uid: user.uid, gid: user.gid, cwd: '/', env: { PATH: '/bin:/usr/bin' }, extendEnv: false, reject: false });
+  const run = await execa(hook, [job.jobId, user.user, user.group, 'STDIN', 'walltime=00:05:00', 'batch', '', script], {
+    uid: user.uid,
+    gid: user.gid,
+    cwd: '/',
+    env: { PATH: '/bin:/usr/bin' },
+    extendEnv: false,
+    reject: false,
+  });
   assert.is(run.exitCode, 1);
   assert.is(
     run.stderr,
@@ -135,17 +140,24 @@ test('NOT_ROOT: the prologue run by another user than root is refused (1) before
 test('JOB_ID_MISSING: $job_starter without PBS_JOBID refuses (255) and touches nothing', async () => {
   const job = { jobId: '7626.vm', user };
   const { PBS_JOBID: _, ...env } = jobStarterEnv(mom, job);
-  const run = await execa('/bin/sh', ['-c', 'umask 077; exec "$0" "$@"', mom.starter, '/bin/bash'], { cwd: user.home, env, extendEnv: false, uid: user.uid, gid: user.gid, input: '/tmp/x.sh\n', reject: false });
+  const run = await execa('/bin/sh', ['-c', 'umask 077; exec "$0" "$@"', mom.starter, '/bin/bash'], {
+    cwd: user.home,
+    env,
+    extendEnv: false,
+    uid: user.uid,
+    gid: user.gid,
+    input: '/tmp/x.sh\n',
+    reject: false,
+  });
   assert.is(run.exitCode, 255);
   assert.is(
     run.stderr,
-    'vmbatch: JOB_ID_MISSING: remoteshell cannot tell which job it runs: PBS_JOBID is not set\n' +
-      "  hint: remoteshell is meant to be pbs_mom's $job_starter, which sets PBS_JOBID",
+    'vmbatch: JOB_ID_MISSING: remoteshell cannot tell which job it runs: PBS_JOBID is not set\n' + "  hint: remoteshell is meant to be pbs_mom's $job_starter, which sets PBS_JOBID",
   );
   assert.equal(await mine(), nothingLeft);
 });
 
-test('JOB_SCRIPT_MISMATCH: $job_starter asked to run another script than the job\'s is refused (255); the job stays until its epilogue', async () => {
+test("JOB_SCRIPT_MISMATCH: $job_starter asked to run another script than the job's is refused (255); the job stays until its epilogue", async () => {
   const job = { jobId: '7627.vm', user };
   const script = writeJobScript(mom, job, '#!/bin/sh\necho hi\n');
   const pro = await runPrologue(mom, job, script);

@@ -54,7 +54,7 @@ test('a permanent error: the prologue lets the job run, remoteshell ends it at o
   assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
 });
 
-test('retries exhausted: the last attempt\'s error file carries RETRIES_EXHAUSTED (the job then ends with 255)', () =>
+test("retries exhausted: the last attempt's error file carries RETRIES_EXHAUSTED (the job then ends with 255)", () =>
   withMom({ jobStarterLine: true, config: { libvirtUri: 'qemu:///system?socket=/nonexistent/libvirt-sock', maxAttempts: 2 } }, async (down) => {
     const job = { jobId: '7802.vm', user };
     const script = writeJobScript(down, job, '#!/bin/sh\n');
@@ -88,7 +88,7 @@ test('without a $job_starter line the job is aborted (1): its script would run o
     await runEpilogue(plain, job, script, -2);
   }));
 
-test('hostile: another user cannot learn why someone else\'s job failed, nor end it; the record is root\'s', async () => {
+test("hostile: another user cannot learn why someone else's job failed, nor end it; the record is root's", async () => {
   const job = { jobId: '7804.vm', user, resources: 'other=vbdomain=nosuch' };
   const script = writeJobScript(mom, job, '#!/bin/sh\n');
   assert.is((await runPrologue(mom, job, script)).exitCode, 0);
@@ -99,7 +99,7 @@ test('hostile: another user cannot learn why someone else\'s job failed, nor end
   const spy = await runJobStarter(mom, { ...job, user: other }, script);
   assert.is(spy.exitCode, 255);
   assert.is(spy.stderr.split('\n')[0], 'vmbatch: JOB_NOT_OWNED: job 7804.vm belongs to uid 31337, not to uid 31339: only its submitter reaches its guest');
-  assert.ok(existsSync(`${mom.stateDir}/jobs/7804.vm/failure.json`), 'the owner\'s job is untouched');
+  assert.ok(existsSync(`${mom.stateDir}/jobs/7804.vm/failure.json`), "the owner's job is untouched");
   await runEpilogue(mom, job, script, 255);
   assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
 });

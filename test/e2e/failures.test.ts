@@ -14,7 +14,7 @@ const variant = (from: string | RegExp, to: string) => shipped.replace(from, to)
 
 const domains = {
   broken: "<domain type='qemu'>\n  <name>broken</name>\n  <vbconfig>\n</domain>\n",
-  unknowntag: variant("<vbjobpath>", "<vbjobdir>/x</vbjobdir>\n    <vbjobpath>"),
+  unknowntag: variant('<vbjobpath>', '<vbjobdir>/x</vbjobdir>\n    <vbjobpath>'),
   // the guest has no driver for a SATA CD-ROM: it never finds its context and never reports ready
   silent: variant("<target dev='hdc' bus='ide'/>", "<target dev='sda' bus='sata'/>").replace("timeout='120'", "timeout='12'"),
   // the kernel finds no init that stays up: the guest panics and libvirt destroys it
@@ -102,7 +102,10 @@ test('a base image that does not exist aborts the job (1)', async () => {
 });
 
 test('a job id or user name with shell or path characters is refused before anything is made', async () => {
-  for (const [jobId, who] of [['5.vm;touch /tmp/pwned', user], ['206.vm', { ...user, user: '../root' }]] as const) {
+  for (const [jobId, who] of [
+    ['5.vm;touch /tmp/pwned', user],
+    ['206.vm', { ...user, user: '../root' }],
+  ] as const) {
     const job = { jobId, user: who };
     const script = writeJobScript(mom, { jobId: '205.vm', user }, '#!/bin/sh\n');
     const run = await runPrologue(mom, job, script);

@@ -29,7 +29,7 @@ const template = (dir: string, url: string, hash: string) =>
   readFileSync(join(domainsDir, 'testguest.xml'), 'utf8')
     .replaceAll(`${shippedGuest}/`, `${dir}/`)
     .replace(
-      '<disk type=\'file\' device=\'cdrom\'>',
+      "<disk type='file' device='cdrom'>",
       `<disk type='file' device='disk'>\n      <driver name='qemu' type='qcow2'/>\n      <vbdisksource source='${url}' copy_method='shared'/>\n      <vbcheckhash hashfunction='/usr/bin/sha256sum' hashvalue='${hash}'/>\n      <target dev='vdb' bus='virtio'/>\n    </disk>\n    <disk type='file' device='cdrom'>`,
     );
 
@@ -38,7 +38,9 @@ test.before(async () => {
   gid = Number((await execa('getent', ['group', 'libvirt-qemu'])).stdout.split(':')[2]);
   server = await startImageServer();
   server.route('/shared.qcow2', { kind: 'file', path: `${shippedGuest}/disk.qcow2` });
-  const hash = createHash('sha256').update(readFileSync(`${shippedGuest}/disk.qcow2`)).digest('hex');
+  const hash = createHash('sha256')
+    .update(readFileSync(`${shippedGuest}/disk.qcow2`))
+    .digest('hex');
   mom = await setupMom({ config: { guestIdentity: { uids: pool } } });
   guestDir = join(mom.root, 'guest');
   mkdirSync(guestDir, { mode: 0o755 });
@@ -66,8 +68,7 @@ async function qemuIds(jobId: string): Promise<{ uid: string; gid: string; group
   return { uid: field('Uid'), gid: field('Gid'), groups: field('Groups') };
 }
 // runs a shell command as a guest's identity, without any supplementary group
-const asGuest = (uid: number, command: string) =>
-  execa('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', 'sh', '-c', command], { reject: false });
+const asGuest = (uid: number, command: string) => execa('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', 'sh', '-c', command], { reject: false });
 // what a node holds of this suite's jobs (other suites boot guests of their own meanwhile)
 const ours = async (node: Mom) => {
   const left = await leftovers(node);
@@ -99,7 +100,10 @@ test("two jobs at once: each qemu has its own uid of the pool and the guests' gr
     assert.is(Object.keys(held).length, 2);
     assert.ok(uidA >= pool.first && uidA <= pool.last && uidB >= pool.first && uidB <= pool.last, `${uidA} ${uidB}`);
     assert.is.not(uidA, uidB);
-    for (const [job, uid] of [[jobs[0]!, uidA], [jobs[1]!, uidB]] as const) {
+    for (const [job, uid] of [
+      [jobs[0]!, uidA],
+      [jobs[1]!, uidB],
+    ] as const) {
       assert.equal(await qemuIds(job.jobId), { uid: `${uid} ${uid} ${uid} ${uid}`, gid: `${gid} ${gid} ${gid} ${gid}`, groups: `${gid}` });
       const dir = join(mom.stateDir, 'jobs', job.jobId);
       assert.is(ownerOf(join(dir, 'disk-vda.qcow2')), `${uid}:${gid} 600`);

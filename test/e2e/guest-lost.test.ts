@@ -82,7 +82,7 @@ test('virsh destroy under a running job: 255, GUEST_LOST from remoteshell, reaso
   assertConsole(epilogue.slice(2));
 });
 
-test('qemu killed with SIGKILL, as the node\'s out-of-memory killer does: reason=crashed', async () => {
+test("qemu killed with SIGKILL, as the node's out-of-memory killer does: reason=crashed", async () => {
   const { run, epilogue } = await loseGuest({ jobId: '7812.vm', user }, () => execa('pkill', ['-KILL', '-f', 'guest=vmbatch-7812.vm,']));
   assert.is(run.exitCode, 255);
   assert.is(run.stderr, lostLine('7812.vm', stopped));
@@ -106,7 +106,7 @@ test('a guest kernel panic under the job (its root is hostile): the panic is amo
   assertConsole(epilogue.slice(2));
 });
 
-test('a job that ends normally: the epilogue reports nothing and removes libvirt\'s log; libvirtLog.keep keeps it', async () => {
+test("a job that ends normally: the epilogue reports nothing and removes libvirt's log; libvirtLog.keep keeps it", async () => {
   const job = { jobId: '7814.vm', user };
   const path = writeJobScript(mom, job, '#!/bin/sh\necho fine\n');
   assert.is((await runPrologue(mom, job, path)).exitCode, 0);

@@ -133,16 +133,36 @@ test("a request over the template's maximum aborts the job (1), naming each limi
 test('hostile sizes get clear errors, never a crash or a huge guest', async () => {
   await refused(
     { jobId: '7711.vm', user, resources: 'mem=999999999tb' },
-    ['vmbatch: JOB_SIZE_TOO_LARGE: the job asks for a larger guest than the domain template testguest allows:', "  - 1048575998951424 MiB (mem=999999999tb): at most 2048 MiB (<vbsize maxmemory='2048'>)", tooLargeHint].join('\n'),
+    [
+      'vmbatch: JOB_SIZE_TOO_LARGE: the job asks for a larger guest than the domain template testguest allows:',
+      "  - 1048575998951424 MiB (mem=999999999tb): at most 2048 MiB (<vbsize maxmemory='2048'>)",
+      tooLargeHint,
+    ].join('\n'),
   );
-  await refused({ jobId: '7712.vm', user, resources: 'nodes=1:ppn=0' }, ["vmbatch: JOB_SIZE_INVALID: the job's CPU and memory request is invalid:", '  - nodes=1:ppn=0: ppn=0 must be a whole number of at least 1', invalidHint].join('\n'));
-  await refused({ jobId: '7713.vm', user, resources: 'nodes=1:ppn=-1' }, ["vmbatch: JOB_SIZE_INVALID: the job's CPU and memory request is invalid:", '  - nodes=1:ppn=-1: ppn=-1 must be a whole number of at least 1', invalidHint].join('\n'));
-  await refused({ jobId: '7714.vm', user, resources: 'nodes=1:ppn=1e9' }, ["vmbatch: JOB_SIZE_INVALID: the job's CPU and memory request is invalid:", '  - nodes=1:ppn=1e9: ppn=1e9 must be a whole number of at least 1', invalidHint].join('\n'));
+  await refused(
+    { jobId: '7712.vm', user, resources: 'nodes=1:ppn=0' },
+    ["vmbatch: JOB_SIZE_INVALID: the job's CPU and memory request is invalid:", '  - nodes=1:ppn=0: ppn=0 must be a whole number of at least 1', invalidHint].join('\n'),
+  );
+  await refused(
+    { jobId: '7713.vm', user, resources: 'nodes=1:ppn=-1' },
+    ["vmbatch: JOB_SIZE_INVALID: the job's CPU and memory request is invalid:", '  - nodes=1:ppn=-1: ppn=-1 must be a whole number of at least 1', invalidHint].join('\n'),
+  );
+  await refused(
+    { jobId: '7714.vm', user, resources: 'nodes=1:ppn=1e9' },
+    ["vmbatch: JOB_SIZE_INVALID: the job's CPU and memory request is invalid:", '  - nodes=1:ppn=1e9: ppn=1e9 must be a whole number of at least 1', invalidHint].join('\n'),
+  );
   await refused(
     { jobId: '7715.vm', user, resources: 'nodes=1:ppn=1000000000' },
-    ['vmbatch: JOB_SIZE_TOO_LARGE: the job asks for a larger guest than the domain template testguest allows:', "  - 1000000000 vCPUs (nodes=1:ppn=1000000000): at most 4 vCPUs (<vbsize maxcpus='4'>)", tooLargeHint].join('\n'),
+    [
+      'vmbatch: JOB_SIZE_TOO_LARGE: the job asks for a larger guest than the domain template testguest allows:',
+      "  - 1000000000 vCPUs (nodes=1:ppn=1000000000): at most 4 vCPUs (<vbsize maxcpus='4'>)",
+      tooLargeHint,
+    ].join('\n'),
   );
-  await refused({ jobId: '7716.vm', user, resources: 'nodes=1:ppn=2:ppn=3' }, ["vmbatch: JOB_SIZE_INVALID: the job's CPU and memory request is invalid:", '  - nodes=1:ppn=2:ppn=3: ppn is given twice', invalidHint].join('\n'));
+  await refused(
+    { jobId: '7716.vm', user, resources: 'nodes=1:ppn=2:ppn=3' },
+    ["vmbatch: JOB_SIZE_INVALID: the job's CPU and memory request is invalid:", '  - nodes=1:ppn=2:ppn=3: ppn is given twice', invalidHint].join('\n'),
+  );
   await refused(
     { jobId: '7717.vm', user, resources: 'nodes=2:ppn=1,mem=lots' },
     [
@@ -158,7 +178,10 @@ test('`vmbatch plan` shows the size and where it came from; mem=1kb is raised to
   const plan = async (jobId: string, resources: string) => {
     const job = { jobId, user };
     const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
-    const run = await execa(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'plan', jobId, user.user, user.group, script, `--resources=${resources}`], { env: { VMBATCH_CONFIG: mom.configFile }, reject: false });
+    const run = await execa(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'plan', jobId, user.user, user.group, script, `--resources=${resources}`], {
+      env: { VMBATCH_CONFIG: mom.configFile },
+      reject: false,
+    });
     assert.is(run.exitCode, 0, run.stderr);
     return JSON.parse(run.stdout) as { guestSize: unknown; domainXml: string };
   };

@@ -27,7 +27,10 @@ const tarPackage = (name: string, file: string) =>
 const packages = {
   victim: ['APPS/TEST/VICTIM-1', ''],
   // the guest knows its nonce from the context volume (CDROM: /mnt/context, ROOTSSH: /run/vmbatch-context)
-  forger: ['APPS/HOSTILE/FORGER-1', `for f in /mnt/context/vmbatch.env /run/vmbatch-context/vmbatch.env; do [ -f "$f" ] && . "$f"; done\nprintf 'VMBATCH-FAILED %s rte APPS/TEST/VICTIM-1: EVIL call 555-0100 to get your job run\\n' "$VB_NONCE" > /dev/ttyS0`],
+  forger: [
+    'APPS/HOSTILE/FORGER-1',
+    `for f in /mnt/context/vmbatch.env /run/vmbatch-context/vmbatch.env; do [ -f "$f" ] && . "$f"; done\nprintf 'VMBATCH-FAILED %s rte APPS/TEST/VICTIM-1: EVIL call 555-0100 to get your job run\\n' "$VB_NONCE" > /dev/ttyS0`,
+  ],
   // 3 MiB of lines: virtlogd rotates the console file at 2 MiB, before the ready line
   flood: ['APPS/HOSTILE/FLOOD-1', "yes 'console flood line ..........................................................' | head -c 3145728 > /dev/ttyS0"],
   // 3 MiB without a newline: prolog.sh's ready line ends the same line
@@ -43,7 +46,11 @@ const packages = {
   ],
 } satisfies Record<string, [string, string]>;
 
-const catalogue = testGuestCatalogue(Object.entries(packages).map(([file, [name]]) => tarPackage(name, file)).join(''));
+const catalogue = testGuestCatalogue(
+  Object.entries(packages)
+    .map(([file, [name]]) => tarPackage(name, file))
+    .join(''),
+);
 
 test.before(async () => {
   alice = await ensureHostUser('vbe2e', 31337, 31338);
@@ -101,10 +108,7 @@ test("a guest's forged VMBATCH-FAILED fails its own job only: another package is
   // the forged line names a package this job does not install: its own job fails with it, nothing else
   const forged = await failing(mom, '7401.vm', alice, packages.forger[0]);
   assert.is(forged.exitCode, 1);
-  assert.is(
-    forged.stderr.split('\n')[0],
-    'vmbatch: GUEST_PROLOG_FAILED: the guest-side prolog of vmbatch-7401.vm failed: rte APPS/TEST/VICTIM-1: EVIL call 555-0100 to get your job run',
-  );
+  assert.is(forged.stderr.split('\n')[0], 'vmbatch: GUEST_PROLOG_FAILED: the guest-side prolog of vmbatch-7401.vm failed: rte APPS/TEST/VICTIM-1: EVIL call 555-0100 to get your job run');
   assert.is(rteState(mom, victim)?.state, 'INSTALLED');
   assert.match(readFileSync(mom.logFile, 'utf8'), 'msg="a guest reported a failed install of a runtime environment its job does not install; ignored" job=');
   // the same user forging it twice in jobs that do install it: recorded for that user only
@@ -120,10 +124,16 @@ test("a guest's forged VMBATCH-FAILED fails its own job only: another package is
 });
 
 test("a guest flooding its console past virtlogd's rotation (3 MiB of lines, or one 3 MiB line) is still seen ready, with bounded memory", async () => {
-  for (const [jobId, pkg] of [['7410.vm', packages.flood[0]], ['7411.vm', packages.floodline[0]]] as const) {
+  for (const [jobId, pkg] of [
+    ['7410.vm', packages.flood[0]],
+    ['7411.vm', packages.floodline[0]],
+  ] as const) {
     const started = Date.now();
     assert.is((await running(mom, jobId, alice, pkg)).stdout, 'job ran as vbe2e');
-    const ready = readFileSync(mom.logFile, 'utf8').split('\n').find((l) => l.includes('msg="ready"') && l.includes(`job=${jobId}`)) ?? '';
+    const ready =
+      readFileSync(mom.logFile, 'utf8')
+        .split('\n')
+        .find((l) => l.includes('msg="ready"') && l.includes(`job=${jobId}`)) ?? '';
     const rss = Number(/maxRssKiB=(\d+)/.exec(ready)?.[1]);
     assert.ok(rss > 0 && rss < 200 * 1024, `${jobId}: the prologue's peak RSS ${rss} KiB (${Date.now() - started} ms)`);
   }
@@ -136,11 +146,14 @@ test('a guest that reboots (its domain stops) after a 1 MiB line: GUEST_STOPPED 
   const lines = stopped.stderr.split('\n');
   assert.is(lines[0], 'vmbatch: GUEST_STOPPED: guest vmbatch-7412.vm stopped before it was ready; last console lines:');
   assert.ok(lines.includes(`    ${'y'.repeat(200)}...`), stopped.stderr);
-  assert.ok(lines.every((l) => l.length <= 210), 'no console line longer than the cap');
+  assert.ok(
+    lines.every((l) => l.length <= 210),
+    'no console line longer than the cap',
+  );
   await clean();
 });
 
-test("ROOTSSH: a root prolog.sh that hangs ends at the readiness timeout (GUEST_PROLOG_TIMEOUT, 2); one that floods its stderr is quoted by its last 20 lines", async () => {
+test('ROOTSSH: a root prolog.sh that hangs ends at the readiness timeout (GUEST_PROLOG_TIMEOUT, 2); one that floods its stderr is quoted by its last 20 lines', async () => {
   const shipped = readFileSync(join(domainsDir, 'testguest.xml'), 'utf8');
   const rootssh = shipped
     .replace('<vbpreparemethod>CDROM</vbpreparemethod>', '<vbpreparemethod>ROOTSSH</vbpreparemethod>')
@@ -153,7 +166,10 @@ test("ROOTSSH: a root prolog.sh that hangs ends at the readiness timeout (GUEST_
     const hung = await failing(node, '7420.vm', alice, `${packages.sleeper[0]}:vbdomain=rootssh`);
     const took = (Date.now() - started) / 1000;
     assert.is(hung.exitCode, 2, hung.stderr);
-    assert.ok(/^vmbatch: GUEST_PROLOG_TIMEOUT: the guest-side prolog of vmbatch-7420\.vm \(run over ROOTSSH\) did not finish within \d+ s and wrote nothing on stderr\n/.test(hung.stderr), hung.stderr);
+    assert.ok(
+      /^vmbatch: GUEST_PROLOG_TIMEOUT: the guest-side prolog of vmbatch-7420\.vm \(run over ROOTSSH\) did not finish within \d+ s and wrote nothing on stderr\n/.test(hung.stderr),
+      hung.stderr,
+    );
     assert.ok(took < 70, `the prologue ended after ${took} s (readiness timeout 40 s)`);
     const flooded = await failing(node, '7421.vm', alice, `${packages.stderrflood[0]}:vbdomain=rootssh`);
     assert.is(flooded.exitCode, 1, flooded.stderr);

@@ -86,7 +86,12 @@ test('a STATEDIR on a full tmpfs: the overlay cannot be written, DISK_FULL reque
     const run = await runPrologue(mom, job, script);
     assert.is(run.exitCode, 2, run.stderr);
     const lines = run.stderr.split('\n');
-    assert.match(lines[0]!, new RegExp(`^vmbatch: DISK_FULL: no space for ${mount}/jobs/7312\\.vm/disk-vda\\.qcow2: the filesystem is full \\(ENOSPC\\): qemu-img said: qemu-img: ${mount}/jobs/7312\\.vm/disk-vda\\.qcow2: .*No space left on device$`));
+    assert.match(
+      lines[0]!,
+      new RegExp(
+        `^vmbatch: DISK_FULL: no space for ${mount}/jobs/7312\\.vm/disk-vda\\.qcow2: the filesystem is full \\(ENOSPC\\): qemu-img said: qemu-img: ${mount}/jobs/7312\\.vm/disk-vda\\.qcow2: .*No space left on device$`,
+      ),
+    );
     assert.is(lines.at(-1), 'vmbatch: job 7312.vm is requeued (attempt 1 of 3).');
     assert.not.ok(existsSync(join(mount, 'jobs', '7312.vm')), 'the job directory is gone');
     await endFailedJob(mom, job, script);

@@ -79,11 +79,16 @@ test('two jobs at once boot from one hash-checked download, each on its own over
   const scripts = await bootAll(jobs, script);
   assert.is(server.requests('/disk.qcow2'), 1, 'one download for both jobs');
   // inside hooks there is no progress bar: the download is two quiet log lines
-  const logged = readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes('hook=prologue msg="download'));
-  assert.equal(logged.map((l) => l.replace(/^\S+ /, '').replace(/ (job|ms)=\S+/g, '')), [
-    `level=info hook=prologue msg="download start" url=${server.url('/disk.qcow2')}`,
-    `level=info hook=prologue msg="download done" url=${server.url('/disk.qcow2')} bytes=${statSync(baseImage).size} digest=sha256:${imageHash}`,
-  ]);
+  const logged = readFileSync(mom.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('hook=prologue msg="download'));
+  assert.equal(
+    logged.map((l) => l.replace(/^\S+ /, '').replace(/ (job|ms)=\S+/g, '')),
+    [
+      `level=info hook=prologue msg="download start" url=${server.url('/disk.qcow2')}`,
+      `level=info hook=prologue msg="download done" url=${server.url('/disk.qcow2')} bytes=${statSync(baseImage).size} digest=sha256:${imageHash}`,
+    ],
+  );
   const [entry] = cacheEntries();
   const cached = join(mom.stateDir, 'cache', 'images', entry!, 'image');
   for (const job of jobs) assert.is(await backingOf(join(mom.stateDir, 'jobs', job.jobId, 'disk-vda.qcow2')), cached);
@@ -153,7 +158,11 @@ test('download faults through the prologue: a server error requeues (2), a wrong
   assert.match(wrongRun.stderr, `vmbatch: IMAGE_HASH_MISMATCH: the image ${server.url('/disk.qcow2')} does not match its sha256 hash: expected ${'f'.repeat(64)}, got ${imageHash}\n`);
   assert.equal(cacheEntries(), [], 'nothing of the bad download is kept');
   assert.ok(entriesBefore.length > 0);
-  for (const [job, script] of [[down, downScript], [wrong, wrongScript]] as const) await endFailedJob(mom, job, script);
+  for (const [job, script] of [
+    [down, downScript],
+    [wrong, wrongScript],
+  ] as const)
+    await endFailedJob(mom, job, script);
   await clean();
 });
 

@@ -8,7 +8,19 @@ import { generateKeyPair } from '../../src/context/keys.js';
 import { execa } from 'execa';
 import { ensureHostUser, type HostUser } from '../helpers/host-user.js';
 import { testGuestDir } from '../helpers/paths.js';
-import { interactiveScriptPath, leftovers, pelogPermissionProblem, runEpilogue, runInteractiveJobStarter, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type Mom } from '../torque/pbs-mom.js';
+import {
+  interactiveScriptPath,
+  leftovers,
+  pelogPermissionProblem,
+  runEpilogue,
+  runInteractiveJobStarter,
+  runJobStarter,
+  runPrologue,
+  setupMom,
+  teardownMom,
+  writeJobScript,
+  type Mom,
+} from '../torque/pbs-mom.js';
 import type { QemuImgJson } from '../helpers/qemu-img-json.js';
 
 let mom: Mom;
@@ -130,7 +142,7 @@ test('pbs_mom refuses a hook that is group-writable, as check_pelog_permissions 
   }
 });
 
-test('remoteshell refuses a guest whose host key is not the job\'s (no trust on first use)', async () => {
+test("remoteshell refuses a guest whose host key is not the job's (no trust on first use)", async () => {
   const job = { jobId: '107.vm', user };
   const script = writeJobScript(mom, job, '#!/bin/sh\necho should-not-run\n');
   assert.is((await runPrologue(mom, job, script)).exitCode, 0);
@@ -141,7 +153,10 @@ test('remoteshell refuses a guest whose host key is not the job\'s (no trust on 
     const run = await runJobStarter(mom, job, script);
     assert.is(run.exitCode, 255);
     assert.is(run.stdout, '');
-    assert.ok(run.stderr.startsWith(`vmbatch: SSH_FAILED: cannot reach the job's guest over SSH at vbe2e@${mom.stateDir}/jobs/107.vm/ssh.sock: the guest presented a host key that is not this job's\n`), run.stderr);
+    assert.ok(
+      run.stderr.startsWith(`vmbatch: SSH_FAILED: cannot reach the job's guest over SSH at vbe2e@${mom.stateDir}/jobs/107.vm/ssh.sock: the guest presented a host key that is not this job's\n`),
+      run.stderr,
+    );
   } finally {
     await runEpilogue(mom, job, script, 255);
   }

@@ -46,7 +46,12 @@ test.after(async () => {
 });
 
 const reconcile = (...args: string[]) => execa(process.execPath, [cliPath, 'reconcile', ...args], { env: { VMBATCH_CONFIG: mom.configFile }, reject: false });
-const logLines = () => (existsSync(mom.logFile) ? readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes('hook=reconcile')) : []);
+const logLines = () =>
+  existsSync(mom.logFile)
+    ? readFileSync(mom.logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('hook=reconcile'))
+    : [];
 const cacheDir = () => join(mom.stateDir, 'cache');
 const domainState = async (name: string) => (await execa('virsh', ['-q', '-c', 'qemu:///system', 'domstate', name], { reject: false })).stdout.trim();
 const ctx = (jobId: string) => ({
@@ -70,8 +75,18 @@ async function strandedJob(jobId: string) {
   makeJobDir(paths.dir);
   writeJobOwner(paths.dir);
   writeJobState(paths.stateFile, {
-    version: 1, jobId, user: user.user, uid: user.uid, domainName: `vmbatch-${jobId}`, libvirtUri: 'qemu:///system', phase: 'ready',
-    hostPublicKey: 'x', hostScriptPath: '/x', guestScriptPath: '/y', createdAt: new Date().toISOString(), bootId: currentBootId(),
+    version: 1,
+    jobId,
+    user: user.user,
+    uid: user.uid,
+    domainName: `vmbatch-${jobId}`,
+    libvirtUri: 'qemu:///system',
+    phase: 'ready',
+    hostPublicKey: 'x',
+    hostScriptPath: '/x',
+    guestScriptPath: '/y',
+    createdAt: new Date().toISOString(),
+    bootId: currentBootId(),
   });
   const overlay = join(paths.dir, 'disk-vdb.qcow2');
   const once = await ensureOnceDisk(ctx(jobId), { name: 'stranded', sizeMiB: 8, format: 'qcow2', overlay, cow: 'qcow2' });
@@ -81,7 +96,14 @@ async function strandedJob(jobId: string) {
   assert.is(await reserveOne(mom.stateDir, 'addresses', jobId, ['10.0.2.70']), '10.0.2.70');
   assert.is(await reserveOne(mom.stateDir, 'guest-uids', jobId, ['200070']), '200070');
   recordAttempt(mom.stateDir, jobId);
-  for (const file of [paths.stateFile, join(paths.dir, 'prologue.json'), join(mom.stateDir, 'addresses', '10.0.2.70'), join(mom.stateDir, 'guest-uids', '200070'), join(mom.stateDir, 'attempts', jobId)]) fromOldBoot(file);
+  for (const file of [
+    paths.stateFile,
+    join(paths.dir, 'prologue.json'),
+    join(mom.stateDir, 'addresses', '10.0.2.70'),
+    join(mom.stateDir, 'guest-uids', '200070'),
+    join(mom.stateDir, 'attempts', jobId),
+  ])
+    fromOldBoot(file);
   return once.paths;
 }
 
@@ -119,7 +141,7 @@ test('a job of an earlier boot whose epilogue never ran: everything of it goes, 
   assert.is(logLines().length, 6);
 });
 
-test('a leftover vmbatch-* domain without a job directory is destroyed; stale cache records and seeding marks of this node go, other nodes\' stay', async () => {
+test("a leftover vmbatch-* domain without a job directory is destroyed; stale cache records and seeding marks of this node go, other nodes' stay", async () => {
   // a guest whose teardown removed the job directory but not the domain (its console log was in it)
   const orphanDir = jobPaths(mom.stateDir, '7602.vm').dir;
   makeJobDir(orphanDir);
@@ -190,7 +212,10 @@ test('a running job of this boot is left alone while the batch system has it, an
   assert.is(lines.at(-3), `removed job directory ${mom.stateDir}/jobs/7601.vm (the batch system no longer has the job)`);
   assert.is(lines.at(-2), 'removed libvirt log /var/log/libvirt/qemu/vmbatch-7601.vm.log (the batch system no longer has the job)');
   assert.not.ok(existsSync('/var/log/libvirt/qemu/vmbatch-7601.vm.log'));
-  assert.ok(lines.slice(1, -3).every((l) => l.startsWith('removed reservation guest-uids/') || l.startsWith('removed cache use record ')), gone.stdout);
+  assert.ok(
+    lines.slice(1, -3).every((l) => l.startsWith('removed reservation guest-uids/') || l.startsWith('removed cache use record ')),
+    gone.stdout,
+  );
   assert.equal(await mine(), { ...nothingLeft, attempts: ['7601.vm'] }, 'the attempt counter of this boot stays for a requeue');
   assert.is((await runEpilogue(mom, job, script, 0)).exitCode, 0, 'the late epilogue still works');
   assert.equal(await mine(), nothingLeft);
@@ -225,8 +250,21 @@ test("a prologue killed after it started a share's file server (no guest ever co
   rmSync(workdir, { recursive: true, force: true });
   mkdirSync(workdir);
   chownSync(workdir, user.uid, user.gid);
-  const shared = { what: 'workdir' as const, path: workdir, mode: 'rw' as const, tag: 'vbshare0', socket: join(paths.dir, 'share-0.sock'), pidFile: join(paths.dir, 'share-0.pid'), logFile: join(paths.dir, 'share-0.log') };
-  await startShares([shared], { submitter: { user: user.user, uid: user.uid, gid: user.gid, group: user.group, home: user.home, shell: '/bin/sh' }, qemuUid: 1900000999, virtiofsd: '/usr/lib/qemu/virtiofsd', deadline: Date.now() + 30_000 });
+  const shared = {
+    what: 'workdir' as const,
+    path: workdir,
+    mode: 'rw' as const,
+    tag: 'vbshare0',
+    socket: join(paths.dir, 'share-0.sock'),
+    pidFile: join(paths.dir, 'share-0.pid'),
+    logFile: join(paths.dir, 'share-0.log'),
+  };
+  await startShares([shared], {
+    submitter: { user: user.user, uid: user.uid, gid: user.gid, group: user.group, home: user.home, shell: '/bin/sh' },
+    qemuUid: 1900000999,
+    virtiofsd: '/usr/lib/qemu/virtiofsd',
+    deadline: Date.now() + 30_000,
+  });
   const pid = Number(readFileSync(shared.pidFile, 'utf8').split(' ')[0]);
   assert.ok(processStartTicks(pid) !== undefined, 'the file server waits for its guest');
   // the prologue that made the directory was of an earlier boot (it is dead)
@@ -243,7 +281,17 @@ test('reconcile --json prints the plan as values', async () => {
   const run = await reconcile('--dry-run', '--json');
   const out = JSON.parse(run.stdout) as { dryRun: boolean; items: { kind: string; reason: string; result: string }[] };
   assert.is(out.dryRun, true);
-  assert.equal(out.items.map((i) => [i.kind, i.result]), [['seeding', 'planned'], ['cache-use', 'planned'], ['reservation', 'planned'], ['reservation', 'planned'], ['attempts', 'planned'], ['job', 'planned']]);
+  assert.equal(
+    out.items.map((i) => [i.kind, i.result]),
+    [
+      ['seeding', 'planned'],
+      ['cache-use', 'planned'],
+      ['reservation', 'planned'],
+      ['reservation', 'planned'],
+      ['attempts', 'planned'],
+      ['job', 'planned'],
+    ],
+  );
   assert.is((await reconcile()).exitCode, 0);
   assert.equal(await mine(), nothingLeft);
 });

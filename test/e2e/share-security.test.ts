@@ -50,18 +50,15 @@ test.before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vmbatch-share-sec-'));
   await makeRteTarball(join(dir, 'shareroot.tar'), { install: rootAttacks, runtime: {} });
   server.route('/rtes/shareroot.tar', { kind: 'file', path: join(dir, 'shareroot.tar') });
-  server.route(
-    '/catalogue.rdf',
-    {
-      kind: 'data',
-      data: Buffer.from(
-        testGuestCatalogue(
-          '  <kb:MetaPackage rdf:about="#shareroot" kb:name="APPS/HOSTILE/SHAREROOT-1"><kb:instance rdf:resource="#shareroot-tar"/></kb:MetaPackage>\n' +
-            '  <kb:TarPackage rdf:about="#shareroot-tar" kb:url="rtes/shareroot.tar"><kb:basesystem rdf:resource="#busybox"/></kb:TarPackage>\n',
-        ),
+  server.route('/catalogue.rdf', {
+    kind: 'data',
+    data: Buffer.from(
+      testGuestCatalogue(
+        '  <kb:MetaPackage rdf:about="#shareroot" kb:name="APPS/HOSTILE/SHAREROOT-1"><kb:instance rdf:resource="#shareroot-tar"/></kb:MetaPackage>\n' +
+          '  <kb:TarPackage rdf:about="#shareroot-tar" kb:url="rtes/shareroot.tar"><kb:basesystem rdf:resource="#busybox"/></kb:TarPackage>\n',
       ),
-    },
-  );
+    ),
+  });
   mom = await setupMom({ config: { catalogue: { sources: [server.url('/catalogue.rdf')] } } });
 });
 test.after(async () => {
@@ -85,7 +82,7 @@ async function shareDaemons(): Promise<string[]> {
   return ps.stdout.split('\n').filter((l) => l.includes('virtiofsd') && /source=\/home\/(vbe2e|vbother)\/share-/.test(l));
 }
 
-test("guest root, through the share, acts only as the submitter could: every other owner, setuid/setgid bits, devices and FIFOs refused, no way out of the tree", async () => {
+test('guest root, through the share, acts only as the submitter could: every other owner, setuid/setgid bits, devices and FIFOs refused, no way out of the tree', async () => {
   const workdir = workdirOf(alice, 'share-sec');
   writeFileSync(join(workdir, 'input.txt'), 'input data\n', { mode: 0o644 });
   chownSync(join(workdir, 'input.txt'), alice.uid, alice.gid);
@@ -177,7 +174,11 @@ test("two users' jobs at once: each guest sees its own working directory only, a
     // alice's share socket: bob, a local user, may not connect; the job's qemu has it open already
     const socket = join(mom.stateDir, 'jobs', '7901.vm', 'share-0.sock');
     assert.ok(existsSync(socket));
-    const tried = await execa('node', ['-e', `require('net').connect(${JSON.stringify(socket)}).on('error', (e) => { console.log(e.code); process.exit(0) }).on('connect', () => { console.log('connected'); process.exit(0) })`], { uid: bob.uid, gid: bob.gid, reject: false });
+    const tried = await execa(
+      'node',
+      ['-e', `require('net').connect(${JSON.stringify(socket)}).on('error', (e) => { console.log(e.code); process.exit(0) }).on('connect', () => { console.log('connected'); process.exit(0) })`],
+      { uid: bob.uid, gid: bob.gid, reject: false },
+    );
     assert.is(tried.stdout, 'EACCES');
     const runs = await Promise.all(jobs.map(([job], i) => startJobStarter(mom, job, scripts[i]!).ended));
     assert.is(runs[0]!.stdout, `mine.txt\nalice\n${bobDir}: No such file or directory`);

@@ -57,7 +57,11 @@ test('cloud-init guest: a job submitted from a directory below the home reads an
 test('cloud-init guest: a job submitted from the home: the home is shared, the SSH login uses the guest-private login home', async () => {
   const job = { jobId: '8202.vm', user };
   const name = `vbshare-cloud-home-${process.pid}.txt`;
-  const script = writeJobScript(mom, job, `#!/bin/sh\necho "pwd=$(pwd) home=$HOME"\necho "login=$(getent passwd vbe2e | cut -d: -f6)"\necho written > ${name}\nchmod 0640 ${name}\ncat ${workdir.slice(user.home.length + 1)}/input.txt\n`);
+  const script = writeJobScript(
+    mom,
+    job,
+    `#!/bin/sh\necho "pwd=$(pwd) home=$HOME"\necho "login=$(getent passwd vbe2e | cut -d: -f6)"\necho written > ${name}\nchmod 0640 ${name}\ncat ${workdir.slice(user.home.length + 1)}/input.txt\n`,
+  );
   const pro = await runPrologue(mom, job, script);
   try {
     assert.is(pro.exitCode, 0, pro.stderr);
@@ -74,12 +78,19 @@ test('cloud-init guest: a job submitted from the home: the home is shared, the S
   assert.equal(await mine(mom), nothingLeft);
 });
 
-test('cloud-init guest: a read-only working directory (EROFS, the node\'s copy unchanged) beside a read-write site path', async () => {
+test("cloud-init guest: a read-only working directory (EROFS, the node's copy unchanged) beside a read-write site path", async () => {
   const job = { jobId: '8203.vm', user, workdir, resources: 'other=vbdomain=cloudro' };
   const name = `vbe2e-8203-${process.pid}.txt`;
-  const listing = () => readdirSync(workdir, { recursive: true, encoding: 'utf8' }).sort().map((n) => `${n} ${statSync(join(workdir, n)).mtimeMs}`);
+  const listing = () =>
+    readdirSync(workdir, { recursive: true, encoding: 'utf8' })
+      .sort()
+      .map((n) => `${n} ${statSync(join(workdir, n)).mtimeMs}`);
   const was = listing();
-  const script = writeJobScript(mom, job, `#!/bin/sh\necho "pwd=$(pwd) home=$HOME"\ncat input.txt\necho new > new.txt || echo "create refused"\necho scratch > ${scratch}/${name} && chmod 0640 ${scratch}/${name}\nstat -c '%u:%g %a' ${scratch}/${name}\n`);
+  const script = writeJobScript(
+    mom,
+    job,
+    `#!/bin/sh\necho "pwd=$(pwd) home=$HOME"\ncat input.txt\necho new > new.txt || echo "create refused"\necho scratch > ${scratch}/${name} && chmod 0640 ${scratch}/${name}\nstat -c '%u:%g %a' ${scratch}/${name}\n`,
+  );
   const pro = await runPrologue(mom, job, script);
   try {
     assert.is(pro.exitCode, 0, pro.stderr);

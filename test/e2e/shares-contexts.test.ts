@@ -34,7 +34,11 @@ test.before(async () => {
   chownSync(scratch, 0, 0);
   chmodSync(scratch, 0o1777);
   const image = '/tmp/vmbatch-shares-partitioned.qcow2';
-  await makePartitionedImage(image, [{ sizeMiB: 16, label: 'vbhome' }, { sizeMiB: 16, label: 'vbroot' }, { sizeMiB: 8, label: 'vbjobs' }]);
+  await makePartitionedImage(image, [
+    { sizeMiB: 16, label: 'vbhome' },
+    { sizeMiB: 16, label: 'vbroot' },
+    { sizeMiB: 8, label: 'vbjobs' },
+  ]);
   const diskTemplate = withoutCdrom(shipped.replace('<vbpreparemethod>CDROM</vbpreparemethod>', '<vbpreparemethod>DISK</vbpreparemethod>'))
     .replace('/var/lib/vmbatch/guest/disk.qcow2', image)
     .replace('<devices>', "<devices>\n    <vbdisks>\n      <vbdisk name='rootdisk' dev='vda' partition='vda2'/>\n      <vbdisk name='jobdisk' dev='vda' partition='vda3'/>\n    </vbdisks>");
@@ -117,15 +121,15 @@ grep " $(pwd) " /proc/mounts | cut -d' ' -f3,4 | cut -d, -f1
   assert.is(run.stdout, `pwd=${workdir}\ninput from the node\nappend refused\ncreate refused\nmkdir refused\nremove refused\nvirtiofs ro`);
   assert.is(
     run.stderr,
-    '/var/spool/vmbatch/jobs/8213.vm.SC: line 4: can\'t create input.txt: Read-only file system\n' +
-      '/var/spool/vmbatch/jobs/8213.vm.SC: line 5: can\'t create result.txt: Read-only file system\n' +
+    "/var/spool/vmbatch/jobs/8213.vm.SC: line 4: can't create input.txt: Read-only file system\n" +
+      "/var/spool/vmbatch/jobs/8213.vm.SC: line 5: can't create result.txt: Read-only file system\n" +
       "mkdir: can't create directory 'out': Read-only file system\n" +
       "rm: can't remove 'input.txt': Read-only file system",
   );
   assert.equal(snapshot(workdir), was);
 });
 
-test('a site path the node allows (shares.allowedPaths) is shared beside the working directory; what the job writes there is the user\'s', async () => {
+test("a site path the node allows (shares.allowedPaths) is shared beside the working directory; what the job writes there is the user's", async () => {
   const workdir = freshWorkdir();
   const name = `vbe2e-8214-${process.pid}.txt`;
   const body = `#!/bin/sh\necho "pwd=$(pwd)"\ncat input.txt\necho scratch > ${scratch}/${name} && chmod 0640 ${scratch}/${name}\nstat -c '%u:%g %a' ${scratch}/${name}\n`;
@@ -185,7 +189,7 @@ test('a site path the node does not allow: the job is aborted with SHARE_NOT_ALL
   });
 });
 
-test('`vmbatch plan --workdir DIR` shows the shares, their daemons\' sockets and the domain\'s <filesystem>s; makes nothing', async () => {
+test("`vmbatch plan --workdir DIR` shows the shares, their daemons' sockets and the domain's <filesystem>s; makes nothing", async () => {
   const job = { jobId: '8220.vm', user };
   const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
   const plan = (...extra: string[]) =>
@@ -194,12 +198,23 @@ test('`vmbatch plan --workdir DIR` shows the shares, their daemons\' sockets and
   assert.is(run.exitCode, 0, run.stderr);
   const out = JSON.parse(run.stdout) as { shares: unknown; domainXml: string };
   const dir = join(mom.stateDir, 'jobs', '8220.vm');
-  const share = (i: number, what: string, path: string) => ({ what, path, mode: 'rw', tag: `vbshare${i}`, socket: `${dir}/share-${i}.sock`, pidFile: `${dir}/share-${i}.pid`, logFile: `${dir}/share-${i}.log` });
+  const share = (i: number, what: string, path: string) => ({
+    what,
+    path,
+    mode: 'rw',
+    tag: `vbshare${i}`,
+    socket: `${dir}/share-${i}.sock`,
+    pidFile: `${dir}/share-${i}.pid`,
+    logFile: `${dir}/share-${i}.log`,
+  });
   // parents first: /srv/vbscratch has fewer components than /home/vbe2e/project
   assert.equal(out.shares, { shared: [share(0, 'site', scratch), share(1, 'workdir', '/home/vbe2e/project')], workdir: '/home/vbe2e/project', home: '/home/vbe2e', loginHome: '/home/vbe2e' });
   assert.match(out.domainXml, '<memoryBacking>\n    <source type="memfd"/>\n    <access mode="shared"/>\n  </memoryBacking>');
   for (const i of [0, 1]) {
-    assert.match(out.domainXml, `<filesystem type="mount">\n      <driver type="virtiofs" queue="1024"/>\n      <source socket="${dir}/share-${i}.sock"/>\n      <target dir="vbshare${i}"/>\n    </filesystem>`);
+    assert.match(
+      out.domainXml,
+      `<filesystem type="mount">\n      <driver type="virtiofs" queue="1024"/>\n      <source socket="${dir}/share-${i}.sock"/>\n      <target dir="vbshare${i}"/>\n    </filesystem>`,
+    );
   }
   // submitted from the home: the home is shared, the SSH key goes to the guest-private login home
   const home = JSON.parse((await plan('--workdir', '/home/vbe2e')).stdout) as { shares: { loginHome: string; shared: { path: string }[] } };

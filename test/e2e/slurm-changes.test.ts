@@ -24,12 +24,18 @@ test.after(() => {
 
 test('sbatch --vm-save-changes --vm-root=yes, then --vm-changes: the second job runs what the first installed as root', async () => {
   const dir = freshWorkdir(user, 'slurm-changes-');
-  const first = await submit(user, dir, '#!/bin/sh\n#SBATCH --vm-save-changes=stools --vm-root=yes --output=first.txt\nsudo mkdir -p /home/opt && sudo chmod 1777 /home/opt && mkdir -p "$HOME/bin" && printf \'#!/bin/sh\\necho hello from stool\\n\' > "$HOME/bin/stool" && chmod +x "$HOME/bin/stool" && echo installed\n');
+  const first = await submit(
+    user,
+    dir,
+    '#!/bin/sh\n#SBATCH --vm-save-changes=stools --vm-root=yes --output=first.txt\nsudo mkdir -p /home/opt && sudo chmod 1777 /home/opt && mkdir -p "$HOME/bin" && printf \'#!/bin/sh\\necho hello from stool\\n\' > "$HOME/bin/stool" && chmod +x "$HOME/bin/stool" && echo installed\n',
+  );
   assert.is((await waitForJobEnd(first))?.ExitCode, '0:0', readFileSync(join(dir, 'first.txt'), 'utf8'));
   assert.is(readFileSync(join(dir, 'first.txt'), 'utf8'), 'installed\n');
   const layer = join(user.home, '.vmbatch', 'changes', 'stools.qcow2');
   assert.is(statSync(layer).uid, user.uid);
-  const saved = readFileSync(node.logFile, 'utf8').split('\n').find((l) => l.includes('msg="changes"') && l.includes(`job=${first} `));
+  const saved = readFileSync(node.logFile, 'utf8')
+    .split('\n')
+    .find((l) => l.includes('msg="changes"') && l.includes(`job=${first} `));
   assert.match(saved ?? '', `saved the guest's changes as ${layer}`);
   const second = await submit(user, dir, '#!/bin/sh\n#SBATCH --vm-changes=stools --output=second.txt\n"$HOME/bin/stool"\nstat -c %a /home/opt\n');
   assert.is((await waitForJobEnd(second))?.ExitCode, '0:0');

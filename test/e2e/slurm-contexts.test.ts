@@ -30,12 +30,16 @@ test.after(async () => {
 
 test('--vm-rte: the catalogue chooses the cloud-init guest, which installs the RTEs; the job runs as the submitter in its shared directory', async () => {
   const dir = freshWorkdir(user, 'slurm-rte-');
-  const script = '#!/bin/sh\n#SBATCH --vm-rte=APPS/TEST/GREETING-1+DATA/TEST/REFDATA-1 --output=out.txt\necho "$(id -un) $(id -u):$(id -g) $(pwd)"\necho "$GREETING"\ncat "$REFDATA/README"\ncat input.txt\ncloud-init status\n';
+  const script =
+    '#!/bin/sh\n#SBATCH --vm-rte=APPS/TEST/GREETING-1+DATA/TEST/REFDATA-1 --output=out.txt\necho "$(id -un) $(id -u):$(id -g) $(pwd)"\necho "$GREETING"\ncat "$REFDATA/README"\ncat input.txt\ncloud-init status\n';
   const jobId = await submit(user, dir, script);
   const record = await waitForJobEnd(jobId, 400_000);
   assert.is(record?.ExitCode, '0:0', readFileSync(join(dir, 'out.txt'), 'utf8'));
   assert.is(readFileSync(join(dir, 'out.txt'), 'utf8'), `vbe2e 31337:31338 ${dir}\nhello from /opt/vmbatch/rte/APPS/TEST/GREETING-1/pkg\nreference data 1\ninput from the node\nstatus: done\n`);
-  assert.match(readFileSync(node.logFile, 'utf8'), 'hook=slurm-prolog msg="rtes resolved" base=Debian-12 vm=VMLinux/Debian-12-cloud template=cloudguest packages="APPS/TEST/GREETING-1 DATA/TEST/REFDATA-1"');
+  assert.match(
+    readFileSync(node.logFile, 'utf8'),
+    'hook=slurm-prolog msg="rtes resolved" base=Debian-12 vm=VMLinux/Debian-12-cloud template=cloudguest packages="APPS/TEST/GREETING-1 DATA/TEST/REFDATA-1"',
+  );
   assert.equal(await slurmLeftovers(node), { domains: [], jobs: [], locks: [], attempts: [] });
 });
 

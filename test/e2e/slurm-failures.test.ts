@@ -44,7 +44,10 @@ test('a malformed --vm-* option is refused by sbatch itself with its exact text:
   const root = await asUser(user, ['sbatch', '--vm-root=sure', '--wrap', 'true'], { cwd: dir });
   assert.match(root.stderr, 'sbatch: error: vmbatch: --vm-root=sure: must be yes (you may use sudo in your guest) or no; write --vm-root=yes\n');
   const changesHash = await asUser(user, ['sbatch', '--vm-changes-hash=sha256', '--wrap', 'true'], { cwd: dir });
-  assert.match(changesHash.stderr, "sbatch: error: vmbatch: --vm-changes-hash=sha256: must be ALGO:HEX, ALGO one of md5, sha1, sha256, sha512 and HEX the image's digest, e.g. --vm-changes-hash=sha256:");
+  assert.match(
+    changesHash.stderr,
+    "sbatch: error: vmbatch: --vm-changes-hash=sha256: must be ALGO:HEX, ALGO one of md5, sha1, sha256, sha512 and HEX the image's digest, e.g. --vm-changes-hash=sha256:",
+  );
   const layer = await asUser(user, ['sbatch', '--vm-changes=../x', '--wrap', 'true'], { cwd: dir });
   assert.match(layer.stderr, "sbatch: error: vmbatch: --vm-changes=../x: must be a name of 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
   assert.is((await execa('squeue', ['-h', '-u', user.user])).stdout, '');
@@ -60,7 +63,7 @@ test('a request the node refuses (no such template) fails only that job, with th
   assert.is(
     readFileSync(join(dir, 'out.txt'), 'utf8'),
     `vmbatch: DOMAIN_NOT_FOUND: no domain template 'nosuch' in ${node.domainsDir} (available: silent, testguest)\n` +
-      "  hint: request one of the available templates (qsub -l other=vbdomain=NAME; sbatch --vm-domain=NAME), or ask the site admin to add it\n" +
+      '  hint: request one of the available templates (qsub -l other=vbdomain=NAME; sbatch --vm-domain=NAME), or ask the site admin to add it\n' +
       `vmbatch: job ${jobId} does not run: it ends at once with exit status 255.\n`,
   );
   await waitForNodeState(/^idle$/);
@@ -94,7 +97,14 @@ test('a guest that never becomes ready is requeued, and fails for good after max
 
 test('a start no prolog prepared (slurmd skips it for a job requeued and started again before its epilog ended) asks to be requeued, boundedly', async () => {
   const task = (restarts: string) =>
-    execa('/usr/local/libexec/vmbatch/slurm-task', [], { uid: user.uid, gid: user.gid, cwd: '/tmp', env: { SLURM_JOB_ID: '899999', SLURM_RESTART_COUNT: restarts, VMBATCH_TASK_STEP: '4294967291', VMBATCH_TASK_ARGV0: '/var/spool/slurmd/job899999/slurm_script', PATH: '/usr/bin:/bin' }, extendEnv: false, reject: false });
+    execa('/usr/local/libexec/vmbatch/slurm-task', [], {
+      uid: user.uid,
+      gid: user.gid,
+      cwd: '/tmp',
+      env: { SLURM_JOB_ID: '899999', SLURM_RESTART_COUNT: restarts, VMBATCH_TASK_STEP: '4294967291', VMBATCH_TASK_ARGV0: '/var/spool/slurmd/job899999/slurm_script', PATH: '/usr/bin:/bin' },
+      extendEnv: false,
+      reject: false,
+    });
   const unprepared = (restarts: number) =>
     `vmbatch: SLURM_START_UNPREPARED: job 899999 has no guest on this node: Slurm started it again (restart ${restarts}) and slurmd ran no vmbatch prolog for this start\n` +
     '  hint: slurmd skips the prolog when a requeued job starts again before the epilog of its previous start has ended; vmbatch asks Slurm to requeue the job. If every job says this, plugstack.conf does not name vmbatch.so (docs/slurm.md)\n';
@@ -108,19 +118,30 @@ test('a start no prolog prepared (slurmd skips it for a job requeued and started
   assert.is(last.stderr, `${unprepared(4)}vmbatch: job 899999 does not run: it ends at once with exit status 255.`);
 });
 
-test('another user can neither run a task in a job\'s guest nor open its session socket', async () => {
+test("another user can neither run a task in a job's guest nor open its session socket", async () => {
   const dir = freshWorkdir(user, 'slurm-hostile-');
   const jobId = await submit(user, dir, '#!/bin/sh\n#SBATCH --output=out.txt\necho up > started\nwhile [ ! -e release ]; do sleep 0.2; done\n');
   await waitForFs(dir, () => existsSync(join(dir, 'started')), 120_000);
   const task = await asUser(other, ['/usr/local/libexec/vmbatch/slurm-task', 'id'], { cwd: '/tmp' });
   // the task's environment is the caller's to forge: ownership is checked against the job's state
-  const forged = await execa('/usr/local/libexec/vmbatch/slurm-task', ['id'], { uid: other.uid, gid: other.gid, cwd: '/tmp', env: { SLURM_JOB_ID: jobId, VMBATCH_TASK_STEP: '0', VMBATCH_TASK_ARGV0: 'id', PATH: '/usr/bin:/bin' }, extendEnv: false, reject: false });
+  const forged = await execa('/usr/local/libexec/vmbatch/slurm-task', ['id'], {
+    uid: other.uid,
+    gid: other.gid,
+    cwd: '/tmp',
+    env: { SLURM_JOB_ID: jobId, VMBATCH_TASK_STEP: '0', VMBATCH_TASK_ARGV0: 'id', PATH: '/usr/bin:/bin' },
+    extendEnv: false,
+    reject: false,
+  });
   assert.is(task.exitCode, 255);
   assert.match(task.stderr, /^vmbatch: SLURM_ENVIRONMENT_INVALID: /);
   assert.is(forged.exitCode, 255);
   assert.is(forged.stderr.split('\n')[0], `vmbatch: JOB_NOT_OWNED: job ${jobId} belongs to vbe2e, not to uid 31339: only its submitter reaches its guest`);
   const socket = join(node.stateDir, 'jobs', jobId, 'session-mux.sock');
-  const open = await execa(process.execPath, ['-e', `require('net').connect(${JSON.stringify(socket)}).on('error', (e) => { console.log(e.code); process.exit(0) }).on('connect', () => { console.log('connected'); process.exit(0) })`], { uid: other.uid, gid: other.gid, reject: false });
+  const open = await execa(
+    process.execPath,
+    ['-e', `require('net').connect(${JSON.stringify(socket)}).on('error', (e) => { console.log(e.code); process.exit(0) }).on('connect', () => { console.log('connected'); process.exit(0) })`],
+    { uid: other.uid, gid: other.gid, reject: false },
+  );
   assert.is(open.stdout, 'EACCES');
   await execa('touch', [join(dir, 'release')]);
   assert.is((await waitForJobEnd(jobId))?.ExitCode, '0:0');

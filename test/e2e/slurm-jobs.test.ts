@@ -43,7 +43,7 @@ exit 3
   await nothingLeft();
 });
 
-test('srun steps of a running job, and srun -n 2, run in that job\'s one guest', async () => {
+test("srun steps of a running job, and srun -n 2, run in that job's one guest", async () => {
   const dir = freshWorkdir(user, 'slurm-steps-');
   const script = `#!/bin/sh
 #SBATCH --output=out.txt

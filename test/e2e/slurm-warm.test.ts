@@ -42,13 +42,21 @@ test('sbatch --vm-domain of a warm-start template, asking for its default size (
   assert.is(record?.ExitCode, '0:0', out);
   assert.is(out, `vbe2e 31337:31338 ${dir}\ninput from the node\n`);
   assert.is(readFileSync(join(dir, 'result.txt'), 'utf8'), 'done\n');
-  const ready = readFileSync(node.logFile, 'utf8').split('\n').find((l) => l.includes('hook=slurm-prolog msg="ready"') && l.includes(`job=${jobId} `));
-  assert.match(ready ?? '', ' start=warm ', readFileSync(node.logFile, 'utf8').split('\n').filter((l) => l.includes(jobId)).join('\n'));
+  const ready = readFileSync(node.logFile, 'utf8')
+    .split('\n')
+    .find((l) => l.includes('hook=slurm-prolog msg="ready"') && l.includes(`job=${jobId} `));
+  assert.match(
+    ready ?? '',
+    ' start=warm ',
+    readFileSync(node.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(jobId))
+      .join('\n'),
+  );
   assert.equal(await slurmLeftovers(node), { domains: [], jobs: [], locks: [], attempts: [] });
 });
 
-
-test("a template with a pool: the sbatch job takes the waiting guest, runs there as the submitter, and the prolog tops the pool up behind it", async () => {
+test('a template with a pool: the sbatch job takes the waiting guest, runs there as the submitter, and the prolog tops the pool up behind it', async () => {
   const fill = await vmbatch(['warm', 'fill', 'poolguest']);
   assert.match(fill.stdout, /: 1 of 1 guest\(s\) waiting \(started (pool-[0-9a-f]{12}-1)\)$/);
   const waiting = /started (pool-[0-9a-f]{12}-1)/.exec(fill.stdout)![1]!;
@@ -58,7 +66,9 @@ test("a template with a pool: the sbatch job takes the waiting guest, runs there
   const out = readFileSync(join(dir, 'out.txt'), 'utf8');
   assert.is(record?.ExitCode, '0:0', out);
   assert.is(out, `vbe2e 31337:31338 ${dir}\ninput from the node\n`);
-  const ready = readFileSync(node.logFile, 'utf8').split('\n').find((l) => l.includes('hook=slurm-prolog msg="ready"') && l.includes(`job=${jobId} `));
+  const ready = readFileSync(node.logFile, 'utf8')
+    .split('\n')
+    .find((l) => l.includes('hook=slurm-prolog msg="ready"') && l.includes(`job=${jobId} `));
   assert.match(ready ?? '', ` domain=vmbatch-${waiting} start=pool `);
   await settleFills(node.logFile);
   // the job's guest is gone with it; a new one waits

@@ -56,7 +56,7 @@ function socketInodes(pid: number): string[] {
   });
 }
 
-test('the job runs over its own unix socket: the submitter\'s only, no TCP port on the host, squatted ports change nothing, nothing left', async () => {
+test("the job runs over its own unix socket: the submitter's only, no TCP port on the host, squatted ports change nothing, nothing left", async () => {
   // a hostile user binds the whole range the SSH forwards used to come from, before the job starts
   const squatter = execa(
     process.execPath,
@@ -85,7 +85,10 @@ test('the job runs over its own unix socket: the submitter\'s only, no TCP port 
     assert.not.ok(existsSync(join(mom.stateDir, 'ports')), 'no port reservations any more');
 
     // another local user cannot connect to the job's guest
-    const probe = await asUser(other, `import { connect } from 'node:net'; const s = connect(${JSON.stringify(socket)}); s.on('connect', () => { console.log('connected'); s.destroy(); }); s.on('error', (e) => console.log(e.code));`);
+    const probe = await asUser(
+      other,
+      `import { connect } from 'node:net'; const s = connect(${JSON.stringify(socket)}); s.on('connect', () => { console.log('connected'); s.destroy(); }); s.on('error', (e) => console.log(e.code));`,
+    );
     assert.is(probe.stdout, 'EACCES');
 
     // the guest's qemu holds no TCP socket at all: nothing of the job is in the loopback TCP space
@@ -93,7 +96,11 @@ test('the job runs over its own unix socket: the submitter\'s only, no TCP port 
     const held = socketInodes(pid);
     assert.ok(held.length > 0, 'qemu holds its sockets (monitor, chardevs)');
     const tcp = tcpInodes();
-    assert.equal(held.filter((i) => tcp.has(i)), [], 'qemu has no TCP socket');
+    assert.equal(
+      held.filter((i) => tcp.has(i)),
+      [],
+      'qemu has no TCP socket',
+    );
 
     // the submitter's job runs over the channel, twice (the guest serves one connection after another)
     for (const round of [1, 2]) {
@@ -123,10 +130,13 @@ test('remoteshell run by another user than the submitter cannot reach the guest'
     assert.is(run.stdout, '');
     assert.is(
       run.stderr,
-      "vmbatch: JOB_NOT_OWNED: job 7102.vm belongs to vbe2e, not to uid 31339: only its submitter reaches its guest\n" +
+      'vmbatch: JOB_NOT_OWNED: job 7102.vm belongs to vbe2e, not to uid 31339: only its submitter reaches its guest\n' +
         "  hint: remoteshell runs as the job's submitter (pbs_mom's $job_starter does so); the job's SSH socket and key are theirs alone",
     );
-    const probe = await asUser(other, `import { connect } from 'node:net'; const s = connect(${JSON.stringify(socket)}); s.on('connect', () => { console.log('connected'); s.destroy(); }); s.on('error', (e) => console.log(e.code));`);
+    const probe = await asUser(
+      other,
+      `import { connect } from 'node:net'; const s = connect(${JSON.stringify(socket)}); s.on('connect', () => { console.log('connected'); s.destroy(); }); s.on('error', (e) => console.log(e.code));`,
+    );
     assert.is(probe.stdout, 'EACCES');
     // the submitter still gets the guest: nothing the other user did held the channel
     const ok = await runJobStarter(mom, job, script);
@@ -140,7 +150,10 @@ test('remoteshell run by another user than the submitter cannot reach the guest'
 test('`vmbatch plan` shows the SSH channel socket, and the domain XML has the channel and no host port', async () => {
   const job = { jobId: '7103.vm', user };
   const script = writeJobScript(mom, job, '#!/bin/sh\ntrue\n');
-  const run = await execa(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'plan', job.jobId, user.user, user.group, script], { env: { VMBATCH_CONFIG: mom.configFile }, reject: false });
+  const run = await execa(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'plan', job.jobId, user.user, user.group, script], {
+    env: { VMBATCH_CONFIG: mom.configFile },
+    reject: false,
+  });
   assert.is(run.exitCode, 0, run.stderr);
   const plan = JSON.parse(run.stdout) as { sshChannel: string; domainXml: string };
   assert.is(plan.sshChannel, join(mom.stateDir, 'jobs', '7103.vm', 'ssh.sock'));

@@ -15,7 +15,20 @@ import { startImageServer, type ImageServer } from '../helpers/image-server.js';
 import { makeTar } from '../helpers/make-tar.js';
 import { domainsDir } from '../helpers/paths.js';
 import { makeRteTarball, testGuestCatalogue } from '../helpers/rte-packages.js';
-import { interactiveScriptPath, leftovers, runEpilogue, runInteractiveJobStarter, runJobStarter, runPrologue, setupMom, teardownMom, writeJobScript, type HookRun, type JobSpec, type Mom } from '../torque/pbs-mom.js';
+import {
+  interactiveScriptPath,
+  leftovers,
+  runEpilogue,
+  runInteractiveJobStarter,
+  runJobStarter,
+  runPrologue,
+  setupMom,
+  teardownMom,
+  writeJobScript,
+  type HookRun,
+  type JobSpec,
+  type Mom,
+} from '../torque/pbs-mom.js';
 
 let user: HostUser;
 let server: ImageServer;
@@ -205,7 +218,10 @@ test("a hostile guest root's tar sends a crafted, endless archive: nothing lands
   }
   assert.ok(lstatSync(join(dir, 'huge')).size <= 2 * 1048576, 'the endless member is cut at the limit');
   assert.ok(back.includes(join(dir, 'abs')), 'an absolute name lands inside');
-  assert.equal(readdirSync(dir).filter((e) => e.startsWith('.vmbatch-stage-')), []);
+  assert.equal(
+    readdirSync(dir).filter((e) => e.startsWith('.vmbatch-stage-')),
+    [],
+  );
   const left = await leftovers(mom);
   assert.equal({ ...left, domains: left.domains.filter((d) => /^vmbatch-80\d\d\.vm$/.test(d)) }, { domains: [], jobs: [], ports: [], attempts: [] });
 });

@@ -30,7 +30,12 @@ test.before(async () => {
   user = await ensureHostUser('vbe2e', 31337, 31338);
   other = await ensureHostUser('vbother', 31339, 31340);
   // autoguest differs from poolguest (its size) so that each has a saved state of its own
-  mom = await setupMom({ domains: { poolguest: withWarm("<vbwarmstart pool='1' idle='600'/>"), autoguest: withWarm("<vbwarmstart build='auto'/>").replace("<memory unit='MiB'>256</memory>", "<memory unit='MiB'>320</memory>") } });
+  mom = await setupMom({
+    domains: {
+      poolguest: withWarm("<vbwarmstart pool='1' idle='600'/>"),
+      autoguest: withWarm("<vbwarmstart build='auto'/>").replace("<memory unit='MiB'>256</memory>", "<memory unit='MiB'>320</memory>"),
+    },
+  });
   before = (await leftovers(mom)).domains;
 });
 test.after(async () => {
@@ -45,7 +50,6 @@ function vmbatch(args: string[]) {
   return execa(process.execPath, [cliPath, ...args], { env: { VMBATCH_CONFIG: mom.configFile }, reject: false });
 }
 
-
 const submitDirs: string[] = [];
 function submitDir(jobId: string): string {
   const dir = freshWorkdir(user, `pool-${jobId}-`);
@@ -57,13 +61,17 @@ function submitDir(jobId: string): string {
 function poolGuests(): Map<string, { claimedBy?: string; waitingSince: string } | undefined> {
   const jobs = join(mom.stateDir, 'jobs');
   const ids = existsSync(jobs) ? readdirSync(jobs).filter((n) => n.startsWith('pool-')) : [];
-  return new Map(ids.map((id) => [id, existsSync(join(jobs, id, 'pool.json')) ? (JSON.parse(readFileSync(join(jobs, id, 'pool.json'), 'utf8')) as { claimedBy?: string; waitingSince: string }) : undefined]));
+  return new Map(
+    ids.map((id) => [id, existsSync(join(jobs, id, 'pool.json')) ? (JSON.parse(readFileSync(join(jobs, id, 'pool.json'), 'utf8')) as { claimedBy?: string; waitingSince: string }) : undefined]),
+  );
 }
 const waiting = () => [...poolGuests()].filter(([, r]) => r && r.claimedBy === undefined).map(([id]) => id);
 
 // The fields of a job's lines in the log: ready's start and domain, and why the pool failed it.
 function logOf(jobId: string): { start?: string; domain?: string; poolFailed?: string } {
-  const lines = readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes(`job=${jobId} `) || l.endsWith(`job=${jobId}`));
+  const lines = readFileSync(mom.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(`job=${jobId} `) || l.endsWith(`job=${jobId}`));
   const field = (msg: string, name: string) => {
     const line = lines.find((l) => l.includes(`msg="${msg}"`));
     return line && (new RegExp(`${name}=("(?:[^"\\\\]|\\\\.)*"|\\S+)`).exec(line)?.[1] ?? '').replace(/^"|"$/g, '');
@@ -95,7 +103,10 @@ echo "result of $PBS_JOBID" > result.txt
 test('warm fill says what it needs before a state exists, then starts the pool: a paused guest only root can reach', async () => {
   const early = await vmbatch(['warm', 'fill', 'poolguest']);
   assert.is(early.exitCode, 1);
-  assert.match(early.stdout, new RegExp(`^${mom.domainsDir}/poolguest.xml: no guest started: no saved state for this guest \\(1 vCPU\\(s\\), 256 MiB\\) yet \\(vmbatch warm build TEMPLATE --vcpus 1 --memory 256 makes it\\)$`));
+  assert.match(
+    early.stdout,
+    new RegExp(`^${mom.domainsDir}/poolguest.xml: no guest started: no saved state for this guest \\(1 vCPU\\(s\\), 256 MiB\\) yet \\(vmbatch warm build TEMPLATE --vcpus 1 --memory 256 makes it\\)$`),
+  );
   assert.is((await vmbatch(['warm', 'build', 'poolguest'])).exitCode, 0);
   const fill = await vmbatch(['warm', 'fill', 'poolguest']);
   assert.is(fill.exitCode, 0, fill.stderr);
@@ -113,7 +124,7 @@ test('warm fill says what it needs before a state exists, then starts the pool: 
   for (const who of [other, user]) assert.is((await execa(process.execPath, ['-e', connect, socket], { uid: who.uid, gid: who.gid })).stdout, 'EACCES');
 });
 
-test("a job takes the waiting guest: it runs there as the submitter with its files, the guest ends with it, and the pool is topped up behind it", async () => {
+test('a job takes the waiting guest: it runs there as the submitter with its files, the guest ends with it, and the pool is topped up behind it', async () => {
   const [id] = waiting();
   const job = { jobId: '8420.vm', user, workdir: submitDir('8420'), resources: 'other=vbdomain=poolguest' };
   const run = await runJob(job, identityScript);

@@ -60,12 +60,18 @@ function submitDir(jobId: string): string {
 
 // How the prologue started each job's guest: the `start=` of its ready line, and why warm start was not used.
 function startsOf(jobId: string): { start: string | undefined; notUsed: string | undefined; failed: string | undefined } {
-  const lines = readFileSync(mom.logFile, 'utf8').split('\n').filter((l) => l.includes(`job=${jobId} `) || l.endsWith(`job=${jobId}`));
+  const lines = readFileSync(mom.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(`job=${jobId} `) || l.endsWith(`job=${jobId}`));
   const field = (msg: string, name: string) => {
     const line = lines.find((l) => l.includes(`msg="${msg}"`));
     return line && (new RegExp(`${name}=("(?:[^"\\\\]|\\\\.)*"|\\S+)`).exec(line)?.[1] ?? '').replace(/^"|"$/g, '');
   };
-  return { start: field('ready', 'start'), notUsed: field('warm start not used', 'reason'), failed: field('warm start failed, booting', 'error') ?? field('warm-started guest not ready, booting', 'error') };
+  return {
+    start: field('ready', 'start'),
+    notUsed: field('warm start not used', 'reason'),
+    failed: field('warm start failed, booting', 'error') ?? field('warm-started guest not ready, booting', 'error'),
+  };
 }
 
 async function prologue(job: JobSpec, body: string): Promise<string> {
@@ -115,7 +121,11 @@ test('a job of another size boots, and says which build it needs; after that bui
   const job = { jobId: '8405.vm', user, workdir: submitDir('8405'), resources: 'other=vbdomain=warmguest,mem=512mb' };
   const script = await prologue(job, identityScript);
   await finish(job, script, await runJobStarter(mom, job, script));
-  assert.equal(startsOf(job.jobId), { start: 'cold', notUsed: 'no saved state for this guest (1 vCPU(s), 512 MiB) yet (vmbatch warm build TEMPLATE --vcpus 1 --memory 512 makes it)', failed: undefined });
+  assert.equal(startsOf(job.jobId), {
+    start: 'cold',
+    notUsed: 'no saved state for this guest (1 vCPU(s), 512 MiB) yet (vmbatch warm build TEMPLATE --vcpus 1 --memory 512 makes it)',
+    failed: undefined,
+  });
   const refused = await vmbatch(['warm', 'build', 'warmguest', '--memory', '4096']);
   assert.is(refused.exitCode, 1);
   assert.match(refused.stderr, "4096 MiB is above the template's <vbsize maxmemory='2048'>");
@@ -160,7 +170,11 @@ function readdirOrNone(dir: string): string[] {
 }
 
 test('a hostile local user cannot read the saved state or the frozen disk', async () => {
-  const dir = join(mom.stateDir, 'warm', readdirSync(join(mom.stateDir, 'warm')).find((n) => /^[0-9a-f]{16}$/.test(n))!);
+  const dir = join(
+    mom.stateDir,
+    'warm',
+    readdirSync(join(mom.stateDir, 'warm')).find((n) => /^[0-9a-f]{16}$/.test(n))!,
+  );
   for (const file of ['memory.state', 'disk-vda.qcow2']) {
     const read = await execa('head', ['-c', '1', join(dir, file)], { uid: other.uid, gid: other.gid, reject: false });
     assert.match(read.stderr, /Permission denied/);
@@ -211,7 +225,16 @@ test('a stale state (the base disk changed since the build) boots the job instea
 });
 
 test('a saved state a local user owns is not used: the job boots', async () => {
-  const dir = join(mom.stateDir, 'warm', readdirSync(join(mom.stateDir, 'warm')).find((n) => /^[0-9a-f]{16}$/.test(n) && (JSON.parse(readFileSync(join(mom.stateDir, 'warm', n, 'meta.json'), 'utf8')) as { memoryMiB: number }).memoryMiB === 256 && readFileSync(join(mom.stateDir, 'warm', n, 'meta.json'), 'utf8').includes('warmguest.xml'))!);
+  const dir = join(
+    mom.stateDir,
+    'warm',
+    readdirSync(join(mom.stateDir, 'warm')).find(
+      (n) =>
+        /^[0-9a-f]{16}$/.test(n) &&
+        (JSON.parse(readFileSync(join(mom.stateDir, 'warm', n, 'meta.json'), 'utf8')) as { memoryMiB: number }).memoryMiB === 256 &&
+        readFileSync(join(mom.stateDir, 'warm', n, 'meta.json'), 'utf8').includes('warmguest.xml'),
+    )!,
+  );
   const state = join(dir, 'memory.state');
   chownSync(state, other.uid, other.gid);
   try {
@@ -242,7 +265,7 @@ test('a broken saved state (its stream cut short) fails the restore: the job boo
   assert.equal(await leftovers(mom), { domains: before, jobs: [], ports: [], attempts: [] });
 });
 
-test('warm drop removes a template\'s states; dropping again says there are none', async () => {
+test("warm drop removes a template's states; dropping again says there are none", async () => {
   const drop = await vmbatch(['warm', 'drop', 'warmguest']);
   assert.is(drop.exitCode, 0, drop.stderr);
   // the template's two states: its default size and 512 MiB

@@ -22,7 +22,7 @@ test.after(async () => {
   rmSync(mount, { recursive: true, force: true });
 });
 
-test("tools that hit a full disk (genisoimage, tar, qemu-img) raise the transient DISK_FULL naming the path, never TOOL_FAILED", async () => {
+test('tools that hit a full disk (genisoimage, tar, qemu-img) raise the transient DISK_FULL naming the path, never TOOL_FAILED', async () => {
   const staging = mkdtempSync('/tmp/vmbatch-enospc-src-');
   try {
     writeFileSync(join(staging, 'job.sh'), 'x'.repeat(100_000));
@@ -48,7 +48,10 @@ test('Node errors with ENOSPC or EDQUOT (an atomic write, a mkdir) become DISK_F
   const full = asDiskFull(caught) as Error & { code?: string };
   assert.match(full.message, new RegExp(`^no space for ${mount}/state\\.json: the filesystem is full \\(ENOSPC in write\\)$`));
   assert.is((full as { kind?: string }).kind, 'transient');
-  assert.not.ok(readdirSync(mount).some((n) => n.includes('.tmp.')), 'the temp file is gone (and its descriptor closed: the tmpfs unmounts)');
+  assert.not.ok(
+    readdirSync(mount).some((n) => n.includes('.tmp.')),
+    'the temp file is gone (and its descriptor closed: the tmpfs unmounts)',
+  );
   const quota = Object.assign(new Error('EDQUOT: disk quota exceeded, mkdir'), { code: 'EDQUOT', syscall: 'mkdir', path: '/var/lib/vmbatch/jobs/1.vm' });
   assert.is((asDiskFull(quota) as Error).message, 'no space for /var/lib/vmbatch/jobs/1.vm: the disk quota is used up (EDQUOT in mkdir)');
   const other = Object.assign(new Error('nope'), { code: 'EACCES' });

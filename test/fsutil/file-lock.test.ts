@@ -45,7 +45,15 @@ test('a waiter gets the lock as soon as it is released, without polling', async 
 test('a holder killed with SIGKILL leaves no lock behind', async () => {
   const path = join(dir, 'c.lock');
   const moduleUrl = new URL(`file://${join(repoRoot, 'dist/src/fsutil/file-lock.js')}`).href;
-  const holder = execa(process.execPath, ['--input-type=module', '-e', `const { acquireFileLock } = await import(${JSON.stringify(moduleUrl)}); await acquireFileLock(${JSON.stringify(path)}, { timeoutMs: 1000, purpose: 'doomed' }); console.log('locked'); setInterval(() => {}, 1000);`], { reject: false, buffer: false });
+  const holder = execa(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const { acquireFileLock } = await import(${JSON.stringify(moduleUrl)}); await acquireFileLock(${JSON.stringify(path)}, { timeoutMs: 1000, purpose: 'doomed' }); console.log('locked'); setInterval(() => {}, 1000);`,
+    ],
+    { reject: false, buffer: false },
+  );
   await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve()));
   await expectVmbatchError(() => acquireFileLock(path, { timeoutMs: 100, purpose: 'early' }), 'CACHE_LOCK_TIMEOUT');
   holder.kill('SIGKILL');

@@ -20,8 +20,7 @@ export const underTest = process.env.VMBATCH_UNDER_TEST === 'package' ? { kind: 
 export const mainIn = (tree: string) => (underTest.kind === 'package' ? join(tree, 'vmbatch.mjs') : join(tree, 'dist', 'src', 'cli', 'main.js'));
 
 /** The file one command's code is loaded from in such a tree (e.g. 'hooks/remoteshell'). */
-export const commandModuleIn = (tree: string, module: string) =>
-  underTest.kind === 'package' ? join(tree, `${module.replaceAll('/', '-')}.cjs`) : join(tree, 'dist', 'src', `${module}.js`);
+export const commandModuleIn = (tree: string, module: string) => (underTest.kind === 'package' ? join(tree, `${module.replaceAll('/', '-')}.cjs`) : join(tree, 'dist', 'src', `${module}.js`));
 
 /** The parts of the tree under test that a copy must hold. */
 export const treeParts = underTest.kind === 'package' ? ['.'] : ['package.json', 'dist', 'node_modules', 'torque-hooks'];

@@ -10,7 +10,10 @@ export async function makeRteTarball(
   parts: { install?: string; runtime: { 0?: string; 1?: string; 2?: string }; data?: Record<string, string>; noInstall?: boolean },
   gzip = false,
 ): Promise<void> {
-  const members: TarMember[] = [{ name: 'control', dir: true }, { name: 'data', dir: true }];
+  const members: TarMember[] = [
+    { name: 'control', dir: true },
+    { name: 'data', dir: true },
+  ];
   if (!parts.noInstall) members.push({ name: 'control/install', content: `#!/bin/sh\nset -e\n${parts.install ?? ''}\n`, mode: 0o755 });
   members.push({ name: 'control/runtime', content: runtimeScript(parts.runtime), mode: 0o755 });
   members.push({ name: 'control/remove', content: '#!/bin/sh\n', mode: 0o755 });

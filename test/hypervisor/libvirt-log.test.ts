@@ -17,11 +17,11 @@ LC_ALL=C /usr/bin/qemu-system-x86_64 -name guest=vmbatch-101.vm \\
 2026-12-02 05:00:25.419+0000: shutting down, reason=crashed
 `;
 
-test('the last run decides: a killed qemu is reason=crashed, without the earlier run\'s lines', () => {
+test("the last run decides: a killed qemu is reason=crashed, without the earlier run's lines", () => {
   assert.equal(parseDomainEnd(log), { reason: 'crashed', qemuLines: [] });
 });
 
-test('a destroyed run: the reason and qemu\'s own last words, without timestamps', () => {
+test("a destroyed run: the reason and qemu's own last words, without timestamps", () => {
   assert.equal(parseDomainEnd(log.split('\n').slice(0, 5).join('\n')), {
     reason: 'destroyed',
     qemuLines: ['qemu-system-x86_64: terminating on signal 15 from pid 4031 (libvirtd)'],
@@ -32,7 +32,7 @@ test('a run still going (or a log cut before its end) has no reason', () => {
   assert.equal(parseDomainEnd(log.split('\n').slice(5, 8).join('\n')), { reason: undefined, qemuLines: [] });
 });
 
-test('removal takes the job\'s log and virtlogd\'s rotations, nothing of another name', () => {
+test("removal takes the job's log and virtlogd's rotations, nothing of another name", () => {
   const dir = mkdtempSync('/tmp/vmbatch-libvirtlog-');
   try {
     for (const name of ['vmbatch-1.vm.log', 'vmbatch-1.vm.log.0', 'vmbatch-1.vm.log.12', 'vmbatch-1xvm.log', 'vmbatch-11.vm.log', 'vmbatch-1.vm.log.old']) writeFileSync(join(dir, name), '');

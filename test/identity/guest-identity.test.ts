@@ -70,7 +70,15 @@ async function waitFor(condition: () => boolean): Promise<void> {
 test("only the job's own files go to its qemu: overlays, downloads, created disks, the ISO; never a shared input", () => {
   const source = { url: 'https://images.example/a.qcow2', hash: undefined, origin: 'template' as const, maxBytes: undefined, allowedPrefixes: undefined };
   const disk = (target: string, base: Extract<DiskPlan, { kind: 'disk' }>['base'], access: 'direct' | 'overlay', file: string): DiskPlan => ({
-    kind: 'disk', index: 1, target, base, baseFormat: 'qcow2', access, cow: access === 'overlay' ? 'qcow2' : undefined, file, format: 'qcow2',
+    kind: 'disk',
+    index: 1,
+    target,
+    base,
+    baseFormat: 'qcow2',
+    access,
+    cow: access === 'overlay' ? 'qcow2' : undefined,
+    file,
+    format: 'qcow2',
   });
   const disks: DiskPlan[] = [
     disk('vda', { kind: 'file', path: '/srv/base.qcow2' }, 'overlay', '/j/disk-vda.qcow2'),

@@ -72,10 +72,16 @@ test('prune by age never removes an entry in use; a stale record of a finished j
 test('prune by size removes the least recently used first, down to the limit', async () => {
   rmSync(join(scratch.stateDir, 'jobs', '77.vm'), { recursive: true });
   const actions = await pruneCache(scratch.cacheDir, { olderThanMs: undefined, maxBytes: 1.5 * 1048576, dryRun: false, stateDir: scratch.stateDir });
-  assert.equal(actions.map((a) => a.listing.meta?.identity.replace(/^.*\//, '')), ['used.img']);
+  assert.equal(
+    actions.map((a) => a.listing.meta?.identity.replace(/^.*\//, '')),
+    ['used.img'],
+  );
   const bad = await runImagesCli(scratch, ['prune', '--max-size', 'lots']);
   assert.is(bad.exitCode, 1);
-  assert.is(bad.stderr, "vmbatch: USAGE_INVALID: the command line is invalid:\n  - --max-size 'lots' is not an amount like 200G (units: B, K, M, G, T)\n  hint: `vmbatch --help` lists the commands and their options");
+  assert.is(
+    bad.stderr,
+    "vmbatch: USAGE_INVALID: the command line is invalid:\n  - --max-size 'lots' is not an amount like 200G (units: B, K, M, G, T)\n  hint: `vmbatch --help` lists the commands and their options",
+  );
 });
 
 test('a cache shared by two nodes: a job of the other node keeps its entry from prune', async () => {

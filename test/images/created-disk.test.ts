@@ -119,7 +119,13 @@ test('images.createOnceSeeders names users by name or uid; none by default', () 
 });
 
 test('created disks in every format; formats whose tool is missing say which tool and package', async () => {
-  for (const [format, qemuName] of [['raw', 'raw'], ['qcow2', 'qcow2'], ['qcow', 'qcow'], ['vhd', 'vpc'], ['vpc', 'vpc']] as const) {
+  for (const [format, qemuName] of [
+    ['raw', 'raw'],
+    ['qcow2', 'qcow2'],
+    ['qcow', 'qcow'],
+    ['vhd', 'vpc'],
+    ['vpc', 'vpc'],
+  ] as const) {
     const file = join(scratch.root, `empty.${format}`);
     await createEmptyDisk({ format, file, sizeMiB: 16, mode: 0o600 });
     const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', file])).stdout) as QemuImgJson;

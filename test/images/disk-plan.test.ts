@@ -21,29 +21,52 @@ test('writable disks get a per-job overlay, the context disk the ISO', async () 
   const plan = planDisks(await loadTemplate(join(domainsDir, 'testguest.xml')), input);
   assert.equal(plan, [
     {
-      kind: 'disk', index: 1, target: 'vda', base: { kind: 'file', path: '/var/lib/vmbatch/guest/disk.qcow2' }, baseFormat: 'qcow2',
-      access: 'overlay', cow: 'qcow2', file: '/var/lib/vmbatch/jobs/3.vm/disk-vda.qcow2', format: 'qcow2',
+      kind: 'disk',
+      index: 1,
+      target: 'vda',
+      base: { kind: 'file', path: '/var/lib/vmbatch/guest/disk.qcow2' },
+      baseFormat: 'qcow2',
+      access: 'overlay',
+      cow: 'qcow2',
+      file: '/var/lib/vmbatch/jobs/3.vm/disk-vda.qcow2',
+      format: 'qcow2',
     },
     { kind: 'context', index: 2, target: 'hdc', file: '/var/lib/vmbatch/jobs/3.vm/context.iso', format: 'raw' },
   ]);
 });
 
-test('the slides\' CernVM 3 on Xen 4: per-job download used directly, a created VHD per job', async () => {
+test("the slides' CernVM 3 on Xen 4: per-job download used directly, a created VHD per job", async () => {
   const plan = planDisks(await loadTemplate(join(domainsDir, 'examples', 'cernvm3-xen4-cdrom.xml')), input);
   assert.equal(plan[0], {
-    kind: 'disk', index: 1, target: 'xvdb',
+    kind: 'disk',
+    index: 1,
+    target: 'xvdb',
     base: {
       kind: 'download',
       source: {
         url: 'http://cernvm.cern.ch/releases/ucernvm-images.1.18-13.cernvm.x86_64/ucernvm-prod.1.18-13.cernvm.x86_64.fat',
-        hash: { algorithm: 'md5', value: '826164d1748929445e805b57929c8f7e' }, origin: 'template', maxBytes: undefined, allowedPrefixes: undefined,
+        hash: { algorithm: 'md5', value: '826164d1748929445e805b57929c8f7e' },
+        origin: 'template',
+        maxBytes: undefined,
+        allowedPrefixes: undefined,
       },
     },
-    baseFormat: 'raw', access: 'direct', cow: undefined, file: '/var/lib/vmbatch/jobs/3.vm/disk-xvdb.img', format: 'aio',
+    baseFormat: 'raw',
+    access: 'direct',
+    cow: undefined,
+    file: '/var/lib/vmbatch/jobs/3.vm/disk-xvdb.img',
+    format: 'aio',
   });
   assert.equal(plan[1], {
-    kind: 'disk', index: 2, target: 'xvdaa', base: { kind: 'empty', sizeMiB: 20480, format: 'vhd-util-vhd', once: undefined }, baseFormat: 'vpc',
-    access: 'direct', cow: undefined, file: '/var/lib/vmbatch/jobs/3.vm/disk-xvdaa.vhd', format: 'vhd',
+    kind: 'disk',
+    index: 2,
+    target: 'xvdaa',
+    base: { kind: 'empty', sizeMiB: 20480, format: 'vhd-util-vhd', once: undefined },
+    baseFormat: 'vpc',
+    access: 'direct',
+    cow: undefined,
+    file: '/var/lib/vmbatch/jobs/3.vm/disk-xvdaa.vhd',
+    format: 'vhd',
   });
 });
 
@@ -60,7 +83,10 @@ test('copy-on-write format follows the hypervisor; shared images overlay the cac
 });
 
 test('Xen 4 copy-on-write (VHD) over a qcow2 base is refused, naming the disk', async () => {
-  const error = await expectVmbatchError(async () => planDisks(await template('XEN4', `<disk><driver type='qcow2'/><source file='/img/a.qcow2'/><target dev='xvda'/></disk>`), input), 'FORMAT_UNSUPPORTED');
+  const error = await expectVmbatchError(
+    async () => planDisks(await template('XEN4', `<disk><driver type='qcow2'/><source file='/img/a.qcow2'/><target dev='xvda'/></disk>`), input),
+    'FORMAT_UNSUPPORTED',
+  );
   assert.is(error.message, 'disk xvda: a VHD copy-on-write disk (Xen 4) needs a VHD or raw base, not qcow2');
 });
 
@@ -73,8 +99,12 @@ test('a created once disk is shared through overlays; always is per job', async 
 
 test('file:// and traversal sources are refused at planning, before anything is made', async () => {
   const refused = async (source: string) =>
-    (await expectVmbatchError(async () => planDisks(await template('QEMU', `<disk><vbdisksource source='${source}' copy_method='shared'/><target dev='vda'/></disk>`), input), 'IMAGE_SOURCE_REFUSED')).message;
-  assert.is(await refused('file:///etc/shadow'), "the image source 'file:///etc/shadow' is refused: file:// URLs are not image sources; put the image below images.siteBase and give its relative path");
+    (await expectVmbatchError(async () => planDisks(await template('QEMU', `<disk><vbdisksource source='${source}' copy_method='shared'/><target dev='vda'/></disk>`), input), 'IMAGE_SOURCE_REFUSED'))
+      .message;
+  assert.is(
+    await refused('file:///etc/shadow'),
+    "the image source 'file:///etc/shadow' is refused: file:// URLs are not image sources; put the image below images.siteBase and give its relative path",
+  );
   assert.is(await refused('../../etc/shadow'), "the image source '../../etc/shadow' is refused: the path leaves images.siteBase ('..' or '\\' in it)");
   assert.is(await refused('a/%2e%2e/%2E%2E/b'), "the image source 'a/%2e%2e/%2E%2E/b' is refused: the path leaves images.siteBase ('..' or '\\' in it)");
   assert.is(await refused('/srv/images/x.img'), "the image source '/srv/images/x.img' is refused: a host path is not an image source; give a path relative to images.siteBase");
@@ -82,7 +112,10 @@ test('file:// and traversal sources are refused at planning, before anything is 
 });
 
 test('a submitter image needs a disk the template lets them replace', async () => {
-  const userImage = { source: { url: 'http://127.0.0.1/u.qcow2', hash: undefined, origin: 'submitter' as const, maxBytes: 1, allowedPrefixes: ['http://127.0.0.1/'], ownerUid: 1000 }, copyMethod: 'shared' as const };
+  const userImage = {
+    source: { url: 'http://127.0.0.1/u.qcow2', hash: undefined, origin: 'submitter' as const, maxBytes: 1, allowedPrefixes: ['http://127.0.0.1/'], ownerUid: 1000 },
+    copyMethod: 'shared' as const,
+  };
   const error = await expectVmbatchError(async () => planDisks(await loadTemplate(join(domainsDir, 'testguest.xml')), { ...input, userImage }), 'USER_IMAGE_REFUSED');
   assert.match(error.message, 'testguest.xml has no disk a submitter may replace (<vbuserimage/>)');
   const plan = planDisks(await template('QEMU', `<disk><driver type='qcow2'/><source file='/img/default.qcow2'/><vbuserimage/><target dev='vda'/></disk>`), { ...input, userImage });

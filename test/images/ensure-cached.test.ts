@@ -41,11 +41,17 @@ test('the first job downloads, the next finds the entry; each is recorded as a u
   assert.equal(second.meta, first.meta);
   assert.equal(first.meta.digests, [{ algorithm: 'sha256', value: sha256 }]);
   assert.equal(entryUsers(first.paths), ['testhost--1', 'testhost--2']);
-  assert.equal(readCacheUses(scratch.ctx('1').usesFile).map((u) => u.entry.dir), [first.paths.dir]);
+  assert.equal(
+    readCacheUses(scratch.ctx('1').usesFile).map((u) => u.entry.dir),
+    [first.paths.dir],
+  );
   // another algorithm is computed once from the cached file and kept
   const md5 = createHash('md5').update(data).digest('hex');
   const third = await ensureCachedImage(scratch.ctx('3'), templateSource(url, { algorithm: 'md5', value: md5 }), 'raw');
-  assert.equal(third.meta.digests.map((d) => d.algorithm), ['sha256', 'md5']);
+  assert.equal(
+    third.meta.digests.map((d) => d.algorithm),
+    ['sha256', 'md5'],
+  );
   for (const job of ['1', '2', '3']) await releaseCacheUses(scratch.ctx(job).usesFile, `testhost--${job}`, createLogger(undefined, 't'));
   assert.equal(entryUsers(first.paths), []);
   assert.is(server.requests('/a.img'), 1);
@@ -71,7 +77,10 @@ test('a downloader killed with SIGKILL mid-transfer: the lock is free at once, t
   // wait for the transfer to be under way: the server says what it sent
   await new Promise<void>((resolve) => server.events.on('sent', (path: string, bytes: number) => path === '/killed.img' && bytes >= 262144 && resolve()));
   const paths = entryOf(url);
-  assert.ok(readdirSync(paths.dir).some((n) => n.startsWith('image.part-')), 'a temp file is being written');
+  assert.ok(
+    readdirSync(paths.dir).some((n) => n.startsWith('image.part-')),
+    'a temp file is being written',
+  );
   victim.kill('SIGKILL');
   await victim;
   assert.ok(!existsSync(paths.meta), 'a killed download never becomes an entry');
@@ -79,7 +88,11 @@ test('a downloader killed with SIGKILL mid-transfer: the lock is free at once, t
   const next = await runImagesCli(scratch, ['fetch', url, '--hash', `sha256:${sha256}`]);
   assert.is(next.exitCode, 0, next.stderr);
   assert.ok(readFileSync(paths.data).equals(data));
-  assert.equal(readdirSync(paths.dir).filter((n) => n.includes('.part-')), [], "the dead downloader's temp file is gone");
+  assert.equal(
+    readdirSync(paths.dir).filter((n) => n.includes('.part-')),
+    [],
+    "the dead downloader's temp file is gone",
+  );
   assert.is(server.requests('/killed.img'), 2);
 });
 
@@ -139,7 +152,10 @@ test("mirrors are tried in order after a 404 and a refused connection; the entry
   // the next job finds the entry: no URL is asked again
   const before = ['/m/gone.img', '/m/other.img', '/m/good.img'].map((p) => server.requests(p));
   await ensureCachedImage(scratch.ctx('m2'), source, 'raw');
-  assert.equal(['/m/gone.img', '/m/other.img', '/m/good.img'].map((p) => server.requests(p)), before);
+  assert.equal(
+    ['/m/gone.img', '/m/other.img', '/m/good.img'].map((p) => server.requests(p)),
+    before,
+  );
   await releaseCacheUses(scratch.ctx('m1').usesFile, 'testhost--m1', createLogger(undefined, 'test'));
   await releaseCacheUses(scratch.ctx('m2').usesFile, 'testhost--m2', createLogger(undefined, 'test'));
 });
@@ -157,7 +173,10 @@ test('every mirror failing: one transient failure makes the whole transient; all
   assert.is(transient.hint, 'at least one of the servers may recover; the job is requeued up to maxAttempts times. Fix or drop the URLs that are wrong');
   assert.is(transient.kind, 'transient');
   const refused = await expectVmbatchError(() => ensureCachedImage(scratch.ctx('m3'), { ...templateSource(a), mirrors: [b] }, 'raw'), 'DOWNLOAD_MIRRORS_REFUSED');
-  assert.is(refused.message, `${a} could not be downloaded from any of its 2 URLs:\n  - downloading ${a} failed: the server answered 404 Not Found\n  - downloading ${b} failed: the server answered 404 Not Found`);
+  assert.is(
+    refused.message,
+    `${a} could not be downloaded from any of its 2 URLs:\n  - downloading ${a} failed: the server answered 404 Not Found\n  - downloading ${b} failed: the server answered 404 Not Found`,
+  );
   assert.is(refused.kind, 'permanent');
   assert.not.ok(existsSync(entryOf(a).dir), 'no entry is left');
   assert.equal(readCacheUses(scratch.ctx('m3').usesFile), [], 'a failed job uses nothing');

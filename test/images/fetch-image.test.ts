@@ -18,8 +18,7 @@ let server: ImageServer;
 let dir: string;
 
 const source = (url: string, extra: Partial<ImageSource> = {}): ImageSource => ({ url, hash: undefined, origin: 'template', maxBytes: undefined, allowedPrefixes: undefined, ...extra });
-const fetchTo = (url: string, extra: Partial<ImageSource> = {}, stallTimeoutMs = 5000) =>
-  fetchImage({ source: source(url, extra), file: join(dir, 'out.part'), stallTimeoutMs, maxRedirects: 3 });
+const fetchTo = (url: string, extra: Partial<ImageSource> = {}, stallTimeoutMs = 5000) => fetchImage({ source: source(url, extra), file: join(dir, 'out.part'), stallTimeoutMs, maxRedirects: 3 });
 
 test.before(async () => {
   server = await startImageServer();
@@ -32,7 +31,10 @@ test.after(async () => {
 });
 test.after.each(() => {
   // every fault leaves nothing behind
-  assert.equal(readdirSync(dir).filter((n) => n !== 'keep'), []);
+  assert.equal(
+    readdirSync(dir).filter((n) => n !== 'keep'),
+    [],
+  );
 });
 
 test('streams the image and computes the digest it was asked for on the way', async () => {
@@ -93,12 +95,10 @@ test('redirects are followed; a loop and too many are refused with the chain', a
   server.route('/a', { kind: 'redirect', to: '/b' });
   server.route('/b', { kind: 'redirect', to: '/a' });
   const loop = await expectVmbatchError(() => fetchTo(server.url('/a')), 'DOWNLOAD_REDIRECT_LOOP');
-  assert.is(formatError(loop).split('\n').slice(0, 4).join('\n'), [
-    `vmbatch: DOWNLOAD_REDIRECT_LOOP: downloading ${server.url('/a')} failed: the redirects form a loop:`,
-    `  - ${server.url('/a')}`,
-    `  - ${server.url('/b')}`,
-    `  - ${server.url('/a')}`,
-  ].join('\n'));
+  assert.is(
+    formatError(loop).split('\n').slice(0, 4).join('\n'),
+    [`vmbatch: DOWNLOAD_REDIRECT_LOOP: downloading ${server.url('/a')} failed: the redirects form a loop:`, `  - ${server.url('/a')}`, `  - ${server.url('/b')}`, `  - ${server.url('/a')}`].join('\n'),
+  );
   for (let i = 0; i < 5; i++) server.route(`/hop${i}`, { kind: 'redirect', to: `/hop${i + 1}` });
   const many = await expectVmbatchError(() => fetchTo(server.url('/hop0')), 'DOWNLOAD_REDIRECT_LOOP');
   assert.match(many.message, 'failed: more than 3 redirects');

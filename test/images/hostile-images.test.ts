@@ -44,7 +44,15 @@ test.after(async () => {
 });
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const submitterSource = (url: string, uid = 7300): ImageSource => ({ url, hash: undefined, origin: 'submitter', maxBytes: 1 << 30, maxVirtualBytes: 1 << 30, allowedPrefixes: [server.url('/')], ownerUid: uid });
+const submitterSource = (url: string, uid = 7300): ImageSource => ({
+  url,
+  hash: undefined,
+  origin: 'submitter',
+  maxBytes: 1 << 30,
+  maxVirtualBytes: 1 << 30,
+  allowedPrefixes: [server.url('/')],
+  ownerUid: uid,
+});
 
 // What a hostile submitter builds: a qcow2 with a data file of its own, then amended to name the victim.
 async function dataFileImage(name: string, target: string): Promise<{ url: string; bytes: Buffer }> {
@@ -79,7 +87,17 @@ test('a data file naming another job’s overlay: refused for a template image, 
 
   const file = join(scratch.stateDir, 'jobs', '7300.vm', 'disk-vda.img');
   mkdirSync(join(scratch.stateDir, 'jobs', '7300.vm'), { recursive: true });
-  const plan: DiskPlan = { kind: 'disk', index: 0, target: 'vda', base: { kind: 'download', source: submitterSource(url) }, baseFormat: 'qcow2', access: 'direct', cow: undefined, file, format: 'qcow2' };
+  const plan: DiskPlan = {
+    kind: 'disk',
+    index: 0,
+    target: 'vda',
+    base: { kind: 'download', source: submitterSource(url) },
+    baseFormat: 'qcow2',
+    access: 'direct',
+    cow: undefined,
+    file,
+    format: 'qcow2',
+  };
   const download = await refusedInTime(() => prepareDisks([plan], scratch.ctx('7300')), 'IMAGE_REFERENCES_OUTSIDE');
   assert.is(download.message, template.message);
   assert.not.ok(existsSync(file), 'the refused per-job copy is gone');
@@ -183,7 +201,7 @@ test('a cached entry whose header changed after its check is refused when the ne
   await expectVmbatchError(() => ensureCachedImage(scratch.ctx('7303'), templateSource(url), 'qcow2'), 'IMAGE_REFERENCES_OUTSIDE');
 });
 
-test("a seed whose overlay header was rewritten to name a data file is not committed: the disk and the victim stay as they were", async () => {
+test('a seed whose overlay header was rewritten to name a data file is not committed: the disk and the victim stay as they were', async () => {
   const overlay = join(dir, 'seed-overlay.qcow2');
   const once = await ensureOnceDisk(scratch.ctx('7304', { createOnceSeeder: true }), { name: 'hostile-seed', sizeMiB: 16, format: 'qcow2', overlay, cow: 'qcow2' });
   assert.ok(once.seed);
@@ -206,7 +224,10 @@ test("a seed whose overlay header was rewritten to name a data file is not commi
   bit.writeBigUInt64BE(4n);
   writeSync(fd, bit, 0, 8, 72);
   closeSync(fd);
-  const reuse = await expectVmbatchError(() => ensureOnceDisk(scratch.ctx('7306'), { name: 'hostile-seed', sizeMiB: 16, format: 'qcow2', overlay: join(dir, 'o7306.qcow2'), cow: 'qcow2' }), 'IMAGE_REFERENCES_OUTSIDE');
+  const reuse = await expectVmbatchError(
+    () => ensureOnceDisk(scratch.ctx('7306'), { name: 'hostile-seed', sizeMiB: 16, format: 'qcow2', overlay: join(dir, 'o7306.qcow2'), cow: 'qcow2' }),
+    'IMAGE_REFERENCES_OUTSIDE',
+  );
   assert.is(reuse.message, outside('create:hostile-seed', 'an external data file ((a file named when the image is opened))'));
 });
 

@@ -60,7 +60,13 @@ test('one job, every kind of disk: per-job download, shared read-only, created a
   assert.match(once['backing-filename'] ?? '', new RegExp(`^${scratch.cacheDir}/created/[0-9a-f]{32}/image$`));
   assert.is((await info(file(4)))['backing-filename'], local);
   assert.is(server.requests('/img/root.img'), 2, 'one per-job download, one into the cache');
-  assert.equal(readCacheUses(paths.cacheUses).map((u) => [u.entry.dir.includes('/created/'), u.seed?.cow]), [[false, undefined], [true, 'qcow2']]);
+  assert.equal(
+    readCacheUses(paths.cacheUses).map((u) => [u.entry.dir.includes('/created/'), u.seed?.cow]),
+    [
+      [false, undefined],
+      [true, 'qcow2'],
+    ],
+  );
 });
 
 test.run();

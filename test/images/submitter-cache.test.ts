@@ -32,10 +32,18 @@ test.after(async () => {
   rmSync(scratch.root, { recursive: true, force: true });
 });
 
-const submitterSource = (url: string, uid: number): ImageSource => ({ url, hash: undefined, origin: 'submitter', maxBytes: 1 << 30, maxVirtualBytes: 1 << 30, allowedPrefixes: [server.url('/users/')], ownerUid: uid });
+const submitterSource = (url: string, uid: number): ImageSource => ({
+  url,
+  hash: undefined,
+  origin: 'submitter',
+  maxBytes: 1 << 30,
+  maxVirtualBytes: 1 << 30,
+  allowedPrefixes: [server.url('/users/')],
+  ownerUid: uid,
+});
 const as = (who: HostUser, argv: string[]) => execa(argv[0]!, argv.slice(1), { uid: who.uid, gid: who.gid, reject: false });
 
-test("two users asking for one image URL get two entries; the other user can neither read the image nor list the entry; records keep no query", async () => {
+test('two users asking for one image URL get two entries; the other user can neither read the image nor list the entry; records keep no query', async () => {
   const path = '/users/private.qcow2?token=SECRET-7320';
   server.route(path, { kind: 'data', data: image });
   const url = server.url(path);

@@ -63,13 +63,16 @@ test('the policy file is validated with every problem and its path', async () =>
     assert.is(loadUserImagePolicy(file), undefined, 'no file: no policy');
     writeFileSync(file, JSON.stringify({ allow: ['file:///srv/', 'https://ok.example.org/vm'], maxSizeMiB: -1, extra: 1 }));
     const error = await expectVmbatchError(() => loadUserImagePolicy(file), 'USER_IMAGE_POLICY_INVALID');
-    assert.is(error.message, [
-      `the user image policy ${file} is invalid:`,
-      "  - allow.0: must be an http:// or https:// URL ending in '/'",
-      "  - allow.1: must be an http:// or https:// URL ending in '/'",
-      '  - maxSizeMiB: Number must be greater than 0',
-      '  - unknown setting(s) extra',
-    ].join('\n'));
+    assert.is(
+      error.message,
+      [
+        `the user image policy ${file} is invalid:`,
+        "  - allow.0: must be an http:// or https:// URL ending in '/'",
+        "  - allow.1: must be an http:// or https:// URL ending in '/'",
+        '  - maxSizeMiB: Number must be greater than 0',
+        '  - unknown setting(s) extra',
+      ].join('\n'),
+    );
     writeFileSync(file, JSON.stringify({ allow: ['HTTPS://OK.example.org/vm/'] }));
     assert.equal(loadUserImagePolicy(file), { allow: ['https://ok.example.org/vm/'], requireHash: true, maxSizeMiB: 10240, maxVirtualSizeMiB: 65536, copyMethod: 'shared' });
   } finally {

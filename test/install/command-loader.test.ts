@@ -101,7 +101,7 @@ if (!root) {
     assert.ok(statSync(entry).size > 100);
   });
 
-  test('root: an entry is not used when it, its directory or one above is writable by others, not root\'s, or a link', () => {
+  test("root: an entry is not used when it, its directory or one above is writable by others, not root's, or a link", () => {
     const cache = join(dir, 'cache');
     mkdirSync(cache, { mode: 0o755 });
     const entry = join(cache, 'cmd.cjs.k.v8');

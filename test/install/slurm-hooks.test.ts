@@ -26,15 +26,14 @@ test.after.each(() => rmSync(root, { recursive: true, force: true }));
 
 const install = (...extra: string[]) =>
   execa(process.execPath, [cliPath, 'install-hooks', 'slurm', '--prefix', prefix, '--plugstack', plugstack, '--plugin', plugin, '--config', config, ...extra], { reject: false });
-const confLines = (file: string) =>
-  [
-    'slurm.conf must have (every node and the controller; restart slurmctld and slurmd after changing it):',
-    `  PlugStackConfig=${file}`,
-    '  PrologFlags=Alloc',
-    '  PrologEpilogTimeout=300',
-    '  BatchStartTimeout=300',
-    '  LaunchParameters=use_interactive_step',
-  ];
+const confLines = (file: string) => [
+  'slurm.conf must have (every node and the controller; restart slurmctld and slurmd after changing it):',
+  `  PlugStackConfig=${file}`,
+  '  PrologFlags=Alloc',
+  '  PrologEpilogTimeout=300',
+  '  BatchStartTimeout=300',
+  '  LaunchParameters=use_interactive_step',
+];
 
 test('a fresh node: both wrappers (root, 0755), the plugin line added to the site plugstack.conf, the slurm.conf lines', async () => {
   writeFileSync(plugstack, 'optional /usr/lib/x86_64-linux-gnu/slurm-wlm/site.so\n');
@@ -63,7 +62,7 @@ test('a fresh node: both wrappers (root, 0755), the plugin line added to the sit
   assert.is(again.stdout, [`unchanged ${prefix}/slurm-hook`, `unchanged ${prefix}/slurm-task`, `unchanged ${plugstack} (${line})`, ...confLines(plugstack)].join('\n'));
 });
 
-test("an earlier vmbatch.so line is replaced in place, never doubled", async () => {
+test('an earlier vmbatch.so line is replaced in place, never doubled', async () => {
   writeFileSync(plugstack, '# site plugins\nrequired /old/vmbatch.so prefix=/old\noptional /x/site.so\n');
   const run = await install();
   assert.is(run.exitCode, 0, run.stderr);

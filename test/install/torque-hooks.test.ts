@@ -24,8 +24,7 @@ test.before.each(() => {
 });
 test.after.each(() => rmSync(root, { recursive: true, force: true }));
 
-const install = (...extra: string[]) =>
-  execa(process.execPath, [cliPath, 'install-hooks', 'torque', '--mom-priv', momPriv, '--starter', starter, '--config', config, ...extra], { reject: false });
+const install = (...extra: string[]) => execa(process.execPath, [cliPath, 'install-hooks', 'torque', '--mom-priv', momPriv, '--starter', starter, '--config', config, ...extra], { reject: false });
 const modeOf = (path: string) => `${lstatSync(path).uid}:${lstatSync(path).gid} ${(lstatSync(path).mode & 0o7777).toString(8)}`;
 
 test('a fresh node: both hooks as pbs_mom demands, the $job_starter shim, its config line; the shims run the vmbatch under test', async () => {
@@ -63,7 +62,12 @@ test('a second run changes nothing and says so; a hook whose mode drifted is fix
   const fixed = await install();
   assert.is(
     fixed.stdout,
-    [`updated ${momPriv}/prologue: it held another version`, `fixed ${momPriv}/epilogue: root:root 0500, it was 0:0 0775`, `unchanged ${starter}`, `unchanged ${momPriv}/config ($job_starter ${starter})`].join('\n'),
+    [
+      `updated ${momPriv}/prologue: it held another version`,
+      `fixed ${momPriv}/epilogue: root:root 0500, it was 0:0 0775`,
+      `unchanged ${starter}`,
+      `unchanged ${momPriv}/config ($job_starter ${starter})`,
+    ].join('\n'),
   );
   assert.is(pelogPermissionProblem(join(momPriv, 'epilogue')), undefined);
 });

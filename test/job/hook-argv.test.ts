@@ -7,7 +7,14 @@ const good = ['2.vm', 'vbuser', 'vbuser', 'STDIN', 'other=vbdomain=testguest,mem
 
 test('the prologue argv of the Torque contract parses', () => {
   assert.equal(parsePrologueArgv(good), {
-    jobId: '2.vm', user: 'vbuser', group: 'vbuser', jobName: 'STDIN', resources: good[4], queue: 'batch', account: '', scriptPath: good[7],
+    jobId: '2.vm',
+    user: 'vbuser',
+    group: 'vbuser',
+    jobName: 'STDIN',
+    resources: good[4],
+    queue: 'batch',
+    account: '',
+    scriptPath: good[7],
   });
   assert.is(parsePrologueArgv(['7[3].head-1.example.org', ...good.slice(1)]).jobId, '7[3].head-1.example.org');
 });

@@ -23,7 +23,7 @@ test('qsub -I: pbs_mom names a script file it never creates', () => {
   assert.equal(readJobScript(join(dir, '2.vm.SC')), { kind: 'interactive' });
 });
 
-test('a symbolic link in the script\'s place is not followed', async () => {
+test("a symbolic link in the script's place is not followed", async () => {
   symlinkSync('/etc/shadow', join(dir, '3.vm.SC'));
   const error = await expectVmbatchError(() => readJobScript(join(dir, '3.vm.SC')), 'JOB_SCRIPT_UNREADABLE');
   assert.is(error.message, `the job script ${dir}/3.vm.SC that pbs_mom names cannot be used: it is a symbolic link`);

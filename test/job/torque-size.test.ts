@@ -80,10 +80,7 @@ test('more than one node is refused, naming the resource and what to ask instead
 });
 
 test('hostile and garbage values are refused, every problem at once, with the exact resource', async () => {
-  const e = await expectVmbatchError(
-    () => sizeOf('nodes=1:ppn=0,procs=-1,ncpus=1e9,mem=lots,pmem=0,vmem=12.5gb,pvmem=1pb,walltime=00:05:00'),
-    'JOB_SIZE_INVALID',
-  );
+  const e = await expectVmbatchError(() => sizeOf('nodes=1:ppn=0,procs=-1,ncpus=1e9,mem=lots,pmem=0,vmem=12.5gb,pvmem=1pb,walltime=00:05:00'), 'JOB_SIZE_INVALID');
   const notSize = 'is not a size: write a whole number with an optional unit b, kb, mb, gb, tb (or w, kw, mw, gw, tw: words of 8 bytes), e.g. mem=2gb';
   assert.is(
     `vmbatch: ${e.code}: ${e.message}\n  hint: ${e.hint}`,
@@ -106,7 +103,7 @@ test('hostile and garbage values are refused, every problem at once, with the ex
   assert.is(await invalid('mem=99999999999999999999tb'), "the job's CPU and memory request is invalid:\n  - mem=99999999999999999999tb: is more memory than any guest can have");
   assert.is(await invalid('nodes=1:gpus=1'), "the job's CPU and memory request is invalid:\n  - nodes=1:gpus=1: vmbatch guests have no GPUs: leave gpus= out");
   assert.is(await invalid('nodes=1:cores=4'), "the job's CPU and memory request is invalid:\n  - nodes=1:cores=4: unknown node setting cores= (vmbatch knows ppn=)");
-  assert.is(await invalid("nodes=$(reboot):ppn=2"), "the job's CPU and memory request is invalid:\n  - nodes=$(reboot):ppn=2: '$(reboot)' is neither a number of nodes nor a host name");
+  assert.is(await invalid('nodes=$(reboot):ppn=2'), "the job's CPU and memory request is invalid:\n  - nodes=$(reboot):ppn=2: '$(reboot)' is neither a number of nodes nor a host name");
   assert.is(await invalid('nodes=1:ppn=2:;rm'), "the job's CPU and memory request is invalid:\n  - nodes=1:ppn=2:;rm: ';rm' is neither ppn=P nor a node property");
 });
 

@@ -18,7 +18,11 @@ test('static settings are validated with every problem', () => {
   const parsed = configSchema.safeParse({ network: { mode: 'static', base: '10.0.2.300', gateway: 'router' } });
   assert.is(parsed.success, false);
   if (!parsed.success) {
-    assert.equal(zodProblems(parsed.error), ['network.base: must be an IPv4 address like 10.0.2.20', 'network.gateway: must be an IPv4 address like 10.0.2.20', 'network: base: and count: go together']);
+    assert.equal(zodProblems(parsed.error), [
+      'network.base: must be an IPv4 address like 10.0.2.20',
+      'network.gateway: must be an IPv4 address like 10.0.2.20',
+      'network: base: and count: go together',
+    ]);
   }
   const neither = configSchema.safeParse({ network: { mode: 'static' } });
   assert.equal(!neither.success && zodProblems(neither.error), ['network: static mode needs either addresses: [...] or base: and count:']);

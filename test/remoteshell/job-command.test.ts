@@ -36,7 +36,7 @@ test('with runtime environments: their settings are exported, runtime stage 1 be
   assert.is(
     guestJobCommand({ workdir: '/home/u', env: {}, script: '/jobs/2.vm.SC', rte }),
     [
-      "cd /home/u 2>/dev/null || cd",
+      'cd /home/u 2>/dev/null || cd',
       'export JAVA_HOME=/opt/vmbatch/rte/ENV/JRE/pkg',
       "set -- 1; . /opt/vmbatch/rte/ENV/JRE/control/runtime || { printf 'vmbatch: %s 1 failed\\n' /opt/vmbatch/rte/ENV/JRE/control/runtime >&2; exit 1; }",
       "set -- 1; . /opt/vmbatch/rte/APPS/WEKA/control/runtime || { printf 'vmbatch: %s 1 failed\\n' /opt/vmbatch/rte/APPS/WEKA/control/runtime >&2; exit 1; }",
@@ -65,7 +65,7 @@ test("with the guest's vCPUs: PBS_NP and PBS_NUM_PPN count them, and PBS_NODEFIL
   ]);
   // after the job's own PBS_* (pbs_mom's host values), so the guest's win
   const command = guestJobCommand({ workdir: '/home/u', env: { PBS_NP: '1', PBS_NODEFILE: '/var/spool/torque/aux//2.vm' }, script: '/jobs/2.vm.SC', vcpus: 2 });
-  assert.is(command.split('\n').slice(1, 5).join('\n'), ["export PBS_NP=1", "export PBS_NODEFILE=/var/spool/torque/aux//2.vm", ...lines].join('\n'));
+  assert.is(command.split('\n').slice(1, 5).join('\n'), ['export PBS_NP=1', 'export PBS_NODEFILE=/var/spool/torque/aux//2.vm', ...lines].join('\n'));
   // without the count (a state written by an older prologue) the environment is left as it came
   assert.not.match(guestJobCommand({ workdir: '/home/u', env: {}, script: '/jobs/2.vm.SC' }), 'PBS_NODEFILE');
 });

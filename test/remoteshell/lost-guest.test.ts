@@ -30,12 +30,21 @@ test('qemu gone: no socket file, or a file nobody listens on, is a stopped guest
 });
 
 test('a dying qemu that still accepts and drops the connection is a stopped guest', () =>
-  withChannel((c) => c.destroy(), async (socket) => assert.is(await probeGuest(socket), 'stopped')));
+  withChannel(
+    (c) => c.destroy(),
+    async (socket) => assert.is(await probeGuest(socket), 'stopped'),
+  ));
 
 test('a live guest starts a session on the channel: the session broke, the guest runs', () =>
-  withChannel((c) => c.write('vmbatch-ssh-channel\n'), async (socket) => assert.is(await probeGuest(socket), 'session-broken')));
+  withChannel(
+    (c) => c.write('vmbatch-ssh-channel\n'),
+    async (socket) => assert.is(await probeGuest(socket), 'session-broken'),
+  ));
 
 test('a guest that keeps the connection but says nothing still runs (hung)', () =>
-  withChannel(() => undefined, async (socket) => assert.is(await probeGuest(socket, 200), 'session-broken')));
+  withChannel(
+    () => undefined,
+    async (socket) => assert.is(await probeGuest(socket, 200), 'session-broken'),
+  ));
 
 test.run();

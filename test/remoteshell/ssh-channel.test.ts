@@ -16,12 +16,19 @@ async function guestPort(): Promise<{ path: string; peer: Promise<Socket>; close
   const peer = new Promise<Socket>((resolve) => (accept = resolve));
   const server = createServer(accept);
   await new Promise<void>((resolve) => server.listen(path, resolve));
-  return { path, peer, close: () => { server.close(); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    path,
+    peer,
+    close: () => {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const received = (socket: Socket) => new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString('latin1'))));
 
-test("stale bytes of an earlier session are dropped; the session starts after the marker line; nothing is sent before it", async () => {
+test('stale bytes of an earlier session are dropped; the session starts after the marker line; nothing is sent before it', async () => {
   const port = await guestPort();
   try {
     const opening = openSshChannel(port.path, 5000);
@@ -49,7 +56,10 @@ test("stale bytes of an earlier session are dropped; the session starts after th
 test('a guest that never begins a session, or closes the channel, is a clear error', async () => {
   const silent = await guestPort();
   try {
-    const error = await openSshChannel(silent.path, 300).then(() => undefined, (e: Error) => e);
+    const error = await openSshChannel(silent.path, 300).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     assert.is(error?.message, "no SSH session began on the channel within 0.3 s (a guest writes 'vmbatch-ssh-channel' before each one)");
   } finally {
     silent.close();
@@ -58,7 +68,10 @@ test('a guest that never begins a session, or closes the channel, is a clear err
   try {
     const opening = openSshChannel(closing.path, 5000);
     (await closing.peer).end('stale');
-    const error = await opening.then(() => undefined, (e: Error) => e);
+    const error = await opening.then(
+      () => undefined,
+      (e: Error) => e,
+    );
     assert.is(error?.message, 'the guest closed its SSH channel before it began a session');
   } finally {
     closing.close();

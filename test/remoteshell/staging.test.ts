@@ -100,7 +100,11 @@ test('the commands: the node packs and unpacks with GNU tar, the guest with any 
 
 test("a tar's failure in one printable line: its first real message, how many more, tar's notices left out", () => {
   assert.is(
-    tarFailure("the node's tar", 2, "tar: Removing leading `../' from member names\ntar: ../x: Member name contains '..'\ntar: e/f: Cannot open: Not a directory\ntar: Exiting with failure status due to previous errors\n"),
+    tarFailure(
+      "the node's tar",
+      2,
+      "tar: Removing leading `../' from member names\ntar: ../x: Member name contains '..'\ntar: e/f: Cannot open: Not a directory\ntar: Exiting with failure status due to previous errors\n",
+    ),
     "the node's tar exited with status 2: tar: ../x: Member name contains '..' (and 1 more message)",
   );
   assert.is(tarFailure("the guest's tar", 1, 'sh: \x1b[31mred\x1b[0m\r\n'), "the guest's tar exited with status 1: sh: red");
@@ -111,9 +115,15 @@ test('the failure line names the direction and keeps the status out of it; as ro
   const staged = { hostDir: '/home/u/job', guestDir: '/home/u/job', mode: 'rw' as const };
   const err = text();
   await reportedCopy('in', staged, async () => "the guest's tar exited with status 1: tar: short read", err.stream, 1000);
-  await reportedCopy('out', staged, async () => {
-    throw new Error('boom\nforged line');
-  }, err.stream, 1000);
+  await reportedCopy(
+    'out',
+    staged,
+    async () => {
+      throw new Error('boom\nforged line');
+    },
+    err.stream,
+    1000,
+  );
   await reportedCopy('out', staged, async () => undefined, err.stream, 1000);
   let copied = false;
   await reportedCopy('in', staged, async () => ((copied = true), undefined), err.stream, 0);
@@ -126,7 +136,7 @@ test('the failure line names the direction and keeps the status out of it; as ro
   );
 });
 
-test('stage in: the directory as a tar stream into the guest\'s unpacking command', async () => {
+test("stage in: the directory as a tar stream into the guest's unpacking command", async () => {
   const dir = freshDir();
   mkdirSync(join(dir, 'sub'));
   writeFileSync(join(dir, 'sub', 'input.txt'), 'data\n');
@@ -135,7 +145,10 @@ test('stage in: the directory as a tar stream into the guest\'s unpacking comman
   assert.is(await stageIn(guest.client, { hostDir: dir, guestDir: '/g/job', mode: 'rw' }), undefined);
   assert.equal(guest.commands, ['cd /g/job && tar -x -o -f -']);
   const listed = await execa('tar', ['-t', '-v', '-f', '-'], { input: guest.stdins[0] });
-  const names = listed.stdout.split('\n').map((l) => l.replace(/^.* \.\//, './')).sort();
+  const names = listed.stdout
+    .split('\n')
+    .map((l) => l.replace(/^.* \.\//, './'))
+    .sort();
   assert.equal(names, ['./', './link -> sub/input.txt', './sub/', './sub/input.txt']);
 });
 
@@ -175,7 +188,10 @@ test("stage out: a file the job left as it was sent keeps the node's copy, which
   utimesSync(join(dir, 'out.txt'), 1_700_000_000, 1_700_000_000);
   utimesSync(join(dir, 'data'), 1_700_000_000, 1_700_000_000);
   const sent = recordSentFiles(dir);
-  assert.equal([...sent].sort(), [['data', 1_700_000_000], ['out.txt', 1_700_000_000]]);
+  assert.equal([...sent].sort(), [
+    ['data', 1_700_000_000],
+    ['out.txt', 1_700_000_000],
+  ]);
   // the node writes the job's output while it runs
   writeFileSync(join(dir, 'out.txt'), 'the job printed this\n');
   const back = await archive([
@@ -232,7 +248,10 @@ test('stage out, hostile guest: no member lands outside, nothing is written thro
   assert.is(readFileSync(join(dir, 'mylink', '.bashrc'), 'utf8'), 'evil\n');
   assert.is(readlinkSync(join(dir, 'etc')), '/etc');
   assert.ok(existsSync(join(dir, outside.slice(1), 'abs')), 'an absolute name lands below the staged directory');
-  assert.equal(readdirSync(dir).filter((e) => e.startsWith('.vmbatch-stage-')), []);
+  assert.equal(
+    readdirSync(dir).filter((e) => e.startsWith('.vmbatch-stage-')),
+    [],
+  );
 });
 
 test('stage out: an endless stream is cut at the limit and ends the session; what was unpacked before stays', async () => {

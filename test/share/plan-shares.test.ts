@@ -62,14 +62,23 @@ test('vbstage=yes, a staging template and a site without shares stage the workin
 test('home, workdir and site shares: one per path, parents mounted first, site paths only where allowed', async () => {
   const template = await withShares("    <vbshare source='/scratch/alice' mode='rw'/>\n    <vbshare source='workdir'/>\n    <vbshare source='home' mode='ro'/>");
   const plan = planShares({ template, shares: shares({ allowedPaths: ['/scratch'] }), submitter: alice, workdir: '/home/alice/run1', request: {}, paths });
-  assert.equal(plan.shared.map((s) => [s.tag, s.what, s.path, s.mode]), [
-    ['vbshare0', 'home', '/home/alice', 'ro'],
-    ['vbshare1', 'site', '/scratch/alice', 'rw'],
-    ['vbshare2', 'workdir', '/home/alice/run1', 'rw'],
-  ]);
+  assert.equal(
+    plan.shared.map((s) => [s.tag, s.what, s.path, s.mode]),
+    [
+      ['vbshare0', 'home', '/home/alice', 'ro'],
+      ['vbshare1', 'site', '/scratch/alice', 'rw'],
+      ['vbshare2', 'workdir', '/home/alice/run1', 'rw'],
+    ],
+  );
   // the working directory is the home: one share, writable
   const same = planShares({ template, shares: shares({ allowedPaths: ['/scratch'] }), submitter: alice, workdir: '/home/alice', request: {}, paths });
-  assert.equal(same.shared.map((s) => [s.what, s.path, s.mode]), [['workdir', '/home/alice', 'rw'], ['site', '/scratch/alice', 'rw']]);
+  assert.equal(
+    same.shared.map((s) => [s.what, s.path, s.mode]),
+    [
+      ['workdir', '/home/alice', 'rw'],
+      ['site', '/scratch/alice', 'rw'],
+    ],
+  );
   const refused = await expectVmbatchError(() => planShares({ template, shares: shares(), submitter: alice, workdir: '/home/alice/run1', request: {}, paths }), 'SHARE_NOT_ALLOWED');
   assert.is(
     formatError(refused),
@@ -113,9 +122,15 @@ test('every refused combination is reported at once', async () => {
       '  - vbstage=no: the template shares.xml stages the working directory (its guest cannot mount shares)\n' +
       '  - the site allows no shared directories (shares.virtiofs is false), and the template shares.xml shares the home directory /',
   );
-  const console = await expectVmbatchError(() => planShares({ template: consoleTemplate, shares: shares(), submitter: alice, workdir: '/home/alice/run1', request: { vbstage: 'yes' }, paths }), 'SHARE_REFUSED');
+  const console = await expectVmbatchError(
+    () => planShares({ template: consoleTemplate, shares: shares(), submitter: alice, workdir: '/home/alice/run1', request: { vbstage: 'yes' }, paths }),
+    'SHARE_REFUSED',
+  );
   assert.is(console.message, "the job's directories cannot be given to its guest as asked:\n  - vbstage=yes: the template shares.xml reaches its guest without SSH, over which the files are copied");
-  const consoleNoShares = await expectVmbatchError(() => planShares({ template: consoleTemplate, shares: shares({ virtiofs: false }), submitter: alice, workdir: '/home/alice/run1', request: {}, paths }), 'SHARE_REFUSED');
+  const consoleNoShares = await expectVmbatchError(
+    () => planShares({ template: consoleTemplate, shares: shares({ virtiofs: false }), submitter: alice, workdir: '/home/alice/run1', request: {}, paths }),
+    'SHARE_REFUSED',
+  );
   assert.is(
     consoleNoShares.message,
     "the job's directories cannot be given to its guest as asked:\n  - the site allows no shared directories (shares.virtiofs is false), so the working directory would be staged: the template shares.xml reaches its guest without SSH, over which the files are copied",
@@ -125,7 +140,10 @@ test('every refused combination is reported at once', async () => {
     () => planShares({ template: homeShared, shares: shares(), submitter: alice, workdir: '/home/alice/run1', request: { vbstage: 'yes' }, paths }),
     'SHARE_REFUSED',
   );
-  assert.is(inside.message, "the job's directories cannot be given to its guest as asked:\n  - the working directory /home/alice/run1 is staged, but it is inside the shared directory /home/alice: submit from elsewhere or do not ask for vbstage=yes");
+  assert.is(
+    inside.message,
+    "the job's directories cannot be given to its guest as asked:\n  - the working directory /home/alice/run1 is staged, but it is inside the shared directory /home/alice: submit from elsewhere or do not ask for vbstage=yes",
+  );
 });
 
 test.run();

@@ -116,7 +116,19 @@ test("inside the daemon's sandbox, root's powers reach only the submitter's own 
     return readFileSync(target.logFile, 'utf8');
   };
   const outcome = (done: string[]) =>
-    ['create as the submitter', 'chmod 0755', 'chmod u+s', 'chmod g+s', 'chown to root', 'chown to another user', 'chown to the submitter', 'device node', 'fifo', "read another user's file", "list another user's private directory"]
+    [
+      'create as the submitter',
+      'chmod 0755',
+      'chmod u+s',
+      'chmod g+s',
+      'chown to root',
+      'chown to another user',
+      'chown to the submitter',
+      'device node',
+      'fifo',
+      "read another user's file",
+      "list another user's private directory",
+    ]
       .map((label) => `${label}: ${done.includes(label) ? 'done' : 'refused'}`)
       .join('\n') + '\nfinished\n';
   assert.is(await attack(share(dir)), outcome(['create as the submitter', 'chmod 0755', 'chown to the submitter', 'fifo']));
@@ -137,8 +149,14 @@ test("a directory the submitter cannot enter is refused with the submitter's own
   const gone = await expectVmbatchError(() => start([share('/home/vbe2e/no-such-dir')]), 'SHARE_UNAVAILABLE');
   assert.is(gone.message, 'the directory /home/vbe2e/no-such-dir cannot be shared with the guest as vbe2e: it is not a directory the user can see');
   const missing = await expectVmbatchError(() => start([share(userDir(alice, 'share-nodaemon'))], '/usr/lib/qemu/no-virtiofsd'), 'SHARE_DAEMON_FAILED');
-  assert.is(missing.message, `the file server for the shared directory /home/vbe2e/share-nodaemon did not start: /usr/lib/qemu/no-virtiofsd does not exist (Debian: apt install qemu-system-common; or set shares.virtiofsd)`);
-  assert.equal(readdirSync(jobDir).filter((n) => n.endsWith('.pid')), []);
+  assert.is(
+    missing.message,
+    `the file server for the shared directory /home/vbe2e/share-nodaemon did not start: /usr/lib/qemu/no-virtiofsd does not exist (Debian: apt install qemu-system-common; or set shares.virtiofsd)`,
+  );
+  assert.equal(
+    readdirSync(jobDir).filter((n) => n.endsWith('.pid')),
+    [],
+  );
 });
 
 test.run();

@@ -89,7 +89,16 @@ export async function waitForJob(jobId: string, what: string, check: (record: Re
 
 /** Waits until the job has ended and its epilog ran (state no longer PENDING, RUNNING or COMPLETING). */
 export function waitForJobEnd(jobId: string, timeoutMs?: number): Promise<Record<string, string> | undefined> {
-  return waitForJob(jobId, 'ended', (r) => r !== undefined && !['PENDING', 'RUNNING', 'CONFIGURING', 'COMPLETING', 'REQUEUED'].includes(r.JobState ?? '') && !(r.JobState ?? '').includes('COMPLETING') && !/COMPLETING/.test(r.Reason ?? ''), timeoutMs);
+  return waitForJob(
+    jobId,
+    'ended',
+    (r) =>
+      r !== undefined &&
+      !['PENDING', 'RUNNING', 'CONFIGURING', 'COMPLETING', 'REQUEUED'].includes(r.JobState ?? '') &&
+      !(r.JobState ?? '').includes('COMPLETING') &&
+      !/COMPLETING/.test(r.Reason ?? ''),
+    timeoutMs,
+  );
 }
 
 /** The node's state as sinfo reports it (idle, mixed, allocated, drained, ...). */
@@ -107,7 +116,15 @@ export async function slurmLeftovers(node: SlurmNode): Promise<{ domains: string
       return [];
     }
   };
-  return { domains: names.split('\n').map((n) => n.trim()).filter((n) => /^vmbatch-(9[0-9]{5,}|pool-[0-9a-f]{12}-[0-9]+)$/.test(n)), jobs: ls('jobs'), locks: ls('slurm-locks'), attempts: ls('attempts') };
+  return {
+    domains: names
+      .split('\n')
+      .map((n) => n.trim())
+      .filter((n) => /^vmbatch-(9[0-9]{5,}|pool-[0-9a-f]{12}-[0-9]+)$/.test(n)),
+    jobs: ls('jobs'),
+    locks: ls('slurm-locks'),
+    attempts: ls('attempts'),
+  };
 }
 
 /** Waits until the user has no job left, not even one whose epilog still runs (srun's and salloc's allocations end after the command returns). */

@@ -4,9 +4,17 @@ import { parsePrologEnv } from '../../src/slurm/prolog-env.js';
 import { memoryOfJobRecord } from '../../src/slurm/job-memory.js';
 import { expectVmbatchError } from '../helpers/expect-error.js';
 
-const env = { SLURM_JOB_ID: '900001', SLURM_JOB_USER: 'vbe2e', SLURM_JOB_UID: '31337', SLURM_JOB_GID: '31338', SLURM_JOB_WORK_DIR: '/home/vbe2e/run', SLURM_JOB_CPUS_PER_NODE: '2(x3),1', SLURM_JOB_RESTART_COUNT: '1' };
+const env = {
+  SLURM_JOB_ID: '900001',
+  SLURM_JOB_USER: 'vbe2e',
+  SLURM_JOB_UID: '31337',
+  SLURM_JOB_GID: '31338',
+  SLURM_JOB_WORK_DIR: '/home/vbe2e/run',
+  SLURM_JOB_CPUS_PER_NODE: '2(x3),1',
+  SLURM_JOB_RESTART_COUNT: '1',
+};
 
-test('slurmd\'s prolog environment: the job, its ids, working directory, CPUs on this (its first) node, restarts', () => {
+test("slurmd's prolog environment: the job, its ids, working directory, CPUs on this (its first) node, restarts", () => {
   assert.equal(parsePrologEnv(env, 'prolog'), {
     SLURM_JOB_ID: '900001',
     SLURM_JOB_USER: 'vbe2e',

@@ -5,13 +5,20 @@ import { expectVmbatchError } from '../helpers/expect-error.js';
 
 test('each --vm-* option is the request setting Torque spells vb*', () => {
   assert.equal(
-    parseVmOptions(['--vm-domain=debian12', '--vm-rte=ENV/PYTHON-3+APPS/BIO/WEKA', '--vm-base=Debian.', '--vm-stage=yes', '--vm-image=https://example.org/a.qcow2', '--vm-image-hash=sha256:' + 'a'.repeat(64)]),
+    parseVmOptions([
+      '--vm-domain=debian12',
+      '--vm-rte=ENV/PYTHON-3+APPS/BIO/WEKA',
+      '--vm-base=Debian.',
+      '--vm-stage=yes',
+      '--vm-image=https://example.org/a.qcow2',
+      '--vm-image-hash=sha256:' + 'a'.repeat(64),
+    ]),
     { vbdomain: 'debian12', vbrte: ['ENV/PYTHON-3', 'APPS/BIO/WEKA'], vbbase: 'Debian.', vbstage: 'yes', vbuserimage: 'https://example.org/a.qcow2', vbuserimagehash: 'sha256:' + 'a'.repeat(64) },
   );
   assert.equal(parseVmOptions([]), {});
 });
 
-test('every problem at once, in the options\' own names (the plugin checks syntax only: the values are the submitter\'s)', async () => {
+test("every problem at once, in the options' own names (the plugin checks syntax only: the values are the submitter's)", async () => {
   const error = await expectVmbatchError(() => parseVmOptions(['--vm-domain=../etc', '--vm-stage=maybe', '--vm-rte=A++B', '--vm-colour=red', 'stray', '--vm-base=']), 'VM_OPTION_INVALID');
   assert.is(
     error.message,

@@ -210,7 +210,19 @@ export function runPrologue(mom: Mom, job: JobSpec, scriptPath: string): Promise
 /** Runs mom_priv/epilogue as root: argv[1..11] of the contract, umask 0022. */
 export function runEpilogue(mom: Mom, job: JobSpec, scriptPath: string, exitStatus: number, used = 'cput=00:00:00,vmem=0kb,walltime=00:00:01,mem=0kb,energy_used=0'): Promise<HookRun> {
   const session = exitStatus < 0 ? '0' : '14924';
-  const argv = [job.jobId, job.user.user, job.user.group, job.jobName ?? 'STDIN', session, resourceList(job), exitStatus < 0 ? '' : used, job.queue ?? 'batch', job.account ?? '', String(exitStatus), scriptPath];
+  const argv = [
+    job.jobId,
+    job.user.user,
+    job.user.group,
+    job.jobName ?? 'STDIN',
+    session,
+    resourceList(job),
+    exitStatus < 0 ? '' : used,
+    job.queue ?? 'batch',
+    job.account ?? '',
+    String(exitStatus),
+    scriptPath,
+  ];
   return runHook(mom, 'epilogue', argv, hookEnv(mom, job), '0022');
 }
 
@@ -268,7 +280,12 @@ export function startJobStarter(mom: Mom, job: JobSpec, scriptPath: string, opti
   });
   const ended = child.then((run) => ({ exitCode: run.exitCode ?? -1, stdout: run.stdout, stderr: run.stderr }));
   const printed = (text: string) =>
-    seen.includes(text) ? Promise.resolve() : Promise.race([new Promise<void>((resolve) => waiters.push({ text, resolve })), ended.then((r) => Promise.reject(new Error(`the job ended (exit ${r.exitCode}) before printing ${JSON.stringify(text)}: ${r.stderr}`)))]);
+    seen.includes(text)
+      ? Promise.resolve()
+      : Promise.race([
+          new Promise<void>((resolve) => waiters.push({ text, resolve })),
+          ended.then((r) => Promise.reject(new Error(`the job ended (exit ${r.exitCode}) before printing ${JSON.stringify(text)}: ${r.stderr}`))),
+        ]);
   return { printed, ended };
 }
 
@@ -285,7 +302,15 @@ export async function leftovers(mom: Mom): Promise<{ domains: string[]; jobs: st
       return [];
     }
   };
-  return { domains: names.split('\n').map((n) => n.trim()).filter((n) => n.startsWith('vmbatch-')), jobs: ls('jobs'), ports: ls('ports'), attempts: ls('attempts') };
+  return {
+    domains: names
+      .split('\n')
+      .map((n) => n.trim())
+      .filter((n) => n.startsWith('vmbatch-')),
+    jobs: ls('jobs'),
+    ports: ls('ports'),
+    attempts: ls('attempts'),
+  };
 }
 
 /** Runs $job_starter for `qsub -I`: a terminal on stdin (a pty from script(1)), typed input. */

@@ -4,7 +4,18 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { claimPoolGuest, idleExpired, isPoolGuestId, listPoolGuests, poolGuestFile, poolGuestId, poolGuestsOf, retirePoolGuests, writePoolGuestRecord, type PoolGuestRecord } from '../../src/warm/pool-guest.js';
+import {
+  claimPoolGuest,
+  idleExpired,
+  isPoolGuestId,
+  listPoolGuests,
+  poolGuestFile,
+  poolGuestId,
+  poolGuestsOf,
+  retirePoolGuests,
+  writePoolGuestRecord,
+  type PoolGuestRecord,
+} from '../../src/warm/pool-guest.js';
 import { fakeKey, warmScratch, type WarmScratch } from '../helpers/warm-state.js';
 
 let scratch: WarmScratch;
@@ -14,7 +25,15 @@ test.before.each(() => {
 test.after.each(() => scratch.cleanup());
 
 const record = (key: string, over: Partial<PoolGuestRecord> = {}): PoolGuestRecord => ({
-  version: 1, key, template: '/etc/vmbatch/domains/pool.xml', waitingSince: new Date().toISOString(), idleSeconds: 600, cdromTarget: 'hdc', uid: 64001, gid: 64000, ...over,
+  version: 1,
+  key,
+  template: '/etc/vmbatch/domains/pool.xml',
+  waitingSince: new Date().toISOString(),
+  idleSeconds: 600,
+  cdromTarget: 'hdc',
+  uid: 64001,
+  gid: 64000,
+  ...over,
 });
 
 // A pool guest's directory with its record (none: being made).
@@ -40,7 +59,10 @@ test("a job takes the oldest waiting guest of its state; a guest being made, ano
   const taken = await claimPoolGuest(scratch.stateDir, key, '101.vm');
   assert.is(taken?.id, poolGuestId(key, 2));
   assert.is((JSON.parse(readFileSync(poolGuestFile(taken!.paths.dir), 'utf8')) as { claimedBy?: string }).claimedBy, '101.vm');
-  assert.equal(poolGuestsOf(scratch.stateDir, '101.vm').map((g) => g.id), [poolGuestId(key, 2)]);
+  assert.equal(
+    poolGuestsOf(scratch.stateDir, '101.vm').map((g) => g.id),
+    [poolGuestId(key, 2)],
+  );
   assert.is((await claimPoolGuest(scratch.stateDir, key, '102.vm'))?.id, poolGuestId(key, 1));
   assert.is(await claimPoolGuest(scratch.stateDir, key, '103.vm'), undefined);
 });
@@ -54,7 +76,12 @@ test('jobs racing for the pool: each guest goes to one job alone', async () => {
   assert.is(ids.length, 3);
   assert.is(new Set(ids).size, 3);
   // each record names the job that got it
-  for (const [i, t] of taken.entries()) if (t) assert.equal(poolGuestsOf(scratch.stateDir, jobs[i]!).map((g) => g.id), [t.id]);
+  for (const [i, t] of taken.entries())
+    if (t)
+      assert.equal(
+        poolGuestsOf(scratch.stateDir, jobs[i]!).map((g) => g.id),
+        [t.id],
+      );
 });
 
 test("retiring takes waiting guests out (their records go) and leaves a taken guest its job's", async () => {
@@ -62,12 +89,18 @@ test("retiring takes waiting guests out (their records go) and leaves a taken gu
   guest(poolGuestId(key, 1), record(key));
   guest(poolGuestId(key, 2), record(key, { claimedBy: '301.vm' }));
   const retired = await retirePoolGuests(scratch.stateDir, key, () => true);
-  assert.equal(retired.map((g) => g.id), [poolGuestId(key, 1)]);
+  assert.equal(
+    retired.map((g) => g.id),
+    [poolGuestId(key, 1)],
+  );
   assert.not.ok(existsSync(poolGuestFile(join(scratch.stateDir, 'jobs', poolGuestId(key, 1)))));
-  assert.equal(listPoolGuests(scratch.stateDir).map((g) => [g.id, g.record?.claimedBy]), [
-    [poolGuestId(key, 1), undefined],
-    [poolGuestId(key, 2), '301.vm'],
-  ]);
+  assert.equal(
+    listPoolGuests(scratch.stateDir).map((g) => [g.id, g.record?.claimedBy]),
+    [
+      [poolGuestId(key, 1), undefined],
+      [poolGuestId(key, 2), '301.vm'],
+    ],
+  );
   assert.is(await claimPoolGuest(scratch.stateDir, key, '302.vm'), undefined);
 });
 
@@ -77,12 +110,15 @@ test('a waiting guest is idle too long from waitingSince + idleSeconds on', () =
   assert.ok(idleExpired(r, Date.parse('2026-12-03T00:01:00.000Z')));
 });
 
-test('a damaged record counts as none: the guest is neither waiting nor anybody\'s', () => {
+test("a damaged record counts as none: the guest is neither waiting nor anybody's", () => {
   const key = fakeKey('f');
   guest(poolGuestId(key, 1), undefined);
   mkdirSync(join(scratch.stateDir, 'jobs', poolGuestId(key, 1)), { recursive: true });
   writePoolGuestRecord(join(scratch.stateDir, 'jobs', poolGuestId(key, 1)), { ...record(key), claimedBy: 42 } as unknown as PoolGuestRecord);
-  assert.equal(listPoolGuests(scratch.stateDir).map((g) => g.record), [undefined]);
+  assert.equal(
+    listPoolGuests(scratch.stateDir).map((g) => g.record),
+    [undefined],
+  );
 });
 
 test.run();

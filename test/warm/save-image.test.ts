@@ -49,7 +49,10 @@ test('a file that is not a save image is refused by name, short or long', async 
   // libvirt's mark of a save that never finished
   const partial = buildSaveImageHeader({ xml, cookie, wasRunning: true });
   partial.write('LibvirtQemudPart', 0, 'latin1');
-  assert.is((await expectVmbatchError(() => parseSaveImageHeader(partial, file), 'WARM_STATE_UNUSABLE')).message, `the saved state ${file} cannot be used: it is not a libvirt save image (no LibvirtQemudSave header)`);
+  assert.is(
+    (await expectVmbatchError(() => parseSaveImageHeader(partial, file), 'WARM_STATE_UNUSABLE')).message,
+    `the saved state ${file} cannot be used: it is not a libvirt save image (no LibvirtQemudSave header)`,
+  );
   for (const bytes of [Buffer.alloc(0), Buffer.from('LibvirtQemudSave'), buildSaveImageHeader({ xml, cookie, wasRunning: true }).subarray(0, 91)]) {
     const e = await expectVmbatchError(() => parseSaveImageHeader(bytes, file), 'WARM_STATE_UNUSABLE');
     assert.is(e.message, `the saved state ${file} cannot be used: it is not a libvirt save image (no LibvirtQemudSave header)`);

@@ -92,8 +92,13 @@ test('drop by template file removes its states (each under its lock) and returns
   assert.not.ok(existsSync(a.paths.dir));
   assert.not.ok(existsSync(c.paths.dir));
   assert.ok(existsSync(b.paths.meta));
-  assert.ok(existsSync(garbage.paths.meta), 'an unreadable record is no template\'s');
-  assert.equal(readdirSync(warmRoot(scratch.stateDir)).filter((n) => !n.endsWith('.lock')).sort(), ['bbbbbbbbbbbbbbbb', 'dddddddddddddddd']);
+  assert.ok(existsSync(garbage.paths.meta), "an unreadable record is no template's");
+  assert.equal(
+    readdirSync(warmRoot(scratch.stateDir))
+      .filter((n) => !n.endsWith('.lock'))
+      .sort(),
+    ['bbbbbbbbbbbbbbbb', 'dddddddddddddddd'],
+  );
   assert.equal(await dropWarmStates(scratch.stateDir, { templateFile: t1 }), [], 'nothing more to drop');
   assert.equal(await dropWarmStates(scratch.stateDir, { templateFile: '/etc/vmbatch/domains/one' }), [], 'the file, exactly');
 });
@@ -114,7 +119,10 @@ test('drop by key: a prefix of 16 digits or more picks one state, unreadable one
     [b2.paths.dir],
   );
   // nothing half-removed is left behind
-  assert.equal(readdirSync(warmRoot(scratch.stateDir)).filter((n) => n.startsWith('.drop-')), []);
+  assert.equal(
+    readdirSync(warmRoot(scratch.stateDir)).filter((n) => n.startsWith('.drop-')),
+    [],
+  );
 });
 
 test('a leftover of a drop interrupted between its rename and its removal is not a state, and does not stop the next drop', async () => {
@@ -122,10 +130,16 @@ test('a leftover of a drop interrupted between its rename and its removal is not
   // a leftover of an interrupted drop is not a state and does not stop the next one
   renameSync(a.paths.dir, join(warmRoot(scratch.stateDir), `.drop-aaaaaaaaaaaaaaaa-${process.pid}`));
   const again = writeFakeEntry(scratch, fakeKey('a'));
-  assert.equal(listWarmStates(scratch.stateDir).map((l) => l.dir), [again.paths.dir]);
+  assert.equal(
+    listWarmStates(scratch.stateDir).map((l) => l.dir),
+    [again.paths.dir],
+  );
   assert.equal(await dropWarmStates(scratch.stateDir, { key: 'aaaaaaaaaaaaaaaa' }), [again.paths.dir]);
   assert.not.ok(existsSync(warmEntryPaths(scratch.stateDir, fakeKey('a')).dir));
-  assert.equal(readdirSync(warmRoot(scratch.stateDir)).filter((n) => n.startsWith('.drop-')), []);
+  assert.equal(
+    readdirSync(warmRoot(scratch.stateDir)).filter((n) => n.startsWith('.drop-')),
+    [],
+  );
 });
 
 test.run();

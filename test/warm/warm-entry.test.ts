@@ -50,7 +50,7 @@ test('no entry, no record or no warm directory at all: none yet, and how to make
   });
 });
 
-test('a record that is a link, not root\'s or writable by others is refused, never read', () => {
+test("a record that is a link, not root's or writable by others is refused, never read", () => {
   const sound = join(scratch.root, 'meta.json');
   copyFileSync(entry.paths.meta, sound);
   rmSync(entry.paths.meta);
@@ -149,7 +149,7 @@ test('a stale state names the first file that changed or went', () => {
   assert.is(skipped(), `the saved state is stale: ${join(scratch.root, 'guest', 'virtqemud')} changed since the state was saved`);
 });
 
-test('a frozen disk that is missing, a link, not root\'s or writable by others is refused', () => {
+test("a frozen disk that is missing, a link, not root's or writable by others is refused", () => {
   const aside = join(scratch.root, 'disk-vda.qcow2');
   renameSync(entry.frozen, aside);
   assert.is(skipped(), `the saved state's disk ${entry.frozen} is missing`);

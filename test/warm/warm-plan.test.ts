@@ -115,7 +115,10 @@ test("overlays go over the entry's frozen disks; the fingerprint names the base,
   // a template's own emulator is the one fingerprinted; a read-only disk used in place is too
   const own = warmText
     .replace('<devices>', '<devices>\n    <emulator>/opt/qemu/bin/qemu-system-x86_64</emulator>')
-    .replace('<vbsshchannel/>', "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/srv/data/ref.img'/><target dev='vdb' bus='virtio'/><readonly/></disk>\n    <vbsshchannel/>");
+    .replace(
+      '<vbsshchannel/>',
+      "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/srv/data/ref.img'/><target dev='vdb' bus='virtio'/><readonly/></disk>\n    <vbsshchannel/>",
+    );
   const ownPlan = planned(jobInput(await warmTemplate(own), { id: '7.vm', uid: 64001 }));
   assert.equal(ownPlan.fingerprintFiles, [
     '/var/lib/vmbatch/guest/disk.qcow2',
@@ -126,7 +129,11 @@ test("overlays go over the entry's frozen disks; the fingerprint names the base,
     '/usr/sbin/libvirtd',
     '/usr/sbin/virtqemud',
   ]);
-  assert.equal(ownPlan.overlays.map((o) => o.target), ['vda'], 'a disk used in place has no overlay');
+  assert.equal(
+    ownPlan.overlays.map((o) => o.target),
+    ['vda'],
+    'a disk used in place has no overlay',
+  );
   assert.match(ownPlan.domainXml, '<source file="/srv/data/ref.img"/>');
 });
 
@@ -139,7 +146,9 @@ test('a job with shares, or with a disk that is not a local file, boots cold: th
   assert.equal(planWarmStart(jobInput(fetched, { id: '7.vm', uid: 64001 })), { skipped: "disk vda is not a local file (a job's own image, a fetched or a created disk)" });
   const cached = await warmTemplate(warmText.replace(baseSource, "<vbdisksource source='debian.qcow2' copy_method='shared'/>"));
   assert.equal(planWarmStart(jobInput(cached, { id: '7.vm', uid: 64001 })), { skipped: "disk vda is not a local file (a job's own image, a fetched or a created disk)" });
-  const created = await warmTemplate(warmText.replace(baseSource, "<vbdisksource source='scratch' size='64' create='always'/>").replace("<driver name='qemu' type='qcow2'/>\n      <vbdisksource", '<vbdisksource'));
+  const created = await warmTemplate(
+    warmText.replace(baseSource, "<vbdisksource source='scratch' size='64' create='always'/>").replace("<driver name='qemu' type='qcow2'/>\n      <vbdisksource", '<vbdisksource'),
+  );
   assert.equal(planWarmStart(jobInput(created, { id: '7.vm', uid: 64001 })), { skipped: "disk vda is not a local file (a job's own image, a fetched or a created disk)" });
   assert.is(isWarmPlan({ skipped: 'x' }), false);
   assert.is(isWarmPlan(undefined), false);

@@ -10,7 +10,13 @@ const key = 'ab'.repeat(32);
 test('a NoCloud seed: user-data writes and starts the agent, makes no SSH host key; meta-data names the state', () => {
   const seed = planWarmSeed({ nonce: 'feedc0de'.repeat(4), key });
   assert.is(seed.volumeId, 'cidata');
-  assert.equal(seed.files.map((f) => [f.path, f.mode.toString(8)]), [['user-data', '644'], ['meta-data', '644']]);
+  assert.equal(
+    seed.files.map((f) => [f.path, f.mode.toString(8)]),
+    [
+      ['user-data', '644'],
+      ['meta-data', '644'],
+    ],
+  );
   const userData = seed.files[0]!.content;
   assert.ok(userData.startsWith('#cloud-config\n'));
   assert.equal(JSON.parse(userData.slice('#cloud-config\n'.length)), {
