@@ -85,6 +85,12 @@ async function main(): Promise<void> {
     console.log(`bare qemu-img convert -c -B of the same overlay ${f(bareMs)}; layer ${mib(layerBytes)} (bare ${mib(bareBytes)}, ${(layerBytes / bareBytes).toFixed(2)}x)`);
     console.log(`prologue start to ready, median of ${runs}: base ${f(median(ready.base))}   base + changes ${f(median(ready.changes))}   ${(median(ready.changes) / median(ready.base)).toFixed(2)}x`);
     console.log(`  the first job from the layer makes the copy its submitter's later jobs share: ${f(ready.changes[0]!)} to ready, loading ${f(phase('changes', changeIds[0]!))}`);
+    // every phase of the prologue, median of each kind: where a difference lies
+    const baseIds = changeIds.map((id) => id - 1);
+    const phases = [...new Set(log.flatMap((l) => [...l.matchAll(/\b([a-z]+)=([0-9.]+)(?= |$)/g)].map((m) => m[1]!)))].filter((p) => !['job', 'maxRssKiB', 'pid'].includes(p));
+    const row = (ids: number[]) => phases.map((p) => `${p} ${median(ids.map((id) => phase(p, id))).toFixed(0)}`).join('  ');
+    console.log(`  phases (ms), base:    ${row(baseIds)}\n  phases (ms), changes: ${row(changeIds)}`);
+    console.log(`  every run (ms): base ${ready.base.map((v) => v.toFixed(0)).join(' ')}   changes ${ready.changes.map((v) => v.toFixed(0)).join(' ')}`);
     console.log(`  of which, median: loading the layer ${f(median(changeIds.map((id) => phase('changes', id))))}   the context, built meanwhile ${f(median(changeIds.map((id) => phase('iso', id))))}`);
     printSummary('summary', [
       {
