@@ -1,12 +1,13 @@
 // A stand-in for pbs_mom: it installs and calls the vmbatch hooks exactly as
 // shared/reference/torque-contract.md records a real Torque 6.1.3 doing it (argv, environment,
 // uid, cwd, umask, stdin, hook permission checks). Torque itself is not packaged in Debian.
-import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import type { HostUser } from '../helpers/host-user.js';
 import { makeNodeTree } from '../helpers/node-tree.js';
+import { waitForFs } from '../helpers/wait-for-fs.js';
 import { mainIn, treeParts, underTest } from '../helpers/paths.js';
 
 /** One fake compute node: mom_priv with the hooks, a state dir, domains and a config. */
@@ -207,8 +208,12 @@ export function runPrologue(mom: Mom, job: JobSpec, scriptPath: string): Promise
   return runHook(mom, 'prologue', argv, hookEnv(mom, job), '0077');
 }
 
-/** Runs mom_priv/epilogue as root: argv[1..11] of the contract, umask 0022. */
-export function runEpilogue(mom: Mom, job: JobSpec, scriptPath: string, exitStatus: number, used = 'cput=00:00:00,vmem=0kb,walltime=00:00:01,mem=0kb,energy_used=0'): Promise<HookRun> {
+/**
+ * Runs mom_priv/epilogue as root: argv[1..11] of the contract, umask 0022. With
+ * VMBATCH_KEEP_JOB set to the job's id (or `all`), the job's guest is kept for inspection first.
+ */
+export async function runEpilogue(mom: Mom, job: JobSpec, scriptPath: string, exitStatus: number, used = 'cput=00:00:00,vmem=0kb,walltime=00:00:01,mem=0kb,energy_used=0'): Promise<HookRun> {
+  await keepForInspection(mom, job);
   const session = exitStatus < 0 ? '0' : '14924';
   const argv = [
     job.jobId,
@@ -224,6 +229,24 @@ export function runEpilogue(mom: Mom, job: JobSpec, scriptPath: string, exitStat
     scriptPath,
   ];
   return runHook(mom, 'epilogue', argv, hookEnv(mom, job), '0022');
+}
+
+// A developer's pause (CONTRIBUTING.md, "Keep a failing guest for inspection"): before the
+// epilogue of the job named by VMBATCH_KEEP_JOB (or of every job: `all`), say where its files and
+// domain are and wait until the marker it names is removed; the guest runs on meanwhile
+async function keepForInspection(mom: Mom, job: JobSpec): Promise<void> {
+  const wanted = process.env.VMBATCH_KEEP_JOB;
+  const dir = join(mom.stateDir, 'jobs', job.jobId);
+  if (!wanted || (wanted !== 'all' && wanted !== job.jobId) || !existsSync(dir)) return;
+  const keepDir = '/tmp/vmbatch-keep';
+  mkdirSync(keepDir, { recursive: true });
+  const marker = join(keepDir, job.jobId);
+  writeFileSync(marker, `${dir}\n`);
+  const domain = (JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { domainName?: string }).domainName ?? `vmbatch-${job.jobId}`;
+  process.stderr.write(
+    `pbs-mom: job ${job.jobId} kept for inspection before its epilogue:\n  files   ${dir}/ (console.log, domain.xml, state.json)\n  domain  virsh -c qemu:///system dumpxml ${domain}\n  go on   rm ${marker}\n`,
+  );
+  await waitForFs(keepDir, () => !existsSync(marker), 7 * 24 * 3600_000);
 }
 
 /** The job's environment as pbs_mom gives it to $job_starter. */
