@@ -43,6 +43,18 @@ export async function readTextAsSubmitter(who: SubmitterIds, file: string, maxBy
 }
 
 /**
+ * The identity of a submitter's layer file as their own process sees it: device, inode, size,
+ * modification and change time (nanoseconds). Writing the file changes its change time, which
+ * no user can set back, so a changed layer has another identity. Undefined when it is not a
+ * regular file they can stat.
+ */
+export async function layerIdentity(who: SubmitterIds, file: string): Promise<string | undefined> {
+  const script = '[ -f "$1" ] && exec stat -L -c "%d:%i:%s:%.9Y:%.9Z" -- "$1"';
+  const run = await runTool(['sh', '-c', script, 'vmbatch-stat', file], { uid: who.uid, gid: who.gid, env, cwd, okExitCodes: [1], timeoutMs: 30_000 });
+  return run.exitCode === 0 && /^\d+:\d+:\d+:[\d.]+:[\d.]+\n?$/.test(run.stdout) ? run.stdout.trim() : undefined;
+}
+
+/**
  * Writes into the submitter's space as the submitter: makes `dir` (their rights, mode 0700 for
  * what it makes), then each file from root's open `source` (fd) or text, to NAME.part and
  * renamed into place, so a reader never sees half a file. Throws TOOL_FAILED with their shell's

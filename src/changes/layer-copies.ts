@@ -3,8 +3,6 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ensureDir } from '../fsutil/ensure-dir.js';
 import { withFileLock } from '../fsutil/file-lock.js';
-import { runTool } from '../exec/run-tool.js';
-import type { SubmitterIds } from './as-submitter.js';
 
 // a copy no job started from for this long is removed by the next one made for that submitter
 const unusedForMs = 24 * 3600 * 1000;
@@ -12,18 +10,6 @@ const unusedForMs = 24 * 3600 * 1000;
 /** Where root keeps checked copies of one submitter's layers: STATEDIR/changes-copies/UID (root 0711; the copies root:GUESTS 0440). */
 export function layerCopiesDir(stateDir: string, uid: number): string {
   return join(stateDir, 'changes-copies', String(uid));
-}
-
-/**
- * The identity of a submitter's layer file as their own process sees it: device, inode, size,
- * modification and change time (nanoseconds). Writing the file changes its change time, which
- * no user can set back, so a changed layer has another identity. Undefined when it is not a
- * regular file they can stat.
- */
-export async function layerIdentity(who: SubmitterIds, file: string): Promise<string | undefined> {
-  const script = '[ -f "$1" ] && exec stat -L -c "%d:%i:%s:%.9Y:%.9Z" -- "$1"';
-  const run = await runTool(['sh', '-c', script, 'vmbatch-stat', file], { uid: who.uid, gid: who.gid, env: { PATH: '/bin:/usr/bin' }, cwd: '/', okExitCodes: [1], timeoutMs: 30_000 });
-  return run.exitCode === 0 && /^\d+:\d+:\d+:[\d.]+:[\d.]+\n?$/.test(run.stdout) ? run.stdout.trim() : undefined;
 }
 
 /**

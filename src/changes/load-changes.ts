@@ -10,10 +10,10 @@ import { ensureCachedImage } from '../images/ensure-cached.js';
 import { fetchImage } from '../images/fetch-image.js';
 import { displayUrl } from '../images/image-source.js';
 import { baseDigest } from './base-digest.js';
-import { copyFromSubmitter, readTextAsSubmitter, type SubmitterIds } from './as-submitter.js';
+import { copyFromSubmitter, layerIdentity, readTextAsSubmitter, type SubmitterIds } from './as-submitter.js';
 import type { ChangesPlan, UrlLayer } from './changes-plan.js';
 import { changesRecordSchema, type ChangesRecord } from './changes-record.js';
-import { layerIdentity, sharedLayerCopy } from './layer-copies.js';
+import { sharedLayerCopy } from './layer-copies.js';
 
 const mib = (bytes: number) => (bytes / 1048576).toFixed(1);
 // a record is a few hundred bytes; more is not one
@@ -42,6 +42,7 @@ export async function loadChanges(plan: ChangesPlan, ctx: LoadChangesContext): P
   if (!load) return;
   const refused = (reason: string) => new VmbatchError('CHANGES_REFUSED', { name: load.name, reason });
   const where = 'url' in load ? displayUrl(load.url) : load.layer;
+  const recordWhere = 'url' in load ? displayUrl(load.recordUrl) : load.record;
   // a job that only boots from the layer starts from root's checked copy that the submitter's
   // jobs from this very layer share (copied once, not per job): found by the layer's identity; a
   // job that saves commits into a copy of its own
@@ -49,10 +50,9 @@ export async function loadChanges(plan: ChangesPlan, ctx: LoadChangesContext): P
     'url' in load ? fetchRecord(plan, load, ctx.cache) : readTextAsSubmitter(ctx.submitter, load.record, maxRecordBytes),
     plan.save ? undefined : 'url' in load ? `${load.hash.algorithm}:${load.hash.value}` : layerIdentity(ctx.submitter, load.layer),
   ]);
-  if (text === undefined)
-    throw new VmbatchError('CHANGES_NOT_FOUND', { name: load.name, file: 'url' in load ? displayUrl(load.recordUrl) : load.record, reason: 'no such file, or you cannot read it' });
+  if (text === undefined) throw new VmbatchError('CHANGES_NOT_FOUND', { name: load.name, file: recordWhere, reason: 'no such file, or you cannot read it' });
   const record = parseRecord(text);
-  if (!record) throw refused(`its record ${'url' in load ? displayUrl(load.recordUrl) : load.record} is damaged (not what a saving job writes)`);
+  if (!record) throw refused(`its record ${recordWhere} is damaged (not what a saving job writes)`);
   if (record.target !== plan.target) throw refused(`they are of disk ${record.target}; this template's changes are of ${plan.target}`);
   const digest = await baseDigest(plan.stateDir, plan.base);
   if (record.base.sha256 !== digest) {
